@@ -1,0 +1,24 @@
+"""dronesim: a discrete-event simulator of drone-first response for London's blue-light services.
+
+The public API::
+
+    import dronesim
+    scn = dronesim.load_scenario("scenarios/met_baseline.toml")
+    result = dronesim.run_scenario(scn, replications=3)
+    result.summary["drone_response_s"]["mean"]
+"""
+
+from .dispatch import (Decline, Dispatch, DispatchPolicy, FleetSnapshot, IncidentView, Queue,
+                       available_policies, register_policy)
+from .errors import InputError
+from .experiment import RunResult, run_scenario
+from .model import prepare, run_replication
+from .scenario import Scenario, load_scenario, scenario_from_dict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Decline", "Dispatch", "DispatchPolicy", "FleetSnapshot", "IncidentView", "InputError",
+    "Queue", "RunResult", "Scenario", "available_policies", "load_scenario", "prepare",
+    "register_policy", "run_replication", "run_scenario", "scenario_from_dict", "__version__",
+]

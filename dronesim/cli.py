@@ -1,0 +1,154 @@
+"""The ``dronesim`` command line (thin: parsing, progress, error reporting).
+
+Bad input exits with status 2 and one line ``dronesim: error: FILE: FIELD: PROBLEM``; nothing is
+written to the output folder unless the whole run succeeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2, no usage dump
+        sys.stderr.write(f"dronesim: error: <command line>: {message}\n")
+        raise SystemExit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="dronesim", description="Drone-fleet dispatch simulator for London's "
+                "blue-light services.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="simulate a scenario and write its outputs")
+    run.add_argument("scenario", type=Path, help="scenario TOML file")
+    run.add_argument("--out", type=Path, default=None,
+                     help="output folder (default: results/<scenario name>)")
+    run.add_argument("--seed", type=_non_negative_int, default=None)
+    run.add_argument("--replications", type=_positive_int, default=None)
+    run.add_argument("--weeks", type=_positive_float, default=None)
+    run.add_argument("--workers", type=_positive_int, default=None,
+                     help="processes (default: one per core)")
+    run.add_argument("--no-plots", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    val = sub.add_parser("validate", help="check a scenario file without running it")
+    val.add_argument("scenario", type=Path)
+    return p
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    sim: dict[str, Any] = {}
+    if getattr(args, "seed", None) is not None:
+        sim["seed"] = args.seed
+    if getattr(args, "replications", None) is not None:
+        sim["replications"] = args.replications
+    if getattr(args, "weeks", None) is not None:
+        sim["weeks"] = args.weeks
+    return {"simulation": sim} if sim else {}
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, desc="replications", unit="rep", file=sys.stderr, leave=True)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .model import prepare
+    from .scenario import load_scenario
+
+    scn = load_scenario(args.scenario)
+    prep = prepare(scn)
+    print(f"{args.scenario}: ok ({scn.name}: {scn.fleet_size} drones at {len(prep.docks)} docks, "
+          f"services {', '.join(scn.services)}, policy {scn.dispatch.policy})")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from .experiment import run_scenario
+    from .report import format_table, write_run
+    from .scenario import load_scenario
+
+    scn = load_scenario(args.scenario, _overrides(args))
+    out = args.out or Path("results") / scn.name
+    if out.exists() and not out.is_dir():
+        raise InputError("<command line>", "--out", f"{out} exists and is not a folder")
+    update, bar = _progress(args.quiet)
+    try:
+        result = run_scenario(scn, workers=args.workers, progress=update)
+    finally:
+        if bar is not None:
+            bar.close()
+    write_run(result, out, argv)
+    print(format_table(result.summary))
+    print(f"outputs: {out}/ (incidents.parquet, missions.parquet, summary.json, manifest.json, "
+          f"scenario.resolved.toml, plots/); {result.wall_s:.1f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _cmd_validate(args)
+        return _cmd_run(args, argv)
+    except InputError as exc:
+        sys.stderr.write(f"dronesim: error: {exc}\n")
+        return 2
+    except OSError as exc:
+        name = getattr(exc, "filename", None) or ""
+        sys.stderr.write(f"dronesim: error: {name}: {exc.strerror or exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("dronesim: interrupted; no outputs written\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Static coverage: the share of area, population and demand a drone can reach within T seconds.
+
+A point is covered when a drone launched from a dock at the call could be on scene within
+``within_s``: decision, launch overhead, climb and descent are subtracted from T and the rest
+is flown at cruise speed, so the reach radius is
+``min(max_range_m, speed_m_s x (within_s - decision_s - launch_overhead_s - climb_s - descent_s))``.
+Straight-line flight; availability (drones busy, pilots) is the simulation's job, not this.
+
+Population and demand inside a covered region are computed by area weighting within each
+small area (LSOA 2021), the usual areal-interpolation assumption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from .geography import London
+from .scenario import CoverageSpec, DroneSpec
+from .sites import Docks
+
+__all__ = ["reach_radius_m", "StaticCoverage", "static_coverage"]
+
+
+def reach_radius_m(spec: DroneSpec, within_s: float) -> float:
+    """Distance a drone can cover from a dock with the call-to-scene budget ``within_s``."""
+    fixed = spec.decision_s + spec.launch_overhead_s + spec.climb_s + spec.descent_s
+    return float(min(spec.max_range_m, max(0.0, within_s - fixed) * spec.speed_m_s))
+
+
+@dataclass(frozen=True)
+class StaticCoverage:
+    within_s: float
+    radius_m: float
+    area_share: float
+    population_share: float
+    demand_share: dict[str, float]
+    boroughs_covered: int
+    per_borough: pd.DataFrame  # gss_code, name, area_share, population_share, covered
+    footprint: shapely.Geometry  # covered region (inside London)
+
+
+def static_coverage(london: London, docks: Docks, drones: DroneSpec, cov: CoverageSpec,
+                    weights: tuple[str, ...] = ("crime",)) -> StaticCoverage:
+    """Coverage of the dock network for the scenario's target time."""
+    r = reach_radius_m(drones, cov.within_s)
+    if len(docks) and r > 0:
+        discs = shapely.buffer(shapely.points(docks.x, docks.y), r, quad_segs=32)
+        footprint = shapely.intersection(shapely.union_all(discs), london.outline)
+    else:
+        footprint = shapely.Polygon()
+    shapely.prepare(footprint)
+    b_geoms = np.asarray(london.boroughs.geometry.values)
+    b_area = shapely.area(b_geoms)
+    b_cov = shapely.area(shapely.intersection(b_geoms, footprint))
+    l_geoms = np.asarray(london.lsoa.geometry.values)
+    l_area = shapely.area(l_geoms)
+    hit = shapely.intersects(l_geoms, footprint)
+    frac = np.zeros(l_area.size)
+    if hit.any():
+        frac[hit] = shapely.area(shapely.intersection(l_geoms[hit], footprint)) / l_area[hit]
+    frac = np.clip(frac, 0.0, 1.0)
+    pop = london.weights("population")
+    lb = london.lsoa_borough
+    nb = london.n_boroughs
+    pop_b = np.bincount(lb, weights=pop, minlength=nb)
+    pop_cov_b = np.bincount(lb, weights=pop * frac, minlength=nb)
+    pop_share_b = np.divide(pop_cov_b, pop_b, out=np.zeros(nb), where=pop_b > 0)
+    covered = pop_share_b >= cov.borough_population_share
+    per = pd.DataFrame({
+        "gss_code": london.borough_codes,
+        "name": london.borough_names,
+        "area_share": b_cov / b_area,
+        "population_share": pop_share_b,
+        "covered": covered,
+    })
+    demand = {}
+    for w in weights:
+        v = london.weights(w)
+        demand[w] = float((v * frac).sum() / v.sum()) if v.sum() > 0 else 0.0
+    return StaticCoverage(
+        within_s=cov.within_s,
+        radius_m=r,
+        area_share=float(b_cov.sum() / b_area.sum()),
+        population_share=float((pop * frac).sum() / pop.sum()),
+        demand_share=demand,
+        boroughs_covered=int(covered.sum()),
+        per_borough=per,
+        footprint=footprint,
+    )

@@ -1,0 +1,129 @@
+"""Incident demand, generated in full before a replication runs.
+
+Pre-generating every incident (vectorised, one named stream per input) means each policy, fleet
+size and infrastructure setting run with the same seed sees exactly the same incidents: common
+random numbers for free (../shared/design/PERFORMANCE.md, technique 3).
+
+Modelling assumptions
+---------------------
+* Arrivals of each service are a non-homogeneous Poisson process whose rate is constant within
+  each hour of the week: ``incidents_per_week`` x the hour-of-week share of the call profile. The
+  only real call profile found is the London Fire Brigade's (2023 sample); it is the default for
+  every service (documented in the scenarios).
+* The simulated clock starts on a Monday at 00:00.
+* Location: small area drawn by demand weight, point uniform within it (see :mod:`geography`).
+* Priority is drawn from ``priority_shares`` (priority 1 is the most urgent); whether a drone is
+  suited is a Bernoulli draw with the priority's ``drone_suited_share``.
+* Per-incident random durations (ground call handling, travel variability, ground time on scene,
+  drone loiter in ``exponential`` mode) are drawn here too, so they do not depend on event order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .geography import London
+from .scenario import Scenario, ServiceSpec
+from .streams import Streams
+
+__all__ = ["Incidents", "generate_incidents", "lognormal_mean_cv", "hour_of_week_rates"]
+
+WEEK_S = 7 * 86_400.0
+
+
+def lognormal_mean_cv(rng: np.random.Generator, mean: float, cv: float, size: int) -> np.ndarray:
+    """Lognormal draws with the given mean and coefficient of variation (cv = 0: constant)."""
+    if cv <= 0 or mean <= 0:
+        return np.full(size, float(mean))
+    sigma2 = np.log1p(cv * cv)
+    mu = np.log(mean) - sigma2 / 2
+    return rng.lognormal(mu, np.sqrt(sigma2), size)
+
+
+@dataclass(eq=False)
+class Incidents:
+    """Columns of one replication's incidents, sorted by call time."""
+
+    t_call: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    borough: np.ndarray
+    service: np.ndarray  # index into service_names
+    priority: np.ndarray  # 1 = most urgent
+    suited: np.ndarray  # a drone is suited to this incident
+    handling_s: np.ndarray  # ground call handling (call -> unit dispatched)
+    travel_factor: np.ndarray  # mean-one multiplier on ground travel time
+    ground_on_scene_s: np.ndarray
+    drone_loiter_s: np.ndarray  # used when drones.loiter = "exponential"
+    service_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.t_call.size)
+
+    def take(self, order: np.ndarray) -> Incidents:
+        cols = {f.name: getattr(self, f.name)[order] for f in fields(self)
+                if f.name != "service_names"}
+        return Incidents(**cols, service_names=self.service_names)
+
+
+def hour_of_week_rates(spec: ServiceSpec, london: London) -> np.ndarray:
+    """Expected incidents per hour for each of the 168 hours of the week (Monday 00:00 first)."""
+    if spec.time_profile == "flat":
+        share = np.full(168, 1 / 168)
+    else:  # "lfb_all"
+        share = london.call_profile.reshape(-1)
+    return spec.incidents_per_week * share
+
+
+def _arrival_times(rates_per_hour: np.ndarray, horizon_s: float, rng: np.random.Generator
+                   ) -> np.ndarray:
+    n_bins = int(np.ceil(horizon_s / 3600.0))
+    starts = np.arange(n_bins) * 3600.0
+    lengths = np.minimum(3600.0, horizon_s - starts)
+    lam = rates_per_hour[np.arange(n_bins) % 168] * lengths / 3600.0
+    counts = rng.poisson(lam)
+    t = np.repeat(starts, counts) + rng.random(counts.sum()) * np.repeat(lengths, counts)
+    t.sort()
+    return t
+
+
+def _service_incidents(name: str, k: int, spec: ServiceSpec, scn: Scenario, london: London,
+                       streams: Streams, horizon_s: float) -> dict[str, np.ndarray]:
+    t = _arrival_times(hour_of_week_rates(spec, london), horizon_s, streams[f"{name}.arrivals"])
+    n = t.size
+    w = london.weights(spec.spatial_weight)
+    lsoa = streams[f"{name}.locations"].choice(w.size, size=n, p=w / w.sum())
+    x, y = london.sample_in_lsoa(lsoa, streams[f"{name}.points"])
+    shares = np.asarray(spec.priority_shares)
+    priority = streams[f"{name}.priority"].choice(shares.size, size=n, p=shares) + 1
+    suited_share = np.asarray(spec.drone_suited_share)[priority - 1]
+    suited = (streams[f"{name}.suited"].random(n) < suited_share) & spec.uses_drones
+    g = spec.ground
+    return {
+        "t_call": t,
+        "x": x,
+        "y": y,
+        "borough": london.lsoa_borough[lsoa],
+        "service": np.full(n, k, np.int16),
+        "priority": priority.astype(np.int16),
+        "suited": suited,
+        "handling_s": lognormal_mean_cv(streams[f"{name}.handling"], g.call_handling_mean_s,
+                                        g.call_handling_cv, n),
+        "travel_factor": lognormal_mean_cv(streams[f"{name}.travel"], 1.0, g.travel_cv, n),
+        "ground_on_scene_s": lognormal_mean_cv(streams[f"{name}.on_scene"], g.on_scene_mean_s,
+                                               g.on_scene_cv, n),
+        "drone_loiter_s": streams[f"{name}.loiter"].exponential(scn.drones.loiter_mean_s, n),
+    }
+
+
+def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_s: float
+                       ) -> Incidents:
+    """All incidents of all services over ``[0, horizon_s)``, merged and sorted by call time."""
+    names = tuple(scn.services)
+    parts = [_service_incidents(name, k, scn.services[name], scn, london, streams, horizon_s)
+             for k, name in enumerate(names)]
+    cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    order = np.argsort(cols["t_call"], kind="stable")
+    return Incidents(**{k: v[order] for k, v in cols.items()}, service_names=names)

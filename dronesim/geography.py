@@ -1,0 +1,220 @@
+"""London's geography: boroughs, small areas, demand weights and points in polygons.
+
+Everything here works in British National Grid (EPSG:27700, metres). The layers are the small
+derived files in ``data/`` built by ``scripts/build_data.py`` from the openly licensed sources
+listed in ``data/README.md``; a file whose CRS is not EPSG:27700 is refused, never reprojected
+silently.
+
+Modelling assumptions
+---------------------
+* Incident locations are drawn in two stages: a small area (LSOA 2021) with probability
+  proportional to a demand weight (population, or Met recorded crime), then a point uniformly
+  inside that small area. Within-LSOA uniformity is the only approximation (LSOAs average
+  0.3 km^2 in London).
+* Drone flights are straight lines (great-circle effects are negligible at London scale).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from .errors import InputError
+
+__all__ = [
+    "BNG",
+    "London",
+    "default_data_dir",
+    "load_london",
+    "lonlat_to_bng",
+    "sample_points_in_polygons",
+]
+
+BNG = CRS.from_epsg(27700)
+
+#: Demand weights available for ``services.<name>.spatial_weight``.
+WEIGHT_COLUMNS = {
+    "population": "population",
+    "crime": "crime_12m",
+    "crime_violence": "crime_violence_12m",
+}
+
+
+def default_data_dir() -> Path:
+    """``$DRONESIM_DATA`` if set, else the repository's ``data/`` folder."""
+    env = os.environ.get("DRONESIM_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+
+
+@functools.lru_cache(maxsize=1)
+def _to_bng() -> Transformer:
+    return Transformer.from_crs(4326, 27700, always_xy=True)
+
+
+def lonlat_to_bng(lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 longitude/latitude to British National Grid easting/northing (metres)."""
+    x, y = _to_bng().transform(np.asarray(lon, float), np.asarray(lat, float))
+    return np.asarray(x, float), np.asarray(y, float)
+
+
+def _read_layer(path: Path) -> gpd.GeoDataFrame:
+    if not path.is_file():
+        raise InputError(path, "", "file not found (run scripts/build_data.py, see data/README.md)")
+    try:
+        gdf = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(path)
+    except Exception as exc:  # pyogrio/pyarrow raise many types; report them as bad input
+        raise InputError(path, "", f"cannot read ({exc})") from None
+    if gdf.crs is None:
+        raise InputError(path, "crs", "missing; expected EPSG:27700")
+    if not CRS(gdf.crs).equals(BNG, ignore_axis_order=True):
+        raise InputError(path, "crs", f"is {gdf.crs.to_string()}; expected EPSG:27700")
+    return gdf
+
+
+def sample_points_in_polygons(
+    geoms: np.ndarray, which: np.ndarray, rng: np.random.Generator, max_rounds: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform random points, one inside each polygon ``geoms[which[k]]``.
+
+    Vectorised rejection sampling from each polygon's bounding box. ``geoms`` should be prepared
+    (:func:`shapely.prepare`) for speed. Deterministic for a given generator state.
+    """
+    which = np.asarray(which, dtype=np.int64)
+    n = which.size
+    x = np.empty(n)
+    y = np.empty(n)
+    bounds = shapely.bounds(geoms)
+    pending = np.arange(n)
+    for _ in range(max_rounds):
+        if pending.size == 0:
+            return x, y
+        b = bounds[which[pending]]
+        u = rng.random((pending.size, 2))
+        px = b[:, 0] + u[:, 0] * (b[:, 2] - b[:, 0])
+        py = b[:, 1] + u[:, 1] * (b[:, 3] - b[:, 1])
+        ok = shapely.contains_xy(geoms[which[pending]], px, py)
+        x[pending[ok]] = px[ok]
+        y[pending[ok]] = py[ok]
+        pending = pending[~ok]
+    # A sliver polygon that rejection cannot hit: fall back to a point known to be inside.
+    pts = shapely.point_on_surface(geoms[which[pending]])
+    x[pending] = shapely.get_x(pts)
+    y[pending] = shapely.get_y(pts)
+    return x, y
+
+
+@dataclass(eq=False)
+class London:
+    """The 33 boroughs and 4,994 small areas, with demand weights and a call profile."""
+
+    data_dir: Path
+    boroughs: gpd.GeoDataFrame
+    lsoa: gpd.GeoDataFrame
+    call_profile: np.ndarray  # (7, 24) share of calls by weekday (0 = Monday) and hour
+    outline: shapely.Geometry
+
+    def __post_init__(self) -> None:
+        self._borough_geoms = np.asarray(self.boroughs.geometry.values)
+        self._lsoa_geoms = np.asarray(self.lsoa.geometry.values)
+        shapely.prepare(self._borough_geoms)
+        shapely.prepare(self._lsoa_geoms)
+        shapely.prepare(self.outline)
+        self._tree = shapely.STRtree(self._borough_geoms)
+
+    # --- lookups -----------------------------------------------------------------------------
+    @property
+    def n_boroughs(self) -> int:
+        return len(self.boroughs)
+
+    @property
+    def borough_codes(self) -> np.ndarray:
+        return self.boroughs["gss_code"].to_numpy()
+
+    @property
+    def borough_names(self) -> np.ndarray:
+        return self.boroughs["name"].to_numpy()
+
+    @property
+    def lsoa_borough(self) -> np.ndarray:
+        return self.lsoa["borough"].to_numpy()
+
+    def contains(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
+        """True where a point lies inside London (any borough polygon)."""
+        return np.asarray(shapely.contains_xy(self.outline, x, y))
+
+    def borough_of(self, x: np.ndarray, y: np.ndarray, nearest: bool = False) -> np.ndarray:
+        """Borough index of each point; -1 outside London unless ``nearest``."""
+        pts = shapely.points(np.asarray(x, float), np.asarray(y, float))
+        pts = np.atleast_1d(pts)
+        out = np.full(pts.size, -1, dtype=np.int64)
+        src, hit = self._tree.query(pts, predicate="within")
+        out[src] = hit
+        if nearest and (out < 0).any():
+            miss = np.flatnonzero(out < 0)
+            _, idx = self._tree.query_nearest(pts[miss], return_distance=False, all_matches=False)
+            out[miss] = idx
+        return out
+
+    # --- demand ------------------------------------------------------------------------------
+    def weights(self, kind: str) -> np.ndarray:
+        """Non-negative weight of each small area for a demand kind (see WEIGHT_COLUMNS)."""
+        col = WEIGHT_COLUMNS[kind]
+        return self.lsoa[col].to_numpy(dtype=float)
+
+    def sample_in_lsoa(self, which: np.ndarray, rng: np.random.Generator
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Uniform points inside the given small areas."""
+        return sample_points_in_polygons(self._lsoa_geoms, which, rng)
+
+
+def _load_profile(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise InputError(path, "", "file not found (run scripts/build_data.py)")
+    df = pd.read_csv(path)
+    for col in ("weekday", "hour", "share_all"):
+        if col not in df.columns:
+            raise InputError(path, col, "missing column")
+    prof = np.zeros((7, 24))
+    prof[df["weekday"].to_numpy(), df["hour"].to_numpy()] = df["share_all"].to_numpy(float)
+    if prof.sum() <= 0:
+        raise InputError(path, "share_all", "all zero")
+    return prof / prof.sum()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(data_dir: str) -> London:
+    root = Path(data_dir)
+    boroughs = _read_layer(root / "boroughs" / "london_boroughs.geojson")
+    for col in ("gss_code", "name", "population", "area_km2"):
+        if col not in boroughs.columns:
+            raise InputError(root / "boroughs" / "london_boroughs.geojson", col, "missing column")
+    boroughs = boroughs.sort_values("gss_code").reset_index(drop=True)
+    lsoa_path = root / "demand" / "lsoa_demand.parquet"
+    lsoa = _read_layer(lsoa_path)
+    for col in ("lsoa21cd", "gss_code", *WEIGHT_COLUMNS.values()):
+        if col not in lsoa.columns:
+            raise InputError(lsoa_path, col, "missing column")
+    code_to_idx = {c: i for i, c in enumerate(boroughs["gss_code"])}
+    lsoa = lsoa.sort_values("lsoa21cd").reset_index(drop=True)
+    lsoa["borough"] = lsoa["gss_code"].map(code_to_idx)
+    if lsoa["borough"].isna().any():
+        bad = lsoa.loc[lsoa["borough"].isna(), "gss_code"].iloc[0]
+        raise InputError(lsoa_path, "gss_code", f"unknown borough code {bad}")
+    lsoa["borough"] = lsoa["borough"].astype(np.int64)
+    profile = _load_profile(root / "demand" / "call_profile_weekday_hour.csv")
+    outline = shapely.union_all(np.asarray(boroughs.geometry.values))
+    return London(root, boroughs, lsoa, profile, outline)
+
+
+def load_london(data_dir: str | Path | None = None) -> London:
+    """Load (once per process) the derived London layers from ``data_dir``."""
+    path = Path(data_dir) if data_dir is not None else default_data_dir()
+    return _load_cached(str(path.resolve()))

@@ -1,0 +1,194 @@
+"""KPIs from record tables: warm-up filter, per-replication figures, confidence intervals.
+
+Every figure is computed per replication first; the summary reports the mean over replications
+with a Student-t 95% confidence interval (replications are independent; incidents within one
+replication are not). Median and P90 are likewise means of per-replication values.
+
+Definitions (../shared/design/MODEL.md)
+---------------------------------------
+* Drone response = drone on scene - call; ground response = first ground unit on scene - call.
+* P(drone first): among incidents a drone reached, the share where it arrived before the ground.
+* Time saved: ground response - drone response on incidents a drone reached.
+* Utilisation: drone airborne time (launch to landing) over fleet x window; pilot occupancy
+  (assigned to landing) over pilots x window.
+* Unstable: a queue that grows without bound does not have a mean worth reporting. A run is
+  flagged when the mean queue wait in the last fifth of the window exceeds twice that of the first
+  fifth plus 10 minutes (ground units, or drones).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["ci95", "in_window", "replication_kpis", "combine", "response_block",
+           "per_borough_kpis", "WITHIN_S"]
+
+WITHIN_S = (120, 300, 600)
+
+
+def ci95(values: Iterable[float]) -> list[float]:
+    """Student-t 95% interval of the mean of independent values ([nan, nan] if fewer than 2)."""
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], float)
+    if v.size < 2:
+        m = float(v.mean()) if v.size else math.nan
+        return [m, m] if v.size else [math.nan, math.nan]
+    half = stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
+    return [float(v.mean() - half), float(v.mean() + half)]
+
+
+def in_window(df: pd.DataFrame, warmup_s: float, horizon_s: float) -> pd.DataFrame:
+    """Incidents called after the warm-up and before the horizon."""
+    return df[(df["t_call"] >= warmup_s) & (df["t_call"] < horizon_s)]
+
+
+def _resp(v: np.ndarray) -> dict[str, float]:
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return {"mean": math.nan, "median": math.nan, "p90": math.nan, "n": 0}
+    return {"mean": float(v.mean()), "median": float(np.median(v)),
+            "p90": float(np.quantile(v, 0.9)), "n": int(v.size)}
+
+
+def _busy(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> float:
+    return float(np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0, None).sum())
+
+
+def _unstable(t: np.ndarray, wait: np.ndarray, lo: float, hi: float) -> bool:
+    ok = ~np.isnan(wait)
+    t, wait = t[ok], wait[ok]
+    if t.size < 10:
+        return False
+    span = hi - lo
+    first = wait[t < lo + span / 5]
+    last = wait[t >= hi - span / 5]
+    if first.size == 0 or last.size == 0:
+        return False
+    return bool(last.mean() > 2 * first.mean() + 600)
+
+
+def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: float,
+                     horizon_s: float, fleet_size: int, pilots: int) -> dict[str, Any]:
+    """Scalar KPIs of one replication (incidents already restricted to one replication)."""
+    w = in_window(df, warmup_s, horizon_s)
+    weeks = (horizon_s - warmup_s) / (7 * 86_400)
+    on = w["drone_outcome"] == "on_scene"
+    drone = w.loc[on, "drone_response_s"].to_numpy()
+    ground_all = w["ground_response_s"].to_numpy()
+    ground_d = w.loc[on, "ground_response_s"].to_numpy()
+    first = drone < ground_d
+    suited = w["drone_suited"].to_numpy()
+    out = {
+        "incidents_per_week": len(w) / weeks,
+        "drone_suited_per_week": suited.sum() / weeks,
+        "drone_deployments_per_week": on.sum() / weeks,
+        "drone": _resp(drone),
+        "ground": _resp(ground_all),
+        "ground_on_drone_incidents": _resp(ground_d),
+        "p_drone_first": float(first.mean()) if first.size else math.nan,
+        "time_saved_s": float(np.nanmean(ground_d - drone)) if drone.size else math.nan,
+        "drone_within": {str(t): float((drone <= t).mean()) if drone.size else math.nan
+                         for t in WITHIN_S},
+        "ground_within": {str(t): float((ground_all <= t).mean()) if ground_all.size else math.nan
+                          for t in WITHIN_S},
+    }
+    counts = w["drone_outcome"].value_counts()
+    for name in ("out_of_range", "declined", "queue_abandoned", "cancelled", "pending"):
+        out[f"{name}_per_week"] = float(counts.get(name, 0)) / weeks
+    qwait = (w["t_drone_assigned"] - w["t_drone_decision"]).to_numpy()
+    pwait = (w["t_pilot"] - w["t_drone_assigned"]).to_numpy()
+    out["drone_queue_wait_s"] = float(np.nanmean(qwait[on])) if on.any() else math.nan
+    out["pilot_wait_s"] = float(np.nanmean(pwait[on])) if on.any() else math.nan
+    out["p_pilot_wait"] = float((pwait[on] > 1e-9).mean()) if on.any() else math.nan
+    span = horizon_s - warmup_s
+    if len(missions):
+        air = _busy(missions["t_launch"].to_numpy(), missions["t_landed"].to_numpy(),
+                    warmup_s, horizon_s)
+        held = _busy(missions["t_pilot"].to_numpy(), missions["t_landed"].to_numpy(),
+                     warmup_s, horizon_s)
+    else:
+        air = held = 0.0
+    out["drone_utilisation"] = air / (fleet_size * span) if fleet_size else math.nan
+    out["pilot_utilisation"] = held / (pilots * span) if pilots else math.nan
+    gwait = (w["t_ground_dispatch"] - w["t_call"]).to_numpy()
+    out["ground_dispatch_delay_s"] = float(np.nanmean(gwait))
+    t = w["t_call"].to_numpy()
+    out["unstable"] = _unstable(t, gwait, warmup_s, horizon_s) or _unstable(
+        t[on], qwait[on], warmup_s, horizon_s)
+    return out
+
+
+def response_block(reps: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """Combine per-replication response dicts into mean/median/p90 with 95% intervals."""
+    out: dict[str, Any] = {}
+    for key in ("mean", "median", "p90"):
+        vals = [r[key] for r in reps if not math.isnan(r[key])]
+        out[key] = float(np.mean(vals)) if vals else math.nan
+        out[f"ci95_{key}"] = ci95(vals)
+    out["n"] = int(sum(r["n"] for r in reps))
+    return out
+
+
+def _scalar_block(vals: Sequence[float]) -> dict[str, Any]:
+    v = [x for x in vals if not math.isnan(x)]
+    return {"mean": float(np.mean(v)) if v else math.nan, "ci95_mean": ci95(v)}
+
+
+def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Across replications: responses as blocks, scalars as mean with a 95% interval."""
+    out: dict[str, Any] = {
+        "drone_response_s": response_block([k["drone"] for k in kpis]),
+        "ground_response_s": response_block([k["ground"] for k in kpis]),
+        "ground_response_on_drone_incidents_s": response_block(
+            [k["ground_on_drone_incidents"] for k in kpis]),
+    }
+    for key in ("drone_deployments_per_week", "p_drone_first", "time_saved_s",
+                "incidents_per_week", "drone_suited_per_week", "drone_utilisation",
+                "pilot_utilisation", "drone_queue_wait_s", "pilot_wait_s", "p_pilot_wait",
+                "ground_dispatch_delay_s", "out_of_range_per_week", "declined_per_week",
+                "queue_abandoned_per_week", "cancelled_per_week", "pending_per_week"):
+        out[key] = _scalar_block([k[key] for k in kpis])
+    for key in ("drone_within", "ground_within"):
+        out[f"{key}_s"] = {t: _scalar_block([k[key][t] for k in kpis]) for t in kpis[0][key]}
+    out["unstable_replications"] = int(sum(k["unstable"] for k in kpis))
+    return out
+
+
+def per_borough_kpis(df: pd.DataFrame, *, warmup_s: float, horizon_s: float,
+                     codes: Sequence[str], names: Sequence[str]) -> list[dict[str, Any]]:
+    """Per-borough response figures, each combined across replications."""
+    w = in_window(df, warmup_s, horizon_s)
+    weeks = (horizon_s - warmup_s) / (7 * 86_400)
+    reps = sorted(w["replication"].unique())
+    rows = []
+    grouped = {key: g for key, g in w.groupby(["gss_code", "replication"], observed=True)}
+    for code, name in zip(codes, names):
+        per_rep = [grouped.get((code, r)) for r in reps]
+        drone, ground, first, deploy = [], [], [], []
+        for g in per_rep:
+            if g is None:
+                continue
+            on = g["drone_outcome"] == "on_scene"
+            dr = g.loc[on, "drone_response_s"].to_numpy()
+            gr = g["ground_response_s"].to_numpy()
+            drone.append(_resp(dr))
+            ground.append(_resp(gr))
+            deploy.append(on.sum() / weeks)
+            if dr.size:
+                first.append(float((dr < g.loc[on, "ground_response_s"].to_numpy()).mean()))
+        rows.append({
+            "gss_code": code,
+            "name": name,
+            "incidents_per_week": float(
+                np.mean([len(g) / weeks for g in per_rep if g is not None])) if drone else 0.0,
+            "drone_deployments_per_week": _scalar_block(deploy),
+            "drone_response_s": response_block(drone) if drone else None,
+            "ground_response_s": response_block(ground) if ground else None,
+            "p_drone_first": _scalar_block(first),
+        })
+    return rows

@@ -1,0 +1,236 @@
+"""One replication: build the environment, walk the pre-generated incidents, return records.
+
+Assembly only: demand, fleet, ground, control room and the dispatch policy are owned by their
+modules. Expensive per-scenario work (map layers, dock index) is done once in :func:`prepare` and
+shared by every replication.
+
+Event walk: all incidents are known in advance, so one driver process walks a single, pre-sorted
+timeline of "ground dispatch" (call + call handling) and "drone decision" (call + decision_s)
+moments. There is no process or event object per incident beyond the unit-clear callback; drone
+missions are processes because they wait on pilots. The run drains after the last arrival so that
+every incident's record is complete.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from .demand import WEEK_S, Incidents, generate_incidents
+from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
+from .dispatch.base import DispatchPolicy
+from .fleet import Fleet
+from .geography import London, load_london
+from .ground import GroundForce
+from .infrastructure import ControlRoom
+from .records import OUTCOME, Records
+from .scenario import Scenario
+from .sites import Docks, build_docks
+from .streams import Streams
+
+__all__ = ["Prepared", "ReplicationResult", "prepare", "run_replication"]
+
+
+@dataclass(eq=False)
+class Prepared:
+    """A validated scenario placed on the map: everything replications share."""
+
+    scenario: Scenario
+    london: London
+    docks: Docks
+
+    @property
+    def warmup_s(self) -> float:
+        return self.scenario.simulation.warmup_hours * 3600.0
+
+    @property
+    def horizon_s(self) -> float:
+        return self.warmup_s + self.scenario.simulation.weeks * WEEK_S
+
+    def new_policy(self) -> DispatchPolicy:
+        d = self.scenario.dispatch
+        return make_policy(d.policy, d.params, self.scenario.source)
+
+
+def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
+    """Check a scenario against the map (docks inside London, policy known) and index it."""
+    london = load_london(data_dir)
+    docks = build_docks(scn, london)
+    prep = Prepared(scn, london, docks)
+    prep.new_policy()  # fail early on an unknown policy or bad parameters
+    return prep
+
+
+@dataclass(eq=False)
+class ReplicationResult:
+    replication: int
+    incidents: pd.DataFrame
+    missions: pd.DataFrame
+    warmup_s: float
+    horizon_s: float
+    fleet_size: int
+    pilots: int
+    ground_units: dict[str, int]
+    wall_s: float
+    events: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class _DroneDispatcher:
+    """Puts the policy's decisions into effect and keeps the queue of waiting incidents."""
+
+    def __init__(self, env: simpy.Environment, prep: Prepared, inc: Incidents, rec: Records,
+                 fleet: Fleet, policy: DispatchPolicy) -> None:
+        scn = prep.scenario
+        self.env = env
+        self.inc = inc
+        self.rec = rec
+        self.fleet = fleet
+        self.policy = policy
+        self.max_wait = scn.dispatch.max_queue_wait_s
+        self.queue: list[tuple[int, float, int]] = []
+        suited = np.flatnonzero(inc.suited)
+        self.row = np.full(len(inc), -1, np.int64)
+        self.row[suited] = np.arange(suited.size)
+        self.cand_dock, self.cand_dist = prep.docks.candidates(
+            inc.x[suited], inc.y[suited], scn.dispatch.candidate_docks, scn.drones.max_range_m)
+        self.service_names = inc.service_names
+
+    def _view(self, i: int) -> IncidentView:
+        inc = self.inc
+        return IncidentView(i, self.service_names[inc.service[i]], int(inc.priority[i]),
+                            float(inc.x[i]), float(inc.y[i]), int(inc.borough[i]),
+                            float(inc.t_call[i]), float(self.rec.t_ground_arrival[i]))
+
+    def _try(self, i: int) -> str:
+        """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
+        r = self.row[i]
+        snap = self.fleet.snapshot(self.cand_dock[r], self.cand_dist[r], self.env.now)
+        decision = self.policy.decide(self._view(i), snap, self.env.now)
+        if isinstance(decision, Dispatch):
+            hit = np.flatnonzero(snap.drone == decision.drone)
+            if hit.size == 0:
+                raise RuntimeError(f"policy {type(self.policy).__name__} chose drone "
+                                   f"{decision.drone}, which was not offered for incident {i}")
+            self.fleet.assign(decision.drone, i, float(snap.distance_m[hit[0]]))
+            return "dispatched"
+        if isinstance(decision, Queue):
+            return "queued"
+        if isinstance(decision, Decline):
+            return "declined"
+        raise TypeError(f"policy returned {decision!r}, not Dispatch, Queue or Decline")
+
+    def decide(self, i: int) -> None:
+        self.rec.t_drone_decision[i] = self.env.now
+        if self.cand_dock[self.row[i], 0] < 0:
+            self.rec.drone_outcome[i] = OUTCOME["out_of_range"]
+            return
+        outcome = self._try(i)
+        if outcome == "queued":
+            self.rec.drone_outcome[i] = OUTCOME["pending"]
+            heapq.heappush(self.queue, (int(self.inc.priority[i]), float(self.inc.t_call[i]), i))
+        elif outcome == "declined":
+            self.rec.drone_outcome[i] = OUTCOME["declined"]
+
+    def _stale(self, i: int, now: float) -> bool:
+        g = self.rec.t_ground_arrival[i]
+        return now - self.rec.t_drone_decision[i] > self.max_wait or (not math.isnan(g) and g <= now)
+
+    def drone_free(self, _d: int) -> None:
+        """A drone landed (or stood down): offer it to the waiting incidents, most urgent first."""
+        if not self.queue:
+            return
+        now = self.env.now
+        keep = []
+        for entry in sorted(self.queue):
+            i = entry[2]
+            if self._stale(i, now):
+                self.rec.drone_outcome[i] = OUTCOME["queue_abandoned"]
+                continue
+            outcome = self._try(i)
+            if outcome == "queued":
+                keep.append(entry)
+            elif outcome == "declined":
+                self.rec.drone_outcome[i] = OUTCOME["declined"]
+        heapq.heapify(keep)
+        self.queue = keep
+
+    def finish(self) -> None:
+        """Incidents still queued when the run drains: abandoned if they waited too long."""
+        now = self.env.now
+        for _, _, i in self.queue:
+            if self._stale(i, now):
+                self.rec.drone_outcome[i] = OUTCOME["queue_abandoned"]
+
+
+def _timeline(inc: Incidents, decision_s: float) -> tuple[list, list, list]:
+    n = len(inc)
+    drone_i = np.flatnonzero(inc.suited)
+    t = np.concatenate([inc.t_call + inc.handling_s, inc.t_call[drone_i] + decision_s])
+    kind = np.concatenate([np.zeros(n, np.int8), np.ones(drone_i.size, np.int8)])
+    idx = np.concatenate([np.arange(n), drone_i])
+    order = np.lexsort((kind, t))
+    return t[order].tolist(), kind[order].tolist(), idx[order].tolist()
+
+
+def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
+    """Simulate one replication of a prepared scenario and return its record tables."""
+    wall0 = time.perf_counter()
+    scn = prep.scenario
+    streams = Streams(scn.simulation.seed, replication)
+    inc = generate_incidents(scn, prep.london, streams, prep.horizon_s)
+    rec = Records(len(inc))
+    env = simpy.Environment()
+    control_room = ControlRoom(env, scn.control_room)
+    policy = prep.new_policy()
+
+    dispatcher: _DroneDispatcher | None = None
+
+    def on_free(d: int) -> None:
+        dispatcher.drone_free(d)
+
+    fleet = Fleet(env, scn.drones, prep.docks, control_room, inc, rec, on_free)
+    dispatcher = _DroneDispatcher(env, prep, inc, rec, fleet, policy)
+    forces = []
+    offset = 0
+    for name in inc.service_names:
+        force = GroundForce(env, name, scn.services[name], prep.london, inc, rec, streams,
+                            offset, fleet.ground_eta_known)
+        offset += force.size
+        forces.append(force)
+    service = inc.service.tolist()
+    times, kinds, idx = _timeline(inc, scn.drones.decision_s)
+
+    def driver(env: simpy.Environment):
+        ground = [f.dispatch for f in forces]
+        decide = dispatcher.decide
+        for t, k, i in zip(times, kinds, idx):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            if k == 0:
+                ground[service[i]](i)
+            else:
+                decide(i)
+
+    env.process(driver(env))
+    env.run()
+    dispatcher.finish()
+    codes = prep.london.borough_codes
+    return ReplicationResult(
+        replication=replication,
+        incidents=rec.incident_table(inc, replication, codes),
+        missions=rec.mission_table(replication),
+        warmup_s=prep.warmup_s,
+        horizon_s=prep.horizon_s,
+        fleet_size=fleet.size,
+        pilots=control_room.capacity,
+        ground_units={n: f.size for n, f in zip(inc.service_names, forces)},
+        wall_s=time.perf_counter() - wall0,
+    )

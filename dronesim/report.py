@@ -1,0 +1,190 @@
+"""Writing a run's outputs: tables, summary, manifest, resolved scenario and plots.
+
+Everything is written into a temporary folder beside the target and moved into place only when
+complete, so a failed run never leaves a half-written output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import plotting
+from .coverage import static_coverage
+from .experiment import RunResult
+from .scenario import dump_scenario_toml
+
+__all__ = ["write_run", "atomic_output_dir", "format_table", "json_safe"]
+
+_PACKAGES = ("dronesim", "simpy", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj",
+             "pyarrow", "matplotlib")
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN and infinities become null (JSON has neither)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item"):  # numpy scalar
+        return json_safe(obj.item())
+    return obj
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def manifest(result: RunResult, argv: list[str] | None = None) -> dict[str, Any]:
+    versions = {}
+    for p in _PACKAGES:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = None
+    scn = result.scenario
+    return {
+        "dronesim_version": versions["dronesim"],
+        "git_commit": _git_commit(),
+        "scenario": scn.name,
+        "scenario_file": scn.source,
+        "seed": scn.simulation.seed,
+        "replications": len(result.replications),
+        "weeks": scn.simulation.weeks,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "wall_time_s": round(result.wall_s, 3),
+        "replication_wall_time_s": [round(r.wall_s, 3) for r in result.replications],
+        "command": argv,
+    }
+
+
+@contextmanager
+def atomic_output_dir(out: Path):
+    """Yield a temporary folder; on success it replaces ``out``, on failure it is removed."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{tmp.name[-8:]}"
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_plots(result: RunResult, plots: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    prep = result.prepared
+    scn = prep.scenario
+    plots.mkdir(parents=True, exist_ok=True)
+    window = result.incidents[(result.incidents["t_call"] >= prep.warmup_s)]
+    rep0 = window[window["replication"] == 0]
+    cov = static_coverage(prep.london, prep.docks, scn.drones, scn.coverage)
+    docks = pd.DataFrame({"name": prep.docks.names, "x": prep.docks.x, "y": prep.docks.y,
+                          "drones": prep.docks.drones})
+    figs = {
+        "map.png": plotting.borough_map(
+            prep.london.boroughs, docks, rep0, cov.footprint,
+            title=f"{scn.name}: {scn.fleet_size} drones at {len(docks)} docks; shaded: reachable "
+                  f"within {scn.coverage.within_s / 60:g} min (replication 0 incidents)"),
+        "response_cdf.png": plotting.response_distributions(
+            window, title=f"{scn.name}: response time, drone against ground "
+                          f"({len(result.replications)} replications)"),
+        "boroughs.png": plotting.borough_responses(
+            result.summary["per_borough"],
+            title=f"{scn.name}: mean response by borough"),
+    }
+    paths = []
+    for name, fig in figs.items():
+        p = plots / name
+        fig.savefig(p, dpi=120)
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def write_run(result: RunResult, out: Path, argv: list[str] | None = None) -> Path:
+    """Write every output of a run into ``out`` (atomically)."""
+    with atomic_output_dir(Path(out)) as tmp:
+        result.incidents.to_parquet(tmp / "incidents.parquet", index=False)
+        result.missions.to_parquet(tmp / "missions.parquet", index=False)
+        (tmp / "summary.json").write_text(
+            json.dumps(json_safe(result.summary), indent=2) + "\n")
+        (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(result.scenario))
+        (tmp / "manifest.json").write_text(json.dumps(json_safe(manifest(result, argv)),
+                                                      indent=2) + "\n")
+        write_plots(result, tmp / "plots")
+    return Path(out)
+
+
+def _mmss(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "-"
+    return f"{int(s // 60)}:{int(round(s % 60)):02d}"
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """A short plain-text table of the headline figures."""
+    d, g = summary["drone_response_s"], summary["ground_response_s"]
+
+    def ci(block: dict[str, Any], key: str = "mean") -> str:
+        lo, hi = block[f"ci95_{key}"]
+        return f"[{_mmss(lo)}, {_mmss(hi)}]"
+
+    def share(block: dict[str, Any]) -> str:
+        m = block["mean"]
+        lo, hi = block["ci95_mean"]
+        if m is None or not math.isfinite(m):
+            return "-"
+        return f"{m:.1%} [{lo:.1%}, {hi:.1%}]"
+
+    dep = summary["drone_deployments_per_week"]
+    cov = summary["coverage"]
+    lines = [
+        f"scenario {summary['scenario']}: {summary['fleet_size']} drones, "
+        f"{summary['dock_count']} docks, {summary['replications']} replications x "
+        f"{summary['weeks']:g} weeks, seed {summary['seed']}",
+        f"{'':28}{'mean':>8}  {'95% CI of mean':<18}{'median':>8}{'P90':>8}",
+        f"{'drone response (m:ss)':28}{_mmss(d['mean']):>8}  {ci(d):<18}"
+        f"{_mmss(d['median']):>8}{_mmss(d['p90']):>8}",
+        f"{'officer response (m:ss)':28}{_mmss(g['mean']):>8}  {ci(g):<18}"
+        f"{_mmss(g['median']):>8}{_mmss(g['p90']):>8}",
+        f"drone deployments per week  {dep['mean']:.1f} "
+        f"[{dep['ci95_mean'][0]:.1f}, {dep['ci95_mean'][1]:.1f}]",
+        f"P(drone first)              {share(summary['p_drone_first'])}",
+        f"drone utilisation           {share(summary['drone_utilisation'])}",
+        f"pilot utilisation           {share(summary['pilot_utilisation'])}",
+        f"coverage within {cov['within_s']:g} s      area {cov['area_share']:.1%}, "
+        f"population {cov['population_share']:.1%}, boroughs {cov['boroughs_covered']}/33",
+    ]
+    if summary.get("unstable_replications"):
+        lines.append(f"WARNING: {summary['unstable_replications']} replication(s) unstable "
+                     "(queue growing without bound); means are not meaningful")
+    return "\n".join(lines)

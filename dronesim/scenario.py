@@ -1,0 +1,412 @@
+"""Scenario files: the one home of every default, validated into frozen, typed objects.
+
+A scenario is a TOML file read with :mod:`tomllib`. It may name one parent with
+``extends = "other.toml"`` (one level only, resolved relative to the file); tables are merged
+key by key, arrays are replaced whole. Every key is checked: an unknown key, a value of the wrong
+type or outside its range raises :class:`~dronesim.errors.InputError` naming the file and the
+dotted field. Defaults live here, in the dataclass fields, and nowhere else in the code; the
+scenario files in ``scenarios/`` repeat the values that matter with their sources.
+
+Units: seconds, metres, metres per second; coordinates in British National Grid (EPSG:27700)
+unless a field says longitude/latitude (WGS84).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+__all__ = [
+    "Scenario",
+    "Simulation",
+    "DroneSpec",
+    "DockSite",
+    "GroundSpec",
+    "ServiceSpec",
+    "ControlRoom",
+    "DispatchSpec",
+    "CoverageSpec",
+    "load_scenario",
+    "scenario_from_dict",
+    "scenario_to_dict",
+    "dump_scenario_toml",
+]
+
+
+def _num(default: float, *, ge: float | None = None, gt: float | None = None,
+         le: float | None = None, lt: float | None = None, doc: str = "") -> Any:
+    """A numeric field with an allowed range, checked at load time."""
+    return field(default=default, metadata={"ge": ge, "gt": gt, "le": le, "lt": lt, "doc": doc})
+
+
+def _choice(default: str, options: tuple[str, ...], doc: str = "") -> Any:
+    return field(default=default, metadata={"choices": options, "doc": doc})
+
+
+# --------------------------------------------------------------------------------------------
+# The schema. Defaults are typical published values (see ../shared/design/MODEL.md); the
+# scenario files say where each value used comes from.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    """Run length, warm-up and replications."""
+
+    weeks: float = _num(4.0, gt=0, le=520, doc="measured horizon after warm-up")
+    warmup_hours: float = _num(24.0, ge=0, le=24 * 7 * 8, doc="discarded start-up period")
+    replications: int = _num(5, ge=1, le=10_000)
+    seed: int = _num(20251023, ge=0, le=2**63 - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DroneSpec:
+    """Airframe, launch and battery parameters shared by every drone of the fleet."""
+
+    speed_m_s: float = _num(20.0, gt=0, le=100, doc="cruise ground speed")
+    decision_s: float = _num(30.0, ge=0, le=3600, doc="call to drone dispatch decision")
+    launch_overhead_s: float = _num(20.0, ge=0, le=3600, doc="pilot assigned to airborne")
+    climb_s: float = _num(10.0, ge=0, le=600)
+    descent_s: float = _num(15.0, ge=0, le=600)
+    endurance_s: float = _num(2400.0, gt=0, le=86_400, doc="usable flight time, full battery")
+    reserve_s: float = _num(300.0, ge=0, le=86_400, doc="battery kept in hand on landing")
+    recharge_full_s: float = _num(2700.0, ge=0, le=86_400, doc="empty to full at the dock")
+    min_on_scene_s: float = _num(180.0, ge=0, le=86_400, doc="loiter a dispatch must allow")
+    handover_s: float = _num(60.0, ge=0, le=86_400, doc="stay after the ground unit arrives")
+    max_range_m: float = _num(2000.0, gt=0, le=100_000, doc="service radius of a dock")
+    loiter: str = _choice("until_ground", ("until_ground", "exponential"),
+                          doc="until_ground: stay until ground arrival + handover_s; "
+                              "exponential: on-scene time ~ Exp(loiter_mean_s)")
+    loiter_mean_s: float = _num(600.0, gt=0, le=86_400)
+
+
+@dataclass(frozen=True, slots=True)
+class DockSite:
+    """A launch site holding ``drones`` docked drones. Give ``lon``/``lat`` or ``x``/``y``."""
+
+    name: str = ""
+    drones: int = _num(1, ge=0, le=1000)
+    lon: float = _num(math.nan, ge=-180, le=180)
+    lat: float = _num(math.nan, ge=-90, le=90)
+    x: float = _num(math.nan, doc="easting, EPSG:27700")
+    y: float = _num(math.nan, doc="northing, EPSG:27700")
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GroundSpec:
+    """Ground response of one service: units per borough and a road travel model.
+
+    Travel time = ``turnout_s`` + ``circuity`` x straight-line distance / ``speed_m_s`` x a
+    mean-one lognormal factor with coefficient of variation ``travel_cv``.
+    """
+
+    call_handling_mean_s: float = _num(120.0, ge=0, le=86_400, doc="call to unit dispatched")
+    call_handling_cv: float = _num(0.5, ge=0, le=10)
+    turnout_s: float = _num(60.0, ge=0, le=3600)
+    speed_m_s: float = _num(8.0, gt=0, le=100, doc="effective blue-light road speed")
+    circuity: float = _num(1.35, ge=1, le=5, doc="road distance / straight-line distance")
+    travel_cv: float = _num(0.3, ge=0, le=10)
+    on_scene_mean_s: float = _num(2700.0, ge=0, le=86_400)
+    on_scene_cv: float = _num(0.8, ge=0, le=10)
+    staffing_utilisation: float = _num(0.5, gt=0, lt=1,
+                                       doc="units per borough = offered load / this")
+    min_units_per_borough: int = _num(2, ge=1, le=10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """Demand and ground response of one blue-light service."""
+
+    incidents_per_week: float = _num(1000.0, ge=0, le=10_000_000)
+    spatial_weight: str = _choice("population", ("population", "crime", "crime_violence"))
+    time_profile: str = _choice("lfb_all", ("flat", "lfb_all"))
+    priority_shares: tuple[float, ...] = (1.0,)
+    drone_suited_share: tuple[float, ...] = (1.0,)
+    uses_drones: bool = True
+    ground: GroundSpec = field(default_factory=GroundSpec)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRoom:
+    """Remote pilots: one pilot oversees one flight from launch to landing."""
+
+    pilots: int = _num(2, ge=1, le=100_000)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSpec:
+    """Which policy chooses drones, and the queue it may leave incidents in."""
+
+    policy: str = "earliest_arrival"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    max_queue_wait_s: float = _num(300.0, ge=0, le=math.inf)
+    candidate_docks: int = _num(16, ge=1, le=1000, doc="nearest docks considered per incident")
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageSpec:
+    """Coverage targets: drone on scene within ``within_s`` of the call."""
+
+    within_s: float = _num(120.0, gt=0, le=86_400)
+    borough_population_share: float = _num(0.5, gt=0, le=1,
+                                           doc="a borough counts as covered above this share")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A complete, validated scenario."""
+
+    name: str = "scenario"
+    description: str = ""
+    simulation: Simulation = field(default_factory=Simulation)
+    drones: DroneSpec = field(default_factory=DroneSpec)
+    docks: tuple[DockSite, ...] = ()
+    services: Mapping[str, ServiceSpec] = field(default_factory=lambda: {"police": ServiceSpec()})
+    control_room: ControlRoom = field(default_factory=ControlRoom)
+    dispatch: DispatchSpec = field(default_factory=DispatchSpec)
+    coverage: CoverageSpec = field(default_factory=CoverageSpec)
+    source: str = field(default="<memory>", metadata={"internal": True})
+
+    @property
+    def fleet_size(self) -> int:
+        return sum(d.drones for d in self.docks)
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with top-level fields replaced (nested objects: use ``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and validation
+# --------------------------------------------------------------------------------------------
+
+_SERVICE_NAMES = ("police", "fire", "ambulance")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str, file: str, meta: Mapping[str, Any]) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise InputError(file, where, f"expected a table, got {type(value).__name__}")
+        return _build(tp, value, where, file)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise InputError(file, where, f"expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(file, where, f"expected a whole number, got {value!r}")
+        _check_range(value, meta, where, file)
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(file, where, f"expected a number, got {value!r}")
+        value = float(value)
+        if math.isnan(value):
+            raise InputError(file, where, "must be a number, not nan")
+        _check_range(value, meta, where, file)
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise InputError(file, where, f"expected a string, got {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise InputError(file, where, f"must be one of {', '.join(choices)}; got {value!r}")
+        return value
+    if origin is tuple:
+        (inner, _ellipsis) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise InputError(file, where, f"expected an array, got {type(value).__name__}")
+        return tuple(_coerce(v, inner, f"{where}[{k}]", file, meta) for k, v in enumerate(value))
+    if origin in (Mapping, dict) or tp is Mapping:
+        if not isinstance(value, Mapping):
+            raise InputError(file, where, f"expected a table, got {type(value).__name__}")
+        args = typing.get_args(tp)
+        inner = args[1] if args else Any
+        if inner is Any:
+            return types.MappingProxyType(dict(value))
+        return types.MappingProxyType(
+            {k: _coerce(v, inner, f"{where}.{k}", file, meta) for k, v in value.items()})
+    raise InputError(file, where, f"unsupported type {_type_name(tp)}")  # pragma: no cover
+
+
+def _check_range(value: float, meta: Mapping[str, Any], where: str, file: str) -> None:
+    ge, gt, le, lt = meta.get("ge"), meta.get("gt"), meta.get("le"), meta.get("lt")
+    if ge is not None and not value >= ge:
+        raise InputError(file, where, f"must be >= {ge:g}; got {value:g}")
+    if gt is not None and not value > gt:
+        raise InputError(file, where, f"must be > {gt:g}; got {value:g}")
+    if le is not None and not value <= le:
+        raise InputError(file, where, f"must be <= {le:g}; got {value:g}")
+    if lt is not None and not value < lt:
+        raise InputError(file, where, f"must be < {lt:g}; got {value:g}")
+
+
+def _build(cls: type, table: Mapping[str, Any], prefix: str, file: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"{prefix}.{key}" if prefix else key
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise InputError(file, where, f"unknown key (known keys: {known})")
+        if cls is Scenario and key == "services":
+            kwargs[key] = _build_services(value, where, file)
+        elif cls is Scenario and key == "docks":
+            if not isinstance(value, list):
+                raise InputError(file, where, "expected an array of tables [[docks]]")
+            kwargs[key] = tuple(_coerce(v, DockSite, f"{where}[{k}]", file, {})
+                                for k, v in enumerate(value))
+        else:
+            kwargs[key] = _coerce(value, hints[key], where, file, fields[key].metadata)
+    obj = cls(**kwargs)
+    _check_object(obj, prefix, file)
+    return obj
+
+
+def _build_services(value: Any, where: str, file: str) -> Mapping[str, ServiceSpec]:
+    if not isinstance(value, Mapping) or not value:
+        raise InputError(file, where, "expected a table with at least one service")
+    out = {}
+    for name, table in value.items():
+        if name not in _SERVICE_NAMES:
+            raise InputError(file, f"{where}.{name}",
+                             f"unknown service (known: {', '.join(_SERVICE_NAMES)})")
+        out[name] = _coerce(table, ServiceSpec, f"{where}.{name}", file, {})
+    return types.MappingProxyType(out)
+
+
+def _check_object(obj: Any, prefix: str, file: str) -> None:
+    """Checks that involve more than one field of one object."""
+    p = f"{prefix}." if prefix else ""
+    if isinstance(obj, ServiceSpec):
+        shares = obj.priority_shares
+        if not shares or any(s < 0 for s in shares) or abs(sum(shares) - 1) > 1e-6:
+            raise InputError(file, p + "priority_shares",
+                             f"must be non-negative and sum to 1; got {list(shares)}")
+        if len(obj.drone_suited_share) != len(shares):
+            raise InputError(file, p + "drone_suited_share",
+                             f"needs one share per priority ({len(shares)}); "
+                             f"got {len(obj.drone_suited_share)}")
+        if any(not 0 <= s <= 1 for s in obj.drone_suited_share):
+            raise InputError(file, p + "drone_suited_share", "each share must be within [0, 1]")
+    elif isinstance(obj, DockSite):
+        has_ll = not (math.isnan(obj.lon) and math.isnan(obj.lat))
+        has_xy = not (math.isnan(obj.x) and math.isnan(obj.y))
+        if has_ll == has_xy:
+            raise InputError(file, prefix, "give either lon and lat, or x and y (EPSG:27700)")
+        if has_ll and (math.isnan(obj.lon) or math.isnan(obj.lat)):
+            raise InputError(file, prefix, "give both lon and lat")
+        if has_xy and (math.isnan(obj.x) or math.isnan(obj.y)):
+            raise InputError(file, prefix, "give both x and y")
+    elif isinstance(obj, DroneSpec):
+        if obj.reserve_s + obj.min_on_scene_s + 2 * (obj.climb_s + obj.descent_s) >= obj.endurance_s:
+            raise InputError(file, p + "endurance_s",
+                             "too short for climb, descent, min_on_scene_s and reserve_s")
+    elif isinstance(obj, Scenario):
+        names = [d.name for d in obj.docks]
+        dup = sorted({n for n in names if names.count(n) > 1 and n})
+        if dup:
+            raise InputError(file, "docks", f"duplicate dock names: {', '.join(dup)}")
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(path, "", "file not found")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, "", f"not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise InputError(path, "", f"cannot read ({exc.strerror})") from None
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Read, merge (``extends``) and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        The TOML file.
+    overrides
+        Optional nested table merged on top of the file, validated like the file itself.
+    """
+    path = Path(path)
+    table = _read_toml(path)
+    parent = table.pop("extends", None)
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise InputError(path, "extends", "expected a file name")
+        parent_path = (path.parent / parent).resolve()
+        base = _read_toml(parent_path)
+        if "extends" in base:
+            raise InputError(parent_path, "extends", "only one level of extends is allowed")
+        table = _merge(base, table)
+    if overrides:
+        table = _merge(table, overrides)
+    return scenario_from_dict(table, source=str(path))
+
+
+def scenario_from_dict(table: Mapping[str, Any], source: str = "<memory>") -> Scenario:
+    """Validate a nested mapping (as read from TOML) into a :class:`Scenario`."""
+    scn = _build(Scenario, table, "", source)
+    return dataclasses.replace(scn, source=source)
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        out = {}
+        for f in dataclasses.fields(obj):
+            if f.metadata.get("internal"):
+                continue
+            v = _plain(getattr(obj, f.name))
+            if isinstance(v, float) and math.isnan(v):
+                continue  # TOML has nan, but an unset coordinate is clearer left out
+            out[f.name] = v
+        return out
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, float) and math.isinf(obj):
+        return obj
+    return obj
+
+
+def scenario_to_dict(scn: Scenario) -> dict[str, Any]:
+    """Plain nested dict of every resolved value (defaults included)."""
+    return _plain(scn)
+
+
+def dump_scenario_toml(scn: Scenario) -> str:
+    """The fully resolved scenario as TOML text: loading it again gives an equal scenario."""
+    import tomli_w
+
+    header = f"# Resolved scenario (every default filled in) from {scn.source}\n"
+    return header + tomli_w.dumps(scenario_to_dict(scn))
