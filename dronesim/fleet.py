@@ -74,7 +74,8 @@ class Fleet:
         self.incident_of = np.full(n, -1, np.int64)
         self.proc: list[simpy.Process | None] = [None] * n
         self.in_flight_phase = np.zeros(n, bool)
-        self.n_ready_hint = n
+        self.dock_idle = np.asarray(docks.drones, np.int64).copy()  # IDLE drones per dock
+        self.n_idle = n
         self._rate = (spec.endurance_s / spec.recharge_full_s
                       if spec.recharge_full_s > 0 else math.inf)
 
@@ -122,13 +123,14 @@ class Fleet:
                 rows_dist.append(dist)
                 rows_ready.append(ready)
         if not rows_d:
-            return FleetSnapshot.empty(now, self.size, 0, n_docks)
+            return FleetSnapshot.empty(now, self.size, self.n_idle, n_docks,
+                                       self.dock_idle.copy())
         dist = np.asarray(rows_dist)
         ready = np.asarray(rows_ready)
         arrival = ready + spec.launch_overhead_s + flight_time_s(dist, spec)
         return FleetSnapshot(now, np.asarray(rows_d, np.int64), np.asarray(rows_k, np.int64),
                              np.asarray(rows_s, np.int64), dist, ready, arrival, self.size,
-                             int((self.state == IDLE).sum()), n_docks)
+                             self.n_idle, n_docks, self.dock_idle.copy())
 
     # --- actions -----------------------------------------------------------------------------
     def assign(self, d: int, i: int, distance_m: float) -> None:
@@ -148,6 +150,8 @@ class Fleet:
         self._start(d, i)
 
     def _start(self, d: int, i: int) -> None:
+        self.dock_idle[self.dock_of[d]] -= 1
+        self.n_idle -= 1
         self.state[d] = RESERVED
         self.incident_of[d] = i
         self.proc[d] = self.env.process(self._mission(d, i))
@@ -222,6 +226,8 @@ class Fleet:
         self._to_idle(d, b_land, t_land)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:
+        self.dock_idle[self.dock_of[d]] += 1
+        self.n_idle += 1
         self.state[d] = IDLE
         self.battery0[d] = battery
         self.t0[d] = t

@@ -120,6 +120,25 @@ class GroundForce:
         idle.pop()
         self._send(u, i, math.sqrt(best_d2))
 
+    def estimate_arrival(self, i: int, now: float) -> float:
+        """Predicted ground arrival for incident i as a dispatcher would see it at ``now``.
+
+        The actual arrival once a unit is on its way; before that, the expected end of call
+        handling plus travel (without variability) from the nearest idle unit of the borough;
+        NaN when no unit is idle (the wait for one is not predicted).
+        """
+        t = self.rec.t_ground_arrival[i]
+        if not math.isnan(t):
+            return float(t)
+        idle = self.idle[self._b[i]]
+        if not idle:
+            return math.nan
+        g = self.spec
+        x, y = self._x[i], self._y[i]
+        d = min(math.hypot(self.ux[u] - x, self.uy[u] - y) for u in idle)
+        t_dispatch = max(now, self._tcall[i] + g.call_handling_mean_s)
+        return t_dispatch + g.turnout_s + g.circuity * d / g.speed_m_s
+
     def _send(self, u: int, i: int, dist: float) -> None:
         g = self.spec
         now = self.env.now

@@ -29,7 +29,7 @@ from scipy import stats
 __all__ = ["ci95", "in_window", "replication_kpis", "combine", "response_block",
            "per_borough_kpis", "WITHIN_S"]
 
-WITHIN_S = (120, 300, 600)
+WITHIN_S = (120, 300, 600, 900)
 
 
 def ci95(values: Iterable[float]) -> list[float]:

@@ -13,6 +13,7 @@ every incident's record is complete.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import time
@@ -21,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 import simpy
 
+from .coverage import coverage_matrix, reach_radius_m
 from .demand import WEEK_S, Incidents, generate_incidents
 from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
-from .dispatch.base import DispatchPolicy
+from .dispatch.base import DispatchPolicy, PolicyContext
 from .fleet import Fleet
 from .geography import London, load_london
 from .ground import GroundForce
@@ -56,7 +59,29 @@ class Prepared:
 
     def new_policy(self) -> DispatchPolicy:
         d = self.scenario.dispatch
-        return make_policy(d.policy, d.params, self.scenario.source)
+        policy = make_policy(d.policy, d.params, self.scenario.source)
+        bind = getattr(policy, "bind", None)
+        if callable(bind):
+            bind(self.policy_context)
+        return policy
+
+    @functools.cached_property
+    def policy_context(self) -> PolicyContext:
+        """Docks, drone-suited demand points and their coverage within the target time."""
+        scn, london = self.scenario, self.london
+        pts = shapely.point_on_surface(np.asarray(london.lsoa.geometry.values))
+        px, py = shapely.get_x(pts), shapely.get_y(pts)
+        w = np.zeros(px.size)
+        for spec in scn.services.values():
+            if not spec.uses_drones:
+                continue
+            weight = london.weights(spec.spatial_weight)
+            suited = float(np.dot(spec.priority_shares, spec.drone_suited_share))
+            w += spec.incidents_per_week * suited * weight / weight.sum()
+        radius = reach_radius_m(scn.drones, scn.coverage.within_s)
+        cover = coverage_matrix(self.docks.x, self.docks.y, px, py, radius)
+        return PolicyContext(self.docks.x, self.docks.y, self.docks.drones, px, py, w, cover,
+                             scn.coverage.within_s, tuple(scn.services))
 
 
 def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
@@ -87,8 +112,9 @@ class _DroneDispatcher:
     """Puts the policy's decisions into effect and keeps the queue of waiting incidents."""
 
     def __init__(self, env: simpy.Environment, prep: Prepared, inc: Incidents, rec: Records,
-                 fleet: Fleet, policy: DispatchPolicy) -> None:
+                 fleet: Fleet, policy: DispatchPolicy, forces: list[GroundForce]) -> None:
         scn = prep.scenario
+        self.forces = forces
         self.env = env
         self.inc = inc
         self.rec = rec
@@ -105,9 +131,11 @@ class _DroneDispatcher:
 
     def _view(self, i: int) -> IncidentView:
         inc = self.inc
-        return IncidentView(i, self.service_names[inc.service[i]], int(inc.priority[i]),
+        k = int(inc.service[i])
+        return IncidentView(i, self.service_names[k], int(inc.priority[i]),
                             float(inc.x[i]), float(inc.y[i]), int(inc.borough[i]),
-                            float(inc.t_call[i]), float(self.rec.t_ground_arrival[i]))
+                            float(inc.t_call[i]), float(self.rec.t_ground_arrival[i]),
+                            self.forces[k].estimate_arrival(i, self.env.now))
 
     def _try(self, i: int) -> str:
         """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
@@ -197,7 +225,6 @@ def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
         dispatcher.drone_free(d)
 
     fleet = Fleet(env, scn.drones, prep.docks, control_room, inc, rec, on_free)
-    dispatcher = _DroneDispatcher(env, prep, inc, rec, fleet, policy)
     forces = []
     offset = 0
     for name in inc.service_names:
@@ -205,6 +232,7 @@ def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
                             offset, fleet.ground_eta_known)
         offset += force.size
         forces.append(force)
+    dispatcher = _DroneDispatcher(env, prep, inc, rec, fleet, policy, forces)
     service = inc.service.tolist()
     times, kinds, idx = _timeline(inc, scn.drones.decision_s)
 

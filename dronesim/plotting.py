@@ -43,12 +43,10 @@ def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprin
         inc = inc.sample(max_points, random_state=0)
     other = inc[inc["drone_outcome"] != "on_scene"]
     flown = inc[inc["drone_outcome"] == "on_scene"]
-    ax.scatter(other["x"], other["y"], s=0.6, c="#999999", alpha=0.35, linewidths=0,
-               label="incident (ground only)")
-    ax.scatter(flown["x"], flown["y"], s=3, c=DRONE_C, alpha=0.8, linewidths=0,
-               label="incident with a drone on scene")
+    ax.scatter(other["x"], other["y"], s=0.6, c="#999999", alpha=0.35, linewidths=0)
+    ax.scatter(flown["x"], flown["y"], s=3, c=DRONE_C, alpha=0.8, linewidths=0)
     ax.scatter(docks["x"], docks["y"], marker="^", s=90, c="black", edgecolors="white",
-               zorder=5, label="dock site")
+               zorder=5)
     for _, d in docks.iterrows():
         ax.annotate(f"{d['name']} ({int(d['drones'])})", (d["x"], d["y"]), xytext=(5, 5),
                     textcoords="offset points", fontsize=8)
@@ -58,11 +56,18 @@ def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprin
     ax.xaxis.set_major_formatter(lambda v, _p: f"{v / 1000:.0f}")
     ax.yaxis.set_major_formatter(lambda v, _p: f"{v / 1000:.0f}")
     ax.set_aspect("equal")
-    handles, labels = ax.get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=3, color="#999999", label="incident (ground only)"),
+        Line2D([], [], ls="", marker="o", ms=4, color=DRONE_C,
+               label="incident with a drone on scene"),
+        Line2D([], [], ls="", marker="^", ms=9, color="black", label="dock site (drones)"),
+    ]
     if footprint is not None and not footprint.is_empty:
-        from matplotlib.patches import Patch
         handles.append(Patch(facecolor=DRONE_C, alpha=0.3, label="reachable within target"))
-    ax.legend(handles=handles, loc="lower left", fontsize=8, markerscale=3)
+    ax.legend(handles=handles, loc="lower left", fontsize=8)
     return fig
 
 

@@ -1,7 +1,8 @@
 """Dock sites: where drones launch from, checked against the map, with a nearest-site index.
 
 Sites come from the scenario's ``[[docks]]`` tables (longitude/latitude in WGS84 or easting/
-northing in EPSG:27700). Every site must lie inside London. Nearest-site search uses one
+northing in EPSG:27700). Every site must lie inside London (within ``RIVER_TOLERANCE_M`` of a
+borough polygon, so that sites on the Thames count). Nearest-site search uses one
 :class:`scipy.spatial.cKDTree` built once per scenario and queried in a batch for all incidents of
 a replication (../shared/design/PERFORMANCE.md: batched KD-tree candidates cost about a microsecond
 an incident and do not grow with the fleet).
@@ -13,13 +14,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from scipy.spatial import cKDTree
 
 from .errors import InputError
 from .geography import London, lonlat_to_bng
 from .scenario import Scenario
 
-__all__ = ["Docks", "build_docks"]
+__all__ = ["Docks", "build_docks", "RIVER_TOLERANCE_M"]
+
+#: The borough polygons stop at mean high water, so the tidal Thames belongs to none of them; a
+#: site this close to a borough (a river station, a pier) is accepted and given the nearest one.
+RIVER_TOLERANCE_M = 250.0
 
 
 @dataclass(eq=False)
@@ -74,7 +80,12 @@ def build_docks(scn: Scenario, london: London) -> Docks:
     y = np.asarray(ys, float)
     borough = london.borough_of(x, y) if len(x) else np.zeros(0, np.int64)
     for k, b in enumerate(borough):
-        if b < 0:
+        if b >= 0:
+            continue
+        gap = london.outline.distance(shapely.Point(x[k], y[k]))
+        if gap > RIVER_TOLERANCE_M:
             raise InputError(scn.source, f"docks[{k}]",
-                             f"site {names[k]!r} at ({x[k]:.0f}, {y[k]:.0f}) is outside London")
+                             f"site {names[k]!r} at ({x[k]:.0f}, {y[k]:.0f}) is outside London "
+                             f"({gap:,.0f} m from the nearest borough)")
+        borough[k] = london.borough_of(x[k:k + 1], y[k:k + 1], nearest=True)[0]
     return Docks(tuple(names), x, y, np.asarray(borough, np.int64), np.asarray(counts, np.int64))

@@ -1,12 +1,12 @@
 """Dispatch policies: the protocol, the decisions, the built-ins and the name registry."""
 
 from .base import (CHARGING, READY, RETURNING, Decision, Decline, Dispatch, DispatchPolicy,
-                   FleetSnapshot, IncidentView, Queue)
+                   FleetSnapshot, IncidentView, PolicyContext, Queue)
 from .policies import EarliestArrival
 from .registry import available_policies, make_policy, register_policy
 
 __all__ = [
     "CHARGING", "READY", "RETURNING", "Decision", "Decline", "Dispatch", "DispatchPolicy",
-    "FleetSnapshot", "IncidentView", "Queue", "EarliestArrival", "available_policies",
+    "FleetSnapshot", "IncidentView", "PolicyContext", "Queue", "EarliestArrival", "available_policies",
     "make_policy", "register_policy",
 ]

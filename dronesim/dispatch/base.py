@@ -1,6 +1,7 @@
 """The dispatch seam: what a policy sees, and what it may decide.
 
-A policy is any object with ``decide(incident, fleet, now) -> Decision``. It sees a read-only
+A policy is any object with ``decide(incident, fleet, now) -> Decision``; if it also has
+``bind(context)``, the model calls it once before the run with a :class:`PolicyContext`. It sees a read-only
 :class:`FleetSnapshot` of the drones that could serve the incident (those homed at the nearest
 docks within range) and an :class:`IncidentView`; it cannot change simulation state. Policies
 need no SimPy, so they are tested on hand-made snapshots.
@@ -8,8 +9,8 @@ need no SimPy, so they are tested on hand-made snapshots.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,6 +22,7 @@ __all__ = [
     "Decline",
     "Decision",
     "DispatchPolicy",
+    "PolicyContext",
     "READY",
     "CHARGING",
     "RETURNING",
@@ -42,6 +44,7 @@ class IncidentView:
     borough: int
     t_call: float
     ground_eta: float  # known ground arrival time, NaN if no unit dispatched yet
+    ground_estimate: float = float("nan")  # predicted ground arrival (ground_eta once known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +64,14 @@ class FleetSnapshot:
     ready_at: np.ndarray
     arrival_at: np.ndarray
     fleet_size: int
-    fleet_ready: int  # drones READY anywhere in the fleet
+    fleet_ready: int  # drones idle at a dock anywhere in the fleet
     in_range_docks: int  # docks within range of the incident
+    dock_idle: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Drones idle at each dock of the fleet (index = dock id), charged or not."""
 
     def __post_init__(self) -> None:
-        for name in ("drone", "dock", "status", "distance_m", "ready_at", "arrival_at"):
+        for name in ("drone", "dock", "status", "distance_m", "ready_at", "arrival_at",
+                     "dock_idle"):
             getattr(self, name).flags.writeable = False
 
     def __len__(self) -> int:
@@ -73,11 +79,12 @@ class FleetSnapshot:
 
     @classmethod
     def empty(cls, now: float, fleet_size: int = 0, fleet_ready: int = 0,
-              in_range_docks: int = 0) -> FleetSnapshot:
+              in_range_docks: int = 0, dock_idle: np.ndarray | None = None) -> FleetSnapshot:
         z = np.zeros(0)
         zi = np.zeros(0, np.int64)
+        idle = np.zeros(0, np.int64) if dock_idle is None else dock_idle
         return cls(now, zi, zi.copy(), zi.copy(), z, z.copy(), z.copy(), fleet_size,
-                   fleet_ready, in_range_docks)
+                   fleet_ready, in_range_docks, idle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,26 @@ class Decline:
 
 
 Decision = Dispatch | Queue | Decline
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyContext:
+    """Static facts about a scenario a policy may use (given once, through ``bind``).
+
+    ``cover`` is a sparse docks x demand-points matrix: 1 where a drone from the dock reaches the
+    point within the coverage target (``coverage.within_s``). ``demand_w`` is the expected
+    drone-suited incidents per week at each point (all services).
+    """
+
+    dock_x: np.ndarray
+    dock_y: np.ndarray
+    dock_drones: np.ndarray
+    demand_x: np.ndarray
+    demand_y: np.ndarray
+    demand_w: np.ndarray
+    cover: Any  # scipy.sparse.csr_matrix, docks x demand points
+    within_s: float
+    services: tuple[str, ...]
 
 
 @runtime_checkable

@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with Python 3.11+ and make:
+#   make run   - simulate the Met baseline on the built-in London data (outputs in results/)
+#   make test  - run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench data calibrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dronesim run scenarios/met_baseline.toml --out results/met_baseline
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_model.py
+
+# Rebuild data/ from the raw sources (needs ../shared/data; not needed to run or test).
+data: $(STAMP)
+	$(BIN)/python scripts/build_data.py ../shared/data --out data
+
+calibrate: $(STAMP)
+	$(BIN)/python scripts/calibrate.py scenarios/met_baseline.toml
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .hypothesis
