@@ -134,9 +134,16 @@ def response_block(reps: Sequence[dict[str, float]]) -> dict[str, Any]:
     return out
 
 
-def _scalar_block(vals: Sequence[float]) -> dict[str, Any]:
+def _scalar_block(vals: Sequence[float], share: bool = False) -> dict[str, Any]:
+    """Mean and 95% interval; for a share the interval is clipped to [0, 1]."""
     v = [x for x in vals if not math.isnan(x)]
-    return {"mean": float(np.mean(v)) if v else math.nan, "ci95_mean": ci95(v)}
+    ci = ci95(v)
+    if share:
+        ci = [min(max(c, 0.0), 1.0) if not math.isnan(c) else c for c in ci]
+    return {"mean": float(np.mean(v)) if v else math.nan, "ci95_mean": ci}
+
+
+_SHARES = {"p_drone_first", "drone_utilisation", "pilot_utilisation", "p_pilot_wait"}
 
 
 def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -152,9 +159,10 @@ def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 "pilot_utilisation", "drone_queue_wait_s", "pilot_wait_s", "p_pilot_wait",
                 "ground_dispatch_delay_s", "out_of_range_per_week", "declined_per_week",
                 "queue_abandoned_per_week", "cancelled_per_week", "pending_per_week"):
-        out[key] = _scalar_block([k[key] for k in kpis])
+        out[key] = _scalar_block([k[key] for k in kpis], share=key in _SHARES)
     for key in ("drone_within", "ground_within"):
-        out[f"{key}_s"] = {t: _scalar_block([k[key][t] for k in kpis]) for t in kpis[0][key]}
+        out[f"{key}_s"] = {t: _scalar_block([k[key][t] for k in kpis], share=True)
+                           for t in kpis[0][key]}
     out["unstable_replications"] = int(sum(k["unstable"] for k in kpis))
     return out
 
@@ -189,6 +197,6 @@ def per_borough_kpis(df: pd.DataFrame, *, warmup_s: float, horizon_s: float,
             "drone_deployments_per_week": _scalar_block(deploy),
             "drone_response_s": response_block(drone) if drone else None,
             "ground_response_s": response_block(ground) if ground else None,
-            "p_drone_first": _scalar_block(first),
+            "p_drone_first": _scalar_block(first, share=True),
         })
     return rows

@@ -1,17 +1,14 @@
 """Figures for people: each takes result tables (never model objects), accepts ``ax`` and returns
-the figure. Nothing here calls ``show()``; the caller saves or displays.
+the figure. Nothing here calls ``show()`` or picks a backend; the caller saves or displays.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 __all__ = ["borough_map", "response_distributions", "borough_responses"]
 
