@@ -70,9 +70,12 @@ class FleetSnapshot:
     """Drones idle at each dock of the fleet (index = dock id), charged or not."""
 
     def __post_init__(self) -> None:
+        # A private read-only copy, exposed as a view: a view's flag cannot be set writable again.
         for name in ("drone", "dock", "status", "distance_m", "ready_at", "arrival_at",
                      "dock_idle"):
-            getattr(self, name).flags.writeable = False
+            a = np.array(getattr(self, name), copy=True)
+            a.flags.writeable = False
+            object.__setattr__(self, name, a.view())
 
     def __len__(self) -> int:
         return int(self.drone.size)
