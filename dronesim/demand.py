@@ -11,11 +11,17 @@ Modelling assumptions
   only real call profile found is the London Fire Brigade's (2023 sample); it is the default for
   every service (documented in the scenarios).
 * The simulated clock starts on a Monday at 00:00.
-* Location: small area drawn by demand weight, point uniform within it (see :mod:`geography`).
+* Location: small area drawn by demand weight, point uniform within it (see :mod:`geography`);
+  with ``spatial_weight = "lfb_sample"`` one of the LFB sample's incident points, jittered within
+  its 50 m cell (see :mod:`sources`).
 * Priority is drawn from ``priority_shares`` (priority 1 is the most urgent); whether a drone is
   suited is a Bernoulli draw with the priority's ``drone_suited_share``.
-* Per-incident random durations (ground call handling, travel variability, ground time on scene,
-  drone loiter in ``exponential`` mode) are drawn here too, so they do not depend on event order.
+* Per-incident random durations (ground call handling, turnout, travel variability, ground time
+  on scene, drone loiter in ``exponential`` mode) are drawn here too, so they do not depend on
+  event order.
+* Trace replay (``[demand] trace``): the trace's times, places, services and priorities replace
+  the generators; whether a drone is suited (when the trace does not say) and every duration are
+  still drawn from the service's named streams, in the trace's call-time order.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import numpy as np
 
 from .geography import London
 from .scenario import Scenario, ServiceSpec
+from .sources import Trace, lfb_call_profile, sample_lfb_points
 from .streams import Streams
 
 __all__ = ["Incidents", "generate_incidents", "lognormal_mean_cv", "hour_of_week_rates"]
@@ -54,6 +61,7 @@ class Incidents:
     priority: np.ndarray  # 1 = most urgent
     suited: np.ndarray  # a drone is suited to this incident
     handling_s: np.ndarray  # ground call handling (call -> unit dispatched)
+    turnout_s: np.ndarray  # ground turnout (dispatched -> moving off)
     travel_factor: np.ndarray  # mean-one multiplier on ground travel time
     ground_on_scene_s: np.ndarray
     drone_loiter_s: np.ndarray  # used when drones.loiter = "exponential"
@@ -72,6 +80,8 @@ def hour_of_week_rates(spec: ServiceSpec, london: London) -> np.ndarray:
     """Expected incidents per hour for each of the 168 hours of the week (Monday 00:00 first)."""
     if spec.time_profile == "flat":
         share = np.full(168, 1 / 168)
+    elif spec.time_profile == "lfb_fire":
+        share = lfb_call_profile(london, "lfb_fire").reshape(-1)
     else:  # "lfb_all"
         share = london.call_profile.reshape(-1)
     return spec.incidents_per_week * share
@@ -93,24 +103,41 @@ def _service_incidents(name: str, k: int, spec: ServiceSpec, scn: Scenario, lond
                        streams: Streams, horizon_s: float) -> dict[str, np.ndarray]:
     t = _arrival_times(hour_of_week_rates(spec, london), horizon_s, streams[f"{name}.arrivals"])
     n = t.size
-    w = london.weights(spec.spatial_weight)
-    lsoa = streams[f"{name}.locations"].choice(w.size, size=n, p=w / w.sum())
-    x, y = london.sample_in_lsoa(lsoa, streams[f"{name}.points"])
+    if spec.spatial_weight == "lfb_sample":
+        x, y, borough = sample_lfb_points(london, n, streams[f"{name}.locations"],
+                                          streams[f"{name}.points"])
+    else:
+        w = london.weights(spec.spatial_weight)
+        lsoa = streams[f"{name}.locations"].choice(w.size, size=n, p=w / w.sum())
+        x, y = london.sample_in_lsoa(lsoa, streams[f"{name}.points"])
+        borough = london.lsoa_borough[lsoa]
     shares = np.asarray(spec.priority_shares)
     priority = streams[f"{name}.priority"].choice(shares.size, size=n, p=shares) + 1
     suited_share = np.asarray(spec.drone_suited_share)[priority - 1]
     suited = (streams[f"{name}.suited"].random(n) < suited_share) & spec.uses_drones
-    g = spec.ground
     return {
         "t_call": t,
         "x": x,
         "y": y,
-        "borough": london.lsoa_borough[lsoa],
+        "borough": borough,
         "service": np.full(n, k, np.int16),
         "priority": priority.astype(np.int16),
         "suited": suited,
+        **_durations(name, spec, scn, streams, n),
+    }
+
+
+def _durations(name: str, spec: ServiceSpec, scn: Scenario, streams: Streams, n: int
+               ) -> dict[str, np.ndarray]:
+    """Per-incident random durations of one service's ``n`` incidents, from its named streams."""
+    g = spec.ground
+    # Turnout is drawn only when it varies, so that a constant turnout uses no stream at all.
+    turnout = (lognormal_mean_cv(streams[f"{name}.turnout"], g.turnout_s, g.turnout_cv, n)
+               if g.turnout_cv > 0 else np.full(n, float(g.turnout_s)))
+    return {
         "handling_s": lognormal_mean_cv(streams[f"{name}.handling"], g.call_handling_mean_s,
                                         g.call_handling_cv, n),
+        "turnout_s": turnout,
         "travel_factor": lognormal_mean_cv(streams[f"{name}.travel"], 1.0, g.travel_cv, n),
         "ground_on_scene_s": lognormal_mean_cv(streams[f"{name}.on_scene"], g.on_scene_mean_s,
                                                g.on_scene_cv, n),
@@ -118,9 +145,48 @@ def _service_incidents(name: str, k: int, spec: ServiceSpec, scn: Scenario, lond
     }
 
 
-def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_s: float
-                       ) -> Incidents:
-    """All incidents of all services over ``[0, horizon_s)``, merged and sorted by call time."""
+def _trace_incidents(scn: Scenario, streams: Streams, trace: Trace) -> Incidents:
+    """The trace's incidents (already in call-time order) with their random durations drawn."""
+    names = tuple(scn.services)
+    if trace.service_names != names:
+        raise ValueError("trace read for a different list of services")
+    n = len(trace)
+    cols: dict[str, np.ndarray] = {
+        "t_call": trace.t_call.astype(float),
+        "x": trace.x.astype(float),
+        "y": trace.y.astype(float),
+        "borough": trace.borough.astype(np.int64),
+        "service": trace.service.astype(np.int16),
+        "priority": trace.priority.astype(np.int16),
+        "suited": np.zeros(n, bool),
+    }
+    for key in ("handling_s", "turnout_s", "travel_factor", "ground_on_scene_s",
+                "drone_loiter_s"):
+        cols[key] = np.zeros(n)
+    for k, name in enumerate(names):
+        rows = np.flatnonzero(trace.service == k)
+        if rows.size == 0:
+            continue
+        spec = scn.services[name]
+        prio = trace.priority[rows]
+        share = np.asarray(spec.drone_suited_share)[prio - 1]
+        drawn = streams[f"{name}.suited"].random(rows.size) < share
+        given = trace.suited[rows]
+        cols["suited"][rows] = np.where(given >= 0, given == 1, drawn) & spec.uses_drones
+        for key, v in _durations(name, spec, scn, streams, rows.size).items():
+            cols[key][rows] = v
+    return Incidents(**cols, service_names=names)
+
+
+def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_s: float,
+                       trace: Trace | None = None) -> Incidents:
+    """All incidents of all services over ``[0, horizon_s)``, merged and sorted by call time.
+
+    With a ``trace`` (see :func:`dronesim.sources.read_trace`) its incidents replace the
+    generators; incident ``k`` is then the trace's ``k``-th incident in call-time order.
+    """
+    if trace is not None:
+        return _trace_incidents(scn, streams, trace)
     names = tuple(scn.services)
     parts = [_service_incidents(name, k, scn.services[name], scn, london, streams, horizon_s)
              for k, name in enumerate(names)]

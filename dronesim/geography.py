@@ -8,8 +8,9 @@ silently.
 Modelling assumptions
 ---------------------
 * Incident locations are drawn in two stages: a small area (LSOA 2021) with probability
-  proportional to a demand weight (population, or Met recorded crime), then a point uniformly
-  inside that small area. Within-LSOA uniformity is the only approximation (LSOAs average
+  proportional to a demand weight (population, Met recorded crime, or the LAS borough share
+  spread by population), then a point uniformly inside that small area. Fire incidents drawn
+  from the LFB sample's own points are the exception (:mod:`dronesim.sources`). Within-LSOA uniformity is the only approximation (LSOAs average
   0.3 km^2 in London).
 * Drone flights are straight lines (great-circle effects are negligible at London scale).
 """
@@ -40,11 +41,19 @@ __all__ = [
 
 BNG = CRS.from_epsg(27700)
 
-#: Demand weights available for ``services.<name>.spatial_weight``.
-WEIGHT_COLUMNS = {
+#: Demand weights read from ``demand/lsoa_demand.parquet`` (kind -> column).
+FILE_WEIGHT_COLUMNS = {
     "population": "population",
     "crime": "crime_12m",
     "crime_violence": "crime_violence_12m",
+}
+#: Demand weights available for ``services.<name>.spatial_weight`` (kind -> column of
+#: ``London.lsoa``). The last two are derived on first use by :mod:`dronesim.sources` (LFB
+#: sample points per LSOA; LAS borough share spread by population) and added as columns then.
+WEIGHT_COLUMNS = {
+    **FILE_WEIGHT_COLUMNS,
+    "lfb_sample": "lfb_sample_points",
+    "las": "las_share",
 }
 
 
@@ -167,6 +176,10 @@ class London:
     def weights(self, kind: str) -> np.ndarray:
         """Non-negative weight of each small area for a demand kind (see WEIGHT_COLUMNS)."""
         col = WEIGHT_COLUMNS[kind]
+        if col not in self.lsoa.columns:
+            from .sources import lsoa_weight  # derived from another source, on first use
+
+            self.lsoa[col] = lsoa_weight(self, kind)
         return self.lsoa[col].to_numpy(dtype=float)
 
     def sample_in_lsoa(self, which: np.ndarray, rng: np.random.Generator
@@ -199,7 +212,7 @@ def _load_cached(data_dir: str) -> London:
     boroughs = boroughs.sort_values("gss_code").reset_index(drop=True)
     lsoa_path = root / "demand" / "lsoa_demand.parquet"
     lsoa = _read_layer(lsoa_path)
-    for col in ("lsoa21cd", "gss_code", *WEIGHT_COLUMNS.values()):
+    for col in ("lsoa21cd", "gss_code", *FILE_WEIGHT_COLUMNS.values()):
         if col not in lsoa.columns:
             raise InputError(lsoa_path, col, "missing column")
     code_to_idx = {c: i for i, c in enumerate(boroughs["gss_code"])}

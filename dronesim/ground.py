@@ -1,8 +1,9 @@
-"""Ground response: units of a service positioned by borough, and a road travel model.
+"""Ground response: units of a service, patrolling their borough or based at fire stations,
+and a road travel model.
 
-Modelling assumptions
----------------------
-* Each borough has its own units (police response cars). The count follows a staffing rule:
+Modelling assumptions: ``base = "patrol"`` (police, ambulance)
+---------------------------------------------------------------
+* Each borough has its own units (police response cars, ambulances). The count follows a staffing rule:
   ``ceil(on-scene workload / staffing_utilisation)``, where the workload is the borough's expected
   incidents per second x ``on_scene_mean_s`` (at least ``min_units_per_borough``). The true number
   of Met response units on patrol is not published; ``staffing_utilisation`` is the calibrated
@@ -11,9 +12,31 @@ Modelling assumptions
   borough and, after clearing an incident, resume patrol from where it was.
 * At dispatch (call + call handling) the nearest idle unit of the borough goes; if none is idle
   the incident waits in the borough's queue (priority, then call time) for the next unit to clear.
-* Travel time = ``turnout_s`` + ``circuity`` x straight-line distance / ``speed_m_s`` x a mean-one
-  lognormal factor (``travel_cv``): the usual form of emergency-vehicle travel models
-  (Kolesar et al. 1975 square-root / linear models; Budge et al. 2010 for variability).
+* Ambulances are modelled the same way: the London Ambulance Service publishes no open list of
+  its stations and standby points (../shared/data/README.md section 7), and its vehicles spend
+  much of a shift on the move between jobs and standby points, which roaming the borough
+  approximates.
+
+Modelling assumptions: ``base = "stations"`` (fire)
+---------------------------------------------------
+* ``units_per_station`` units (pumps) at each of the 102 London Fire Brigade land stations
+  (:func:`dronesim.sources.fire_stations`). LFB runs about 150 pumps from 102 stations; the model
+  sends one unit (the first pump) per incident, so one unit per station is the default.
+* Dispatch: the nearest station with an idle unit, London-wide, by straight-line distance (a
+  batched :class:`scipy.spatial.cKDTree` query gives each incident's nearest stations once per
+  run; the first with an idle unit is taken, with an exact scan of every station when none of
+  those has one). With no unit idle anywhere the incident waits in one London-wide queue
+  (priority, then call time) and the next unit to become available takes it.
+* After clearing, a unit drives back to its station by the same road model (without turnout,
+  with the incident's travel factor) and is available again only once back. LFB can re-assign
+  appliances on their way home; counting them unavailable until back is the cautious choice.
+
+Travel
+------
+Travel time = turnout (``turnout_s``, optionally lognormal per incident with ``turnout_cv``) +
+``circuity`` x straight-line distance / ``speed_m_s`` x a mean-one lognormal factor
+(``travel_cv``): the usual form of emergency-vehicle travel models (Kolesar et al. 1975 square-root
+/ linear models; Budge et al. 2010 for variability).
 """
 
 from __future__ import annotations
@@ -24,14 +47,16 @@ from collections.abc import Callable
 
 import numpy as np
 import simpy
+from scipy.spatial import cKDTree
 
 from .demand import WEEK_S, Incidents
 from .geography import London
 from .records import Records
 from .scenario import ServiceSpec
+from .sources import fire_stations
 from .streams import Streams
 
-__all__ = ["units_per_borough", "travel_time_s", "GroundForce"]
+__all__ = ["units_per_borough", "travel_time_s", "GroundForce", "StationForce", "make_force"]
 
 
 def travel_time_s(distance_m: np.ndarray | float, spec_turnout_s: float, circuity: float,
@@ -94,6 +119,7 @@ class GroundForce:
         self._y = inc.y.tolist()
         self._b = inc.borough.tolist()
         self._f = inc.travel_factor.tolist()
+        self._turn = inc.turnout_s.tolist()
         self._on = inc.ground_on_scene_s.tolist()
         self._prio = inc.priority.tolist()
         self._tcall = inc.t_call.tolist()
@@ -142,7 +168,7 @@ class GroundForce:
     def _send(self, u: int, i: int, dist: float) -> None:
         g = self.spec
         now = self.env.now
-        arrive = now + g.turnout_s + g.circuity * dist / g.speed_m_s * self._f[i]
+        arrive = now + self._turn[i] + g.circuity * dist / g.speed_m_s * self._f[i]
         clear = arrive + self._on[i]
         rec = self.rec
         rec.t_ground_dispatch[i] = now
@@ -165,3 +191,137 @@ class GroundForce:
             self._send(u, i, math.sqrt(dx * dx + dy * dy))
         else:
             self.idle[b].append(u)
+
+
+class StationForce:
+    """Units based at fire stations, dispatched London-wide from the nearest station with an idle
+    unit (see the module docstring). Same interface as :class:`GroundForce`."""
+
+    #: Nearest stations looked up per incident before the exact fallback scan.
+    CANDIDATES = 8
+
+    def __init__(self, env: simpy.Environment, name: str, spec: ServiceSpec, london: London,
+                 inc: Incidents, rec: Records, streams: Streams, unit_offset: int,
+                 on_eta: Callable[[int], None]) -> None:
+        self.env = env
+        self.spec = spec.ground
+        self.inc = inc
+        self.rec = rec
+        self.on_eta = on_eta
+        st = fire_stations(london)
+        self.station_names = tuple(st["site_id"])
+        sx = st["x"].to_numpy(float)
+        sy = st["y"].to_numpy(float)
+        n_st = sx.size
+        m = self.spec.units_per_station
+        self.unit_station = np.repeat(np.arange(n_st), m)
+        self.size = int(self.unit_station.size)
+        self.unit_ids = unit_offset + np.arange(self.size)
+        self._sx, self._sy = sx.tolist(), sy.tolist()
+        self._unit_station = self.unit_station.tolist()
+        # Idle units per station, as a stack; the lowest unit id leaves first.
+        self.idle: list[list[int]] = [list(range(s * m + m - 1, s * m - 1, -1))
+                                      for s in range(n_st)]
+        self.n_idle = self.size
+        self.queue: list[tuple[int, float, int]] = []
+        # One batched nearest-station query for this service's incidents.
+        k_service = inc.service_names.index(name)
+        mine = np.flatnonzero(inc.service == k_service)
+        self._row = np.full(len(inc), -1, np.int64)
+        self._row[mine] = np.arange(mine.size)
+        k = min(self.CANDIDATES, n_st)
+        if mine.size:
+            dist, idx = cKDTree(np.column_stack([sx, sy])).query(
+                np.column_stack([inc.x[mine], inc.y[mine]]), k=k)
+            dist = np.asarray(dist, float).reshape(mine.size, k)
+            idx = np.asarray(idx, np.int64).reshape(mine.size, k)
+        else:
+            dist, idx = np.zeros((0, k)), np.zeros((0, k), np.int64)
+        self._cand = idx.tolist()
+        self._cdist = dist.tolist()
+        self._rowl = self._row.tolist()
+        self._x = inc.x.tolist()
+        self._y = inc.y.tolist()
+        self._f = inc.travel_factor.tolist()
+        self._turn = inc.turnout_s.tolist()
+        self._on = inc.ground_on_scene_s.tolist()
+        self._prio = inc.priority.tolist()
+        self._tcall = inc.t_call.tolist()
+
+    def _nearest_idle(self, i: int) -> tuple[int, float]:
+        """(station, distance) of the nearest station with an idle unit; -1 if none."""
+        if self.n_idle == 0:
+            return -1, math.inf
+        r = self._rowl[i]
+        idle = self.idle
+        for s, d in zip(self._cand[r], self._cdist[r]):
+            if idle[s]:
+                return s, d
+        x, y = self._x[i], self._y[i]
+        best, best_d2 = -1, math.inf
+        for s, units in enumerate(idle):
+            if units:
+                dx = self._sx[s] - x
+                dy = self._sy[s] - y
+                d2 = dx * dx + dy * dy
+                if d2 < best_d2:
+                    best, best_d2 = s, d2
+        return best, math.sqrt(best_d2)
+
+    def dispatch(self, i: int) -> None:
+        """Call handling is over for incident i: send the nearest idle unit, or queue."""
+        s, d = self._nearest_idle(i)
+        if s < 0:
+            heapq.heappush(self.queue, (self._prio[i], self._tcall[i], i))
+            return
+        u = self.idle[s].pop()
+        self.n_idle -= 1
+        self._send(u, i, d)
+
+    def estimate_arrival(self, i: int, now: float) -> float:
+        """As :meth:`GroundForce.estimate_arrival`, from the nearest station with an idle unit."""
+        t = self.rec.t_ground_arrival[i]
+        if not math.isnan(t):
+            return float(t)
+        s, d = self._nearest_idle(i)
+        if s < 0:
+            return math.nan
+        g = self.spec
+        t_dispatch = max(now, self._tcall[i] + g.call_handling_mean_s)
+        return t_dispatch + g.turnout_s + g.circuity * d / g.speed_m_s
+
+    def _send(self, u: int, i: int, dist: float) -> None:
+        g = self.spec
+        now = self.env.now
+        drive = g.circuity * dist / g.speed_m_s * self._f[i]
+        arrive = now + self._turn[i] + drive
+        clear = arrive + self._on[i]
+        back = clear + drive  # home by the same road model, no turnout
+        rec = self.rec
+        rec.t_ground_dispatch[i] = now
+        rec.t_ground_arrival[i] = arrive
+        rec.t_ground_clear[i] = clear
+        rec.ground_unit[i] = self.unit_ids[u]
+        rec.ground_distance_m[i] = dist
+        self.on_eta(i)
+        self.env.timeout(back - now).callbacks.append(lambda _ev, u=u: self._free(u))
+
+    def _free(self, u: int) -> None:
+        """Unit u is back at its station: take the head of the queue, or wait there."""
+        s = self._unit_station[u]
+        if self.queue:
+            _, _, i = heapq.heappop(self.queue)
+            dx = self._sx[s] - self._x[i]
+            dy = self._sy[s] - self._y[i]
+            self._send(u, i, math.sqrt(dx * dx + dy * dy))
+        else:
+            self.idle[s].append(u)
+            self.n_idle += 1
+
+
+def make_force(env: simpy.Environment, name: str, spec: ServiceSpec, london: London,
+               inc: Incidents, rec: Records, streams: Streams, unit_offset: int,
+               on_eta: Callable[[int], None]) -> GroundForce | StationForce:
+    """The ground force of one service, by ``ground.base``."""
+    cls = StationForce if spec.ground.base == "stations" else GroundForce
+    return cls(env, name, spec, london, inc, rec, streams, unit_offset, on_eta)

@@ -1,0 +1,48 @@
+"""Reproduce the fire and ambulance calibrations quoted in scenarios/lfb_replay.toml and
+scenarios/london_three_services.toml.
+
+Usage: python scripts/calibrate_services.py
+
+Prints: the LFB road-travel fits (deploying station and nearest station), the LFB sample replay
+check (London and per-borough first-pump attendance, simulated against the sample), and the
+ambulance call handling that gives the NHS ARP Category-1 mean of 7 minutes (with a check run).
+Changes no file: copy the values into the scenarios if they moved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from dronesim.calibration import (call_handling_for_target, fire_replay_check, fit_road_travel,
+                                  fit_road_travel_nearest)
+from dronesim.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+ARP_CAT1_MEAN_S = 7 * 60.0  # NHS Ambulance Response Programme Category 1 mean standard
+
+
+def main() -> None:
+    for label, fit in (("deploying station", fit_road_travel()),
+                       ("nearest station", fit_road_travel_nearest())):
+        print(f"LFB road fit, {label} (n={fit.n}): attendance = {fit.fixed_s:.1f} s + "
+              f"{fit.s_per_m:.4f} s/m x distance; road speed at circuity 1.4: "
+              f"{fit.road_speed_m_s(1.4):.2f} m/s; residual cv {fit.residual_cv:.2f}")
+    print()
+    print(fire_replay_check(REPO / "scenarios" / "lfb_replay.toml", replications=3).format())
+    print()
+    # Ambulance ground response does not depend on the other services or on the drones: calibrate
+    # on the ambulance service alone, without drones, over two weeks.
+    scn = load_scenario(REPO / "scenarios" / "london_three_services.toml",
+                        {"simulation": {"weeks": 2.0}})
+    amb = dataclasses.replace(scn.services["ambulance"], uses_drones=False)
+    alone = dataclasses.replace(scn, services={"ambulance": amb})
+    h, before, after = call_handling_for_target(alone, "ambulance", ARP_CAT1_MEAN_S,
+                                                replications=3, priority=1)
+    print(f"ambulance call handling: scenario {amb.ground.call_handling_mean_s:.0f} s gives a "
+          f"Category-1 mean of {before:.0f} s; {h:.0f} s gives {after:.0f} s "
+          f"(target {ARP_CAT1_MEAN_S:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
