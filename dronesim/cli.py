@@ -65,8 +65,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--weeks", type=_positive_float, default=None)
     run.add_argument("--workers", type=_positive_int, default=None,
                      help="processes (default: one per core)")
-    run.add_argument("--no-plots", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--no-plots", action="store_true", help="skip plots/ (faster)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw = sub.add_parser("sweep", help="fleet-growth pathway with common random numbers")
+    sw.add_argument("scenario", type=Path)
+    sw.add_argument("--fleet", required=True,
+                    help="fleet sizes: A:B (evenly spaced), A:B:STEP, or a list 9,30,60")
+    sw.add_argument("--steps", type=_positive_int, default=8, help="steps for A:B (default 8)")
+    sw.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: results/<scenario name>_sweep)")
+    sw.add_argument("--seed", type=_non_negative_int, default=None)
+    sw.add_argument("--replications", type=_positive_int, default=None)
+    sw.add_argument("--weeks", type=_positive_float, default=None)
+    sw.add_argument("--workers", type=_positive_int, default=None)
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", type=Path)
     return p
@@ -83,12 +95,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"simulation": sim} if sim else {}
 
 
-def _progress(quiet: bool):
+def _progress(quiet: bool, what: str = "replications"):
     if quiet:
         return None, None
     from tqdm import tqdm
 
-    bar = tqdm(total=None, desc="replications", unit="rep", file=sys.stderr, leave=True)
+    bar = tqdm(total=None, desc=what, unit="run", file=sys.stderr, leave=True)
 
     def update(done: int, total: int) -> None:
         bar.total = total
@@ -114,20 +126,51 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from .report import format_table, write_run
     from .scenario import load_scenario
 
+    from .model import prepare
+
     scn = load_scenario(args.scenario, _overrides(args))
     out = args.out or Path("results") / scn.name
     if out.exists() and not out.is_dir():
         raise InputError("<command line>", "--out", f"{out} exists and is not a folder")
+    prepare(scn)  # every check against the map before any output or progress is shown
     update, bar = _progress(args.quiet)
     try:
         result = run_scenario(scn, workers=args.workers, progress=update)
     finally:
         if bar is not None:
             bar.close()
-    write_run(result, out, argv)
+    write_run(result, out, argv, plots=not args.no_plots)
     print(format_table(result.summary))
     print(f"outputs: {out}/ (incidents.parquet, missions.parquet, summary.json, manifest.json, "
           f"scenario.resolved.toml, plots/); {result.wall_s:.1f} s")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:
+    import time
+
+    from .model import prepare
+    from .report import format_sweep, write_sweep
+    from .scenario import load_scenario
+    from .sweep import parse_fleet, run_sweep
+
+    sizes = parse_fleet(args.fleet, args.steps)
+    scn = load_scenario(args.scenario, _overrides(args))
+    out = args.out or Path("results") / f"{scn.name}_sweep"
+    if out.exists() and not out.is_dir():
+        raise InputError("<command line>", "--out", f"{out} exists and is not a folder")
+    prepare(scn)
+    t0 = time.perf_counter()
+    update, bar = _progress(args.quiet, "runs")
+    try:
+        result = run_sweep(scn, sizes, workers=args.workers, progress=update)
+    finally:
+        if bar is not None:
+            bar.close()
+    write_sweep(result, scn, out, argv, time.perf_counter() - t0)
+    print(format_sweep(result.summary))
+    print(f"outputs: {out}/ (sweep.csv, boroughs.csv, sites.csv, summary.json, plots/); "
+          f"{time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -137,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _cmd_validate(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args, argv)
         return _cmd_run(args, argv)
     except InputError as exc:
         sys.stderr.write(f"dronesim: error: {exc}\n")

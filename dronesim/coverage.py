@@ -8,6 +8,10 @@ Straight-line flight; availability (drones busy, pilots) is the simulation's job
 
 Population and demand inside a covered region are computed by area weighting within each
 small area (LSOA 2021), the usual areal-interpolation assumption.
+
+Restricted airspace: where no-fly zones meet the reach discs, the cells (100 m) that no dock can
+reach within the budget (inside a zone, behind one beyond the detour, or too far once the
+authorisation delay is paid) are cut from the footprint; elsewhere the discs are exact.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .airspace import AirspacePolicy, NoFlyZones
 from .geography import London
 from .scenario import CoverageSpec, DroneSpec
 from .sites import Docks
@@ -43,13 +48,62 @@ class StaticCoverage:
     footprint: shapely.Geometry  # covered region (inside London)
 
 
+def _airspace_cut(footprint: shapely.Geometry, docks: Docks, r: float, speed_m_s: float,
+                  zones: NoFlyZones, policy: AirspacePolicy, cell_m: float = 100.0
+                  ) -> shapely.Geometry:
+    """The footprint less the cells no dock reaches within ``r`` metres of flight budget."""
+    from scipy.spatial import cKDTree
+
+    # A leg no longer than r ends within r of the cell, so it can only enter a zone if the cell
+    # lies within r of that zone: only those cells are evaluated.
+    region = shapely.intersection(footprint, shapely.buffer(shapely.union_all(zones.geoms), r))
+    if region.is_empty:
+        return footprint
+    minx, miny, maxx, maxy = region.bounds
+    gx, gy = np.meshgrid(np.arange(minx + cell_m / 2, maxx, cell_m),
+                         np.arange(miny + cell_m / 2, maxy, cell_m))
+    gx, gy = gx.ravel(), gy.ravel()
+    inside = shapely.contains_xy(region, gx, gy)
+    gx, gy = gx[inside], gy[inside]
+    # Only cells whose straight leg from some dock in reach enters a zone can be lost.
+    covered = np.zeros(gx.size, bool)
+    near = cKDTree(np.column_stack([gx, gy])).query_ball_point(
+        np.column_stack([docks.x, docks.y]), r)
+    for j, pts in enumerate(near):
+        pts = np.asarray(pts, np.int64)
+        if pts.size == 0:
+            continue
+        if policy.mode == "detour":
+            length, _ = zones.router(policy.margin_m).lengths_from(
+                float(docks.x[j]), float(docks.y[j]), gx[pts], gy[pts])
+            ok = length <= r
+        else:
+            length, delay = policy.legs(zones, docks.x[j], docks.y[j], gx[pts], gy[pts])
+            ok = length + delay * speed_m_s <= r
+        covered[pts[ok]] = True
+    lost = ~covered
+    if not lost.any():
+        return footprint
+    h = cell_m / 2
+    boxes = shapely.box(gx[lost] - h, gy[lost] - h, gx[lost] + h, gy[lost] + h)
+    return shapely.difference(footprint, shapely.union_all(boxes))
+
+
 def static_coverage(london: London, docks: Docks, drones: DroneSpec, cov: CoverageSpec,
-                    weights: tuple[str, ...] = ("crime",)) -> StaticCoverage:
-    """Coverage of the dock network for the scenario's target time."""
+                    weights: tuple[str, ...] = ("crime",), zones: NoFlyZones | None = None,
+                    airspace: AirspacePolicy | None = None) -> StaticCoverage:
+    """Coverage of the dock network for the scenario's target time.
+
+    With ``zones`` (and the ``airspace`` policy saying detour or authorise), restricted
+    airspace is taken into account as described in the module docstring.
+    """
     r = reach_radius_m(drones, cov.within_s)
     if len(docks) and r > 0:
         discs = shapely.buffer(shapely.points(docks.x, docks.y), r, quad_segs=32)
         footprint = shapely.intersection(shapely.union_all(discs), london.outline)
+        if (zones is not None and airspace is not None and len(zones)
+                and shapely.intersects(footprint, shapely.union_all(zones.geoms))):
+            footprint = _airspace_cut(footprint, docks, r, drones.speed_m_s, zones, airspace)
     else:
         footprint = shapely.Polygon()
     shapely.prepare(footprint)

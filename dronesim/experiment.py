@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 
 from . import metrics
-from .coverage import static_coverage
 from .model import Prepared, ReplicationResult, prepare, run_replication
 from .scenario import Scenario, scenario_from_dict, scenario_to_dict
 
@@ -60,18 +59,20 @@ def summarise(prep: Prepared, reps: list[ReplicationResult], kpis: list[dict[str
               incidents: pd.DataFrame) -> dict[str, Any]:
     """The ``summary.json`` contract (see README, "Outputs")."""
     scn = prep.scenario
-    cov = static_coverage(prep.london, prep.docks, scn.drones, scn.coverage)
+    cov = prep.static_coverage()
     combined = metrics.combine(kpis)
     within = str(int(scn.coverage.within_s)) if scn.coverage.within_s in metrics.WITHIN_S else None
     summary: dict[str, Any] = {
         "scenario": scn.name,
         "replications": len(reps),
         "seed": scn.simulation.seed,
-        "weeks": scn.simulation.weeks,
+        # With a trace the window is the trace's (simulation.weeks is ignored).
+        "weeks": (scn.simulation.weeks if prep.trace is None
+                  else (prep.horizon_s - prep.warmup_s) / (7 * 86_400.0)),
         "warmup_hours": scn.simulation.warmup_hours,
         "fleet_size": scn.fleet_size,
         "dock_count": len(prep.docks),
-        "pilots": scn.control_room.pilots,
+        "pilots": scn.control_room.pilots_for(scn.fleet_size),
         "ground_units": reps[0].ground_units if reps else {},
         "policy": scn.dispatch.policy,
         **combined,

@@ -102,12 +102,17 @@ class Fleet:
             return RETURNING, self.land_at[d] + extra
         return -1, math.inf
 
-    def snapshot(self, cand_dock: np.ndarray, cand_dist: np.ndarray, now: float) -> FleetSnapshot:
-        """The candidate drones at the given docks (nearest first), as a read-only snapshot."""
+    def snapshot(self, cand_dock: np.ndarray, cand_dist: np.ndarray, cand_delay: np.ndarray,
+                 now: float) -> FleetSnapshot:
+        """The candidate drones at the given docks (fastest first), as a read-only snapshot.
+
+        ``cand_dist`` is the flight length (around no-fly zones if routed) and ``cand_delay`` the
+        airspace authorisation delay of each candidate dock.
+        """
         spec = self.spec
-        rows_d, rows_k, rows_s, rows_dist, rows_ready = [], [], [], [], []
+        rows_d, rows_k, rows_s, rows_dist, rows_ready, rows_delay = [], [], [], [], [], []
         n_docks = 0
-        for k, dist in zip(cand_dock, cand_dist):
+        for k, dist, delay in zip(cand_dock, cand_dist, cand_delay):
             if k < 0:
                 break
             n_docks += 1
@@ -122,12 +127,14 @@ class Fleet:
                 rows_s.append(status)
                 rows_dist.append(dist)
                 rows_ready.append(ready)
+                rows_delay.append(delay)
         if not rows_d:
             return FleetSnapshot.empty(now, self.size, self.n_idle, n_docks,
                                        self.dock_idle.copy())
         dist = np.asarray(rows_dist)
         ready = np.asarray(rows_ready)
-        arrival = ready + spec.launch_overhead_s + flight_time_s(dist, spec)
+        arrival = (ready + np.asarray(rows_delay) + spec.launch_overhead_s
+                   + flight_time_s(dist, spec))
         return FleetSnapshot(now, np.asarray(rows_d, np.int64), np.asarray(rows_k, np.int64),
                              np.asarray(rows_s, np.int64), dist, ready, arrival, self.size,
                              self.n_idle, n_docks, self.dock_idle.copy())
@@ -187,7 +194,10 @@ class Fleet:
         yield req
         t_pilot = env.now
         rec.t_pilot[i] = t_pilot
-        t_launch = t_pilot + spec.launch_overhead_s
+        # Airspace authorisation (zero unless the route enters a zone in "authorise" mode) is
+        # sought by the pilot before launch; the return leg is covered by the same permission.
+        delay = rec.airspace_delay_s[i]
+        t_launch = t_pilot + (0.0 if math.isnan(delay) else delay) + spec.launch_overhead_s
         g = rec.t_ground_arrival[i]
         if not math.isnan(g) and g <= t_launch:
             # Ground already on scene: stand the drone down before it takes off.

@@ -19,9 +19,9 @@ __all__ = ["ControlRoom"]
 class ControlRoom:
     """Remote pilots as a priority resource (lower number = served first)."""
 
-    def __init__(self, env: simpy.Environment, spec: ControlRoomSpec) -> None:
+    def __init__(self, env: simpy.Environment, spec: ControlRoomSpec, fleet_size: int) -> None:
         self.spec = spec
-        self.pilots = simpy.PriorityResource(env, capacity=spec.pilots)
+        self.pilots = simpy.PriorityResource(env, capacity=spec.pilots_for(fleet_size))
 
     @property
     def capacity(self) -> int:

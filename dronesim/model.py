@@ -13,6 +13,7 @@ every incident's record is complete.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import heapq
 import math
@@ -25,17 +26,20 @@ import pandas as pd
 import shapely
 import simpy
 
-from .coverage import coverage_matrix, reach_radius_m
+from .airspace import AirspacePolicy, NoFlyZones, candidate_legs, zones_for
+from .coverage import StaticCoverage, coverage_matrix, reach_radius_m, static_coverage
 from .demand import WEEK_S, Incidents, generate_incidents
 from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
 from .dispatch.base import DispatchPolicy, PolicyContext
 from .fleet import Fleet
-from .geography import London, load_london
-from .ground import GroundForce
+from .geography import WEIGHT_COLUMNS, London, load_london
+from .errors import InputError
+from .ground import GroundForce, StationForce, make_force
 from .infrastructure import ControlRoom
 from .records import OUTCOME, Records
 from .scenario import Scenario
-from .sites import Docks, build_docks
+from .sites import Docks, build_docks, sited_docks
+from .sources import Trace, load_trace
 from .streams import Streams
 
 __all__ = ["Prepared", "ReplicationResult", "prepare", "run_replication"]
@@ -48,6 +52,13 @@ class Prepared:
     scenario: Scenario
     london: London
     docks: Docks
+    zones: NoFlyZones | None = None
+    trace: Trace | None = None  # replayed instead of generated demand ([demand] trace)
+
+    @property
+    def airspace_policy(self) -> AirspacePolicy:
+        a = self.scenario.airspace
+        return AirspacePolicy(a.mode, a.authorisation_delay_s, a.margin_m)
 
     @property
     def warmup_s(self) -> float:
@@ -55,6 +66,10 @@ class Prepared:
 
     @property
     def horizon_s(self) -> float:
+        """End of the measured window; with a trace, midnight after its last incident (the
+        scenario's ``simulation.weeks`` is then ignored)."""
+        if self.trace is not None:
+            return self.trace.horizon_s
         return self.warmup_s + self.scenario.simulation.weeks * WEEK_S
 
     def new_policy(self) -> DispatchPolicy:
@@ -64,6 +79,21 @@ class Prepared:
         if callable(bind):
             bind(self.policy_context)
         return policy
+
+    def static_coverage(self, weights: tuple[str, ...] | None = None) -> StaticCoverage:
+        """Static coverage of this scenario's docks at its target time, airspace included.
+
+        ``weights`` defaults to the demand weights of the services (computed once, cached).
+        """
+        if weights is None:
+            weights = tuple(dict.fromkeys(s.spatial_weight for s in self.scenario.services.values()
+                                          if s.spatial_weight in WEIGHT_COLUMNS)) or ("population",)
+        cache = self.__dict__.setdefault("_coverage_cache", {})
+        if weights not in cache:
+            scn = self.scenario
+            cache[weights] = static_coverage(self.london, self.docks, scn.drones, scn.coverage,
+                                             weights, self.zones, self.airspace_policy)
+        return cache[weights]
 
     @functools.cached_property
     def policy_context(self) -> PolicyContext:
@@ -87,8 +117,19 @@ class Prepared:
 def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
     """Check a scenario against the map (docks inside London, policy known) and index it."""
     london = load_london(data_dir)
-    docks = build_docks(scn, london)
-    prep = Prepared(scn, london, docks)
+    base = Path(scn.source).parent if scn.source and not scn.source.startswith("<") else None
+    zones = zones_for(scn.airspace, base)
+    if scn.siting.method != "listed":
+        # Resolve the siting method once; the prepared scenario lists every dock explicitly,
+        # so its resolved TOML re-runs the same network without re-optimising.
+        scn = dataclasses.replace(scn, docks=sited_docks(scn, london, zones),
+                                  siting=dataclasses.replace(scn.siting, method="listed"))
+    docks = build_docks(scn, london, zones)
+    prep = Prepared(scn, london, docks, zones, trace=load_trace(scn, london))
+    if prep.trace is not None and prep.warmup_s >= prep.horizon_s:
+        raise InputError(scn.source, "simulation.warmup_hours",
+                         f"{scn.simulation.warmup_hours:g} h leaves nothing of the trace "
+                         f"{prep.trace.path} (it ends {prep.horizon_s / 3600:,.0f} h in)")
     prep.new_policy()  # fail early on an unknown policy or bad parameters
     return prep
 
@@ -112,7 +153,8 @@ class _DroneDispatcher:
     """Puts the policy's decisions into effect and keeps the queue of waiting incidents."""
 
     def __init__(self, env: simpy.Environment, prep: Prepared, inc: Incidents, rec: Records,
-                 fleet: Fleet, policy: DispatchPolicy, forces: list[GroundForce]) -> None:
+                 fleet: Fleet, policy: DispatchPolicy,
+                 forces: list[GroundForce | StationForce]) -> None:
         scn = prep.scenario
         self.forces = forces
         self.env = env
@@ -125,8 +167,11 @@ class _DroneDispatcher:
         suited = np.flatnonzero(inc.suited)
         self.row = np.full(len(inc), -1, np.int64)
         self.row[suited] = np.arange(suited.size)
-        self.cand_dock, self.cand_dist = prep.docks.candidates(
+        cand, dist = prep.docks.candidates(
             inc.x[suited], inc.y[suited], scn.dispatch.candidate_docks, scn.drones.max_range_m)
+        self.cand_dock, self.cand_dist, self.cand_delay = candidate_legs(
+            prep.airspace_policy, prep.zones, prep.docks.x, prep.docks.y, cand, dist,
+            inc.x[suited], inc.y[suited], scn.drones.max_range_m, scn.drones.speed_m_s)
         self.service_names = inc.service_names
 
     def _view(self, i: int) -> IncidentView:
@@ -140,14 +185,18 @@ class _DroneDispatcher:
     def _try(self, i: int) -> str:
         """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
         r = self.row[i]
-        snap = self.fleet.snapshot(self.cand_dock[r], self.cand_dist[r], self.env.now)
+        snap = self.fleet.snapshot(self.cand_dock[r], self.cand_dist[r], self.cand_delay[r],
+                                   self.env.now)
         decision = self.policy.decide(self._view(i), snap, self.env.now)
         if isinstance(decision, Dispatch):
             hit = np.flatnonzero(snap.drone == decision.drone)
             if hit.size == 0:
                 raise RuntimeError(f"policy {type(self.policy).__name__} chose drone "
                                    f"{decision.drone}, which was not offered for incident {i}")
-            self.fleet.assign(decision.drone, i, float(snap.distance_m[hit[0]]))
+            k = hit[0]
+            self.rec.airspace_delay_s[i] = self.cand_delay[r][
+                np.flatnonzero(self.cand_dock[r] == snap.dock[k])[0]]
+            self.fleet.assign(decision.drone, i, float(snap.distance_m[k]))
             return "dispatched"
         if isinstance(decision, Queue):
             return "queued"
@@ -213,10 +262,10 @@ def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
     wall0 = time.perf_counter()
     scn = prep.scenario
     streams = Streams(scn.simulation.seed, replication)
-    inc = generate_incidents(scn, prep.london, streams, prep.horizon_s)
+    inc = generate_incidents(scn, prep.london, streams, prep.horizon_s, prep.trace)
     rec = Records(len(inc))
     env = simpy.Environment()
-    control_room = ControlRoom(env, scn.control_room)
+    control_room = ControlRoom(env, scn.control_room, scn.fleet_size)
     policy = prep.new_policy()
 
     dispatcher: _DroneDispatcher | None = None
@@ -228,8 +277,8 @@ def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
     forces = []
     offset = 0
     for name in inc.service_names:
-        force = GroundForce(env, name, scn.services[name], prep.london, inc, rec, streams,
-                            offset, fleet.ground_eta_known)
+        force = make_force(env, name, scn.services[name], prep.london, inc, rec, streams,
+                           offset, fleet.ground_eta_known)
         offset += force.size
         forces.append(force)
     dispatcher = _DroneDispatcher(env, prep, inc, rec, fleet, policy, forces)

@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-__all__ = ["borough_map", "response_distributions", "borough_responses"]
+__all__ = ["borough_map", "response_distributions", "borough_responses", "sweep_coverage",
+           "sweep_response", "sweep_borough_heatmap"]
 
 DRONE_C = "#1f77b4"
 GROUND_C = "#d62728"
@@ -23,10 +24,12 @@ def _fig_ax(ax: Any, size: tuple[float, float]):
 
 
 def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprint=None,
-                title: str = "", ax: Any = None, max_points: int = 20_000):
-    """Boroughs, the drone coverage footprint, docks and a sample of incidents (BNG, km).
+                title: str = "", ax: Any = None, max_points: int = 20_000, zones=None,
+                label_docks: bool | None = None):
+    """Boroughs, the drone coverage footprint, no-fly zones, docks and a sample of incidents.
 
-    ``docks`` needs columns x, y, name, drones; ``incidents`` x, y and drone_outcome.
+    ``docks`` needs columns x, y, name, drones; ``incidents`` x, y and drone_outcome; ``zones``
+    is an optional GeoDataFrame of no-fly polygons. Axes in km of British National Grid.
     """
     import geopandas as gpd
 
@@ -35,6 +38,8 @@ def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprin
     if footprint is not None and not footprint.is_empty:
         gpd.GeoSeries([footprint], crs=boroughs.crs).plot(
             ax=ax, facecolor=DRONE_C, alpha=0.18, edgecolor=DRONE_C, linewidth=0.8)
+    if zones is not None and len(zones):
+        zones.plot(ax=ax, facecolor="none", edgecolor="#b22222", hatch="///", linewidth=0.8)
     inc = incidents
     if len(inc) > max_points:
         inc = inc.sample(max_points, random_state=0)
@@ -44,7 +49,9 @@ def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprin
     ax.scatter(flown["x"], flown["y"], s=3, c=DRONE_C, alpha=0.8, linewidths=0)
     ax.scatter(docks["x"], docks["y"], marker="^", s=90, c="black", edgecolors="white",
                zorder=5)
-    for _, d in docks.iterrows():
+    if label_docks is None:
+        label_docks = len(docks) <= 12
+    for _, d in (docks.iterrows() if label_docks else ()):
         ax.annotate(f"{d['name']} ({int(d['drones'])})", (d["x"], d["y"]), xytext=(5, 5),
                     textcoords="offset points", fontsize=8)
     ax.set_title(title or "Drone docks, coverage and incidents")
@@ -64,6 +71,9 @@ def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprin
     ]
     if footprint is not None and not footprint.is_empty:
         handles.append(Patch(facecolor=DRONE_C, alpha=0.3, label="reachable within target"))
+    if zones is not None and len(zones):
+        handles.append(Patch(facecolor="none", edgecolor="#b22222", hatch="///",
+                             label="no-fly zone"))
     ax.legend(handles=handles, loc="lower left", fontsize=8)
     return fig
 
@@ -121,4 +131,87 @@ def borough_responses(per_borough: list[dict[str, Any]], title: str = "", ax: An
     ax.set_xlabel("Mean response since call (minutes), 95% CI across replications")
     ax.set_title(title or "Response by borough")
     ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def _band(ax, x, g, col, color, label):
+    """Mean across replications with a 95% CI band; unstable steps drawn hollow, no band."""
+    from .metrics import ci95
+
+    stats = []
+    for xv, grp in g:
+        vals = grp[col].to_numpy(float)
+        lo, hi = ci95(vals)
+        stats.append((xv, float(np.nanmean(vals)), lo, hi, bool(grp["unstable"].any())))
+    s = pd.DataFrame(stats, columns=["x", "m", "lo", "hi", "unstable"])
+    ok = s[~s["unstable"]]
+    ax.plot(ok["x"], ok["m"], "-o", color=color, ms=4, label=label)
+    ax.fill_between(ok["x"], ok["lo"], ok["hi"], color=color, alpha=0.2, lw=0)
+    bad = s[s["unstable"]]
+    if len(bad):
+        ax.plot(bad["x"], bad["m"], "o", mfc="none", color=color, label=f"{label} (unstable)")
+    return s
+
+
+def sweep_coverage(steps: pd.DataFrame, within_s: float, n_boroughs: int = 33,
+                   title: str = "", ax: Any = None):
+    """Static and simulated coverage against fleet size, boroughs covered on a second axis."""
+    fig, ax = _fig_ax(ax, (8.5, 5))
+    first = steps.groupby("fleet_size").first().reset_index()
+    ax.plot(first["fleet_size"], first["population_share"] * 100, "-s", color="#2ca02c", ms=4,
+            label="population within target (static)")
+    ax.plot(first["fleet_size"], first["area_share"] * 100, "-^", color="#8c564b", ms=4,
+            label="area within target (static)")
+    g = steps.assign(pct=steps["suited_share_within_target"] * 100).groupby("fleet_size")
+    _band(ax, None, g, "pct", DRONE_C, "drone-suited incidents reached within target "
+          "(simulated, 95% CI)")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("Fleet size (drones)")
+    ax.set_ylabel(f"Share within {within_s / 60:g} min of the call (%)")
+    ax2 = ax.twinx()
+    ax2.step(first["fleet_size"], first["boroughs_covered"], where="post", color="#7f7f7f",
+             ls="--", label="boroughs covered (right axis)")
+    ax2.set_ylim(0, n_boroughs + 1)
+    ax2.set_ylabel("Boroughs covered")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="lower right", fontsize=8)
+    ax.set_title(title or "Coverage as the fleet grows")
+    return fig
+
+
+def sweep_response(steps: pd.DataFrame, title: str = "", ax: Any = None):
+    """Mean and P90 drone response against fleet size with 95% CI bands; officers for scale."""
+    fig, ax = _fig_ax(ax, (8.5, 5))
+    for col, label, color in (("drone_mean_s", "drone mean", DRONE_C),
+                              ("drone_p90_s", "drone P90", "#9467bd"),
+                              ("ground_mean_s", "officer mean", GROUND_C)):
+        g = steps.assign(v=steps[col] / 60).groupby("fleet_size")
+        _band(ax, None, g, "v", color, label)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("Fleet size (drones)")
+    ax.set_ylabel("Response since call (minutes), 95% CI across replications")
+    ax.set_title(title or "Response as the fleet grows")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def sweep_borough_heatmap(boroughs: pd.DataFrame, threshold: float, title: str = "",
+                          ax: Any = None):
+    """Share of each borough's population within the target, per growth step."""
+    fig, ax = _fig_ax(ax, (9, 9.5))
+    tab = boroughs.pivot_table(index="name", columns="fleet_size", values="population_share")
+    tab = tab.loc[tab.mean(axis=1).sort_values().index]
+    im = ax.imshow(tab.to_numpy() * 100, aspect="auto", cmap="viridis", vmin=0, vmax=100)
+    ax.set_yticks(range(len(tab)), tab.index, fontsize=7)
+    ax.set_xticks(range(tab.shape[1]), [str(c) for c in tab.columns], fontsize=8)
+    for i in range(tab.shape[0]):
+        for j in range(tab.shape[1]):
+            v = tab.iat[i, j]
+            ax.text(j, i, f"{v * 100:.0f}", ha="center", va="center", fontsize=6,
+                    color="white" if v < 0.6 else "black",
+                    fontweight="bold" if v >= threshold else "normal")
+    ax.set_xlabel("Fleet size (drones)")
+    fig.colorbar(im, ax=ax, label="Population within target (%)", shrink=0.6)
+    ax.set_title(title or f"Borough coverage by growth step (bold: at least {threshold:.0%})")
     return fig

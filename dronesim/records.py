@@ -32,7 +32,7 @@ LEAVE = {name: k for k, name in enumerate(LEAVE_REASONS)}
 _FLOAT_COLS = (
     "t_drone_decision", "t_drone_assigned", "t_pilot", "t_launch", "t_drone_on_scene",
     "t_drone_leave", "t_drone_landed", "drone_distance_m", "t_ground_dispatch",
-    "t_ground_arrival", "t_ground_clear", "ground_distance_m",
+    "t_ground_arrival", "t_ground_clear", "ground_distance_m", "airspace_delay_s",
 )
 _INT_COLS = ("drone_id", "dock_id", "ground_unit", "drone_outcome", "drone_leave_reason")
 
@@ -80,6 +80,12 @@ class Records:
         return df
 
     def mission_table(self, replication: int) -> pd.DataFrame:
-        df = pd.DataFrame(self.missions, columns=list(MISSION_COLUMNS))
-        df.insert(0, "replication", np.int32(replication))
+        """One row per mission, typed even when there were none."""
+        cols = list(zip(*self.missions)) if self.missions else [()] * len(MISSION_COLUMNS)
+        data = {}
+        for name, values in zip(MISSION_COLUMNS, cols):
+            dtype = np.int64 if name in ("drone_id", "dock_id", "incident") else np.float64
+            data[name] = np.asarray(values, dtype=dtype)
+        df = pd.DataFrame(data)
+        df.insert(0, "replication", np.full(len(df), replication, np.int32))
         return df

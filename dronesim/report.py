@@ -21,11 +21,11 @@ from typing import Any
 import pandas as pd
 
 from . import plotting
-from .coverage import static_coverage
 from .experiment import RunResult
 from .scenario import dump_scenario_toml
 
-__all__ = ["write_run", "atomic_output_dir", "format_table", "json_safe"]
+__all__ = ["write_run", "write_sweep", "atomic_output_dir", "format_table", "format_sweep",
+           "json_safe"]
 
 _PACKAGES = ("dronesim", "simpy", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj",
              "pyarrow", "matplotlib")
@@ -106,12 +106,13 @@ def write_plots(result: RunResult, plots: Path) -> list[Path]:
     plots.mkdir(parents=True, exist_ok=True)
     window = result.incidents[(result.incidents["t_call"] >= prep.warmup_s)]
     rep0 = window[window["replication"] == 0]
-    cov = static_coverage(prep.london, prep.docks, scn.drones, scn.coverage)
+    cov = prep.static_coverage()
     docks = pd.DataFrame({"name": prep.docks.names, "x": prep.docks.x, "y": prep.docks.y,
                           "drones": prep.docks.drones})
     figs = {
         "map.png": plotting.borough_map(
             prep.london.boroughs, docks, rep0, cov.footprint,
+            zones=prep.zones.to_geodataframe() if prep.zones is not None else None,
             title=f"{scn.name}: {scn.fleet_size} drones at {len(docks)} docks; shaded: reachable "
                   f"within {scn.coverage.within_s / 60:g} min (replication 0 incidents)"),
         "response_cdf.png": plotting.response_distributions(
@@ -130,8 +131,9 @@ def write_plots(result: RunResult, plots: Path) -> list[Path]:
     return paths
 
 
-def write_run(result: RunResult, out: Path, argv: list[str] | None = None) -> Path:
-    """Write every output of a run into ``out`` (atomically)."""
+def write_run(result: RunResult, out: Path, argv: list[str] | None = None,
+              plots: bool = True) -> Path:
+    """Write every output of a run into ``out`` (atomically); ``plots=False`` skips plots/."""
     with atomic_output_dir(Path(out)) as tmp:
         result.incidents.to_parquet(tmp / "incidents.parquet", index=False)
         result.missions.to_parquet(tmp / "missions.parquet", index=False)
@@ -140,14 +142,17 @@ def write_run(result: RunResult, out: Path, argv: list[str] | None = None) -> Pa
         (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(result.scenario))
         (tmp / "manifest.json").write_text(json.dumps(json_safe(manifest(result, argv)),
                                                       indent=2) + "\n")
-        write_plots(result, tmp / "plots")
+        if plots:
+            write_plots(result, tmp / "plots")
     return Path(out)
 
 
 def _mmss(s: float | None) -> str:
     if s is None or not math.isfinite(s):
         return "-"
-    return f"{int(s // 60)}:{int(round(s % 60)):02d}"
+    total = int(round(s))
+    m, sec = divmod(abs(total), 60)
+    return f"{'-' if total < 0 else ''}{m}:{sec:02d}"
 
 
 def format_table(summary: dict[str, Any]) -> str:
@@ -187,4 +192,64 @@ def format_table(summary: dict[str, Any]) -> str:
     if summary.get("unstable_replications"):
         lines.append(f"WARNING: {summary['unstable_replications']} replication(s) unstable "
                      "(queue growing without bound); means are not meaningful")
+    return "\n".join(lines)
+
+
+def write_sweep(result, scn, out: Path, argv: list[str] | None = None, wall_s: float = 0.0
+                ) -> Path:
+    """Write a sweep's tidy tables, summary, plots and manifest into ``out`` (atomically)."""
+    import matplotlib.pyplot as plt
+
+    with atomic_output_dir(Path(out)) as tmp:
+        result.steps.to_csv(tmp / "sweep.csv", index=False)
+        result.boroughs.to_csv(tmp / "boroughs.csv", index=False)
+        result.sites.to_csv(tmp / "sites.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n")
+        (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(scn))
+        versions = {}
+        for p in _PACKAGES:
+            try:
+                versions[p] = metadata.version(p)
+            except metadata.PackageNotFoundError:
+                versions[p] = None
+        (tmp / "manifest.json").write_text(json.dumps(json_safe({
+            "dronesim_version": versions["dronesim"], "git_commit": _git_commit(),
+            "scenario_file": scn.source, "seed": scn.simulation.seed,
+            "python": sys.version.split()[0], "platform": platform.platform(),
+            "packages": versions, "wall_time_s": round(wall_s, 3), "command": argv}),
+            indent=2) + "\n")
+        plots = tmp / "plots"
+        plots.mkdir()
+        within = scn.coverage.within_s
+        figs = {
+            "coverage_vs_fleet.png": plotting.sweep_coverage(
+                result.steps, within, title=f"{scn.name}: coverage within {within / 60:g} min as "
+                                            "the fleet grows"),
+            "response_vs_fleet.png": plotting.sweep_response(
+                result.steps, title=f"{scn.name}: response as the fleet grows"),
+            "borough_coverage.png": plotting.sweep_borough_heatmap(
+                result.boroughs, scn.coverage.borough_population_share,
+                title=f"{scn.name}: population within {within / 60:g} min by borough (%)"),
+        }
+        for name, fig in figs.items():
+            fig.savefig(plots / name, dpi=120)
+            plt.close(fig)
+    return Path(out)
+
+
+def format_sweep(summary: dict[str, Any]) -> str:
+    """Plain-text table of a sweep, one line per step."""
+    lines = [f"{'fleet':>6}{'sites':>7}{'pilots':>7}{'drone mean':>12}{'reached<T':>11}"
+             f"{'pop<T':>8}{'boroughs':>10}  note"]
+    for s in summary["steps"]:
+        d = s["drone_mean_s"]["mean"]
+        r = s["suited_share_within_target"]["mean"]
+        lines.append(f"{s['fleet_size']:>6}{s['sites']:>7}{s['pilots']:>7}{_mmss(d):>12}"
+                     f"{'-' if r is None else f'{r:.0%}':>11}{s['population_share']:>8.0%}"
+                     f"{s['boroughs_covered']:>7}/33  {'UNSTABLE' if s['unstable'] else ''}")
+    small = summary["smallest_fleet_covering_every_borough"]
+    lines.append(
+        f"smallest fleet covering every borough (>= {summary['borough_population_share']:.0%} "
+        f"of population within {summary['within_s'] / 60:g} min): "
+        + (f"{small} drones" if small else f"not reached up to {summary['largest_fleet']} drones"))
     return "\n".join(lines)

@@ -35,6 +35,9 @@ __all__ = [
     "ControlRoom",
     "DispatchSpec",
     "CoverageSpec",
+    "AirspaceSpec",
+    "SitingSpec",
+    "DemandSpec",
     "load_scenario",
     "scenario_from_dict",
     "scenario_to_dict",
@@ -108,6 +111,11 @@ class GroundSpec:
 
     Travel time = ``turnout_s`` + ``circuity`` x straight-line distance / ``speed_m_s`` x a
     mean-one lognormal factor with coefficient of variation ``travel_cv``.
+
+    ``base = "patrol"``: units per borough (staffing rule), roaming the borough and dispatched
+    within it. ``base = "stations"``: ``units_per_station`` units at each London Fire Brigade
+    station (the only open station list), dispatched London-wide from the nearest station with
+    an idle unit and back at the station before they are available again (see ``ground.py``).
     """
 
     call_handling_mean_s: float = _num(120.0, ge=0, le=86_400, doc="call to unit dispatched")
@@ -121,6 +129,10 @@ class GroundSpec:
     staffing_utilisation: float = _num(0.5, gt=0, lt=1,
                                        doc="units per borough = offered load / this")
     min_units_per_borough: int = _num(2, ge=1, le=10_000)
+    base: str = _choice("patrol", ("patrol", "stations"),
+                        doc="patrol: units roam their borough; stations: units at fire stations")
+    units_per_station: int = _num(1, ge=1, le=1000, doc="with base = 'stations'")
+    turnout_cv: float = _num(0.0, ge=0, le=10, doc="per-incident variability of turnout_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +140,9 @@ class ServiceSpec:
     """Demand and ground response of one blue-light service."""
 
     incidents_per_week: float = _num(1000.0, ge=0, le=10_000_000)
-    spatial_weight: str = _choice("population", ("population", "crime", "crime_violence"))
-    time_profile: str = _choice("lfb_all", ("flat", "lfb_all"))
+    spatial_weight: str = _choice("population", ("population", "crime", "crime_violence",
+                                                 "lfb_sample", "las"))
+    time_profile: str = _choice("lfb_all", ("flat", "lfb_all", "lfb_fire"))
     priority_shares: tuple[float, ...] = (1.0,)
     drone_suited_share: tuple[float, ...] = (1.0,)
     uses_drones: bool = True
@@ -141,6 +154,14 @@ class ControlRoom:
     """Remote pilots: one pilot oversees one flight from launch to landing."""
 
     pilots: int = _num(2, ge=1, le=100_000)
+    pilots_per_drone: float = _num(0.0, ge=0, le=10,
+                                   doc="if > 0, pilots = max(pilots, ceil(this x fleet size))")
+
+    def pilots_for(self, fleet_size: int) -> int:
+        """Pilots on duty for a fleet of this size."""
+        if self.pilots_per_drone > 0:
+            return max(self.pilots, math.ceil(self.pilots_per_drone * fleet_size - 1e-9))
+        return self.pilots
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +175,84 @@ class DispatchSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SitingSpec:
+    """Where docks come from besides the ``[[docks]]`` list (kept, pinned, in every method).
+
+    ``method``: ``listed`` (only ``[[docks]]``); ``file`` (``file``: GeoJSON, GeoPackage or CSV);
+    ``candidates`` (every candidate site of the ``candidates`` kinds); ``one_per_borough``;
+    ``hex_grid`` (hexagonal lattice for the coverage radius); ``max_coverage`` / ``p_median``
+    (``sites`` sites in total, chosen from the candidates by MILP); ``min_sites`` (fewest
+    candidates covering ``share`` of demand). New sites get ``drones_per_site`` drones.
+    """
+
+    method: str = _choice("listed", ("listed", "file", "candidates", "one_per_borough", "hex_grid",
+                                     "max_coverage", "min_sites", "p_median"))
+    file: str = ""
+    candidates: tuple[str, ...] = ("fire_station", "hospital")
+    sites: int = _num(0, ge=0, le=10_000, doc="total sites (listed included) to open")
+    drones_per_site: int = _num(3, ge=1, le=1000)
+    weight: str = _choice("borough_equal", ("population", "crime", "borough_equal", "area"),
+                          doc="demand weight the optimisation covers; borough_equal: every "
+                              "borough's population counts the same in total")
+    share: float = _num(1.0, gt=0, le=1, doc="min_sites: share of demand to cover")
+    time_limit_s: float = _num(60.0, gt=0, le=86_400)
+
+
+@dataclass(frozen=True, slots=True)
+class AirspaceSpec:
+    """Restricted airspace: flight restriction zones, no-fly polygons, and how flights meet them.
+
+    ``mode = "detour"``: fly the shortest path around every zone (a point inside one cannot be
+    reached). ``mode = "authorise"``: fly straight and wait ``authorisation_delay_s`` for
+    permission when the leg enters a zone. No dock may stand inside a zone in either mode.
+    """
+
+    frz: tuple[str, ...] = ("EGLL", "EGLC", "EGWU", "EGKB")
+    no_fly_files: tuple[str, ...] = ()
+    mode: str = _choice("detour", ("detour", "authorise"))
+    authorisation_delay_s: float = _num(120.0, ge=0, le=86_400)
+    margin_m: float = _num(25.0, ge=0, le=1000, doc="routing clearance around zones")
+
+
+@dataclass(frozen=True, slots=True)
 class CoverageSpec:
     """Coverage targets: drone on scene within ``within_s`` of the call."""
 
     within_s: float = _num(120.0, gt=0, le=86_400)
     borough_population_share: float = _num(0.5, gt=0, le=1,
                                            doc="a borough counts as covered above this share")
+
+
+#: Trace columns a ``[demand] trace_columns`` table may rename (canonical name -> file column).
+TRACE_COLUMNS = ("time", "x", "y", "lon", "lat", "service", "priority", "drone_suited")
+
+
+@dataclass(frozen=True, slots=True)
+class DemandSpec:
+    """Where incidents come from: the per-service generators, or a trace replayed as is.
+
+    ``trace``: a CSV of incidents (``time``; ``x``, ``y`` in EPSG:27700 or ``lon``, ``lat``;
+    ``service``; optional ``priority`` and ``drone_suited``), path relative to the scenario file.
+    It replaces the generators of every service and sets the horizon (``simulation.weeks`` is
+    then ignored); see :mod:`dronesim.sources`. ``trace_columns`` renames columns
+    (``{time = "call_time"}``); ``trace_service`` names the service of every row when the file
+    has no ``service`` column.
+    """
+
+    trace: str = ""
+    trace_service: str = _choice("", ("", "police", "fire", "ambulance"))
+    trace_columns: Mapping[str, str] = field(default_factory=dict)
+
+    def trace_path(self, source: str | Path) -> Path:
+        """The trace file: absolute, or relative to the scenario file (to the working folder
+        for a scenario built in memory)."""
+        p = Path(self.trace).expanduser()
+        if p.is_absolute():
+            return p
+        src = str(source)
+        if src and not src.startswith("<"):
+            return Path(src).parent / p
+        return Path.cwd() / p
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +268,9 @@ class Scenario:
     control_room: ControlRoom = field(default_factory=ControlRoom)
     dispatch: DispatchSpec = field(default_factory=DispatchSpec)
     coverage: CoverageSpec = field(default_factory=CoverageSpec)
+    demand: DemandSpec = field(default_factory=DemandSpec)
+    airspace: AirspaceSpec = field(default_factory=AirspaceSpec)
+    siting: SitingSpec = field(default_factory=SitingSpec)
     source: str = field(default="<memory>", metadata={"internal": True})
 
     @property
@@ -318,7 +414,22 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         if obj.reserve_s + obj.min_on_scene_s + 2 * (obj.climb_s + obj.descent_s) >= obj.endurance_s:
             raise InputError(file, p + "endurance_s",
                              "too short for climb, descent, min_on_scene_s and reserve_s")
+    elif isinstance(obj, DemandSpec):
+        for key, col in obj.trace_columns.items():
+            if key not in TRACE_COLUMNS:
+                raise InputError(file, f"{p}trace_columns.{key}",
+                                 f"unknown trace column (known: {', '.join(TRACE_COLUMNS)})")
+            if not col:
+                raise InputError(file, f"{p}trace_columns.{key}", "empty column name")
     elif isinstance(obj, Scenario):
+        dem = obj.demand
+        # The trace file itself is read (and its absence reported) when the scenario is
+        # prepared, so that a resolved copy of the scenario written elsewhere still loads.
+        if dem.trace:
+            if dem.trace_service and dem.trace_service not in obj.services:
+                raise InputError(file, "demand.trace_service",
+                                 f"{dem.trace_service!r} is not a service of this scenario "
+                                 f"({', '.join(obj.services)})")
         names = [d.name for d in obj.docks]
         dup = sorted({n for n in names if names.count(n) > 1 and n})
         if dup:
