@@ -79,6 +79,19 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--weeks", type=_positive_float, default=None)
     sw.add_argument("--workers", type=_positive_int, default=None)
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp_ = sub.add_parser("compare", help="compare scenarios against the first, paired on "
+                          "common random numbers")
+    cmp_.add_argument("scenarios", type=Path, nargs="+",
+                      help="two or more scenario TOML files; the first is the reference")
+    cmp_.add_argument("--out", type=Path, default=None,
+                      help="output folder (default: results/compare_<A>_vs_<B>...)")
+    cmp_.add_argument("--seed", type=_non_negative_int, default=None)
+    cmp_.add_argument("--replications", type=_positive_int, default=None)
+    cmp_.add_argument("--weeks", type=_positive_float, default=None)
+    cmp_.add_argument("--workers", type=_positive_int, default=None,
+                      help="processes per scenario (default: one per core)")
+    cmp_.add_argument("--no-plots", action="store_true", help="skip plots/ (faster)")
+    cmp_.add_argument("--quiet", action="store_true", help="no progress bar")
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", type=Path)
     return p
@@ -174,6 +187,45 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
+    from .compare import compare_scenarios, scenario_labels
+    from .report import comparison_dir_name, format_comparison, write_comparison
+    from .scenario import load_scenario
+
+    if len(args.scenarios) < 2:
+        raise InputError("<command line>", "scenarios",
+                         f"compare needs at least two scenario files, got {len(args.scenarios)}")
+    scns = [load_scenario(p, _overrides(args)) for p in args.scenarios]
+    labels = scenario_labels(scns)
+    out = args.out or Path("results") / comparison_dir_name(labels)
+    if out.exists() and not out.is_dir():
+        raise InputError("<command line>", "--out", f"{out} exists and is not a folder")
+    # compare_scenarios checks every scenario against the map before the first run; the bar
+    # appears only once runs start, so bad input leaves nothing but the one-line error.
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc="runs", unit="run", file=sys.stderr, leave=True)
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = compare_scenarios(scns, workers=args.workers, labels=labels,
+                                   progress=None if args.quiet else update)
+    finally:
+        if bar is not None:
+            bar.close()
+    write_comparison(result, out, argv, plots=not args.no_plots)
+    print(format_comparison(result.summary))
+    print(f"outputs: {out}/ (differences.csv, values.csv, summary.json, manifest.json, "
+          f"scenarios/{'' if args.no_plots else ', plots/'}); {result.wall_s:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -182,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_validate(args)
         if args.command == "sweep":
             return _cmd_sweep(args, argv)
+        if args.command == "compare":
+            return _cmd_compare(args, argv)
         return _cmd_run(args, argv)
     except InputError as exc:
         sys.stderr.write(f"dronesim: error: {exc}\n")

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["borough_map", "response_distributions", "borough_responses", "sweep_coverage",
-           "sweep_response", "sweep_borough_heatmap"]
+           "sweep_response", "sweep_borough_heatmap", "comparison_forest",
+           "comparison_responses"]
 
 DRONE_C = "#1f77b4"
 GROUND_C = "#d62728"
@@ -214,4 +215,110 @@ def sweep_borough_heatmap(boroughs: pd.DataFrame, threshold: float, title: str =
     ax.set_xlabel("Fleet size (drones)")
     fig.colorbar(im, ax=ax, label="Population within target (%)", shrink=0.6)
     ax.set_title(title or f"Borough coverage by growth step (bold: at least {threshold:.0%})")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario comparisons (dronesim.compare)
+# --------------------------------------------------------------------------------------------
+
+#: How each unit group of a comparison is drawn: scale factor and axis label of a difference.
+_COMPARE_UNITS = {
+    "s": (1.0, "Difference from {ref} (seconds)"),
+    "share": (100.0, "Difference from {ref} (percentage points)"),
+    "per_week": (1.0, "Difference from {ref} (incidents per week)"),
+}
+_SCENARIO_COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def comparison_forest(differences: pd.DataFrame, service: str = "all", title: str = "",
+                      ax: Any = None, labels: dict[str, str] | None = None):
+    """Forest plot: each scenario's mean difference from the reference with its 95% interval.
+
+    ``differences`` is the tidy table of :func:`dronesim.compare.compare_scenarios` (columns
+    scenario, reference, service, metric, unit, diff_mean, ci_low, ci_high, paired). One panel per
+    unit (seconds, percentage points, incidents per week) so each has a sensible scale; metrics on
+    the vertical axis, one marker per scenario, filled when the interval excludes zero. ``ax``: a
+    sequence of axes, one per unit present (default: a new figure). ``labels`` maps metric keys to
+    readable names.
+    """
+    d = differences[differences["service"] == service]
+    units = [u for u in _COMPARE_UNITS if (d["unit"] == u).any()]
+    if ax is None:
+        heights = [max(1, d.loc[d["unit"] == u, "metric"].nunique()) for u in units] or [1]
+        fig, axes = plt.subplots(len(units) or 1, 1, figsize=(8.5, 1.6 + 0.42 * sum(heights)),
+                                 height_ratios=heights, layout="constrained", squeeze=False)
+        axes = list(axes[:, 0])
+    else:
+        axes = list(np.atleast_1d(ax))
+        if len(axes) < len(units):
+            raise ValueError(f"comparison_forest needs {len(units)} axes, got {len(axes)}")
+        fig = axes[0].figure
+    scenarios = list(dict.fromkeys(d["scenario"]))
+    ref = d["reference"].iloc[0] if len(d) else "reference"
+    k = len(scenarios)
+    for a, unit in zip(axes, units):
+        du = d[d["unit"] == unit]
+        metrics_ = list(dict.fromkeys(du["metric"]))
+        scale, xlabel = _COMPARE_UNITS[unit]
+        for j, scn in enumerate(scenarios):
+            rows = du[du["scenario"] == scn].set_index("metric").reindex(metrics_)
+            y = np.arange(len(metrics_)) + (j - (k - 1) / 2) * 0.7 / max(k, 1)
+            m = rows["diff_mean"].to_numpy(float) * scale
+            lo = rows["ci_low"].to_numpy(float) * scale
+            hi = rows["ci_high"].to_numpy(float) * scale
+            color = _SCENARIO_COLORS[j % len(_SCENARIO_COLORS)]
+            paired = bool(rows["paired"].dropna().all()) if rows["paired"].notna().any() else True
+            sig = (lo > 0) | (hi < 0)
+            a.errorbar(m, y, xerr=[np.nan_to_num(m - lo), np.nan_to_num(hi - m)], fmt="none",
+                       ecolor=color, capsize=2, lw=1)
+            a.plot(m[sig], y[sig], "o", color=color, ms=5,
+                   label=f"{scn}{'' if paired else ' (unpaired, Welch)'}")
+            a.plot(m[~sig], y[~sig], "o", mfc="white", color=color, ms=5)
+        a.axvline(0, color="black", lw=0.8)
+        a.set_yticks(np.arange(len(metrics_)),
+                     [(labels or {}).get(m, m) for m in metrics_], fontsize=8)
+        a.invert_yaxis()
+        a.set_xlabel(xlabel.format(ref=ref), fontsize=9)
+        a.grid(axis="x", color="#dddddd", lw=0.6)
+    if axes and units:
+        axes[0].legend(loc="best", fontsize=8, title="scenario (filled: 95% CI excludes 0)",
+                       title_fontsize=8)
+    fig.suptitle(title or f"Difference from {ref}, service {service} (mean, 95% CI over "
+                          "replications)", fontsize=11)
+    return fig
+
+
+def comparison_responses(means: pd.DataFrame, title: str = "", ax: Any = None):
+    """Mean drone and ground response per scenario and service, 95% intervals as error bars.
+
+    ``means`` is :attr:`dronesim.compare.ComparisonResult.means` (columns scenario, service,
+    metric, mean, ci_low, ci_high); rows for ``drone_response_mean_s`` and
+    ``ground_response_mean_s`` are drawn, in minutes.
+    """
+    fig, ax = _fig_ax(ax, (9, 5))
+    keys = {"drone_response_mean_s": "drone", "ground_response_mean_s": "ground"}
+    m = means[means["metric"].isin(list(keys))]
+    scenarios = list(dict.fromkeys(m["scenario"]))
+    groups = [(s, k) for s in dict.fromkeys(m["service"]) for k in keys]
+    width = 0.8 / max(len(scenarios), 1)
+    x = np.arange(len(groups))
+    for j, scn in enumerate(scenarios):
+        rows = m[m["scenario"] == scn].set_index(["service", "metric"])
+        idx = pd.MultiIndex.from_tuples(groups)
+        r = rows.reindex(idx)
+        v = r["mean"].to_numpy(float) / 60
+        lo = r["ci_low"].to_numpy(float) / 60
+        hi = r["ci_high"].to_numpy(float) / 60
+        xs = x + (j - (len(scenarios) - 1) / 2) * width
+        color = _SCENARIO_COLORS[j % len(_SCENARIO_COLORS)]
+        ax.bar(xs, v, width * 0.95, color=color, alpha=0.8, label=scn)
+        ax.errorbar(xs, v, yerr=[np.nan_to_num(v - lo), np.nan_to_num(hi - v)], fmt="none",
+                    ecolor="black", capsize=2, lw=0.8)
+    ax.set_xticks(x, [f"{s}\n{keys[k]}" for s, k in groups], fontsize=8)
+    ax.set_ylabel("Mean response since call (minutes), 95% CI across replications")
+    ax.set_xlabel("Service and responder")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, title="scenario", title_fontsize=8)
+    ax.set_title(title or "Mean response by scenario and service")
     return fig

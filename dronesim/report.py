@@ -25,7 +25,7 @@ from .experiment import RunResult
 from .scenario import dump_scenario_toml
 
 __all__ = ["write_run", "write_sweep", "atomic_output_dir", "format_table", "format_sweep",
-           "json_safe"]
+           "json_safe", "write_comparison", "format_comparison", "comparison_dir_name"]
 
 _PACKAGES = ("dronesim", "simpy", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj",
              "pyarrow", "matplotlib")
@@ -252,4 +252,172 @@ def format_sweep(summary: dict[str, Any]) -> str:
         f"smallest fleet covering every borough (>= {summary['borough_population_share']:.0%} "
         f"of population within {summary['within_s'] / 60:g} min): "
         + (f"{small} drones" if small else f"not reached up to {summary['largest_fleet']} drones"))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario comparisons (dronesim.compare)
+# --------------------------------------------------------------------------------------------
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for p in _PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = None
+    return out
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def comparison_dir_name(labels: list[str]) -> str:
+    """Default folder name of a comparison: ``compare_<A>_vs_<B>...`` (file-name safe)."""
+    return _safe_name("compare_" + "_vs_".join(labels))
+
+
+def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]:
+    """Provenance of a comparison: versions, scenario files, seed, wall times, command."""
+    versions = _versions()
+    return {
+        "dronesim_version": versions["dronesim"],
+        "git_commit": _git_commit(),
+        "reference": result.reference,
+        "scenarios": [{"label": lab, "scenario": r.scenario.name,
+                       "scenario_file": r.scenario.source, "weeks": r.scenario.simulation.weeks,
+                       "wall_time_s": round(r.wall_s, 3),
+                       "replication_wall_time_s": [round(x.wall_s, 3) for x in r.replications]}
+                      for lab, r in zip(result.labels, result.results)],
+        "seed": result.summary["seed"],
+        "replications": result.summary["replications"],
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "wall_time_s": round(result.wall_s, 3),
+        "command": argv,
+    }
+
+
+def write_comparison_plots(result, plots: Path) -> list[Path]:
+    """One forest plot per service and a bar chart of mean responses, into ``plots``."""
+    import matplotlib.pyplot as plt
+
+    plots.mkdir(parents=True, exist_ok=True)
+    labels = {k: v["label"] for k, v in result.summary["metrics"].items()}
+    reps = result.summary["replications"]
+    figs = {}
+    for service in result.summary["services"]:
+        figs[f"forest_{_safe_name(service)}.png"] = plotting.comparison_forest(
+            result.differences, service, labels=labels,
+            title=f"Difference from {result.reference}, {service} incidents "
+                  f"(mean and 95% CI over {reps} replications)")
+    figs["responses.png"] = plotting.comparison_responses(
+        result.means, title=f"Mean response by scenario and service ({reps} replications)")
+    paths = []
+    for name, fig in figs.items():
+        p = plots / name
+        fig.savefig(p, dpi=120)
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def write_comparison(result, out: Path, argv: list[str] | None = None,
+                     plots: bool = True) -> Path:
+    """Write a comparison into ``out`` (atomically): ``differences.csv``, ``values.csv`` (each
+    figure per replication), ``summary.json``, ``manifest.json``, ``scenarios/<label>.toml``
+    (each resolved scenario as run) and ``plots/``."""
+    with atomic_output_dir(Path(out)) as tmp:
+        result.differences.to_csv(tmp / "differences.csv", index=False)
+        result.values.to_csv(tmp / "values.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n")
+        (tmp / "manifest.json").write_text(
+            json.dumps(json_safe(comparison_manifest(result, argv)), indent=2) + "\n")
+        scn_dir = tmp / "scenarios"
+        scn_dir.mkdir()
+        for lab, r in zip(result.labels, result.results):
+            (scn_dir / f"{_safe_name(lab)}.resolved.toml").write_text(
+                dump_scenario_toml(r.scenario))
+        if plots:
+            write_comparison_plots(result, tmp / "plots")
+    return Path(out)
+
+
+def _cmp_value(v: float | None, unit: str) -> str:
+    if v is None or not math.isfinite(v):
+        return "-"
+    if unit == "share":
+        return f"{v:.1%}"
+    if unit == "s":
+        return _mmss(v) if abs(v) >= 60 else f"{v:.1f} s"
+    return f"{v:.1f}"
+
+
+def _cmp_diff(d: dict[str, Any], unit: str, reps: int) -> str:
+    m = d["diff_mean"]
+    if m is None or not math.isfinite(m):
+        return "-"
+    scale, suffix = (100.0, " pp") if unit == "share" else (1.0, " s" if unit == "s" else "")
+
+    def f(x: float) -> str:
+        return f"{x * scale + 0.0:+.1f}"
+
+    lo, hi = d["ci95"]
+    ok = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)
+    text = f"{f(m)}{suffix} " + (f"[{f(lo)}, {f(hi)}]" if ok else "[n/a]")
+    if d["n"] < reps:
+        text += f" n={d['n']}"
+    return text + (" *" if d["ci_excludes_zero"] else "")
+
+
+def format_comparison(summary: dict[str, Any]) -> str:
+    """Plain-text tables of a comparison: per service, each metric's reference value, each
+    scenario's value and its difference from the reference with a 95% interval (``*``: the
+    interval excludes 0)."""
+    ref = summary["reference"]
+    reps = summary["replications"]
+    others = [s["label"] for s in summary["scenarios"][1:]]
+    weeks = sorted({s["weeks"] for s in summary["scenarios"]})
+    lines = [f"compare: reference {ref}; {reps} replications x "
+             f"{'/'.join(f'{w:g}' for w in weeks)} weeks, seed {summary['seed']}"]
+    for s in summary["scenarios"][1:]:
+        yes = [k for k, v in s["paired"].items() if v]
+        no = [k for k, v in s["paired"].items() if not v]
+        if not no:
+            how = "paired on identical incidents (common random numbers)"
+        elif not yes:
+            how = "UNPAIRED: incidents differ from the reference's (Welch intervals)"
+        else:
+            how = (f"paired for {', '.join(yes)}; UNPAIRED for {', '.join(no)} (incidents "
+                   "differ; Welch intervals)")
+        lines.append(f"  {s['label']}: {s['fleet_size']} drones, {s['dock_count']} docks, "
+                     f"{s['pilots']} pilots; {how}")
+    lines += [f"WARNING: {w}" for w in summary["warnings"]]
+    lines += [f"note: {n}" for n in summary["notes"]]
+    mw = max(len(m["label"]) for m in summary["metrics"].values()) + 2
+    vw = max(12, *(len(x) + 2 for x in [ref, *others]))
+    dw = 32
+    for service in summary["services"]:
+        lines.append("")
+        lines.append(f"service: {service}")
+        head = f"{'metric':<{mw}}{ref:>{vw}}"
+        for o in others:
+            head += f"{o:>{vw}}  {('difference [95% CI]'):<{dw}}"
+        lines.append(head.rstrip())
+        for key, meta in summary["metrics"].items():
+            unit = meta["unit"]
+            refm = summary["means"].get(ref, {}).get(service, {}).get(key)
+            row = f"{meta['label']:<{mw}}{_cmp_value(refm and refm['mean'], unit):>{vw}}"
+            for o in others:
+                om = summary["means"].get(o, {}).get(service, {}).get(key)
+                d = summary["differences"].get(o, {}).get(service, {}).get(key)
+                row += (f"{_cmp_value(om and om['mean'], unit):>{vw}}  "
+                        f"{(_cmp_diff(d, unit, reps) if d else '-'):<{dw}}")
+            lines.append(row.rstrip())
+    lines.append("")
+    lines.append("differences: scenario - reference, mean over replications with a 95% "
+                 "interval; shares in percentage points (pp); * the interval excludes 0")
     return "\n".join(lines)
