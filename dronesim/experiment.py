@@ -50,9 +50,23 @@ def _worker(scn_dict: dict[str, Any], source: str, data_dir: str | None, rep: in
 
 
 def _kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
-    return metrics.replication_kpis(res.incidents, res.missions, warmup_s=res.warmup_s,
-                                    horizon_s=res.horizon_s, fleet_size=res.fleet_size,
-                                    pilots=res.pilots)
+    """KPIs of one replication: all services together, and ``by_service``.
+
+    Utilisation per service is that service's share of the whole fleet's (pilots') time.
+    """
+    k = metrics.replication_kpis(res.incidents, res.missions, warmup_s=res.warmup_s,
+                                 horizon_s=res.horizon_s, fleet_size=res.fleet_size,
+                                 pilots=res.pilots)
+    k["by_service"] = {}
+    if len(prep.scenario.services) > 1:
+        for name in prep.scenario.services:
+            inc = res.incidents[res.incidents["service"] == name]
+            mis = res.missions[res.missions["service"] == name] if "service" in res.missions \
+                else res.missions.iloc[0:0]
+            k["by_service"][name] = metrics.replication_kpis(
+                inc, mis, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
+                fleet_size=res.fleet_size, pilots=res.pilots)
+    return k
 
 
 def summarise(prep: Prepared, reps: list[ReplicationResult], kpis: list[dict[str, Any]],
@@ -87,6 +101,8 @@ def summarise(prep: Prepared, reps: list[ReplicationResult], kpis: list[dict[str
             "simulated_drone_within_share": (combined["drone_within_s"][within]
                                              if within else None),
         },
+        "per_service": {name: metrics.combine([k["by_service"][name] for k in kpis])
+                        for name in (scn.services if len(scn.services) > 1 else ())},
         "per_borough": metrics.per_borough_kpis(
             incidents, warmup_s=prep.warmup_s, horizon_s=prep.horizon_s,
             codes=list(prep.london.borough_codes), names=list(prep.london.borough_names)),

@@ -25,7 +25,7 @@ import simpy
 
 from .demand import Incidents
 from .dispatch.base import CHARGING, READY, RETURNING, FleetSnapshot
-from .infrastructure import ControlRoom
+from .infrastructure import PilotRooms, Sectors
 from .records import LEAVE, OUTCOME, Records
 from .scenario import DroneSpec
 from .sites import Docks
@@ -50,13 +50,18 @@ class Fleet:
     """State of every drone, and the mission process that moves it."""
 
     def __init__(self, env: simpy.Environment, spec: DroneSpec, docks: Docks,
-                 control_room: ControlRoom, inc: Incidents, rec: Records,
-                 on_free: Callable[[int], None]) -> None:
+                 rooms: PilotRooms, inc: Incidents, rec: Records,
+                 on_free: Callable[[int], None], *, owners: np.ndarray | None = None,
+                 pooled: bool = True, ranks: np.ndarray | None = None,
+                 sectors: Sectors | None = None) -> None:
         self.env = env
         self.spec = spec
         self.docks = docks
-        self.control_room = control_room
+        self.rooms = rooms
+        self.sectors = sectors
         self.inc = inc
+        self.rank = ranks if ranks is not None else inc.priority.astype(np.int64)
+        self.pooled = pooled
         self.rec = rec
         self.on_free = on_free
         self.dock_of = np.repeat(np.arange(len(docks)), docks.drones).astype(np.int64)
@@ -64,7 +69,11 @@ class Fleet:
         self.by_dock: list[list[int]] = [[] for _ in range(len(docks))]
         for d, k in enumerate(self.dock_of):
             self.by_dock[k].append(d)
+        self.owner = owners if owners is not None else np.full(n, -1, np.int64)
         self.state = np.full(n, IDLE, np.int8)
+        self.t_launch = np.full(n, np.nan)  # current flight: launch time, battery at launch
+        self.battery_launch = np.full(n, np.nan)
+        self.t_scene = np.full(n, np.nan)
         self.battery0 = np.full(n, spec.endurance_s)  # charge at t0 (valid while IDLE)
         self.t0 = np.zeros(n)
         self.leave_at = np.full(n, np.nan)
@@ -103,11 +112,12 @@ class Fleet:
         return -1, math.inf
 
     def snapshot(self, cand_dock: np.ndarray, cand_dist: np.ndarray, cand_delay: np.ndarray,
-                 now: float) -> FleetSnapshot:
+                 now: float, service: int = -1) -> FleetSnapshot:
         """The candidate drones at the given docks (fastest first), as a read-only snapshot.
 
         ``cand_dist`` is the flight length (around no-fly zones if routed) and ``cand_delay`` the
-        airspace authorisation delay of each candidate dock.
+        airspace authorisation delay of each candidate dock. With dedicated airframes only
+        drones owned by ``service`` (or by no service) are offered.
         """
         spec = self.spec
         rows_d, rows_k, rows_s, rows_dist, rows_ready, rows_delay = [], [], [], [], [], []
@@ -119,6 +129,8 @@ class Fleet:
             need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
                 + spec.min_on_scene_s + spec.reserve_s
             for d in self.by_dock[k]:
+                if not self.pooled and self.owner[d] >= 0 and self.owner[d] != service:
+                    continue
                 status, ready = self._ready_time(d, need, now)
                 if status < 0:
                     continue
@@ -182,58 +194,142 @@ class Fleet:
         return latest, LEAVE["battery"]
 
     def _mission(self, d: int, i: int):
-        env, spec, rec = self.env, self.spec, self.rec
+        env, spec, rec, inc = self.env, self.spec, self.rec, self.inc
         dist = rec.drone_distance_m[i]
-        fo = float(flight_time_s(dist, spec))
+        out = float(flight_time_s(dist, spec))  # dock to scene
+        back = out  # scene to dock (same path)
         need = float(battery_needed_s(dist, spec))
-        ready = now = env.now
+        now = env.now
         if self.state[d] == RESERVED and self.battery_at(d, now) < need:
-            ready = now + (need - self.battery_at(d, now)) / self._rate
-            yield env.timeout(ready - now)
-        req = self.control_room.request(int(self.inc.priority[i]))
+            yield env.timeout((need - self.battery_at(d, now)) / self._rate)
+        room = self.rooms.room(int(inc.service[i]))
+        req = room.request(int(self.rank[i]))
         yield req
         t_pilot = env.now
         rec.t_pilot[i] = t_pilot
-        # Airspace authorisation (zero unless the route enters a zone in "authorise" mode) is
-        # sought by the pilot before launch; the return leg is covered by the same permission.
+        sreq = None
+        if self.sectors is not None and self.sectors.active:
+            sreq = self.sectors.request(int(inc.service[i]), float(inc.x[i]), float(inc.y[i]),
+                                        int(self.rank[i]))
+            yield sreq
+            rec.t_sector[i] = env.now
+        # Authorisation: crossing a restriction zone in "authorise" mode, plus the airspace
+        # management service's latency; sought before launch, and it covers the return leg.
         delay = rec.airspace_delay_s[i]
-        t_launch = t_pilot + (0.0 if math.isnan(delay) else delay) + spec.launch_overhead_s
+        delay = (0.0 if math.isnan(delay) else delay) + (
+            self.sectors.delay_s if self.sectors is not None else 0.0)
+        rec.airspace_delay_s[i] = delay
+        t_launch = env.now + delay + spec.launch_overhead_s
         g = rec.t_ground_arrival[i]
         if not math.isnan(g) and g <= t_launch:
             # Ground already on scene: stand the drone down before it takes off.
-            self.control_room.release(req)
+            room.release(req)
+            Sectors.release(sreq)
             rec.drone_outcome[i] = OUTCOME["cancelled"]
             self._to_idle(d, self.battery_at(d, env.now), env.now)
             return
         battery = self.battery_at(d, t_launch)
-        t_scene = t_launch + fo
-        latest = t_scene + max(0.0, battery - 2 * fo - spec.reserve_s)
+        self.t_launch[d] = t_launch
+        self.battery_launch[d] = battery
+        t_scene = t_launch + out
+        self.t_scene[d] = t_scene
+        latest = t_scene + max(0.0, battery - out - back - spec.reserve_s)
         self.state[d] = FLYING
         self.in_flight_phase[d] = True
+        leg_launch, leg_pilot, leg_battery = t_launch, t_pilot, battery
         leave, reason = self._leave_time(i, t_scene, latest)
         while True:
             self.leave_at[d] = leave
-            self.land_at[d] = leave + fo
-            self.battery_land[d] = battery - (leave + fo - t_launch)
+            self.land_at[d] = leave + back
+            self.battery_land[d] = battery - (leave + back - t_launch)
             try:
-                yield env.timeout(leave + fo - env.now)
+                yield env.timeout(leave + back - env.now)
                 break
-            except simpy.Interrupt:
-                if env.now < leave:  # not yet on the way home: the ground ETA can shorten the stay
-                    leave, reason = self._leave_time(i, t_scene, latest)
+            except simpy.Interrupt as intr:
+                now = env.now
+                if intr.cause is None:
+                    if now < leave:  # not yet on the way home: the ground ETA can shorten the stay
+                        leave, reason = self._leave_time(i, t_scene, latest)
+                    continue
+                # Pre-emption: leave incident i now for a higher-ranked incident j.
+                _, j, hop = intr.cause
+                self._close_leg(d, i, leg_pilot, leg_launch, t_scene, now, now,
+                                LEAVE["preempted"], leg_battery, battery - (now - t_launch),
+                                redirected=True)
+                rec.preempted_by[i] = j
+                i = j
+                self.incident_of[d] = i
+                rec.t_pilot[i] = rec.t_launch[i] = now
+                leg_launch, leg_pilot = now, now
+                leg_battery = battery - (now - t_launch)
+                t_scene = now + hop / spec.speed_m_s
+                self.t_scene[d] = t_scene
+                home = math.hypot(float(inc.x[i]) - self.docks.x[self.dock_of[d]],
+                                  float(inc.y[i]) - self.docks.y[self.dock_of[d]])
+                back = float(flight_time_s(home, spec))
+                latest = t_scene + max(0.0, battery - (t_scene - t_launch) - back
+                                       - spec.reserve_s)
+                leave, reason = self._leave_time(i, t_scene, latest)
         self.in_flight_phase[d] = False
         t_land = env.now
-        self.control_room.release(req)
+        room.release(req)
+        Sectors.release(sreq)
+        b_land = battery - (t_land - t_launch)
+        self._close_leg(d, i, leg_pilot, leg_launch, t_scene, leave, t_land, reason,
+                        leg_battery, b_land)
+        self._to_idle(d, b_land, t_land)
+
+    def _close_leg(self, d: int, i: int, t_pilot: float, t_launch: float, t_scene: float,
+                   leave: float, t_end: float, reason: int, b_start: float, b_end: float,
+                   redirected: bool = False) -> None:
+        rec = self.rec
         rec.t_launch[i] = t_launch
         rec.t_drone_on_scene[i] = t_scene
         rec.t_drone_leave[i] = leave
-        rec.t_drone_landed[i] = t_land
+        if not redirected:
+            rec.t_drone_landed[i] = t_end
         rec.drone_leave_reason[i] = reason
         rec.drone_outcome[i] = OUTCOME["on_scene"]
-        b_land = battery - (t_land - t_launch)
         rec.missions.append((d, int(self.dock_of[d]), i, rec.t_drone_assigned[i], t_pilot,
-                             t_launch, t_scene, leave, t_land, battery, b_land))
-        self._to_idle(d, b_land, t_land)
+                             t_launch, t_scene, leave, t_end, b_start, b_end, redirected))
+
+    # --- pre-emption ------------------------------------------------------------------------
+    def preemption_candidate(self, i: int, now: float) -> tuple[int, float] | None:
+        """The drone on scene at a strictly lower-ranked incident that can reach i first.
+
+        It must have the charge to fly to i, stay ``min_on_scene_s``, fly home and keep its
+        reserve. Returns ``(drone, hop distance)`` or None.
+        """
+        spec, inc = self.spec, self.inc
+        xi, yi = float(inc.x[i]), float(inc.y[i])
+        best, best_t = None, math.inf
+        for d in np.flatnonzero(self.in_flight_phase & (self.booked < 0)):
+            j = self.incident_of[d]
+            if j < 0 or self.rank[j] <= self.rank[i]:
+                continue
+            if not (self.t_scene[d] <= now < self.leave_at[d]):
+                continue
+            hop = math.hypot(xi - float(inc.x[j]), yi - float(inc.y[j]))
+            k = self.dock_of[d]
+            home = math.hypot(xi - self.docks.x[k], yi - self.docks.y[k])
+            remaining = self.battery_launch[d] - (now - self.t_launch[d])
+            need = hop / spec.speed_m_s + spec.min_on_scene_s + float(
+                flight_time_s(home, spec)) + spec.reserve_s
+            if remaining < need or home > spec.max_range_m:
+                continue
+            t = now + hop / spec.speed_m_s
+            if t < best_t:
+                best, best_t = (int(d), hop), t
+        return best
+
+    def redirect(self, d: int, i: int, hop: float) -> None:
+        """Send drone d, on scene at a lower-ranked incident, straight on to incident i."""
+        rec = self.rec
+        rec.t_drone_assigned[i] = self.env.now
+        rec.drone_id[i] = d
+        rec.dock_id[i] = self.dock_of[d]
+        rec.drone_distance_m[i] = hop
+        self.proc[d].interrupt(("redirect", i, hop))
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:
         self.dock_idle[self.dock_of[d]] += 1

@@ -35,7 +35,7 @@ from .fleet import Fleet
 from .geography import WEIGHT_COLUMNS, London, load_london
 from .errors import InputError
 from .ground import GroundForce, StationForce, make_force
-from .infrastructure import ControlRoom
+from .infrastructure import Connectivity, PilotRooms, Sectors, drone_owners, service_ranks
 from .records import OUTCOME, Records
 from .scenario import Scenario
 from .sites import Docks, build_docks, sited_docks
@@ -54,6 +54,17 @@ class Prepared:
     docks: Docks
     zones: NoFlyZones | None = None
     trace: Trace | None = None  # replayed instead of generated demand ([demand] trace)
+
+    @functools.cached_property
+    def owners(self) -> np.ndarray:
+        """Owning service of each drone (-1: any), after dock sharing."""
+        return drone_owners(self.scenario, self.docks)
+
+    @functools.cached_property
+    def connectivity(self) -> Connectivity:
+        src = self.scenario.source
+        base = Path(src).parent if src and not src.startswith("<") else None
+        return Connectivity(self.scenario, self.docks, self.owners, base)
 
     @property
     def airspace_policy(self) -> AirspacePolicy:
@@ -131,6 +142,7 @@ def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
                          f"{scn.simulation.warmup_hours:g} h leaves nothing of the trace "
                          f"{prep.trace.path} (it ends {prep.horizon_s / 3600:,.0f} h in)")
     prep.new_policy()  # fail early on an unknown policy or bad parameters
+    prep.connectivity  # fail early on a bad coverage file
     return prep
 
 
@@ -154,9 +166,11 @@ class _DroneDispatcher:
 
     def __init__(self, env: simpy.Environment, prep: Prepared, inc: Incidents, rec: Records,
                  fleet: Fleet, policy: DispatchPolicy,
-                 forces: list[GroundForce | StationForce]) -> None:
+                 forces: list[GroundForce | StationForce], ranks: np.ndarray) -> None:
         scn = prep.scenario
         self.forces = forces
+        self.ranks = ranks
+        self.preempt = scn.sharing.preemption and scn.sharing.airframes == "pooled"
         self.env = env
         self.inc = inc
         self.rec = rec
@@ -173,6 +187,11 @@ class _DroneDispatcher:
             prep.airspace_policy, prep.zones, prep.docks.x, prep.docks.y, cand, dist,
             inc.x[suited], inc.y[suited], scn.drones.max_range_m, scn.drones.speed_m_s)
         self.service_names = inc.service_names
+        # Link coverage of each suited incident's service (shared: the union).
+        self.link_ok = np.ones(len(inc), bool)
+        self.link_ok[suited] = prep.connectivity.covered(inc.service[suited], inc.x[suited],
+                                                         inc.y[suited])
+        self.refuse_outside = prep.connectivity.outside == "refuse"
 
     def _view(self, i: int) -> IncidentView:
         inc = self.inc
@@ -186,7 +205,7 @@ class _DroneDispatcher:
         """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
         r = self.row[i]
         snap = self.fleet.snapshot(self.cand_dock[r], self.cand_dist[r], self.cand_delay[r],
-                                   self.env.now)
+                                   self.env.now, int(self.inc.service[i]))
         decision = self.policy.decide(self._view(i), snap, self.env.now)
         if isinstance(decision, Dispatch):
             hit = np.flatnonzero(snap.drone == decision.drone)
@@ -199,6 +218,11 @@ class _DroneDispatcher:
             self.fleet.assign(decision.drone, i, float(snap.distance_m[k]))
             return "dispatched"
         if isinstance(decision, Queue):
+            if self.preempt:
+                found = self.fleet.preemption_candidate(i, self.env.now)
+                if found is not None:
+                    self.fleet.redirect(found[0], i, found[1])
+                    return "dispatched"
             return "queued"
         if isinstance(decision, Decline):
             return "declined"
@@ -209,10 +233,15 @@ class _DroneDispatcher:
         if self.cand_dock[self.row[i], 0] < 0:
             self.rec.drone_outcome[i] = OUTCOME["out_of_range"]
             return
+        if not self.link_ok[i]:
+            if self.refuse_outside:
+                self.rec.drone_outcome[i] = OUTCOME["no_link"]
+                return
+            self.rec.link_outside[i] = 1  # flown, flagged
         outcome = self._try(i)
         if outcome == "queued":
             self.rec.drone_outcome[i] = OUTCOME["pending"]
-            heapq.heappush(self.queue, (int(self.inc.priority[i]), float(self.inc.t_call[i]), i))
+            heapq.heappush(self.queue, (int(self.ranks[i]), float(self.inc.t_call[i]), i))
         elif outcome == "declined":
             self.rec.drone_outcome[i] = OUTCOME["declined"]
 
@@ -265,7 +294,11 @@ def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
     inc = generate_incidents(scn, prep.london, streams, prep.horizon_s, prep.trace)
     rec = Records(len(inc))
     env = simpy.Environment()
-    control_room = ControlRoom(env, scn.control_room, scn.fleet_size)
+    rooms = PilotRooms(env, scn, scn.fleet_size, prep.horizon_s)
+    sectors = Sectors(env, scn)
+    ranks_of = service_ranks(scn)
+    svc_rank = np.array([ranks_of[s] for s in inc.service_names], np.int64)
+    ranks = svc_rank[inc.service] * 100 + inc.priority.astype(np.int64)
     policy = prep.new_policy()
 
     dispatcher: _DroneDispatcher | None = None
@@ -273,7 +306,8 @@ def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
     def on_free(d: int) -> None:
         dispatcher.drone_free(d)
 
-    fleet = Fleet(env, scn.drones, prep.docks, control_room, inc, rec, on_free)
+    fleet = Fleet(env, scn.drones, prep.docks, rooms, inc, rec, on_free, owners=prep.owners,
+                  pooled=scn.sharing.airframes == "pooled", ranks=ranks, sectors=sectors)
     forces = []
     offset = 0
     for name in inc.service_names:
@@ -281,7 +315,7 @@ def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
                            offset, fleet.ground_eta_known)
         offset += force.size
         forces.append(force)
-    dispatcher = _DroneDispatcher(env, prep, inc, rec, fleet, policy, forces)
+    dispatcher = _DroneDispatcher(env, prep, inc, rec, fleet, policy, forces, ranks)
     service = inc.service.tolist()
     times, kinds, idx = _timeline(inc, scn.drones.decision_s)
 
@@ -303,11 +337,11 @@ def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
     return ReplicationResult(
         replication=replication,
         incidents=rec.incident_table(inc, replication, codes),
-        missions=rec.mission_table(replication),
+        missions=rec.mission_table(replication, inc),
         warmup_s=prep.warmup_s,
         horizon_s=prep.horizon_s,
         fleet_size=fleet.size,
-        pilots=control_room.capacity,
+        pilots=rooms.capacity,
         ground_units={n: f.size for n, f in zip(inc.service_names, forces)},
         wall_s=time.perf_counter() - wall0,
     )

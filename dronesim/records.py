@@ -23,21 +23,26 @@ DRONE_OUTCOMES = (
     "queue_abandoned",  # waited longer than max_queue_wait_s, or ground arrived first
     "cancelled",  # drone assigned, but ground on scene before launch
     "pending",  # still waiting when the run ended
+    "no_link",  # outside the service's link coverage, and such flights are refused
 )
 OUTCOME = {name: k for k, name in enumerate(DRONE_OUTCOMES)}
 
-LEAVE_REASONS = ("", "ground_arrived", "battery", "task_done")
+LEAVE_REASONS = ("", "ground_arrived", "battery", "task_done", "preempted")
 LEAVE = {name: k for k, name in enumerate(LEAVE_REASONS)}
 
 _FLOAT_COLS = (
     "t_drone_decision", "t_drone_assigned", "t_pilot", "t_launch", "t_drone_on_scene",
     "t_drone_leave", "t_drone_landed", "drone_distance_m", "t_ground_dispatch",
-    "t_ground_arrival", "t_ground_clear", "ground_distance_m", "airspace_delay_s",
+    "t_ground_arrival", "t_ground_clear", "ground_distance_m", "airspace_delay_s", "t_sector",
 )
-_INT_COLS = ("drone_id", "dock_id", "ground_unit", "drone_outcome", "drone_leave_reason")
+_INT_COLS = ("drone_id", "dock_id", "ground_unit", "drone_outcome", "drone_leave_reason",
+             "preempted_by", "link_outside")
 
+#: One row per mission leg. A leg ended by pre-emption has ``redirected`` true and ``t_landed``
+#: is when the drone left for the next incident (it did not land).
 MISSION_COLUMNS = ("drone_id", "dock_id", "incident", "t_assigned", "t_pilot", "t_launch",
-                   "t_on_scene", "t_leave", "t_landed", "battery_launch_s", "battery_landed_s")
+                   "t_on_scene", "t_leave", "t_landed", "battery_launch_s", "battery_landed_s",
+                   "redirected")
 
 
 class Records:
@@ -51,6 +56,7 @@ class Records:
             setattr(self, col, np.full(n, -1, np.int64))
         self.drone_outcome[:] = OUTCOME["not_suited"]
         self.drone_leave_reason[:] = 0
+        self.link_outside[:] = 0
         self.missions: list[tuple] = []
 
     def incident_table(self, inc: Incidents, replication: int, borough_codes: np.ndarray
@@ -69,8 +75,9 @@ class Records:
         })
         for col in _FLOAT_COLS:
             df[col] = getattr(self, col)
-        for col in ("drone_id", "dock_id", "ground_unit"):
+        for col in ("drone_id", "dock_id", "ground_unit", "preempted_by"):
             df[col] = getattr(self, col).astype(np.int32)
+        df["link_outside"] = self.link_outside.astype(bool)
         df["drone_outcome"] = pd.Categorical.from_codes(self.drone_outcome,
                                                         categories=list(DRONE_OUTCOMES))
         df["drone_leave_reason"] = pd.Categorical.from_codes(self.drone_leave_reason,
@@ -79,13 +86,18 @@ class Records:
         df["ground_response_s"] = df["t_ground_arrival"] - df["t_call"]
         return df
 
-    def mission_table(self, replication: int) -> pd.DataFrame:
-        """One row per mission, typed even when there were none."""
+    def mission_table(self, replication: int, inc: Incidents | None = None) -> pd.DataFrame:
+        """One row per mission (with the incident's service if ``inc`` is given), typed even
+        when there were none."""
         cols = list(zip(*self.missions)) if self.missions else [()] * len(MISSION_COLUMNS)
         data = {}
         for name, values in zip(MISSION_COLUMNS, cols):
-            dtype = np.int64 if name in ("drone_id", "dock_id", "incident") else np.float64
+            dtype = (np.int64 if name in ("drone_id", "dock_id", "incident")
+                     else bool if name == "redirected" else np.float64)
             data[name] = np.asarray(values, dtype=dtype)
         df = pd.DataFrame(data)
         df.insert(0, "replication", np.full(len(df), replication, np.int32))
+        if inc is not None:
+            df["service"] = pd.Categorical.from_codes(
+                inc.service[df["incident"].to_numpy()], categories=list(inc.service_names))
         return df

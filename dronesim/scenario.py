@@ -37,6 +37,9 @@ __all__ = [
     "CoverageSpec",
     "AirspaceSpec",
     "SitingSpec",
+    "SharingSpec",
+    "AirspaceManagementSpec",
+    "ConnectivitySpec",
     "DemandSpec",
     "load_scenario",
     "scenario_from_dict",
@@ -102,6 +105,8 @@ class DockSite:
     lat: float = _num(math.nan, ge=-90, le=90)
     x: float = _num(math.nan, doc="easting, EPSG:27700")
     y: float = _num(math.nan, doc="northing, EPSG:27700")
+    service: str = field(default="", metadata={"doc": "service owning these drones "
+                                                      "('' = any service)"})
     source: str = ""
 
 
@@ -151,17 +156,27 @@ class ServiceSpec:
 
 @dataclass(frozen=True, slots=True)
 class ControlRoom:
-    """Remote pilots: one pilot oversees one flight from launch to landing."""
+    """Remote pilots: a pilot oversees ``flights_per_pilot`` flights from launch to landing.
+
+    With ``[sharing] pilots = "separate"`` each service has its own room of
+    ``pilots_by_service[service]`` pilots; ``"joint"`` pools them in one room (their sum, or
+    ``pilots`` if ``pilots_by_service`` is empty). ``shift_pattern``: 24 shares (0-1) of the pilots
+    on duty in each hour of the day; a pilot going off duty finishes the flight in hand first.
+    """
 
     pilots: int = _num(2, ge=1, le=100_000)
+    pilots_by_service: Mapping[str, int] = field(default_factory=dict)
+    flights_per_pilot: int = _num(1, ge=1, le=100, doc="m:N oversight: flights one pilot holds")
+    shift_pattern: tuple[float, ...] = ()
     pilots_per_drone: float = _num(0.0, ge=0, le=10,
                                    doc="if > 0, pilots = max(pilots, ceil(this x fleet size))")
 
     def pilots_for(self, fleet_size: int) -> int:
-        """Pilots on duty for a fleet of this size."""
+        """Pilots of the (joint) room for a fleet of this size."""
+        base = sum(self.pilots_by_service.values()) if self.pilots_by_service else self.pilots
         if self.pilots_per_drone > 0:
-            return max(self.pilots, math.ceil(self.pilots_per_drone * fleet_size - 1e-9))
-        return self.pilots
+            return max(base, math.ceil(self.pilots_per_drone * fleet_size - 1e-9))
+        return base
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +187,63 @@ class DispatchSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     max_queue_wait_s: float = _num(300.0, ge=0, le=math.inf)
     candidate_docks: int = _num(16, ge=1, le=1000, doc="nearest docks considered per incident")
+
+
+@dataclass(frozen=True, slots=True)
+class SharingSpec:
+    """Which blue-light infrastructure layers the services share (each on its own).
+
+    * ``docks``: ``separate``, each service's drones at its own sites as listed; ``shared``, every
+      site open to every service: each service's drones are spread over all sites (each site
+      keeps its number of docks, each service its number of drones).
+    * ``airframes``: ``dedicated``, a drone serves only its site's service; ``pooled``, any drone
+      serves any service, in the order of ``service_priority``, with ``preemption`` optional (a
+      drone on scene at a lower-ranked incident may be redirected to a higher-ranked one).
+    * ``pilots``: ``separate`` control rooms or one ``joint`` room (see ``[control_room]``).
+    * ``airspace``: ``separate`` deconfliction per service or one ``shared`` service (see
+      ``[airspace_management]``).
+    * ``connectivity``: each service's own link coverage, or the ``shared`` union.
+    """
+
+    docks: str = _choice("separate", ("separate", "shared"))
+    airframes: str = _choice("pooled", ("dedicated", "pooled"))
+    pilots: str = _choice("joint", ("separate", "joint"))
+    airspace: str = _choice("shared", ("separate", "shared"))
+    connectivity: str = _choice("shared", ("separate", "shared"))
+    service_priority: tuple[str, ...] = ("ambulance", "fire", "police")
+    preemption: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AirspaceManagementSpec:
+    """Sector grid with a cap on concurrent drone flights per sector, and authorisation latency.
+
+    A flight holds a slot in the sector of its incident from launch to landing. Under separate
+    management each service deconflicts only its own flights, with ``cap_separate`` flights per
+    sector per service; one shared service allows ``cap_shared`` flights per sector in all.
+    ``sector_m = 0`` turns sector caps off.
+    """
+
+    sector_m: float = _num(0.0, ge=0, le=100_000)
+    cap_separate: int = _num(1, ge=1, le=10_000)
+    cap_shared: int = _num(3, ge=1, le=10_000)
+    delay_separate_s: float = _num(0.0, ge=0, le=86_400)
+    delay_shared_s: float = _num(0.0, ge=0, le=86_400)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectivitySpec:
+    """Command-and-control link coverage per service.
+
+    ``files``: service -> polygon file of its coverage; ``radius_m``: service -> link range around
+    that service's own dock sites. A service with neither is covered everywhere. Shared
+    connectivity uses the union of every service's coverage. A flight to an incident outside
+    coverage is refused (``outside = "refuse"``) or flown and flagged (``"flag"``).
+    """
+
+    files: Mapping[str, str] = field(default_factory=dict)
+    radius_m: Mapping[str, float] = field(default_factory=dict)
+    outside: str = _choice("refuse", ("refuse", "flag"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +343,9 @@ class Scenario:
     demand: DemandSpec = field(default_factory=DemandSpec)
     airspace: AirspaceSpec = field(default_factory=AirspaceSpec)
     siting: SitingSpec = field(default_factory=SitingSpec)
+    sharing: SharingSpec = field(default_factory=SharingSpec)
+    airspace_management: AirspaceManagementSpec = field(default_factory=AirspaceManagementSpec)
+    connectivity: ConnectivitySpec = field(default_factory=ConnectivitySpec)
     source: str = field(default="<memory>", metadata={"internal": True})
 
     @property
@@ -421,7 +496,36 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
                                  f"unknown trace column (known: {', '.join(TRACE_COLUMNS)})")
             if not col:
                 raise InputError(file, f"{p}trace_columns.{key}", "empty column name")
+    elif isinstance(obj, SitingSpec):
+        for k, kind in enumerate(obj.candidates):
+            if kind not in ("fire_station", "hospital", "hex"):
+                raise InputError(file, f"{p}candidates[{k}]",
+                                 f"unknown kind {kind!r} (known: fire_station, hospital, hex)")
+    elif isinstance(obj, AirspaceSpec):
+        from .airspace import AERODROMES
+
+        known = [a.icao for a in AERODROMES]
+        for k, code in enumerate(obj.frz):
+            if code not in known:
+                raise InputError(file, f"{p}frz[{k}]",
+                                 f"unknown aerodrome {code!r} (known: {', '.join(known)})")
+    elif isinstance(obj, ControlRoom):
+        if obj.shift_pattern and (len(obj.shift_pattern) != 24
+                                  or any(not 0 <= v <= 1 for v in obj.shift_pattern)):
+            raise InputError(file, p + "shift_pattern", "needs 24 shares within [0, 1]")
+        for k, v in obj.pilots_by_service.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(file, f"{p}pilots_by_service.{k}",
+                                 f"must be a whole number >= 1; got {v!r}")
+    elif isinstance(obj, ConnectivitySpec):
+        for k, v in obj.radius_m.items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+                raise InputError(file, f"{p}radius_m.{k}", f"must be a number > 0; got {v!r}")
+        for k, v in obj.files.items():
+            if not isinstance(v, str) or not v:
+                raise InputError(file, f"{p}files.{k}", "must be a file name")
     elif isinstance(obj, Scenario):
+        _check_sharing(obj, file)
         dem = obj.demand
         # The trace file itself is read (and its absence reported) when the scenario is
         # prepared, so that a resolved copy of the scenario written elsewhere still loads.
@@ -434,6 +538,28 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         dup = sorted({n for n in names if names.count(n) > 1 and n})
         if dup:
             raise InputError(file, "docks", f"duplicate dock names: {', '.join(dup)}")
+
+
+def _check_sharing(obj: Scenario, file: str) -> None:
+    services = set(obj.services)
+    for k, d in enumerate(obj.docks):
+        if d.service and d.service not in services:
+            raise InputError(file, f"docks[{k}].service",
+                             f"{d.service!r} is not a service of this scenario "
+                             f"({', '.join(obj.services)})")
+    for where, keys in (("control_room.pilots_by_service", obj.control_room.pilots_by_service),
+                        ("connectivity.files", obj.connectivity.files),
+                        ("connectivity.radius_m", obj.connectivity.radius_m)):
+        for key in keys:
+            if key not in services:
+                raise InputError(file, f"{where}.{key}",
+                                 f"not a service of this scenario ({', '.join(obj.services)})")
+    if obj.sharing.pilots == "separate" and obj.fleet_size:
+        missing = [name for name, spec in obj.services.items()
+                   if spec.uses_drones and name not in obj.control_room.pilots_by_service]
+        if missing:
+            raise InputError(file, "control_room.pilots_by_service",
+                             f"separate control rooms need pilots for {', '.join(missing)}")
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
