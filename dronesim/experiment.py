@@ -150,6 +150,11 @@ def run_scenario(scn: Scenario, *, replications: int | None = None, workers: int
                     progress(len(results), n)
     reps = [results[r] for r in range(n)]
     incidents = pd.concat([r.incidents for r in reps], ignore_index=True)
+    start = 0
+    for r in reps:  # keep one copy: each replication's table becomes a slice of the whole
+        n = len(r.incidents)
+        r.incidents = incidents.iloc[start:start + n]
+        start += n
     missions = pd.concat([r.missions for r in reps], ignore_index=True)
     kpis = [_kpis(prep, r) for r in reps]
     summary = summarise(prep, reps, kpis, incidents)

@@ -53,7 +53,7 @@ class Fleet:
                  rooms: PilotRooms, inc: Incidents, rec: Records,
                  on_free: Callable[[int], None], *, owners: np.ndarray | None = None,
                  pooled: bool = True, ranks: np.ndarray | None = None,
-                 sectors: Sectors | None = None) -> None:
+                 sectors: Sectors | None = None, max_wait_s: float = math.inf) -> None:
         self.env = env
         self.spec = spec
         self.docks = docks
@@ -62,6 +62,7 @@ class Fleet:
         self.inc = inc
         self.rank = ranks if ranks is not None else inc.priority.astype(np.int64)
         self.pooled = pooled
+        self.max_wait_s = max_wait_s
         self.rec = rec
         self.on_free = on_free
         self.dock_of = np.repeat(np.arange(len(docks)), docks.drones).astype(np.int64)
@@ -204,7 +205,18 @@ class Fleet:
             yield env.timeout((need - self.battery_at(d, now)) / self._rate)
         room = self.rooms.room(int(inc.service[i]))
         req = room.request(int(self.rank[i]))
-        yield req
+        # The wait for a pilot counts against the same limit as the wait for a drone: past
+        # max_queue_wait_s from the decision the drone is no longer sent.
+        limit = self.max_wait_s - (env.now - rec.t_drone_decision[i])
+        if math.isfinite(limit):
+            got = yield req | env.timeout(max(0.0, limit))
+            if req not in got:
+                req.cancel()
+                rec.drone_outcome[i] = OUTCOME["queue_abandoned"]
+                self._to_idle(d, self.battery_at(d, env.now), env.now)
+                return
+        else:
+            yield req
         t_pilot = env.now
         rec.t_pilot[i] = t_pilot
         sreq = None

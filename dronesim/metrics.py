@@ -134,12 +134,15 @@ def response_block(reps: Sequence[dict[str, float]]) -> dict[str, Any]:
     return out
 
 
-def _scalar_block(vals: Sequence[float], share: bool = False) -> dict[str, Any]:
-    """Mean and 95% interval; for a share the interval is clipped to [0, 1]."""
+def _scalar_block(vals: Sequence[float], share: bool = False, nonneg: bool = False
+                  ) -> dict[str, Any]:
+    """Mean and 95% interval; clipped to [0, 1] for a share, at 0 for a non-negative figure."""
     v = [x for x in vals if not math.isnan(x)]
     ci = ci95(v)
     if share:
         ci = [min(max(c, 0.0), 1.0) if not math.isnan(c) else c for c in ci]
+    elif nonneg:
+        ci = [max(c, 0.0) if not math.isnan(c) else c for c in ci]
     return {"mean": float(np.mean(v)) if v else math.nan, "ci95_mean": ci}
 
 
@@ -159,7 +162,8 @@ def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 "pilot_utilisation", "drone_queue_wait_s", "pilot_wait_s", "p_pilot_wait",
                 "ground_dispatch_delay_s", "out_of_range_per_week", "declined_per_week",
                 "queue_abandoned_per_week", "cancelled_per_week", "pending_per_week"):
-        out[key] = _scalar_block([k[key] for k in kpis], share=key in _SHARES)
+        out[key] = _scalar_block([k[key] for k in kpis], share=key in _SHARES,
+                                 nonneg=key != "time_saved_s")
     for key in ("drone_within", "ground_within"):
         out[f"{key}_s"] = {t: _scalar_block([k[key][t] for k in kpis], share=True)
                            for t in kpis[0][key]}
@@ -194,7 +198,7 @@ def per_borough_kpis(df: pd.DataFrame, *, warmup_s: float, horizon_s: float,
             "name": name,
             "incidents_per_week": float(
                 np.mean([len(g) / weeks for g in per_rep if g is not None])) if drone else 0.0,
-            "drone_deployments_per_week": _scalar_block(deploy),
+            "drone_deployments_per_week": _scalar_block(deploy, nonneg=True),
             "drone_response_s": response_block(drone) if drone else None,
             "ground_response_s": response_block(ground) if ground else None,
             "p_drone_first": _scalar_block(first, share=True),

@@ -307,7 +307,8 @@ def run_replication(prep: Prepared, replication: int) -> ReplicationResult:
         dispatcher.drone_free(d)
 
     fleet = Fleet(env, scn.drones, prep.docks, rooms, inc, rec, on_free, owners=prep.owners,
-                  pooled=scn.sharing.airframes == "pooled", ranks=ranks, sectors=sectors)
+                  pooled=scn.sharing.airframes == "pooled", ranks=ranks, sectors=sectors,
+                  max_wait_s=scn.dispatch.max_queue_wait_s)
     forces = []
     offset = 0
     for name in inc.service_names:
