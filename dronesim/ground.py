@@ -81,17 +81,54 @@ def units_per_borough(spec: ServiceSpec, london: London) -> np.ndarray:
                       np.ceil(load / g.staffing_utilisation)).astype(np.int64)
 
 
-class GroundForce:
-    """The ground units of one service, dispatched by nearest idle unit within the borough."""
+class _Force:
+    """What every ground force shares: inputs as hot-path lists, the travel model, records."""
 
-    def __init__(self, env: simpy.Environment, name: str, spec: ServiceSpec, london: London,
-                 inc: Incidents, rec: Records, streams: Streams, unit_offset: int,
+    def __init__(self, env: simpy.Environment, spec: ServiceSpec, inc: Incidents, rec: Records,
                  on_eta: Callable[[int], None]) -> None:
         self.env = env
         self.spec = spec.ground
         self.inc = inc
         self.rec = rec
         self.on_eta = on_eta
+        # Hot-path copies as Python lists (numpy scalar access is slower in a loop).
+        self._x = inc.x.tolist()
+        self._y = inc.y.tolist()
+        self._f = inc.travel_factor.tolist()
+        self._turn = inc.turnout_s.tolist()
+        self._on = inc.ground_on_scene_s.tolist()
+        self._prio = inc.priority.tolist()
+        self._tcall = inc.t_call.tolist()
+
+    def _drive_s(self, i: int, dist: float) -> float:
+        """Road time for incident i over a straight-line distance (variability included)."""
+        g = self.spec
+        return g.circuity * dist / g.speed_m_s * self._f[i]
+
+    def _expected_arrival(self, i: int, now: float, dist: float) -> float:
+        """Expected end of call handling plus expected travel, as a dispatcher would predict."""
+        g = self.spec
+        t_dispatch = max(now, self._tcall[i] + g.call_handling_mean_s)
+        return t_dispatch + g.turnout_s + g.circuity * dist / g.speed_m_s
+
+    def _record(self, u: int, i: int, dist: float, now: float, arrive: float,
+                clear: float) -> None:
+        rec = self.rec
+        rec.t_ground_dispatch[i] = now
+        rec.t_ground_arrival[i] = arrive
+        rec.t_ground_clear[i] = clear
+        rec.ground_unit[i] = self.unit_ids[u]
+        rec.ground_distance_m[i] = dist
+        self.on_eta(i)
+
+
+class GroundForce(_Force):
+    """The ground units of one service, dispatched by nearest idle unit within the borough."""
+
+    def __init__(self, env: simpy.Environment, name: str, spec: ServiceSpec, london: London,
+                 inc: Incidents, rec: Records, streams: Streams, unit_offset: int,
+                 on_eta: Callable[[int], None]) -> None:
+        super().__init__(env, spec, inc, rec, on_eta)
         counts = units_per_borough(spec, london)
         self.unit_borough = np.repeat(np.arange(london.n_boroughs), counts)
         n = self.size = int(self.unit_borough.size)
@@ -114,15 +151,7 @@ class GroundForce:
         for u, b in enumerate(self.unit_borough):
             self.idle[b].append(u)
         self.queue: list[list[tuple[int, float, int]]] = [[] for _ in range(london.n_boroughs)]
-        # Hot-path copies as Python lists (numpy scalar access is slower in a loop).
-        self._x = inc.x.tolist()
-        self._y = inc.y.tolist()
         self._b = inc.borough.tolist()
-        self._f = inc.travel_factor.tolist()
-        self._turn = inc.turnout_s.tolist()
-        self._on = inc.ground_on_scene_s.tolist()
-        self._prio = inc.priority.tolist()
-        self._tcall = inc.t_call.tolist()
         self._unit_borough = self.unit_borough.tolist()
 
     def dispatch(self, i: int) -> None:
@@ -159,26 +188,17 @@ class GroundForce:
         idle = self.idle[self._b[i]]
         if not idle:
             return math.nan
-        g = self.spec
         x, y = self._x[i], self._y[i]
         d = min(math.hypot(self.ux[u] - x, self.uy[u] - y) for u in idle)
-        t_dispatch = max(now, self._tcall[i] + g.call_handling_mean_s)
-        return t_dispatch + g.turnout_s + g.circuity * d / g.speed_m_s
+        return self._expected_arrival(i, now, d)
 
     def _send(self, u: int, i: int, dist: float) -> None:
-        g = self.spec
         now = self.env.now
-        arrive = now + self._turn[i] + g.circuity * dist / g.speed_m_s * self._f[i]
+        arrive = now + self._turn[i] + self._drive_s(i, dist)
         clear = arrive + self._on[i]
-        rec = self.rec
-        rec.t_ground_dispatch[i] = now
-        rec.t_ground_arrival[i] = arrive
-        rec.t_ground_clear[i] = clear
-        rec.ground_unit[i] = self.unit_ids[u]
-        rec.ground_distance_m[i] = dist
         self.ux[u] = self._x[i]
         self.uy[u] = self._y[i]
-        self.on_eta(i)
+        self._record(u, i, dist, now, arrive, clear)
         self.env.timeout(clear - now).callbacks.append(lambda _ev, u=u: self._free(u))
 
     def _free(self, u: int) -> None:
@@ -193,7 +213,7 @@ class GroundForce:
             self.idle[b].append(u)
 
 
-class StationForce:
+class StationForce(_Force):
     """Units based at fire stations, dispatched London-wide from the nearest station with an idle
     unit (see the module docstring). Same interface as :class:`GroundForce`."""
 
@@ -203,11 +223,7 @@ class StationForce:
     def __init__(self, env: simpy.Environment, name: str, spec: ServiceSpec, london: London,
                  inc: Incidents, rec: Records, streams: Streams, unit_offset: int,
                  on_eta: Callable[[int], None]) -> None:
-        self.env = env
-        self.spec = spec.ground
-        self.inc = inc
-        self.rec = rec
-        self.on_eta = on_eta
+        super().__init__(env, spec, inc, rec, on_eta)
         st = fire_stations(london)
         self.station_names = tuple(st["site_id"])
         sx = st["x"].to_numpy(float)
@@ -240,13 +256,6 @@ class StationForce:
         self._cand = idx.tolist()
         self._cdist = dist.tolist()
         self._rowl = self._row.tolist()
-        self._x = inc.x.tolist()
-        self._y = inc.y.tolist()
-        self._f = inc.travel_factor.tolist()
-        self._turn = inc.turnout_s.tolist()
-        self._on = inc.ground_on_scene_s.tolist()
-        self._prio = inc.priority.tolist()
-        self._tcall = inc.t_call.tolist()
 
     def _nearest_idle(self, i: int) -> tuple[int, float]:
         """(station, distance) of the nearest station with an idle unit; -1 if none."""
@@ -286,24 +295,15 @@ class StationForce:
         s, d = self._nearest_idle(i)
         if s < 0:
             return math.nan
-        g = self.spec
-        t_dispatch = max(now, self._tcall[i] + g.call_handling_mean_s)
-        return t_dispatch + g.turnout_s + g.circuity * d / g.speed_m_s
+        return self._expected_arrival(i, now, d)
 
     def _send(self, u: int, i: int, dist: float) -> None:
-        g = self.spec
         now = self.env.now
-        drive = g.circuity * dist / g.speed_m_s * self._f[i]
+        drive = self._drive_s(i, dist)
         arrive = now + self._turn[i] + drive
         clear = arrive + self._on[i]
         back = clear + drive  # home by the same road model, no turnout
-        rec = self.rec
-        rec.t_ground_dispatch[i] = now
-        rec.t_ground_arrival[i] = arrive
-        rec.t_ground_clear[i] = clear
-        rec.ground_unit[i] = self.unit_ids[u]
-        rec.ground_distance_m[i] = dist
-        self.on_eta(i)
+        self._record(u, i, dist, now, arrive, clear)
         self.env.timeout(back - now).callbacks.append(lambda _ev, u=u: self._free(u))
 
     def _free(self, u: int) -> None:

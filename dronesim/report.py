@@ -53,29 +53,45 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def manifest(result: RunResult, argv: list[str] | None = None) -> dict[str, Any]:
-    versions = {}
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
     for p in _PACKAGES:
         try:
-            versions[p] = metadata.version(p)
+            out[p] = metadata.version(p)
         except metadata.PackageNotFoundError:
-            versions[p] = None
+            out[p] = None
+    return out
+
+
+def _provenance(argv: list[str] | None, wall_s: float, **fields: Any) -> dict[str, Any]:
+    """The manifest fields every output folder shares, with the command's own fields."""
+    versions = _versions()
+    return {"dronesim_version": versions["dronesim"], "git_commit": _git_commit(), **fields,
+            "python": sys.version.split()[0], "platform": platform.platform(),
+            "packages": versions, "wall_time_s": round(wall_s, 3), "command": argv}
+
+
+def _save_figures(figs: dict[str, Any], folder: Path) -> list[Path]:
+    """Save each figure as ``folder/name`` (PNG, 120 dpi) and close it."""
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figs.items():
+        path = folder / name
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def manifest(result: RunResult, argv: list[str] | None = None) -> dict[str, Any]:
     scn = result.scenario
-    return {
-        "dronesim_version": versions["dronesim"],
-        "git_commit": _git_commit(),
-        "scenario": scn.name,
-        "scenario_file": scn.source,
-        "seed": scn.simulation.seed,
-        "replications": len(result.replications),
-        "weeks": scn.simulation.weeks,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": versions,
-        "wall_time_s": round(result.wall_s, 3),
-        "replication_wall_time_s": [round(r.wall_s, 3) for r in result.replications],
-        "command": argv,
-    }
+    return _provenance(
+        argv, result.wall_s, scenario=scn.name, scenario_file=scn.source,
+        seed=scn.simulation.seed, replications=len(result.replications),
+        weeks=scn.simulation.weeks,
+        replication_wall_time_s=[round(r.wall_s, 3) for r in result.replications])
 
 
 @contextmanager
@@ -99,8 +115,6 @@ def atomic_output_dir(out: Path):
 
 
 def write_plots(result: RunResult, plots: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
     prep = result.prepared
     scn = prep.scenario
     plots.mkdir(parents=True, exist_ok=True)
@@ -122,13 +136,7 @@ def write_plots(result: RunResult, plots: Path) -> list[Path]:
             result.summary["per_borough"],
             title=f"{scn.name}: mean response by borough"),
     }
-    paths = []
-    for name, fig in figs.items():
-        p = plots / name
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
-    return paths
+    return _save_figures(figs, plots)
 
 
 def write_run(result: RunResult, out: Path, argv: list[str] | None = None,
@@ -198,28 +206,14 @@ def format_table(summary: dict[str, Any]) -> str:
 def write_sweep(result, scn, out: Path, argv: list[str] | None = None, wall_s: float = 0.0
                 ) -> Path:
     """Write a sweep's tidy tables, summary, plots and manifest into ``out`` (atomically)."""
-    import matplotlib.pyplot as plt
-
     with atomic_output_dir(Path(out)) as tmp:
         result.steps.to_csv(tmp / "sweep.csv", index=False)
         result.boroughs.to_csv(tmp / "boroughs.csv", index=False)
         result.sites.to_csv(tmp / "sites.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n")
         (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(scn))
-        versions = {}
-        for p in _PACKAGES:
-            try:
-                versions[p] = metadata.version(p)
-            except metadata.PackageNotFoundError:
-                versions[p] = None
-        (tmp / "manifest.json").write_text(json.dumps(json_safe({
-            "dronesim_version": versions["dronesim"], "git_commit": _git_commit(),
-            "scenario_file": scn.source, "seed": scn.simulation.seed,
-            "python": sys.version.split()[0], "platform": platform.platform(),
-            "packages": versions, "wall_time_s": round(wall_s, 3), "command": argv}),
-            indent=2) + "\n")
-        plots = tmp / "plots"
-        plots.mkdir()
+        (tmp / "manifest.json").write_text(json.dumps(json_safe(_provenance(
+            argv, wall_s, scenario_file=scn.source, seed=scn.simulation.seed)), indent=2) + "\n")
         within = scn.coverage.within_s
         figs = {
             "coverage_vs_fleet.png": plotting.sweep_coverage(
@@ -231,9 +225,7 @@ def write_sweep(result, scn, out: Path, argv: list[str] | None = None, wall_s: f
                 result.boroughs, scn.coverage.borough_population_share,
                 title=f"{scn.name}: population within {within / 60:g} min by borough (%)"),
         }
-        for name, fig in figs.items():
-            fig.savefig(plots / name, dpi=120)
-            plt.close(fig)
+        _save_figures(figs, tmp / "plots")
     return Path(out)
 
 
@@ -260,16 +252,6 @@ def format_sweep(summary: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for p in _PACKAGES:
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            out[p] = None
-    return out
-
-
 def _safe_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
@@ -281,30 +263,20 @@ def comparison_dir_name(labels: list[str]) -> str:
 
 def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]:
     """Provenance of a comparison: versions, scenario files, seed, wall times, command."""
-    versions = _versions()
-    return {
-        "dronesim_version": versions["dronesim"],
-        "git_commit": _git_commit(),
-        "reference": result.reference,
-        "scenarios": [{"label": lab, "scenario": r.scenario.name,
-                       "scenario_file": r.scenario.source, "weeks": r.scenario.simulation.weeks,
-                       "wall_time_s": round(r.wall_s, 3),
-                       "replication_wall_time_s": [round(x.wall_s, 3) for x in r.replications]}
-                      for lab, r in zip(result.labels, result.results)],
-        "seed": result.summary["seed"],
-        "replications": result.summary["replications"],
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": versions,
-        "wall_time_s": round(result.wall_s, 3),
-        "command": argv,
-    }
+    return _provenance(
+        argv, result.wall_s,
+        reference=result.reference,
+        scenarios=[{"label": lab, "scenario": r.scenario.name,
+                    "scenario_file": r.scenario.source, "weeks": r.scenario.simulation.weeks,
+                    "wall_time_s": round(r.wall_s, 3),
+                    "replication_wall_time_s": [round(x.wall_s, 3) for x in r.replications]}
+                   for lab, r in zip(result.labels, result.results)],
+        seed=result.summary["seed"],
+        replications=result.summary["replications"])
 
 
 def write_comparison_plots(result, plots: Path) -> list[Path]:
     """One forest plot per service and a bar chart of mean responses, into ``plots``."""
-    import matplotlib.pyplot as plt
-
     plots.mkdir(parents=True, exist_ok=True)
     labels = {k: v["label"] for k, v in result.summary["metrics"].items()}
     reps = result.summary["replications"]
@@ -316,13 +288,7 @@ def write_comparison_plots(result, plots: Path) -> list[Path]:
                   f"(mean and 95% CI over {reps} replications)")
     figs["responses.png"] = plotting.comparison_responses(
         result.means, title=f"Mean response by scenario and service ({reps} replications)")
-    paths = []
-    for name, fig in figs.items():
-        p = plots / name
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
-    return paths
+    return _save_figures(figs, plots)
 
 
 def write_comparison(result, out: Path, argv: list[str] | None = None,

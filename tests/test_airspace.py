@@ -231,7 +231,7 @@ def test_heathrow_frz(frz):
     # the centre, about 2.4 km beyond the circle on each side: about +13 km^2.
     atz = math.pi * 4630**2 / 1e6
     area = heathrow.area / 1e6
-    print(f"\nFRZ areas km^2: " + ", ".join(f"{n}: {a / 1e6:.1f}"
+    print("\nFRZ areas km^2: " + ", ".join(f"{n}: {a / 1e6:.1f}"
                                            for n, a in zip(frz.names, frz.area_m2)))
     assert atz == pytest.approx(67.35, abs=0.01)
     assert 76 < area < 86
