@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--weeks", type=_positive_float, default=None)
     run.add_argument("--workers", type=_positive_int, default=None,
                      help="processes (default: one per core)")
+    run.add_argument("--trace", type=Path, default=None,
+                     help="CSV of incidents replayed instead of the generators (time; x,y or "
+                          "lon,lat; service; optional priority, drone_suited)")
+    run.add_argument("--trace-service", default=None,
+                     help="service of every trace row when the CSV has no service column")
     run.add_argument("--no-plots", action="store_true", help="skip plots/ (faster)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     sw = sub.add_parser("sweep", help="fleet-growth pathway with common random numbers")
@@ -105,7 +110,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         sim["replications"] = args.replications
     if getattr(args, "weeks", None) is not None:
         sim["weeks"] = args.weeks
-    return {"simulation": sim} if sim else {}
+    out: dict[str, Any] = {"simulation": sim} if sim else {}
+    demand: dict[str, Any] = {}
+    if getattr(args, "trace", None) is not None:
+        if not args.trace.is_file():
+            raise InputError(args.trace, "", "trace file not found (--trace)")
+        demand["trace"] = str(args.trace.resolve())
+    if getattr(args, "trace_service", None) is not None:
+        demand["trace_service"] = args.trace_service
+    if demand:
+        out["demand"] = demand
+    return out
 
 
 def _progress(quiet: bool, what: str = "replications"):

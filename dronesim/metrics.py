@@ -55,6 +55,13 @@ def _resp(v: np.ndarray) -> dict[str, float]:
             "p90": float(np.quantile(v, 0.9)), "n": int(v.size)}
 
 
+def _nanmean(v: np.ndarray) -> float:
+    """Mean of the defined values; NaN (without a warning) when there are none."""
+    v = np.asarray(v, float)
+    ok = ~np.isnan(v)
+    return float(v[ok].mean()) if ok.any() else math.nan
+
+
 def _busy(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> float:
     return float(np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0, None).sum())
 
@@ -91,7 +98,7 @@ def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: floa
         "ground": _resp(ground_all),
         "ground_on_drone_incidents": _resp(ground_d),
         "p_drone_first": float(first.mean()) if first.size else math.nan,
-        "time_saved_s": float(np.nanmean(ground_d - drone)) if drone.size else math.nan,
+        "time_saved_s": _nanmean(ground_d - drone) if drone.size else math.nan,
         "drone_within": {str(t): float((drone <= t).mean()) if drone.size else math.nan
                          for t in WITHIN_S},
         "ground_within": {str(t): float((ground_all <= t).mean()) if ground_all.size else math.nan
@@ -102,8 +109,8 @@ def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: floa
         out[f"{name}_per_week"] = float(counts.get(name, 0)) / weeks
     qwait = (w["t_drone_assigned"] - w["t_drone_decision"]).to_numpy()
     pwait = (w["t_pilot"] - w["t_drone_assigned"]).to_numpy()
-    out["drone_queue_wait_s"] = float(np.nanmean(qwait[on])) if on.any() else math.nan
-    out["pilot_wait_s"] = float(np.nanmean(pwait[on])) if on.any() else math.nan
+    out["drone_queue_wait_s"] = _nanmean(qwait[on]) if on.any() else math.nan
+    out["pilot_wait_s"] = _nanmean(pwait[on]) if on.any() else math.nan
     out["p_pilot_wait"] = float((pwait[on] > 1e-9).mean()) if on.any() else math.nan
     span = horizon_s - warmup_s
     if len(missions):
@@ -116,7 +123,7 @@ def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: floa
     out["drone_utilisation"] = air / (fleet_size * span) if fleet_size else math.nan
     out["pilot_utilisation"] = held / (pilots * span) if pilots else math.nan
     gwait = (w["t_ground_dispatch"] - w["t_call"]).to_numpy()
-    out["ground_dispatch_delay_s"] = float(np.nanmean(gwait))
+    out["ground_dispatch_delay_s"] = _nanmean(gwait)
     t = w["t_call"].to_numpy()
     out["unstable"] = _unstable(t, gwait, warmup_s, horizon_s) or _unstable(
         t[on], qwait[on], warmup_s, horizon_s)
