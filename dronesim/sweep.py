@@ -48,7 +48,7 @@ def parse_fleet(text: str, steps: int = 8) -> list[int]:
                 sizes = np.unique(np.round(np.linspace(lo, hi, max(2, steps))).astype(int))
             elif len(parts) == 3:
                 lo, hi, step = parts
-                if step < 1:
+                if step < 1 or lo > hi:
                     raise ValueError
                 sizes = list(range(lo, hi + 1, step))
                 if sizes[-1] != hi:
