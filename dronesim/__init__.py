@@ -6,19 +6,25 @@ The public API::
     scn = dronesim.load_scenario("scenarios/met_baseline.toml")
     result = dronesim.run_scenario(scn, replications=3)
     result.summary["drone_response_s"]["mean"]
+
+    sweep = dronesim.run_sweep(dronesim.load_scenario("scenarios/met_growth.toml"), [9, 60, 150])
+    cmp = dronesim.compare_scenarios([scn_a, scn_b])   # paired differences with 95% CIs
 """
 
 from .dispatch import (Decline, Dispatch, DispatchPolicy, FleetSnapshot, IncidentView, Queue,
                        available_policies, register_policy)
 from .errors import InputError
+from .compare import ComparisonResult, compare_scenarios
 from .experiment import RunResult, run_scenario
 from .model import prepare, run_replication
 from .scenario import Scenario, load_scenario, scenario_from_dict
+from .sweep import SweepResult, run_sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Decline", "Dispatch", "DispatchPolicy", "FleetSnapshot", "IncidentView", "InputError",
-    "Queue", "RunResult", "Scenario", "available_policies", "load_scenario", "prepare",
-    "register_policy", "run_replication", "run_scenario", "scenario_from_dict", "__version__",
+    "ComparisonResult", "Decline", "Dispatch", "DispatchPolicy", "FleetSnapshot", "IncidentView",
+    "InputError", "Queue", "RunResult", "Scenario", "SweepResult", "available_policies",
+    "compare_scenarios", "load_scenario", "prepare", "register_policy", "run_replication",
+    "run_scenario", "run_sweep", "scenario_from_dict", "__version__",
 ]

@@ -18,7 +18,7 @@ import functools
 import heapq
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -157,8 +157,6 @@ class ReplicationResult:
     pilots: int
     ground_units: dict[str, int]
     wall_s: float
-    events: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 class _DroneDispatcher:
