@@ -27,7 +27,7 @@ from .geography import London
 from .scenario import CoverageSpec, DroneSpec
 from .sites import Docks
 
-__all__ = ["reach_radius_m", "StaticCoverage", "static_coverage", "coverage_matrix"]
+__all__ = ["reach_radius_m", "StaticCoverage", "static_coverage"]
 
 
 def reach_radius_m(spec: DroneSpec, within_s: float) -> float:
@@ -146,19 +146,3 @@ def static_coverage(london: London, docks: Docks, drones: DroneSpec, cov: Covera
         footprint=footprint,
     )
 
-
-def coverage_matrix(site_x: np.ndarray, site_y: np.ndarray, point_x: np.ndarray,
-                    point_y: np.ndarray, radius_m: float):
-    """Sparse sites x points matrix (CSR, int8): 1 where the point is within ``radius_m``."""
-    from scipy import sparse
-    from scipy.spatial import cKDTree
-
-    n_s, n_p = len(site_x), len(point_x)
-    if n_s == 0 or n_p == 0 or radius_m <= 0:
-        return sparse.csr_matrix((n_s, n_p), dtype=np.int8)
-    tree = cKDTree(np.column_stack([point_x, point_y]))
-    hits = tree.query_ball_point(np.column_stack([site_x, site_y]), r=radius_m)
-    rows = np.repeat(np.arange(n_s), [len(h) for h in hits])
-    cols = np.concatenate([np.asarray(h, np.int64) for h in hits]) if rows.size else rows
-    data = np.ones(rows.size, np.int8)
-    return sparse.csr_matrix((data, (rows, cols)), shape=(n_s, n_p))

@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 import shapely
 import simpy
+from scipy import sparse
 
 from .airspace import AirspacePolicy, NoFlyZones, candidate_legs, zones_for
-from .coverage import StaticCoverage, coverage_matrix, reach_radius_m, static_coverage
+from . import siting
+from .coverage import StaticCoverage, reach_radius_m, static_coverage
 from .demand import WEEK_S, Incidents, generate_incidents
 from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
 from .dispatch.base import DispatchPolicy, PolicyContext
@@ -120,7 +122,11 @@ class Prepared:
             suited = float(np.dot(spec.priority_shares, spec.drone_suited_share))
             w += spec.incidents_per_week * suited * weight / weight.sum()
         radius = reach_radius_m(scn.drones, scn.coverage.within_s)
-        cover = coverage_matrix(self.docks.x, self.docks.y, px, py, radius)
+        docks_xy = np.column_stack([self.docks.x, self.docks.y])
+        if radius > 0:
+            cover = siting.coverage_matrix(docks_xy, np.column_stack([px, py]), radius).T.tocsr()
+        else:  # the target leaves no time to fly: nothing is covered
+            cover = sparse.csr_matrix((len(self.docks), px.size), dtype=np.int8)
         return PolicyContext(self.docks.x, self.docks.y, self.docks.drones, px, py, w, cover,
                              scn.coverage.within_s, tuple(scn.services))
 
