@@ -7,6 +7,7 @@ written to the output folder unless the whole run succeeds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,19 +116,40 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _progress(quiet: bool, what: str = "replications"):
-    if quiet:
-        return None, None
-    from tqdm import tqdm
+@contextlib.contextmanager
+def _progress(quiet: bool, what: str):
+    """Yield a ``progress(done, total)`` callback (None if quiet) drawing a bar on stderr.
 
-    bar = tqdm(total=None, desc=what, unit="run", file=sys.stderr, leave=True)
+    The bar appears at the first completed run, so input errors found before any run starts
+    leave nothing on stderr but their one line; it is closed however the block ends.
+    """
+    if quiet:
+        yield None
+        return
+    bar = None
 
     def update(done: int, total: int) -> None:
-        bar.total = total
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc=what, unit="run", file=sys.stderr, leave=True)
         bar.n = done
         bar.refresh()
 
-    return update, bar
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _out_dir(given: Path | None, default: str) -> Path:
+    """The output folder: ``--out`` or ``results/<default>``; refused if it is a file."""
+    out = given or Path("results") / default
+    if out.exists() and not out.is_dir():
+        raise InputError("<command line>", "--out", f"{out} exists and is not a folder")
+    return out
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -149,16 +171,10 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from .model import prepare
 
     scn = load_scenario(args.scenario, _overrides(args))
-    out = args.out or Path("results") / scn.name
-    if out.exists() and not out.is_dir():
-        raise InputError("<command line>", "--out", f"{out} exists and is not a folder")
-    prepare(scn)  # every check against the map before any output or progress is shown
-    update, bar = _progress(args.quiet)
-    try:
+    out = _out_dir(args.out, scn.name)
+    prepare(scn)  # every check against the map before any run starts
+    with _progress(args.quiet, "replications") as update:
         result = run_scenario(scn, workers=args.workers, progress=update)
-    finally:
-        if bar is not None:
-            bar.close()
     write_run(result, out, argv, plots=not args.no_plots)
     print(format_table(result.summary))
     print(f"outputs: {out}/ (incidents.parquet, missions.parquet, summary.json, manifest.json, "
@@ -176,17 +192,11 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:
 
     sizes = parse_fleet(args.fleet, args.steps)
     scn = load_scenario(args.scenario, _overrides(args))
-    out = args.out or Path("results") / f"{scn.name}_sweep"
-    if out.exists() and not out.is_dir():
-        raise InputError("<command line>", "--out", f"{out} exists and is not a folder")
+    out = _out_dir(args.out, f"{scn.name}_sweep")
     prepare(scn)
     t0 = time.perf_counter()
-    update, bar = _progress(args.quiet, "runs")
-    try:
+    with _progress(args.quiet, "runs") as update:
         result = run_sweep(scn, sizes, workers=args.workers, progress=update)
-    finally:
-        if bar is not None:
-            bar.close()
     write_sweep(result, scn, out, argv, time.perf_counter() - t0)
     print(format_sweep(result.summary))
     print(f"outputs: {out}/ (sweep.csv, boroughs.csv, sites.csv, summary.json, plots/); "
@@ -204,28 +214,10 @@ def _cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
                          f"compare needs at least two scenario files, got {len(args.scenarios)}")
     scns = [load_scenario(p, _overrides(args)) for p in args.scenarios]
     labels = scenario_labels(scns)
-    out = args.out or Path("results") / comparison_dir_name(labels)
-    if out.exists() and not out.is_dir():
-        raise InputError("<command line>", "--out", f"{out} exists and is not a folder")
-    # compare_scenarios checks every scenario against the map before the first run; the bar
-    # appears only once runs start, so bad input leaves nothing but the one-line error.
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, desc="runs", unit="run", file=sys.stderr, leave=True)
-        bar.n = done
-        bar.refresh()
-
-    try:
-        result = compare_scenarios(scns, workers=args.workers, labels=labels,
-                                   progress=None if args.quiet else update)
-    finally:
-        if bar is not None:
-            bar.close()
+    out = _out_dir(args.out, comparison_dir_name(labels))
+    # compare_scenarios checks every scenario against the map before the first run.
+    with _progress(args.quiet, "runs") as update:
+        result = compare_scenarios(scns, workers=args.workers, labels=labels, progress=update)
     write_comparison(result, out, argv, plots=not args.no_plots)
     print(format_comparison(result.summary))
     print(f"outputs: {out}/ (differences.csv, values.csv, summary.json, manifest.json, "
