@@ -23,11 +23,17 @@ class InputError(ValueError):
         Dotted path of the offending key, e.g. ``"drones.speed_m_s"``; empty if the whole file is bad.
     problem
         What is wrong, in a few words.
+    related
+        Other dotted fields a cross-field check involved.
     """
 
-    def __init__(self, file: str | Path, field: str, problem: str) -> None:
+    def __init__(self, file: str | Path, field: str, problem: str, *,
+                 related: tuple[str, ...] = ()) -> None:
         self.file = str(file)
         self.field = field
         self.problem = problem
+        #: Other fields a cross-field check involved (the error belongs to whichever file set
+        #: the last of them; see :func:`dronesim.scenario.blame`).
+        self.related = tuple(related)
         where = f"{self.file}: {field}" if field else self.file
         super().__init__(f"{where}: {problem}")

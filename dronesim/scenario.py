@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 import types
 import typing
@@ -58,6 +59,17 @@ def _choice(default: str, options: tuple[str, ...], doc: str = "") -> Any:
     return field(default=default, metadata={"choices": options, "doc": doc})
 
 
+#: Bounds that keep every run within reach of one machine (see :mod:`dronesim.limits` for the
+#: memory check made before a run starts, which bounds the product of these).
+MAX_DRONES_PER_SITE = 1000
+MAX_FLEET = 5000
+MAX_INCIDENTS_PER_WEEK = 1_000_000
+#: A scenario is a few kilobytes of text; a larger file is not one.
+MAX_SCENARIO_BYTES = 1_000_000
+#: A scenario ``name`` is a label (it names the default output folder): letters, digits, space
+#: and ``- _ . + ( )``, starting with a letter or digit, at most 80 characters, never ``..``.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.+()-]{0,79}")
+
 # --------------------------------------------------------------------------------------------
 # The schema. Defaults are typical published values (see ../shared/design/MODEL.md); the
 # scenario files say where each value used comes from.
@@ -100,7 +112,7 @@ class DockSite:
     """A launch site holding ``drones`` docked drones. Give ``lon``/``lat`` or ``x``/``y``."""
 
     name: str = ""
-    drones: int = _num(1, ge=0, le=1000)
+    drones: int = _num(1, ge=0, le=MAX_DRONES_PER_SITE)
     lon: float = _num(math.nan, ge=-180, le=180)
     lat: float = _num(math.nan, ge=-90, le=90)
     x: float = _num(math.nan, doc="easting, EPSG:27700")
@@ -144,7 +156,8 @@ class GroundSpec:
 class ServiceSpec:
     """Demand and ground response of one blue-light service."""
 
-    incidents_per_week: float = _num(1000.0, ge=0, le=10_000_000)
+    incidents_per_week: float = _num(1000.0, ge=0, le=MAX_INCIDENTS_PER_WEEK,
+                                     doc="London's three services together: about 63,500")
     spatial_weight: str = _choice("population", ("population", "crime", "crime_violence",
                                                  "lfb_sample", "las"))
     time_profile: str = _choice("lfb_all", ("flat", "lfb_all", "lfb_fire"))
@@ -186,7 +199,7 @@ class DispatchSpec:
     policy: str = "earliest_arrival"
     params: Mapping[str, Any] = field(default_factory=dict)
     max_queue_wait_s: float = _num(300.0, ge=0, le=math.inf)
-    candidate_docks: int = _num(16, ge=1, le=1000, doc="nearest docks considered per incident")
+    candidate_docks: int = _num(16, ge=1, le=64, doc="nearest docks considered per incident")
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +275,7 @@ class SitingSpec:
     file: str = ""
     candidates: tuple[str, ...] = ("fire_station", "hospital")
     sites: int = _num(0, ge=0, le=10_000, doc="total sites (listed included) to open")
-    drones_per_site: int = _num(3, ge=1, le=1000)
+    drones_per_site: int = _num(3, ge=1, le=MAX_DRONES_PER_SITE)
     weight: str = _choice("borough_equal", ("population", "crime", "borough_equal", "area"),
                           doc="demand weight the optimisation covers; borough_equal: every "
                               "borough's population counts the same in total")
@@ -347,6 +360,10 @@ class Scenario:
     airspace_management: AirspaceManagementSpec = field(default_factory=AirspaceManagementSpec)
     connectivity: ConnectivitySpec = field(default_factory=ConnectivitySpec)
     source: str = field(default="<memory>", metadata={"internal": True})
+    #: Which file (or ``<command line>``) set each dotted field, for error messages that name the
+    #: file actually at fault (a parent reached through ``extends``); see :func:`blame`.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False,
+                                       metadata={"internal": True})
 
     @property
     def fleet_size(self) -> int:
@@ -473,7 +490,8 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         if len(obj.drone_suited_share) != len(shares):
             raise InputError(file, p + "drone_suited_share",
                              f"needs one share per priority ({len(shares)}); "
-                             f"got {len(obj.drone_suited_share)}")
+                             f"got {len(obj.drone_suited_share)}",
+                             related=(p + "priority_shares",))
         if any(not 0 <= s <= 1 for s in obj.drone_suited_share):
             raise InputError(file, p + "drone_suited_share", "each share must be within [0, 1]")
     elif isinstance(obj, DockSite):
@@ -488,7 +506,9 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
     elif isinstance(obj, DroneSpec):
         if obj.reserve_s + obj.min_on_scene_s + 2 * (obj.climb_s + obj.descent_s) >= obj.endurance_s:
             raise InputError(file, p + "endurance_s",
-                             "too short for climb, descent, min_on_scene_s and reserve_s")
+                             "too short for climb, descent, min_on_scene_s and reserve_s",
+                             related=tuple(p + k for k in ("reserve_s", "min_on_scene_s",
+                                                           "climb_s", "descent_s")))
     elif isinstance(obj, DemandSpec):
         for key, col in obj.trace_columns.items():
             if key not in TRACE_COLUMNS:
@@ -525,6 +545,11 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
             if not isinstance(v, str) or not v:
                 raise InputError(file, f"{p}files.{k}", "must be a file name")
     elif isinstance(obj, Scenario):
+        if not NAME_PATTERN.fullmatch(obj.name) or ".." in obj.name:
+            raise InputError(file, "name", f"{obj.name!r} is not a valid label: 1-80 letters, "
+                             "digits, spaces and - _ . + ( ), starting with a letter or digit, "
+                             "no '..' (it names the default output folder)")
+        check_fleet(obj, file)
         _check_sharing(obj, file)
         dem = obj.demand
         # The trace file itself is read (and its absence reported) when the scenario is
@@ -533,11 +558,25 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
             if dem.trace_service and dem.trace_service not in obj.services:
                 raise InputError(file, "demand.trace_service",
                                  f"{dem.trace_service!r} is not a service of this scenario "
-                                 f"({', '.join(obj.services)})")
+                                 f"({', '.join(obj.services)})", related=("services",))
         names = [d.name for d in obj.docks]
         dup = sorted({n for n in names if names.count(n) > 1 and n})
         if dup:
             raise InputError(file, "docks", f"duplicate dock names: {', '.join(dup)}")
+
+
+def check_fleet(scn: Scenario, file: str | None = None, *, sited: bool = False) -> None:
+    """The fleet is within bounds and, once sited (``sited=True``: every dock listed, as after
+    :func:`dronesim.model.prepare`), exists wherever a service needs drones."""
+    file = scn.source if file is None else file
+    if scn.fleet_size > MAX_FLEET:
+        raise InputError(file, "docks", f"{scn.fleet_size:,} drones in all; at most "
+                                        f"{MAX_FLEET:,} are allowed")
+    needs = [n for n, sv in scn.services.items() if sv.uses_drones]
+    if sited and needs and scn.fleet_size == 0 and scn.dispatch.policy != "ground_only":
+        raise InputError(file, "docks", "no drones: list [[docks]] with drones, choose a "
+                         "[siting] method, or set dispatch.policy = 'ground_only' (services "
+                         f"using drones: {', '.join(needs)})")
 
 
 def _check_sharing(obj: Scenario, file: str) -> None:
@@ -546,20 +585,22 @@ def _check_sharing(obj: Scenario, file: str) -> None:
         if d.service and d.service not in services:
             raise InputError(file, f"docks[{k}].service",
                              f"{d.service!r} is not a service of this scenario "
-                             f"({', '.join(obj.services)})")
+                             f"({', '.join(obj.services)})", related=("services",))
     for where, keys in (("control_room.pilots_by_service", obj.control_room.pilots_by_service),
                         ("connectivity.files", obj.connectivity.files),
                         ("connectivity.radius_m", obj.connectivity.radius_m)):
         for key in keys:
             if key not in services:
                 raise InputError(file, f"{where}.{key}",
-                                 f"not a service of this scenario ({', '.join(obj.services)})")
+                                 f"not a service of this scenario ({', '.join(obj.services)})",
+                                 related=("services",))
     if obj.sharing.pilots == "separate" and obj.fleet_size:
         missing = [name for name, spec in obj.services.items()
                    if spec.uses_drones and name not in obj.control_room.pilots_by_service]
         if missing:
             raise InputError(file, "control_room.pilots_by_service",
-                             f"separate control rooms need pilots for {', '.join(missing)}")
+                             f"separate control rooms need pilots for {', '.join(missing)}",
+                             related=("sharing.pilots", "services", "docks"))
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -572,42 +613,160 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_text_file(path: Path, what: str = "file", limit: int = MAX_SCENARIO_BYTES) -> str:
+    """The UTF-8 text of a small input file; every way it can fail is one InputError.
+
+    A UTF-8 byte-order mark is accepted. Not found, a folder, unreadable, larger than ``limit``
+    bytes, not UTF-8, or holding NUL bytes (a binary file): refused, naming the file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "", f"is a folder, not a {what}")
     if not path.is_file():
-        raise InputError(path, "", "file not found")
+        raise InputError(path, "", "file not found" if not path.exists()
+                         else f"not a regular file (a {what} is expected)")
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(path, "", f"{size:,} bytes is too large for a {what} "
+                                       f"(at most {limit:,})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, "", f"cannot read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputError(path, "", f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
+                                   f"{line}); save the file as UTF-8") from None
+    if "\x00" in text:
+        raise InputError(path, "", "not a text file (it holds NUL bytes)")
+    return text
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    text = read_text_file(path, "scenario file")
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, "", f"not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise InputError(path, "", f"cannot read ({exc.strerror})") from None
 
 
-def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+#: Fields holding file names, resolved relative to the file that sets them.
+_PATH_FIELDS = (("demand", "trace"), ("siting", "file"), ("airspace", "no_fly_files"),
+                ("connectivity", "files"))
+
+
+def _anchor_paths(table: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Relative file names in a parent scenario made absolute against the parent's folder, so
+    they mean the same file when a child in another folder extends it."""
+
+    def fix(v: Any) -> Any:
+        if isinstance(v, str) and v and not Path(v).expanduser().is_absolute():
+            return str(folder / v)
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, Mapping):
+            return {k: fix(x) for k, x in v.items()}
+        return v
+
+    out = dict(table)
+    for section, key in _PATH_FIELDS:
+        sec = out.get(section)
+        if isinstance(sec, Mapping) and key in sec:
+            out[section] = {**sec, key: fix(sec[key])}
+    return out
+
+
+def _origins(table: Mapping[str, Any], file: str, prefix: str = "") -> dict[str, str]:
+    """Dotted path of every key in ``table`` (tables and leaves) -> ``file``."""
+    out: dict[str, str] = {}
+    for k, v in table.items():
+        where = f"{prefix}.{k}" if prefix else str(k)
+        out[where] = file
+        if isinstance(v, Mapping):
+            out.update(_origins(v, file, where))
+    return out
+
+
+def _field_origin(origins: Mapping[str, str], field_: str) -> str | None:
+    """The file that set ``field_`` or its nearest enclosing table or array."""
+    f = field_
+    while f:
+        if f in origins:
+            return origins[f]
+        cut = max(f.rfind("."), f.rfind("["))
+        f = f[:cut] if cut > 0 else ""
+    return None
+
+
+def blame(exc: InputError, source: str, origins: Mapping[str, str],
+          labels: Mapping[str, str] | None = None) -> InputError:
+    """``exc`` re-addressed to the file that set the offending field (a parent reached through
+    ``extends``, or ``<command line>`` with the option's name from ``labels``)."""
+    if exc.file != str(source) or not exc.field:
+        return exc
+    head = exc.field.split(": ")[0]
+    origin = _field_origin(origins, head)
+    # A cross-field check belongs to whichever file set the last of its fields.
+    order = list(dict.fromkeys(origins.values()))  # files in the order they were merged
+    for rel in exc.related:
+        other = _field_origin(origins, rel)
+        if other is not None and (origin is None or order.index(other) > order.index(origin)):
+            origin = other
+    if origin is None or origin == str(source):
+        return exc
+    field_ = (labels or {}).get(head, exc.field) if origin.startswith("<") else exc.field
+    return InputError(origin, field_, exc.problem, related=exc.related)
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
+                  overrides_origin: str = "<overrides>",
+                  override_labels: Mapping[str, str] | None = None) -> Scenario:
     """Read, merge (``extends``) and validate a scenario file.
 
     Parameters
     ----------
     path
-        The TOML file.
+        The TOML file (UTF-8).
     overrides
         Optional nested table merged on top of the file, validated like the file itself.
+    overrides_origin, override_labels
+        How an error in an overridden value is reported: the "file" (``<command line>``) and the
+        name of each dotted field there (``{"simulation.weeks": "--weeks"}``).
+
+    An error is reported against the file that set the offending value: the parent named by
+    ``extends`` when the value came from there.
     """
     path = Path(path)
+    source = str(path)
     table = _read_toml(path)
     parent = table.pop("extends", None)
+    origins: dict[str, str] = {}
     if parent is not None:
-        if not isinstance(parent, str):
+        if not isinstance(parent, str) or not parent:
             raise InputError(path, "extends", "expected a file name")
-        parent_path = (path.parent / parent).resolve()
+        parent_path = (path.parent / Path(parent).expanduser()).resolve()
         base = _read_toml(parent_path)
         if "extends" in base:
             raise InputError(parent_path, "extends", "only one level of extends is allowed")
+        origins.update(_origins(base, str(parent_path)))
+        origins.update(_origins(table, source))
+        base = _anchor_paths(base, parent_path.parent)
         table = _merge(base, table)
+    elif not table:
+        raise InputError(path, "", "empty scenario: no settings (start from a file in "
+                                   "scenarios/, e.g. extends = \"met_baseline.toml\")")
+    else:
+        origins.update(_origins(table, source))
     if overrides:
+        origins.update(_origins(overrides, overrides_origin))
         table = _merge(table, overrides)
-    return scenario_from_dict(table, source=str(path))
+    try:
+        scn = scenario_from_dict(table, source=source)
+    except InputError as exc:
+        raise blame(exc, source, origins, override_labels) from None
+    return dataclasses.replace(scn, origins=types.MappingProxyType(origins))
 
 
 def scenario_from_dict(table: Mapping[str, Any], source: str = "<memory>") -> Scenario:
