@@ -1,14 +1,21 @@
 """The ``dronesim`` command line (thin: parsing, progress, error reporting).
 
-Bad input exits with status 2 and one line ``dronesim: error: FILE: FIELD: PROBLEM``; nothing is
-written to the output folder unless the whole run succeeds.
+Exit status: 0 done; 1 the run failed (a task raised, a worker ran out of memory or file
+handles); 2 bad input, reported as one line ``dronesim: error: FILE: FIELD: PROBLEM`` before
+anything is written; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Output folders follow
+:mod:`dronesim.outputs`: nothing dronesim did not write is ever replaced or deleted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
+import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +23,53 @@ from .errors import InputError
 
 __all__ = ["main"]
 
+#: How a value overridden on the command line is named in an error.
+CLI_LABELS = {"simulation.seed": "--seed", "simulation.replications": "--replications",
+              "simulation.weeks": "--weeks", "demand.trace": "--trace",
+              "demand.trace_service": "--trace-service"}
+_CLI = "<command line>"
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, status 2, no usage dump
-        sys.stderr.write(f"dronesim: error: <command line>: {message}\n")
+        sys.stderr.write(f"dronesim: error: {_CLI}: {message}\n")
         raise SystemExit(2)
 
 
-def _number(kind: type, low: float, inclusive: bool):
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP: leave through every ``finally`` like Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise _Terminated(signum)
+
+
+class _Notes(logging.Handler):
+    """``dronesim: note: ...`` lines on stderr; held back until the input checks have passed,
+    so a refused run prints its one error line and nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.held: list[str] | None = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = f"dronesim: note: {record.getMessage()}"
+        if self.held is not None:
+            self.held.append(line)
+        else:
+            sys.stderr.write(line + "\n")
+
+    def release(self) -> None:
+        held, self.held = self.held or [], None
+        for line in held:
+            sys.stderr.write(line + "\n")
+
+
+def _number(kind: type, low: float, inclusive: bool, high: float | None = None):
     """An argparse type: a whole number or a number, at least (or above) ``low``."""
     what = "a whole number" if kind is int else "a number"
     bound = f">= {low:g}" if inclusive else f"> {low:g}"
@@ -33,16 +79,42 @@ def _number(kind: type, low: float, inclusive: bool):
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if v != v:  # nan
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         if not (v >= low if inclusive else v > low):
             raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        if high is not None and v > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high:g}, got {text}")
         return v
 
     return parse
 
 
 _positive_int = _number(int, 1, inclusive=True)
+_workers = _number(int, 1, inclusive=True, high=4096)
 _non_negative_int = _number(int, 0, inclusive=True)
 _positive_float = _number(float, 0, inclusive=False)
+
+
+def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
+    p.add_argument("--seed", type=_non_negative_int, default=None)
+    p.add_argument("--replications", type=_positive_int, default=None)
+    p.add_argument("--weeks", type=_positive_float, default=None)
+    p.add_argument("--workers", type=_workers, default=None,
+                   help="processes (default: one per core; capped at the cores, tasks and "
+                        "memory of this machine)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the tasks on a Dask cluster: a scheduler address "
+                        "(tcp://host:8786), or 'local' for a LocalCluster here")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into an existing folder that holds other files (only dronesim's "
+                        "own files there are ever replaced)")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import a Python module (name or .py file) that registers dispatch "
+                        "policies; repeatable")
+    if plots:
+        p.add_argument("--no-plots", action="store_true", help="skip plots/ (faster)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,18 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--out", type=Path, default=None,
                      help="output folder (default: results/<scenario name>)")
-    run.add_argument("--seed", type=_non_negative_int, default=None)
-    run.add_argument("--replications", type=_positive_int, default=None)
-    run.add_argument("--weeks", type=_positive_float, default=None)
-    run.add_argument("--workers", type=_positive_int, default=None,
-                     help="processes (default: one per core)")
     run.add_argument("--trace", type=Path, default=None,
                      help="CSV of incidents replayed instead of the generators (time; x,y or "
                           "lon,lat; service; optional priority, drone_suited)")
     run.add_argument("--trace-service", default=None,
                      help="service of every trace row when the CSV has no service column")
-    run.add_argument("--no-plots", action="store_true", help="skip plots/ (faster)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(run)
     sw = sub.add_parser("sweep", help="fleet-growth pathway with common random numbers")
     sw.add_argument("scenario", type=Path)
     sw.add_argument("--fleet", required=True,
@@ -72,26 +138,17 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--steps", type=_positive_int, default=8, help="steps for A:B (default 8)")
     sw.add_argument("--out", type=Path, default=None,
                     help="output folder (default: results/<scenario name>_sweep)")
-    sw.add_argument("--seed", type=_non_negative_int, default=None)
-    sw.add_argument("--replications", type=_positive_int, default=None)
-    sw.add_argument("--weeks", type=_positive_float, default=None)
-    sw.add_argument("--workers", type=_positive_int, default=None)
-    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(sw, plots=False)
     cmp_ = sub.add_parser("compare", help="compare scenarios against the first, paired on "
                           "common random numbers")
     cmp_.add_argument("scenarios", type=Path, nargs="+",
                       help="two or more scenario TOML files; the first is the reference")
     cmp_.add_argument("--out", type=Path, default=None,
                       help="output folder (default: results/compare_<A>_vs_<B>...)")
-    cmp_.add_argument("--seed", type=_non_negative_int, default=None)
-    cmp_.add_argument("--replications", type=_positive_int, default=None)
-    cmp_.add_argument("--weeks", type=_positive_float, default=None)
-    cmp_.add_argument("--workers", type=_positive_int, default=None,
-                      help="processes per scenario (default: one per core)")
-    cmp_.add_argument("--no-plots", action="store_true", help="skip plots/ (faster)")
-    cmp_.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(cmp_)
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", type=Path)
+    val.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     return p
 
 
@@ -107,7 +164,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     demand: dict[str, Any] = {}
     if getattr(args, "trace", None) is not None:
         if not args.trace.is_file():
-            raise InputError(args.trace, "", "trace file not found (--trace)")
+            raise InputError(_CLI, "--trace", f"{args.trace}: file not found")
         demand["trace"] = str(args.trace.resolve())
     if getattr(args, "trace_service", None) is not None:
         demand["trace_service"] = args.trace_service
@@ -116,13 +173,18 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _load(path: Path, args: argparse.Namespace):
+    from .scenario import load_scenario
+
+    return load_scenario(path, _overrides(args), overrides_origin=_CLI,
+                         override_labels=CLI_LABELS)
+
+
 @contextlib.contextmanager
 def _progress(quiet: bool, what: str):
-    """Yield a ``progress(done, total)`` callback (None if quiet) drawing a bar on stderr.
-
-    The bar appears at the first completed run, so input errors found before any run starts
-    leave nothing on stderr but their one line; it is closed however the block ends.
-    """
+    """Yield a ``progress(done, total)`` callback (None if quiet) drawing a bar on stderr with
+    the tasks done and the time left; it appears once the run has started and is closed however
+    the block ends."""
     if quiet:
         yield None
         return
@@ -133,9 +195,10 @@ def _progress(quiet: bool, what: str):
         if bar is None:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, desc=what, unit="run", file=sys.stderr, leave=True)
-        bar.n = done
-        bar.refresh()
+            bar = tqdm(total=total, initial=done, desc=what, unit="task", file=sys.stderr,
+                       leave=True, dynamic_ncols=True)
+        else:
+            bar.update(done - bar.n)
 
     try:
         yield update
@@ -144,108 +207,208 @@ def _progress(quiet: bool, what: str):
             bar.close()
 
 
-def _out_dir(given: Path | None, default: str) -> Path:
-    """The output folder: ``--out`` or ``results/<default>``; refused if it is a file."""
-    out = given or Path("results") / default
-    if out.exists() and not out.is_dir():
-        raise InputError("<command line>", "--out", f"{out} exists and is not a folder")
-    return out
+def _folder(given: Path | None, default: str, entries: tuple[str, ...],
+            args: argparse.Namespace):
+    """The checked (not yet created) output folder: ``--out`` or ``results/<default>``."""
+    from .outputs import OutputFolder
+
+    out = given if given is not None else Path("results") / default
+    return OutputFolder(out, overwrite=args.overwrite, entries=entries)
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
-    from .model import prepare
-    from .scenario import load_scenario
+def _plugins(args: argparse.Namespace) -> list[str]:
+    from .workers import load_plugins
 
-    scn = load_scenario(args.scenario)
-    prep = prepare(scn)
-    print(f"{args.scenario}: ok ({scn.name}: {scn.fleet_size} drones at {len(prep.docks)} docks, "
-          f"services {', '.join(scn.services)}, policy {scn.dispatch.policy})")
+    specs = [str(Path(s).resolve()) if s.endswith(".py") else s for s in args.plugin]
+    load_plugins(specs)
+    return specs
+
+
+def _workers_for(args: argparse.Namespace, tasks: int) -> int:
+    from .limits import usable_cores
+
+    if args.scheduler:
+        return args.workers or usable_cores()
+    return min(args.workers or usable_cores(), usable_cores(), max(1, tasks))
+
+
+def _check_memory(scns, args, tasks: int, preps=()) -> None:
+    from .limits import check_memory
+    from .scenario import blame
+
+    rows = [len(p.trace) if p.trace is not None else None for p in preps] or None
+    try:
+        check_memory(scns, workers=_workers_for(args, tasks), trace_rows=rows)
+    except InputError as exc:
+        scn = next(s for s in scns if s.source == exc.file)
+        raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
+
+
+def _finish(folder, results, what: str) -> int:
+    """One line per failed task and status 1, or 0."""
+    failed = [r for r in results if r is not None and not r.ok]
+    for r in failed[:5]:
+        sys.stderr.write(f"dronesim: error: task {r.task.key} failed: {r.error}\n")
+    if failed:
+        sys.stderr.write(f"dronesim: error: {len(failed)} of {len(results)} {what} failed "
+                         f"(details in {folder.path}/tasks/); the rest are written. Run the "
+                         "same command again to retry only the failed ones\n")
+        return 1
     return 0
 
 
-def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
-    from .experiment import run_scenario
-    from .report import format_table, write_run
-    from .scenario import load_scenario
+def _cmd_validate(args: argparse.Namespace, notes: _Notes) -> int:
+    from .experiment import prepare_checked
 
-    from .model import prepare
+    _plugins(args)
+    scn = _load(args.scenario, args)
+    prep = prepare_checked(scn, labels=CLI_LABELS)
+    s = prep.scenario
+    notes.release()
+    print(f"{args.scenario}: ok ({s.name}: {s.fleet_size} drones at {len(prep.docks)} docks, "
+          f"services {', '.join(s.services)}, policy {s.dispatch.policy})")
+    return 0
 
-    scn = load_scenario(args.scenario, _overrides(args))
-    out = _out_dir(args.out, scn.name)
-    prepare(scn)  # every check against the map before any run starts
-    with _progress(args.quiet, "replications") as update:
-        result = run_scenario(scn, workers=args.workers, progress=update)
-    write_run(result, out, argv, plots=not args.no_plots)
+
+def _cmd_run(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
+    from .experiment import Factor, prepare_checked, run_result, run_tasks
+    from .report import RUN_ENTRIES, format_table, write_run
+
+    plugins = _plugins(args)
+    scn = _load(args.scenario, args)
+    folder = _folder(args.out, scn.name, RUN_ENTRIES, args)
+    prep = prepare_checked(scn, labels=CLI_LABELS)
+    n = prep.scenario.simulation.replications
+    _check_memory([prep.scenario], args, n, [prep])
+    notes.release()
+    t0 = time.perf_counter()
+    factor = Factor(prep.scenario.name, prep)
+    with folder, _progress(args.quiet, "replications") as update:
+        results = run_tasks([factor], n, workers=args.workers, scheduler=args.scheduler,
+                            plugins=plugins, folder=folder, records=True, progress=update)
+        result = run_result(factor, results, time.perf_counter() - t0, keep_tables=False)
+        write_run(result, folder, argv, plots=not args.no_plots)
     print(format_table(result.summary))
-    print(f"outputs: {out}/ (incidents.parquet, missions.parquet, summary.json, manifest.json, "
-          f"scenario.resolved.toml, plots/); {result.wall_s:.1f} s")
-    return 0
+    print(f"outputs: {folder.path}/ (summary.json, manifest.json, scenario.resolved.toml, "
+          f"incidents.parquet/, missions.parquet/, tasks/{'' if args.no_plots else ', plots/'})"
+          f"; {time.perf_counter() - t0:.1f} s")
+    return _finish(folder, results, "replications")
 
 
-def _cmd_sweep(args: argparse.Namespace, argv: list[str]) -> int:
-    import time
-
-    from .model import prepare
-    from .report import format_sweep, write_sweep
-    from .scenario import load_scenario
-    from .sweep import parse_fleet, run_sweep
+def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
+    from .experiment import run_tasks
+    from .report import SWEEP_ENTRIES, format_sweep, write_sweep
+    from .scenario import blame
+    from .sweep import parse_fleet, sweep_factors, sweep_result
 
     sizes = parse_fleet(args.fleet, args.steps)
-    scn = load_scenario(args.scenario, _overrides(args))
-    out = _out_dir(args.out, f"{scn.name}_sweep")
-    prepare(scn)
+    plugins = _plugins(args)
+    scn = _load(args.scenario, args)
+    folder = _folder(args.out, f"{scn.name}_sweep", SWEEP_ENTRIES, args)
+    try:
+        requested, factors = sweep_factors(scn, sizes)
+    except InputError as exc:
+        raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
+    reps = scn.simulation.replications
+    _check_memory([f.scenario for f in factors], args, reps * len(factors),
+                  [f.prepared for f in factors])
+    notes.release()
     t0 = time.perf_counter()
-    with _progress(args.quiet, "runs") as update:
-        result = run_sweep(scn, sizes, workers=args.workers, progress=update)
-    write_sweep(result, scn, out, argv, time.perf_counter() - t0)
+    with folder, _progress(args.quiet, "tasks") as update:
+        results = run_tasks(factors, reps, workers=args.workers, scheduler=args.scheduler,
+                            plugins=plugins, folder=folder, progress=update)
+        result = sweep_result(scn, requested, factors, results, reps)
+        write_sweep(result, scn, folder, argv, time.perf_counter() - t0, tasks=results)
     print(format_sweep(result.summary))
-    print(f"outputs: {out}/ (sweep.csv, boroughs.csv, sites.csv, summary.json, plots/); "
-          f"{time.perf_counter() - t0:.1f} s")
-    return 0
+    print(f"outputs: {folder.path}/ (sweep.csv, boroughs.csv, sites.csv, summary.json, tasks/, "
+          f"plots/); {time.perf_counter() - t0:.1f} s")
+    return _finish(folder, results, "tasks")
 
 
-def _cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
-    from .compare import compare_scenarios, scenario_labels
-    from .report import comparison_dir_name, format_comparison, write_comparison
-    from .scenario import load_scenario
+def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
+    from .compare import _align, comparison_result, scenario_labels
+    from .experiment import Factor, prepare_checked, run_tasks
+    from .report import (COMPARE_ENTRIES, comparison_dir_name, format_comparison,
+                         write_comparison)
 
     if len(args.scenarios) < 2:
-        raise InputError("<command line>", "scenarios",
+        raise InputError(_CLI, "scenarios",
                          f"compare needs at least two scenario files, got {len(args.scenarios)}")
-    scns = [load_scenario(p, _overrides(args)) for p in args.scenarios]
+    plugins = _plugins(args)
+    scns = [_load(p, args) for p in args.scenarios]
     labels = scenario_labels(scns)
-    out = _out_dir(args.out, comparison_dir_name(labels))
-    # compare_scenarios checks every scenario against the map before the first run.
-    with _progress(args.quiet, "runs") as update:
-        result = compare_scenarios(scns, workers=args.workers, labels=labels, progress=update)
-    write_comparison(result, out, argv, plots=not args.no_plots)
+    folder = _folder(args.out, comparison_dir_name(labels), COMPARE_ENTRIES, args)
+    aligned, n, cmp_notes = _align(scns, labels, None)
+    factors = [Factor(lab, prepare_checked(s, labels=CLI_LABELS))
+               for lab, s in zip(labels, aligned)]
+    _check_memory([f.scenario for f in factors], args, n * len(factors),
+                  [f.prepared for f in factors])
+    notes.release()
+    t0 = time.perf_counter()
+    with folder, _progress(args.quiet, "tasks") as update:
+        results = run_tasks(factors, n, workers=args.workers, scheduler=args.scheduler,
+                            plugins=plugins, folder=folder, progress=update)
+        if any(not r.ok for r in results):
+            return _finish(folder, results, "tasks")
+        result = comparison_result(factors, results, n, cmp_notes, time.perf_counter() - t0)
+        write_comparison(result, folder, argv, plots=not args.no_plots, tasks=results)
     print(format_comparison(result.summary))
-    print(f"outputs: {out}/ (differences.csv, values.csv, summary.json, manifest.json, "
-          f"scenarios/{'' if args.no_plots else ', plots/'}); {result.wall_s:.1f} s")
+    print(f"outputs: {folder.path}/ (differences.csv, values.csv, summary.json, manifest.json, "
+          f"scenarios/, tasks/{'' if args.no_plots else ', plots/'}); "
+          f"{time.perf_counter() - t0:.1f} s")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    notes = _Notes()
+    logger = logging.getLogger("dronesim")
+    logger.addHandler(notes)
+    logger.propagate = False
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         if args.command == "validate":
-            return _cmd_validate(args)
+            return _cmd_validate(args, notes)
         if args.command == "sweep":
-            return _cmd_sweep(args, argv)
+            return _cmd_sweep(args, argv, notes)
         if args.command == "compare":
-            return _cmd_compare(args, argv)
-        return _cmd_run(args, argv)
+            return _cmd_compare(args, argv, notes)
+        return _cmd_run(args, argv, notes)
     except InputError as exc:
         sys.stderr.write(f"dronesim: error: {exc}\n")
         return 2
-    except OSError as exc:
-        name = getattr(exc, "filename", None) or ""
-        sys.stderr.write(f"dronesim: error: {name}: {exc.strerror or exc}\n")
-        return 2
     except KeyboardInterrupt:
-        sys.stderr.write("dronesim: interrupted; no outputs written\n")
+        sys.stderr.write("dronesim: interrupted; finished tasks are kept in the output folder "
+                         "(run the same command again to finish)\n")
         return 130
+    except _Terminated as exc:
+        sys.stderr.write(f"dronesim: stopped by signal {exc.signum}; finished tasks are kept "
+                         "in the output folder (run the same command again to finish)\n")
+        return 128 + exc.signum
+    except Exception as exc:  # noqa: BLE001 - the last line of defence, still one line
+        from .executors import ResourceExhausted
+        from .experiment import TaskFailure
+
+        if isinstance(exc, ResourceExhausted | TaskFailure):
+            sys.stderr.write(f"dronesim: error: {str(exc).splitlines()[0]}\n")
+            return 1
+        if isinstance(exc, OSError):
+            name = getattr(exc, "filename", None) or ""
+            sys.stderr.write(f"dronesim: error: {name}: {exc.strerror or exc}\n")
+            return 1 if exc.errno not in (2, 13, 20, 21) else 2
+        if os.environ.get("DRONESIM_DEBUG"):
+            raise
+        sys.stderr.write(f"dronesim: internal error: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''} (please report it; "
+                         "DRONESIM_DEBUG=1 shows the traceback)\n")
+        return 1
+    finally:
+        logger.removeHandler(notes)  # notes held back by a refused run are dropped with it
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 if __name__ == "__main__":  # pragma: no cover

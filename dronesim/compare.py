@@ -37,8 +37,9 @@ from scipy import stats
 
 from . import metrics
 from .errors import InputError
-from .experiment import RunResult, run_scenario
-from .model import prepare
+from .experiment import (Factor, RunResult, TaskFailure, TaskResult, prepare_checked,
+                         run_result, run_tasks)
+from .outputs import OutputFolder
 from .scenario import Scenario
 
 __all__ = ["Metric", "METRICS", "ComparisonResult", "compare_scenarios", "difference",
@@ -198,49 +199,28 @@ def _service_kpis(k: dict[str, Any], scn: Scenario, service: str) -> dict[str, A
     return None
 
 
-def _suited_within(inc: pd.DataFrame, warmup_s: float, horizon_s: float, within_s: float,
-                   services: Sequence[str]) -> dict[str, float]:
-    """Share of drone-suited incidents in the window reached by a drone within ``within_s``."""
-    t = inc["t_call"].to_numpy()
-    suited = (t >= warmup_s) & (t < horizon_s) & inc["drone_suited"].to_numpy(bool)
-    hit = (inc["drone_outcome"] == "on_scene").to_numpy(bool) & (
-        inc["drone_response_s"].to_numpy(float) <= within_s)
-    out = {}
-    for name in services:
-        m = suited if name == "all" else suited & (inc["service"] == name).to_numpy(bool)
-        out[name] = float(hit[m].mean()) if m.any() else math.nan
-    return out
-
-
 def _values(label: str, res: RunResult, services: Sequence[str]) -> pd.DataFrame:
-    """One row per service, metric and replication of one run."""
+    """One row per service, metric and replication of one run (from its per-replication KPIs)."""
     scn = res.scenario
     rows = []
-    for r, (k, rep) in enumerate(zip(res.kpis, res.replications)):
-        suited = _suited_within(rep.incidents, rep.warmup_s, rep.horizon_s,
-                                scn.coverage.within_s, services)
+    for r, k in enumerate(res.kpis):
+        suited = k["suited_share_within_target"]
         for service in services:
             ks = _service_kpis(k, scn, service)
             if ks is None:
                 continue
             for m in METRICS:
-                v = suited[service] if m.get is None else m.get(ks)
+                v = suited.get(service, math.nan) if m.get is None else m.get(ks)
                 rows.append((label, service, m.key, r, float(v)))
     return pd.DataFrame(rows, columns=["scenario", "service", "metric", "replication", "value"])
 
 
 def same_incidents(a: RunResult, b: RunResult, service: str = "all") -> bool:
-    """True if replication 0 of both runs holds the same incidents (call time, place, service),
-    all of them or those of one ``service``."""
-    cols = ("t_call", "x", "y", "service")
-    ia, ib = a.replications[0].incidents, b.replications[0].incidents
-    ca = {c: ia[c].to_numpy() if c != "service" else ia[c].astype(str).to_numpy() for c in cols}
-    cb = {c: ib[c].to_numpy() if c != "service" else ib[c].astype(str).to_numpy() for c in cols}
-    if service != "all":
-        ma, mb = ca["service"] == service, cb["service"] == service
-        ca = {c: v[ma] for c, v in ca.items()}
-        cb = {c: v[mb] for c, v in cb.items()}
-    return all(np.array_equal(ca[c], cb[c]) for c in cols)
+    """True if replication 0 of both runs held the same incidents (call time, place, service),
+    all of them or those of one ``service`` (compared by their digests)."""
+    fa = a.kpis[0]["demand_fingerprint"].get(service)
+    fb = b.kpis[0]["demand_fingerprint"].get(service)
+    return fa is not None and fa == fb
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +283,9 @@ def _align(scenarios: Sequence[Scenario], labels: Sequence[str], replications: i
 def compare_scenarios(scenarios: Sequence[Scenario], replications: int | None = None,
                       workers: int | None = None, *, data_dir: str | Path | None = None,
                       progress: Callable[[int, int], None] | None = None,
-                      labels: Sequence[str] | None = None) -> ComparisonResult:
+                      labels: Sequence[str] | None = None, scheduler: str | None = None,
+                      plugins: Sequence[str] = (), folder: OutputFolder | None = None,
+                      on_error: str = "raise") -> ComparisonResult:
     """Run scenarios with common random numbers and compare each with the first.
 
     Parameters
@@ -313,8 +295,8 @@ def compare_scenarios(scenarios: Sequence[Scenario], replications: int | None = 
         replication count (changes are listed in ``summary["notes"]``).
     replications
         Overrides every scenario's ``simulation.replications``.
-    workers
-        Processes per scenario run, as :func:`dronesim.run_scenario`.
+    workers, scheduler, plugins, folder, on_error
+        How the tasks (scenario x replication) run: see :func:`dronesim.experiment.run_tasks`.
     progress
         Called as ``progress(done, total)`` after each replication of each scenario.
     labels
@@ -333,28 +315,36 @@ def compare_scenarios(scenarios: Sequence[Scenario], replications: int | None = 
                          "one unique label per scenario expected")
     scns, n, notes = _align(scenarios, labels, replications)
     # Fail before any run; run the prepared scenarios, so a siting method is solved only once.
-    scns = [prepare(s, data_dir).scenario for s in scns]
-    services = _services(scns)
-    total = n * len(scns)
-    if progress:
-        progress(0, total)
-    results: list[RunResult] = []
-    for i, s in enumerate(scns):
-        offset = i * n
-        cb = (lambda done, _t, off=offset: progress(off + done, total)) if progress else None
-        results.append(run_scenario(s, replications=n, workers=workers, data_dir=data_dir,
-                                    progress=cb))
-    values = pd.concat([_values(lab, res, services) for lab, res in zip(labels, results)],
+    factors = [Factor(lab, prepare_checked(s, data_dir)) for lab, s in zip(labels, scns)]
+    results = run_tasks(factors, n, workers=workers, scheduler=scheduler, plugins=plugins,
+                        folder=folder, on_error=on_error, data_dir=data_dir, progress=progress)
+    return comparison_result(factors, results, n, notes, time.perf_counter() - wall0)
+
+
+def comparison_result(factors: Sequence[Factor], results: Sequence[TaskResult], n: int,
+                      notes: Sequence[str], wall_s: float) -> ComparisonResult:
+    """The comparison's tables and summary from its tasks (factor = scenario)."""
+    labels = [f.label for f in factors]
+    by_factor: list[list[TaskResult]] = [[] for _ in factors]
+    for r in results:
+        by_factor[r.task.factor].append(r)
+    runs = [run_result(f, rs, sum(r.wall_s for r in rs), keep_tables=False)
+            for f, rs in zip(factors, by_factor)]
+    failures = [f"{factors[r.task.factor].label}, replication {r.task.replication}: {r.error}"
+                for r in results if not r.ok]
+    if failures:
+        raise TaskFailure("; ".join(failures))
+    services = _services([f.scenario for f in factors])
+    values = pd.concat([_values(lab, res, services) for lab, res in zip(labels, runs)],
                        ignore_index=True)
-    paired = {lab: {svc: same_incidents(results[0], res, svc) for svc in services
+    paired = {lab: {svc: same_incidents(runs[0], res, svc) for svc in services
                     if _service_kpis(res.kpis[0], res.scenario, svc) is not None
-                    and _service_kpis(results[0].kpis[0], results[0].scenario, svc) is not None}
-              for lab, res in zip(labels[1:], results[1:])}
+                    and _service_kpis(runs[0].kpis[0], runs[0].scenario, svc) is not None}
+              for lab, res in zip(labels[1:], runs[1:])}
     differences = _differences(values, labels, paired)
     means = _means(values)
-    summary = _summary(results, labels, services, n, paired, notes, differences, means)
-    return ComparisonResult(results, labels, differences, values, means, summary,
-                            time.perf_counter() - wall0)
+    summary = _summary(runs, labels, services, n, paired, list(notes), differences, means)
+    return ComparisonResult(runs, labels, differences, values, means, summary, wall_s)
 
 
 def _differences(values: pd.DataFrame, labels: list[str], paired: dict[str, dict[str, bool]]

@@ -1,84 +1,497 @@
-"""Replications of a scenario, sequential or across processes, and the summary they produce.
+"""The experiment runner: factors x replications as tasks, on any executor, resumable.
 
-Replication r of a scenario with seed s always draws from streams keyed by (s, r, name), so the
-result does not depend on how replications are spread over processes: parallel equals
-sequential. A process pool is the default for more than one replication (on 2 cores it reaches
-over 90% efficiency, ../shared/design/PERFORMANCE.md); workers receive the scenario as a plain
-dict and rebuild it, and each loads the map once.
+``dronesim run``, ``sweep`` and ``compare`` all come down to the same thing: a list of *factors*
+(resolved scenarios: a run has one, a sweep one per fleet size, a comparison one per scenario),
+each simulated for replications ``0 .. R-1``. This module expands them explicitly into tasks and
+runs the tasks on an executor chosen at call time (:mod:`dronesim.executors`: in-process, a
+local process pool, or Dask).
+
+* **Seeds.** Task ``(factor, r)`` draws from the streams keyed by the factor's seed and ``r``
+  (:mod:`dronesim.streams`), never by the worker or the order of execution, so any executor gives
+  bit-for-bit the same tables. Factors sharing a seed see the same incidents (common random
+  numbers).
+* **Resolved scenarios.** A factor is prepared (and its dock siting solved) once, here; workers
+  receive the resolved scenario (every dock listed), so nothing is re-optimised per task, and
+  each worker prepares a factor once for all its tasks.
+* **Summaries in the workers.** A task returns its replication's KPIs (a few kilobytes,
+  :func:`task_kpis`), and with an output folder writes its record tables as Parquet parts
+  itself; the parent never holds the incident tables of a command-line run.
+* **Resumable.** With an :class:`~dronesim.outputs.OutputFolder`, each finished task is kept at
+  once (``tasks/<key>.json`` and its Parquet parts), so the same command run again after an
+  interruption runs only the tasks that are missing. A task's key holds a digest of its resolved
+  scenario, replication and the dronesim version, so a changed scenario never reuses old tasks.
+* **Failures.** A task that raises is recorded with its error (``on_error="record"``) and the
+  others go on; the command then reports the failures and a re-run retries them. Running out of
+  memory or file handles ends the run (:class:`~dronesim.executors.ResourceExhausted`).
 """
 
 from __future__ import annotations
 
-import os
+import errno
+import hashlib
+import json
+import logging
+import math
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import metrics
+from .errors import InputError
+from .executors import ResourceExhausted, make_executor
+from .limits import cap_workers, check_memory, estimate_memory
 from .model import Prepared, ReplicationResult, prepare, run_replication
-from .scenario import Scenario, scenario_from_dict, scenario_to_dict
+from .outputs import OutputFolder
+from .scenario import Scenario, blame, check_fleet, scenario_from_dict, scenario_to_dict
+from .workers import load_plugins
 
-__all__ = ["RunResult", "run_scenario", "summarise"]
+__all__ = ["Factor", "Task", "TaskResult", "RunResult", "run_tasks", "run_scenario",
+           "summarise", "task_kpis", "prepare_checked", "TaskFailure", "execute_task",
+           "safe_label"]
+
+log = logging.getLogger("dronesim")
+
+#: Version of what a stored task holds; bump it when its meaning changes.
+TASK_FORMAT = 1
+_FATAL_ERRNO = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOSPC}
 
 
-@dataclass(eq=False)
-class RunResult:
-    """Everything one scenario run produced."""
+def safe_label(text: str) -> str:
+    """A label as a file-name part: letters, digits and ``- _ .``; anything else becomes ``_``."""
+    out = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")
+    return out or "_"
 
+
+def prepare_checked(scn: Scenario, data_dir: str | Path | None = None,
+                    labels: dict[str, str] | None = None) -> Prepared:
+    """:func:`dronesim.model.prepare`, with errors re-addressed to the file that set the value
+    (a parent through ``extends``, the command line), and the sited fleet checked."""
+    try:
+        prep = prepare(scn, data_dir)
+        check_fleet(prep.scenario, sited=True)
+        return prep
+    except InputError as exc:
+        raise blame(exc, scn.source, scn.origins, labels) from None
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One resolved scenario of an experiment, with a unique label."""
+
+    label: str
     prepared: Prepared
-    replications: list[ReplicationResult]
-    incidents: pd.DataFrame
-    missions: pd.DataFrame
-    kpis: list[dict[str, Any]]
-    summary: dict[str, Any]
-    wall_s: float
 
     @property
     def scenario(self) -> Scenario:
         return self.prepared.scenario
 
 
-def _worker(scn_dict: dict[str, Any], source: str, data_dir: str | None, rep: int
-            ) -> ReplicationResult:
-    scn = scenario_from_dict(scn_dict, source=source)
-    return run_replication(prepare(scn, data_dir), rep)
+@dataclass(frozen=True)
+class Task:
+    index: int
+    factor: int
+    replication: int
+    key: str
 
 
-def _kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
-    """KPIs of one replication: all services together, and ``by_service``.
+@dataclass(eq=False)
+class TaskResult:
+    """What one task gave: its KPIs, or its error."""
 
-    Utilisation per service is that service's share of the whole fleet's (pilots') time.
+    task: Task
+    ok: bool
+    kpis: dict[str, Any] | None = None
+    error: str | None = None
+    wall_s: float = 0.0
+    resumed: bool = False
+    replication: ReplicationResult | None = None  # with the tables, when kept in memory
+
+
+class TaskFailure(RuntimeError):
+    """Raised by the Python API when a task failed and ``on_error="raise"``."""
+
+
+# --------------------------------------------------------------------------------------------
+# What a task computes (in the worker)
+# --------------------------------------------------------------------------------------------
+
+
+def _fingerprint(inc: pd.DataFrame, services: Sequence[str]) -> dict[str, str]:
+    """Digest of the incidents (call time, position, service) overall and per service: two runs
+    saw identical incidents exactly when their digests are equal."""
+    out = {}
+    svc = inc["service"].astype(str).to_numpy()
+    for name in ("all", *services):
+        m = np.ones(len(inc), bool) if name == "all" else svc == name
+        h = hashlib.sha256()
+        for col in ("t_call", "x", "y"):
+            h.update(np.ascontiguousarray(inc[col].to_numpy(float)[m]).tobytes())
+        h.update("\0".join(svc[m]).encode())
+        out[name] = h.hexdigest()[:16]
+    return out
+
+
+def _suited_within(w: pd.DataFrame, within_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Drone-suited incidents of a window, and which of them a drone reached within ``within_s``:
+    the one definition of "suited incidents reached within the target" (run, sweep, compare)."""
+    suited = w["drone_suited"].to_numpy(bool)
+    hit = ((w["drone_outcome"] == "on_scene").to_numpy(bool)
+           & (w["drone_response_s"].to_numpy(float) <= within_s))
+    return suited, hit & suited
+
+
+def _borough_rows(w: pd.DataFrame, weeks: float, codes: Sequence[str], within_s: float
+                  ) -> list[dict[str, Any]]:
+    """Per-borough figures of one replication's window (one row per borough, in order)."""
+    rows = []
+    groups = {c: g for c, g in w.groupby("gss_code", observed=True)}
+    for code in codes:
+        g = groups.get(code)
+        if g is None or not len(g):
+            rows.append({"gss_code": code, "incidents": 0})
+            continue
+        on = (g["drone_outcome"] == "on_scene").to_numpy(bool)
+        dr = g["drone_response_s"].to_numpy(float)[on]
+        gr = g["ground_response_s"].to_numpy(float)
+        suited, reached = _suited_within(g, within_s)
+        rows.append({
+            "gss_code": code,
+            "incidents": int(len(g)),
+            "incidents_per_week": len(g) / weeks,
+            "drone_deployments_per_week": int(on.sum()) / weeks,
+            "drone": metrics._resp(dr),
+            "ground": metrics._resp(gr),
+            "p_drone_first": float((dr < gr[on]).mean()) if dr.size else math.nan,
+            "suited": int(suited.sum()),
+            "suited_reached": int(reached.sum()),
+        })
+    return rows
+
+
+def task_kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
+    """The KPIs of one replication, computed where it ran; everything a summary needs.
+
+    ``metrics.replication_kpis`` (all incidents), plus ``by_service`` (the same per service, for
+    a scenario with several), ``per_borough`` (one row per borough), ``suited_share_within_target``
+    (``all`` and per service), ``demand_fingerprint``, ``pilots``, ``fleet_size`` and
+    ``ground_units``. Deterministic: the same task gives the same KPIs on any executor.
     """
-    k = metrics.replication_kpis(res.incidents, res.missions, warmup_s=res.warmup_s,
-                                 horizon_s=res.horizon_s, fleet_size=res.fleet_size,
-                                 pilots=res.pilots)
+    scn = prep.scenario
+    inc, mis = res.incidents, res.missions
+    k = metrics.replication_kpis(inc, mis, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
+                                 fleet_size=res.fleet_size, pilots=res.pilots)
+    names = list(scn.services)
     k["by_service"] = {}
-    if len(prep.scenario.services) > 1:
-        for name in prep.scenario.services:
-            inc = res.incidents[res.incidents["service"] == name]
-            mis = res.missions[res.missions["service"] == name] if "service" in res.missions \
-                else res.missions.iloc[0:0]
+    if len(names) > 1:
+        for name in names:
+            sel = inc[inc["service"] == name]
+            ms = mis[mis["service"] == name] if "service" in mis else mis.iloc[0:0]
             k["by_service"][name] = metrics.replication_kpis(
-                inc, mis, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
+                sel, ms, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
                 fleet_size=res.fleet_size, pilots=res.pilots)
+    w = metrics.in_window(inc, res.warmup_s, res.horizon_s)
+    within = scn.coverage.within_s
+    suited, reached = _suited_within(w, within)
+    svc = w["service"].astype(str).to_numpy()
+    share = {"all": float(reached.sum() / suited.sum()) if suited.any() else math.nan}
+    for name in names:
+        m = suited & (svc == name)
+        share[name] = float(reached[m].sum() / m.sum()) if m.any() else math.nan
+    k["suited_share_within_target"] = share
+    weeks = (res.horizon_s - res.warmup_s) / (7 * 86_400.0)
+    k["per_borough"] = _borough_rows(w, weeks, list(prep.london.borough_codes), within)
+    k["demand_fingerprint"] = _fingerprint(inc, names)
+    k["pilots"] = res.pilots
+    k["fleet_size"] = res.fleet_size
+    k["ground_units"] = dict(res.ground_units)
     return k
 
 
-def summarise(prep: Prepared, reps: list[ReplicationResult], kpis: list[dict[str, Any]],
-              incidents: pd.DataFrame) -> dict[str, Any]:
-    """The ``summary.json`` contract (see README, "Outputs")."""
+_PREPARED: dict[str, Prepared] = {}
+
+
+def _prepared(payload: dict[str, Any]) -> Prepared:
+    """The factor's prepared scenario, once per worker process (resolved: nothing re-sited)."""
+    key = payload["factor_key"]
+    prep = _PREPARED.get(key)
+    if prep is None:
+        scn = scenario_from_dict(payload["scenario"], source=payload["source"])
+        prep = prepare(scn, payload["data_dir"])
+        while len(_PREPARED) >= 4:
+            _PREPARED.pop(next(iter(_PREPARED)))
+        _PREPARED[key] = prep
+    return prep
+
+
+def _write_parquet(df: pd.DataFrame, path: str | None) -> bytes | None:
+    """Write a table to ``path``, or return its Parquet bytes when ``path`` is None."""
+    if path is not None:
+        df.to_parquet(path, index=False)
+        return None
+    import io
+
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def execute_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """Run one task (in a worker): simulate the replication, compute its KPIs, write its
+    records. Errors come back as values (``ok`` false), except when ``payload["raise"]``."""
+    t0 = time.perf_counter()
+    try:
+        if payload.get("plugins"):
+            load_plugins(payload["plugins"])
+        prep = _prepared(payload)
+        res = run_replication(prep, payload["replication"])
+        out: dict[str, Any] = {"ok": True, "kpis": task_kpis(prep, res)}
+        rec = payload.get("records")
+        if rec is not None:
+            parts = {name: _write_parquet(df, rec.get(name))
+                     for name, df in (("incidents", res.incidents), ("missions", res.missions))}
+            out["parquet"] = {k: v for k, v in parts.items() if v is not None}
+        if payload.get("keep_tables"):
+            out["replication"] = res
+        out["wall_s"] = time.perf_counter() - t0
+        return out
+    except MemoryError:
+        return {"ok": False, "fatal": True, "wall_s": time.perf_counter() - t0,
+                "error": "ran out of memory in a worker (MemoryError); try fewer --workers "
+                         "or a shorter run"}
+    except OSError as exc:
+        if exc.errno in _FATAL_ERRNO:
+            return {"ok": False, "fatal": True, "wall_s": time.perf_counter() - t0,
+                    "error": f"a worker ran out of {'file handles' if exc.errno in (errno.EMFILE, errno.ENFILE) else 'memory or disk'} ({exc.strerror})"}
+        if payload.get("raise"):
+            raise
+        return _failure(exc, t0)
+    except Exception as exc:
+        if payload.get("raise"):
+            raise
+        return _failure(exc, t0)
+
+
+def _failure(exc: BaseException, t0: float) -> dict[str, Any]:
+    return {"ok": False, "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(), "wall_s": time.perf_counter() - t0}
+
+
+# --------------------------------------------------------------------------------------------
+# Running tasks (in the parent)
+# --------------------------------------------------------------------------------------------
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _factor_key(factor: Factor, data_dir: str | None) -> tuple[dict[str, Any], str]:
+    from . import __version__
+
+    plain = scenario_to_dict(factor.scenario)
+    text = json.dumps({"scenario": plain, "source": factor.scenario.source, "data": data_dir,
+                       "format": TASK_FORMAT, "version": __version__},
+                      sort_keys=True, default=str)
+    return plain, hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def plan_tasks(factors: Sequence[Factor], replications: int, data_dir: str | None = None
+               ) -> list[Task]:
+    """Factors x replications, in that order; each task keyed by its factor's digest."""
+    tasks = []
+    for f, factor in enumerate(factors):
+        _, digest = _factor_key(factor, data_dir)
+        for r in range(replications):
+            tasks.append(Task(len(tasks), f, r, f"{safe_label(factor.label)}-r{r:04d}-{digest}"))
+    return tasks
+
+
+def _task_files(key: str, records: bool) -> dict[str, str]:
+    files = {"task": f"tasks/{key}.json"}
+    if records:
+        files["incidents"] = f"incidents.parquet/{key}.parquet"
+        files["missions"] = f"missions.parquet/{key}.parquet"
+    return files
+
+
+def _load_stored(folder: OutputFolder, task: Task, records: bool) -> TaskResult | None:
+    """A task finished by an earlier run on this folder, if all its files are intact."""
+    files = _task_files(task.key, records)
+    if not all(folder.owns(rel) for rel in files.values()):
+        return None
+    try:
+        data = json.loads((folder.path / files["task"]).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("format") != TASK_FORMAT or data.get("key") != task.key or not data.get("ok"):
+        return None
+    return TaskResult(task, True, data["kpis"], None, float(data.get("wall_s", 0.0)), True)
+
+
+def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | None = None,
+              scheduler: str | None = None, plugins: Sequence[str] = (),
+              folder: OutputFolder | None = None, records: bool = False,
+              keep_tables: bool = False, on_error: str = "record",
+              data_dir: str | Path | None = None,
+              progress: Callable[[int, int], None] | None = None) -> list[TaskResult]:
+    """Run every task of ``factors`` x ``replications``; results in task order.
+
+    Parameters
+    ----------
+    workers, scheduler
+        The executor: a Dask scheduler address (or ``"local"``), else a process pool of
+        ``workers`` (capped by cores, tasks and memory, with a note when capped), else
+        in-process. ``workers=None``: one per core.
+    folder
+        An open output folder: finished tasks are kept there as they finish and reused when
+        the same tasks are run again (resume). ``records=True`` also keeps each task's incident
+        and mission tables as Parquet parts (``incidents.parquet/<key>.parquet``).
+    keep_tables
+        Return each replication's tables in memory (``TaskResult.replication``): the Python API.
+    on_error
+        ``"record"``: a failed task is recorded and the others go on; ``"raise"``: the first
+        failure raises (:class:`TaskFailure`, or the task's own exception in-process).
+    progress
+        Called as ``progress(done, total)``; finished tasks found in ``folder`` count as done.
+    """
+    dd = None if data_dir is None else str(data_dir)
+    tasks = plan_tasks(factors, replications, dd)
+    results: list[TaskResult | None] = [None] * len(tasks)
+    if folder is not None and not keep_tables:
+        for t in tasks:
+            results[t.index] = _load_stored(folder, t, records)
+    todo = [t for t in tasks if results[t.index] is None]
+    total = len(tasks)
+    done = total - len(todo)
+    if progress:
+        progress(done, total)
+    if not todo:
+        return results  # type: ignore[return-value]
+    per_worker = max(estimate_memory(f.scenario, keep_tables=keep_tables).per_worker_bytes
+                     for f in factors)
+    n, note = cap_workers(workers, len(todo), per_worker) if not scheduler else (workers or 1, "")
+    if note:
+        log.warning(note)
+    plain = {f: _factor_key(factors[f], dd) for f in {t.factor for t in todo}}
+    inline = not scheduler and n <= 1
+    remote = bool(scheduler) and scheduler != "local"
+    payloads = []
+    for t in todo:
+        scn_plain, digest = plain[t.factor]
+        p = {"scenario": scn_plain, "source": factors[t.factor].scenario.source,
+             "data_dir": dd, "replication": t.replication, "factor_key": digest,
+             "plugins": list(plugins) if not inline else [], "keep_tables": keep_tables,
+             "raise": on_error == "raise" and inline}
+        if records and folder is not None:
+            p["records"] = ({} if remote else {
+                name: str(folder.partial / f"{t.key}.{name}.parquet")
+                for name in ("incidents", "missions")})
+        payloads.append(p)
+    if inline:  # the parent's own prepared factors: nothing to rebuild
+        for t in todo:
+            _PREPARED.setdefault(plain[t.factor][1], factors[t.factor].prepared)
+
+    def on_result(j: int, out: dict[str, Any]) -> None:
+        nonlocal done
+        t = todo[j]
+        if out.get("fatal"):
+            raise ResourceExhausted(f"replication {t.replication} of {factors[t.factor].label}: "
+                                    f"{out['error']}")
+        r = TaskResult(t, bool(out["ok"]), out.get("kpis"), out.get("error"),
+                       float(out.get("wall_s", 0.0)), False, out.get("replication"))
+        if not r.ok and on_error == "raise":
+            raise TaskFailure(f"replication {t.replication} of {factors[t.factor].label} "
+                              f"failed: {r.error}\n{out.get('traceback', '')}")
+        if folder is not None:
+            _keep(folder, t, r, out, records, factors[t.factor].label)
+        results[t.index] = r
+        done += 1
+        if progress:
+            progress(done, total)
+
+    with make_executor(n, scheduler, plugins) as ex:
+        ex.run(execute_task, payloads, on_result)
+    return results  # type: ignore[return-value]
+
+
+def _keep(folder: OutputFolder, t: Task, r: TaskResult, out: dict[str, Any], records: bool,
+          label: str) -> None:
+    """Keep a finished task in the output folder at once (see the module docstring)."""
+    files = _task_files(t.key, records)
+    body = {"format": TASK_FORMAT, "key": t.key, "label": label, "factor": t.factor,
+            "replication": t.replication, "ok": r.ok, "wall_s": r.wall_s,
+            "error": r.error, "traceback": out.get("traceback"), "kpis": _jsonable(r.kpis)}
+    staged: dict[str, Path] = {}
+    if r.ok and records:
+        for name in ("incidents", "missions"):
+            src = folder.partial / f"{t.key}.{name}.parquet"
+            blob = out.get("parquet", {}).get(name)
+            if blob is not None:  # a remote worker sent the bytes
+                src.write_bytes(blob)
+            staged[files[name]] = src
+    tmp = folder.partial / f"{t.key}.json"
+    tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    staged[files["task"]] = tmp
+    folder.keep(staged)
+
+
+def task_files(results: Sequence[TaskResult], records: bool) -> list[str]:
+    """Relative paths of every file the given tasks keep in an output folder."""
+    return [rel for r in results if r is not None
+            for rel in _task_files(r.task.key, records and r.ok).values()]
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries from per-replication KPIs
+# --------------------------------------------------------------------------------------------
+
+
+def _borough_summary(kpis: Sequence[dict[str, Any]], codes: Sequence[str],
+                     names: Sequence[str]) -> list[dict[str, Any]]:
+    """Per-borough figures combined across replications (mean and 95% interval)."""
+    rows = []
+    for b, (code, name) in enumerate(zip(codes, names)):
+        per = [k["per_borough"][b] for k in kpis if k["per_borough"][b]["incidents"] > 0]
+        drone = [p["drone"] for p in per]
+        ground = [p["ground"] for p in per]
+        first = [p["p_drone_first"] for p in per if p["drone"]["n"] > 0]
+        rows.append({
+            "gss_code": code,
+            "name": name,
+            "incidents_per_week": float(np.mean([p["incidents_per_week"] for p in per]))
+            if per else 0.0,
+            "drone_deployments_per_week": metrics._scalar_block(
+                [p["drone_deployments_per_week"] for p in per], nonneg=True),
+            "drone_response_s": metrics.response_block(drone) if drone else None,
+            "ground_response_s": metrics.response_block(ground) if ground else None,
+            "p_drone_first": metrics._scalar_block(first, share=True),
+        })
+    return rows
+
+
+def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
+              failed: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``summary.json`` contract (see README, "Outputs"), from per-replication KPIs."""
     scn = prep.scenario
     cov = prep.static_coverage()
     combined = metrics.combine(kpis)
     within = str(int(scn.coverage.within_s)) if scn.coverage.within_s in metrics.WITHIN_S else None
+    suited = [k["suited_share_within_target"]["all"] for k in kpis]
     summary: dict[str, Any] = {
         "scenario": scn.name,
-        "replications": len(reps),
+        "replications": len(kpis),
         "seed": scn.simulation.seed,
         # With a trace the window is the trace's (simulation.weeks is ignored).
         "weeks": (scn.simulation.weeks if prep.trace is None
@@ -87,9 +500,10 @@ def summarise(prep: Prepared, reps: list[ReplicationResult], kpis: list[dict[str
         "fleet_size": scn.fleet_size,
         "dock_count": len(prep.docks),
         "pilots": scn.control_room.pilots_for(scn.fleet_size),
-        "ground_units": reps[0].ground_units if reps else {},
+        "ground_units": kpis[0]["ground_units"] if kpis else {},
         "policy": scn.dispatch.policy,
         **combined,
+        "suited_share_within_target": metrics._scalar_block(suited, share=True),
         "coverage": {
             "within_s": scn.coverage.within_s,
             "radius_m": cov.radius_m,
@@ -103,10 +517,11 @@ def summarise(prep: Prepared, reps: list[ReplicationResult], kpis: list[dict[str
         },
         "per_service": {name: metrics.combine([k["by_service"][name] for k in kpis])
                         for name in (scn.services if len(scn.services) > 1 else ())},
-        "per_borough": metrics.per_borough_kpis(
-            incidents, warmup_s=prep.warmup_s, horizon_s=prep.horizon_s,
-            codes=list(prep.london.borough_codes), names=list(prep.london.borough_names)),
+        "per_borough": _borough_summary(kpis, list(prep.london.borough_codes),
+                                        list(prep.london.borough_names)),
     }
+    if failed:
+        summary["failed_replications"] = list(failed)
     cov_b = cov.per_borough.set_index("gss_code")
     for row in summary["per_borough"]:
         c = cov_b.loc[row["gss_code"]]
@@ -115,40 +530,36 @@ def summarise(prep: Prepared, reps: list[ReplicationResult], kpis: list[dict[str
     return summary
 
 
-def run_scenario(scn: Scenario, *, replications: int | None = None, workers: int | None = None,
-                 data_dir: str | Path | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Run all replications of a scenario and summarise them.
+@dataclass(eq=False)
+class RunResult:
+    """Everything one scenario run produced.
 
-    Parameters
-    ----------
-    replications
-        Overrides ``simulation.replications``.
-    workers
-        Processes to use; default: one per core, at most one per replication. 1 runs in-process.
-    progress
-        Called as ``progress(done, total)`` after each replication.
+    ``incidents``, ``missions`` and ``replications`` (each replication's tables) are held only
+    when the run kept its tables in memory (the Python API); a command-line run streams them to
+    Parquet in its output folder and keeps the per-replication ``kpis``.
     """
-    wall0 = time.perf_counter()
-    n = replications or scn.simulation.replications
-    prep = prepare(scn, data_dir)
-    workers = workers or min(n, os.cpu_count() or 1)
-    results: dict[int, ReplicationResult] = {}
-    if workers <= 1 or n == 1:
-        for r in range(n):
-            results[r] = run_replication(prep, r)
-            if progress:
-                progress(len(results), n)
-    else:
-        plain = scenario_to_dict(scn)
-        dd = str(data_dir) if data_dir is not None else None
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = {pool.submit(_worker, plain, scn.source, dd, r): r for r in range(n)}
-            for fut in as_completed(futs):
-                results[futs[fut]] = fut.result()
-                if progress:
-                    progress(len(results), n)
-    reps = [results[r] for r in range(n)]
+
+    prepared: Prepared
+    tasks: list[TaskResult]
+    kpis: list[dict[str, Any]]
+    summary: dict[str, Any]
+    wall_s: float
+    replications: list[ReplicationResult] = field(default_factory=list)
+    incidents: pd.DataFrame | None = None
+    missions: pd.DataFrame | None = None
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.prepared.scenario
+
+    @property
+    def failures(self) -> list[TaskResult]:
+        return [t for t in self.tasks if not t.ok]
+
+
+def _gather_tables(results: Sequence[TaskResult]) -> tuple[list[ReplicationResult],
+                                                            pd.DataFrame, pd.DataFrame]:
+    reps = [r.replication for r in results if r.ok and r.replication is not None]
     incidents = pd.concat([r.incidents for r in reps], ignore_index=True)
     start = 0
     for r in reps:  # keep one copy: each replication's table becomes a slice of the whole
@@ -156,7 +567,48 @@ def run_scenario(scn: Scenario, *, replications: int | None = None, workers: int
         r.incidents = incidents.iloc[start:start + n]
         start += n
     missions = pd.concat([r.missions for r in reps], ignore_index=True)
-    kpis = [_kpis(prep, r) for r in reps]
-    summary = summarise(prep, reps, kpis, incidents)
-    return RunResult(prep, reps, incidents, missions, kpis, summary,
-                     time.perf_counter() - wall0)
+    return reps, incidents, missions
+
+
+def run_result(factor: Factor, results: Sequence[TaskResult], wall_s: float,
+               keep_tables: bool) -> RunResult:
+    """A :class:`RunResult` from one factor's task results (successful ones summarised)."""
+    ok = [r for r in results if r.ok]
+    if not ok:
+        first = next((r.error for r in results if r.error), "no replication ran")
+        raise TaskFailure(f"{factor.label}: every replication failed ({first})")
+    failed = [f"replication {r.task.replication}: {r.error}" for r in results if not r.ok]
+    kpis = [r.kpis for r in ok]
+    summary = summarise(factor.prepared, kpis, failed=failed)
+    reps, inc, mis = _gather_tables(ok) if keep_tables else ([], None, None)
+    return RunResult(factor.prepared, list(results), kpis, summary, wall_s, reps, inc, mis)
+
+
+def run_scenario(scn: Scenario, *, replications: int | None = None, workers: int | None = None,
+                 data_dir: str | Path | None = None, scheduler: str | None = None,
+                 plugins: Sequence[str] = (),
+                 progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run all replications of a scenario and summarise them (the Python API: tables kept in
+    memory, the first failure raised).
+
+    Parameters
+    ----------
+    replications
+        Overrides ``simulation.replications``.
+    workers
+        Processes to use; default one per core, at most one per replication. 1 runs in-process.
+    scheduler
+        A Dask scheduler address, or ``"local"`` for a LocalCluster.
+    progress
+        Called as ``progress(done, total)`` after each replication.
+    """
+    wall0 = time.perf_counter()
+    n = replications or scn.simulation.replications
+    prep = prepare_checked(scn, data_dir)
+    check_memory([prep.scenario], workers=workers or 1, keep_tables=True,
+                 trace_rows=[len(prep.trace) if prep.trace is not None else None])
+    factor = Factor(prep.scenario.name, prep)
+    results = run_tasks([factor], n, workers=workers, scheduler=scheduler, plugins=plugins,
+                        keep_tables=True, on_error="raise", data_dir=data_dir,
+                        progress=progress)
+    return run_result(factor, results, time.perf_counter() - wall0, keep_tables=True)

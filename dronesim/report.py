@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 import math
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,11 +18,21 @@ from typing import Any
 import pandas as pd
 
 from . import plotting
-from .experiment import RunResult
+from .experiment import RunResult, safe_label, task_files
+from .outputs import OutputFolder
 from .scenario import dump_scenario_toml
 
-__all__ = ["write_run", "write_sweep", "atomic_output_dir", "format_table", "format_sweep",
-           "json_safe", "write_comparison", "format_comparison", "comparison_dir_name"]
+__all__ = ["write_run", "write_sweep", "format_table", "format_sweep", "json_safe",
+           "write_comparison", "format_comparison", "comparison_dir_name", "RUN_ENTRIES",
+           "SWEEP_ENTRIES", "COMPARE_ENTRIES", "run_incidents"]
+
+#: What each command writes at the top of its output folder (checked before a run: any of these
+#: that exists and was not written by dronesim is refused).
+RUN_ENTRIES = ("summary.json", "scenario.resolved.toml", "incidents.parquet", "missions.parquet",
+               "plots", "tasks")
+SWEEP_ENTRIES = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.csv",
+                 "sites.csv", "plots", "tasks")
+COMPARE_ENTRIES = ("summary.json", "differences.csv", "values.csv", "scenarios", "plots", "tasks")
 
 _PACKAGES = ("dronesim", "simpy", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj",
              "pyarrow", "matplotlib")
@@ -89,49 +96,43 @@ def manifest(result: RunResult, argv: list[str] | None = None) -> dict[str, Any]
     scn = result.scenario
     return _provenance(
         argv, result.wall_s, scenario=scn.name, scenario_file=scn.source,
-        seed=scn.simulation.seed, replications=len(result.replications),
+        seed=scn.simulation.seed, replications=len(result.kpis),
         weeks=scn.simulation.weeks,
-        replication_wall_time_s=[round(r.wall_s, 3) for r in result.replications])
+        replication_wall_time_s=[round(t.wall_s, 3) for t in result.tasks],
+        resumed_replications=sum(t.resumed for t in result.tasks))
 
 
-@contextmanager
-def atomic_output_dir(out: Path):
-    """Yield a temporary folder; on success it replaces ``out``, on failure it is removed."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{tmp.name[-8:]}"
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def run_incidents(result: RunResult, folder: Path | None, replication: int = 0,
+                  columns: list[str] | None = None) -> pd.DataFrame:
+    """One replication's incidents: from memory, or read back from the output folder's
+    Parquet part (only ``columns``)."""
+    if result.incidents is not None:
+        df = result.incidents
+        return df[df["replication"] == replication]
+    task = next(t for t in result.tasks if t.ok and t.task.replication == replication)
+    path = Path(folder) / "incidents.parquet" / f"{task.task.key}.parquet"
+    return pd.read_parquet(path, columns=columns)
 
 
-def write_plots(result: RunResult, plots: Path) -> list[Path]:
+def write_plots(result: RunResult, plots: Path, folder: Path | None = None) -> list[Path]:
     prep = result.prepared
     scn = prep.scenario
     plots.mkdir(parents=True, exist_ok=True)
-    window = result.incidents[(result.incidents["t_call"] >= prep.warmup_s)]
-    rep0 = window[window["replication"] == 0]
+    first = min(t.task.replication for t in result.tasks if t.ok)
+    rep0 = run_incidents(result, folder, first)
+    window = rep0[(rep0["t_call"] >= prep.warmup_s) & (rep0["t_call"] < prep.horizon_s)]
     cov = prep.static_coverage()
     docks = pd.DataFrame({"name": prep.docks.names, "x": prep.docks.x, "y": prep.docks.y,
                           "drones": prep.docks.drones})
     figs = {
         "map.png": plotting.borough_map(
-            prep.london.boroughs, docks, rep0, cov.footprint,
+            prep.london.boroughs, docks, window, cov.footprint,
             zones=prep.zones.to_geodataframe() if prep.zones is not None else None,
             title=f"{scn.name}: {scn.fleet_size} drones at {len(docks)} docks; shaded: reachable "
-                  f"within {scn.coverage.within_s / 60:g} min (replication 0 incidents)"),
+                  f"within {scn.coverage.within_s / 60:g} min (replication {first} incidents)"),
         "response_cdf.png": plotting.response_distributions(
             window, title=f"{scn.name}: response time, drone against ground "
-                          f"({len(result.replications)} replications)"),
+                          f"(replication {first})"),
         "boroughs.png": plotting.borough_responses(
             result.summary["per_borough"],
             title=f"{scn.name}: mean response by borough"),
@@ -139,20 +140,21 @@ def write_plots(result: RunResult, plots: Path) -> list[Path]:
     return _save_figures(figs, plots)
 
 
-def write_run(result: RunResult, out: Path, argv: list[str] | None = None,
+def _json(obj: Any) -> str:
+    return json.dumps(json_safe(obj), indent=2) + "\n"
+
+
+def write_run(result: RunResult, folder: OutputFolder, argv: list[str] | None = None,
               plots: bool = True) -> Path:
-    """Write every output of a run into ``out`` (atomically); ``plots=False`` skips plots/."""
-    with atomic_output_dir(Path(out)) as tmp:
-        result.incidents.to_parquet(tmp / "incidents.parquet", index=False)
-        result.missions.to_parquet(tmp / "missions.parquet", index=False)
-        (tmp / "summary.json").write_text(
-            json.dumps(json_safe(result.summary), indent=2) + "\n")
-        (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(result.scenario))
-        (tmp / "manifest.json").write_text(json.dumps(json_safe(manifest(result, argv)),
-                                                      indent=2) + "\n")
-        if plots:
-            write_plots(result, tmp / "plots")
-    return Path(out)
+    """Write a run's summary, resolved scenario, plots and manifest into ``folder`` (its task
+    files, with the Parquet parts of every replication, are already kept there) and commit."""
+    tmp = folder.staging
+    (tmp / "summary.json").write_text(_json(result.summary), encoding="utf-8")
+    (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(result.scenario),
+                                                encoding="utf-8")
+    if plots:
+        write_plots(result, tmp / "plots", folder.path)
+    return folder.commit(manifest(result, argv), keep=task_files(result.tasks, records=True))
 
 
 def _mmss(s: float | None) -> str:
@@ -203,30 +205,30 @@ def format_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_sweep(result, scn, out: Path, argv: list[str] | None = None, wall_s: float = 0.0
-                ) -> Path:
-    """Write a sweep's tidy tables, summary, plots and manifest into ``out`` (atomically)."""
-    with atomic_output_dir(Path(out)) as tmp:
-        result.steps.to_csv(tmp / "sweep.csv", index=False)
-        result.boroughs.to_csv(tmp / "boroughs.csv", index=False)
-        result.sites.to_csv(tmp / "sites.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n")
-        (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(scn))
-        (tmp / "manifest.json").write_text(json.dumps(json_safe(_provenance(
-            argv, wall_s, scenario_file=scn.source, seed=scn.simulation.seed)), indent=2) + "\n")
-        within = scn.coverage.within_s
-        figs = {
-            "coverage_vs_fleet.png": plotting.sweep_coverage(
-                result.steps, within, title=f"{scn.name}: coverage within {within / 60:g} min as "
-                                            "the fleet grows"),
-            "response_vs_fleet.png": plotting.sweep_response(
-                result.steps, title=f"{scn.name}: response as the fleet grows"),
-            "borough_coverage.png": plotting.sweep_borough_heatmap(
-                result.boroughs, scn.coverage.borough_population_share,
-                title=f"{scn.name}: population within {within / 60:g} min by borough (%)"),
-        }
-        _save_figures(figs, tmp / "plots")
-    return Path(out)
+def write_sweep(result, scn, folder: OutputFolder, argv: list[str] | None = None,
+                wall_s: float = 0.0, tasks=()) -> Path:
+    """Write a sweep's tidy tables, summary, plots and manifest into ``folder`` and commit."""
+    tmp = folder.staging
+    result.steps.to_csv(tmp / "sweep.csv", index=False)
+    result.boroughs.to_csv(tmp / "boroughs.csv", index=False)
+    result.sites.to_csv(tmp / "sites.csv", index=False)
+    (tmp / "summary.json").write_text(_json(result.summary), encoding="utf-8")
+    (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(scn), encoding="utf-8")
+    within = scn.coverage.within_s
+    figs = {
+        "coverage_vs_fleet.png": plotting.sweep_coverage(
+            result.steps, within, title=f"{scn.name}: coverage within {within / 60:g} min as "
+                                        "the fleet grows"),
+        "response_vs_fleet.png": plotting.sweep_response(
+            result.steps, title=f"{scn.name}: response as the fleet grows"),
+        "borough_coverage.png": plotting.sweep_borough_heatmap(
+            result.boroughs, scn.coverage.borough_population_share,
+            title=f"{scn.name}: population within {within / 60:g} min by borough (%)"),
+    }
+    _save_figures(figs, tmp / "plots")
+    man = _provenance(argv, wall_s, scenario_file=scn.source, seed=scn.simulation.seed,
+                      resumed_tasks=sum(t.resumed for t in tasks))
+    return folder.commit(man, keep=task_files(tasks, records=False))
 
 
 def format_sweep(summary: dict[str, Any]) -> str:
@@ -252,13 +254,14 @@ def format_sweep(summary: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _safe_name(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+_safe_name = safe_label
 
 
 def comparison_dir_name(labels: list[str]) -> str:
-    """Default folder name of a comparison: ``compare_<A>_vs_<B>...`` (file-name safe)."""
-    return _safe_name("compare_" + "_vs_".join(labels))
+    """Default folder name of a comparison: ``compare_<A>_vs_<B>...`` (file-name safe, at most
+    120 characters)."""
+    name = _safe_name("compare_" + "_vs_".join(labels))
+    return name if len(name) <= 120 else f"{name[:100]}_and_{len(labels) - 2}_more"
 
 
 def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]:
@@ -269,7 +272,7 @@ def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]
         scenarios=[{"label": lab, "scenario": r.scenario.name,
                     "scenario_file": r.scenario.source, "weeks": r.scenario.simulation.weeks,
                     "wall_time_s": round(r.wall_s, 3),
-                    "replication_wall_time_s": [round(x.wall_s, 3) for x in r.replications]}
+                    "replication_wall_time_s": [round(t.wall_s, 3) for t in r.tasks]}
                    for lab, r in zip(result.labels, result.results)],
         seed=result.summary["seed"],
         replications=result.summary["replications"])
@@ -291,25 +294,24 @@ def write_comparison_plots(result, plots: Path) -> list[Path]:
     return _save_figures(figs, plots)
 
 
-def write_comparison(result, out: Path, argv: list[str] | None = None,
-                     plots: bool = True) -> Path:
-    """Write a comparison into ``out`` (atomically): ``differences.csv``, ``values.csv`` (each
+def write_comparison(result, folder: OutputFolder, argv: list[str] | None = None,
+                     plots: bool = True, tasks=()) -> Path:
+    """Write a comparison into ``folder`` and commit: ``differences.csv``, ``values.csv`` (each
     figure per replication), ``summary.json``, ``manifest.json``, ``scenarios/<label>.toml``
     (each resolved scenario as run) and ``plots/``."""
-    with atomic_output_dir(Path(out)) as tmp:
-        result.differences.to_csv(tmp / "differences.csv", index=False)
-        result.values.to_csv(tmp / "values.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n")
-        (tmp / "manifest.json").write_text(
-            json.dumps(json_safe(comparison_manifest(result, argv)), indent=2) + "\n")
-        scn_dir = tmp / "scenarios"
-        scn_dir.mkdir()
-        for lab, r in zip(result.labels, result.results):
-            (scn_dir / f"{_safe_name(lab)}.resolved.toml").write_text(
-                dump_scenario_toml(r.scenario))
-        if plots:
-            write_comparison_plots(result, tmp / "plots")
-    return Path(out)
+    tmp = folder.staging
+    result.differences.to_csv(tmp / "differences.csv", index=False)
+    result.values.to_csv(tmp / "values.csv", index=False)
+    (tmp / "summary.json").write_text(_json(result.summary), encoding="utf-8")
+    scn_dir = tmp / "scenarios"
+    scn_dir.mkdir()
+    for lab, r in zip(result.labels, result.results):
+        (scn_dir / f"{_safe_name(lab)}.resolved.toml").write_text(
+            dump_scenario_toml(r.scenario), encoding="utf-8")
+    if plots:
+        write_comparison_plots(result, tmp / "plots")
+    return folder.commit(comparison_manifest(result, argv),
+                         keep=task_files(tasks, records=False))
 
 
 def _cmp_value(v: float | None, unit: str) -> str:

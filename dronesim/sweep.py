@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,39 +28,69 @@ import pandas as pd
 from . import metrics
 from .coverage import reach_radius_m
 from .errors import InputError
-from .model import prepare, run_replication
-from .scenario import DockSite, Scenario, scenario_from_dict, scenario_to_dict
+from .experiment import Factor, TaskResult, prepare_checked, run_tasks
+from .model import prepare
+from .scenario import DockSite, Scenario
 from .sites import candidate_pool, siting_weights, unreachable_demand
 
-__all__ = ["parse_fleet", "plan_growth", "run_sweep", "SweepResult"]
+__all__ = ["parse_fleet", "plan_growth", "run_sweep", "sweep_factors", "sweep_result",
+           "SweepResult"]
+
+
+#: At most this many fleet sizes in one sweep (each is a factor of the experiment).
+MAX_STEPS = 200
 
 
 def parse_fleet(text: str, steps: int = 8) -> list[int]:
-    """``"9:300"`` (``steps`` evenly spaced sizes), ``"9:300:30"`` (every 30) or ``"9,30,60"``."""
+    """``"9:300"`` (``steps`` evenly spaced sizes), ``"9:300:30"`` (every 30) or ``"9,30,60"``.
+
+    Ranges must go up (``A <= B``, ``STEP >= 1``), sizes are whole numbers from 1 to
+    :data:`dronesim.scenario.MAX_FLEET`, and a sweep has at most :data:`MAX_STEPS` sizes.
+    Anything else is an :class:`~dronesim.errors.InputError` for ``--fleet``.
+    """
+    from .scenario import MAX_FLEET
+
+    def bad(problem: str) -> InputError:
+        return InputError("<command line>", "--fleet", problem)
+
     text = text.strip()
+    form = "expected A:B, A:B:STEP or a list like 9,30,60"
     try:
         if ":" in text:
             parts = [int(p) for p in text.split(":")]
+            if len(parts) not in (2, 3):
+                raise ValueError
+            lo, hi = parts[0], parts[1]
+            if lo > hi:
+                raise bad(f"the range goes down ({lo} to {hi}); write it from the smaller "
+                          f"size, e.g. {hi}:{lo}")
             if len(parts) == 2:
-                lo, hi = parts
-                sizes = np.unique(np.round(np.linspace(lo, hi, max(2, steps))).astype(int))
-            elif len(parts) == 3:
-                lo, hi, step = parts
-                if step < 1 or lo > hi:
-                    raise ValueError
+                if not 1 <= steps <= MAX_STEPS:
+                    raise InputError("<command line>", "--steps",
+                                     f"must be from 1 to {MAX_STEPS}; got {steps}")
+                sizes = list(np.unique(np.round(np.linspace(lo, hi, max(2, steps))).astype(int)))
+            else:
+                step = parts[2]
+                if step < 1:
+                    raise bad(f"STEP must be >= 1; got {step}")
+                if (hi - lo) // step + 2 > MAX_STEPS:
+                    raise bad(f"{text} gives more than {MAX_STEPS} sizes; use a larger STEP")
                 sizes = list(range(lo, hi + 1, step))
                 if sizes[-1] != hi:
                     sizes.append(hi)
-            else:
-                raise ValueError
         else:
             sizes = [int(p) for p in re.split(r"[,\s]+", text) if p]
     except ValueError:
-        raise InputError("<command line>", "--fleet",
-                         f"expected A:B, A:B:STEP or a list like 9,30,60; got {text!r}") from None
+        raise bad(f"{form}; got {text!r}") from None
+    if not sizes:
+        raise bad(f"{form}; got {text!r}")
+    if len(sizes) > MAX_STEPS:
+        raise bad(f"{len(sizes)} sizes; at most {MAX_STEPS}")
     sizes = sorted(set(int(s) for s in sizes))
-    if not sizes or sizes[0] < 1:
-        raise InputError("<command line>", "--fleet", f"fleet sizes must be >= 1; got {text!r}")
+    if sizes[0] < 1:
+        raise bad(f"fleet sizes must be >= 1; got {text!r}")
+    if sizes[-1] > MAX_FLEET:
+        raise bad(f"fleet sizes must be <= {MAX_FLEET:,}; got {sizes[-1]:,}")
     return sizes
 
 
@@ -111,82 +139,53 @@ def plan_growth(scn: Scenario, fleet_sizes: Sequence[int], data_dir: str | Path 
     return plans
 
 
-def _borough_dynamic(df: pd.DataFrame, warmup_s: float, horizon_s: float, within_s: float
-                     ) -> pd.DataFrame:
-    """Per borough: drone-suited incidents and the share reached by a drone within T."""
-    w = metrics.in_window(df, warmup_s, horizon_s)
-    w = w[w["drone_suited"]]
-    hit = (w["drone_outcome"] == "on_scene") & (w["drone_response_s"] <= within_s)
-    g = pd.DataFrame({"gss_code": w["gss_code"].to_numpy(), "hit": hit.to_numpy()})
-    out = g.groupby("gss_code").agg(suited=("hit", "size"), reached=("hit", "sum"))
-    out["share_within"] = out["reached"] / out["suited"]
-    return out.reset_index()
-
-
-def _task(plain: dict[str, Any], source: str, data_dir: str | None, step: int, rep: int
-          ) -> tuple[int, int, dict[str, Any], pd.DataFrame]:
-    scn = scenario_from_dict(plain, source=source)
-    prep = prepare(scn, data_dir)
-    res = run_replication(prep, rep)
-    k = metrics.replication_kpis(res.incidents, res.missions, warmup_s=res.warmup_s,
-                                 horizon_s=res.horizon_s, fleet_size=res.fleet_size,
-                                 pilots=res.pilots)
-    suited = metrics.in_window(res.incidents, res.warmup_s, res.horizon_s)
-    suited = suited[suited["drone_suited"]]
-    hit = (suited["drone_outcome"] == "on_scene") & (
-        suited["drone_response_s"] <= scn.coverage.within_s)
-    k["suited_share_within_target"] = float(hit.mean()) if len(suited) else math.nan
-    k["pilots"] = res.pilots
-    bd = _borough_dynamic(res.incidents, res.warmup_s, res.horizon_s, scn.coverage.within_s)
-    return step, rep, k, bd
-
-
 @dataclass(eq=False)
 class SweepResult:
     steps: pd.DataFrame  # one row per step and replication
     boroughs: pd.DataFrame  # one row per step and borough
     sites: pd.DataFrame  # one row per step and site
     summary: dict[str, Any]
+    failures: list[str] = dataclasses.field(default_factory=list)
 
 
-def run_sweep(scn: Scenario, fleet_sizes: Sequence[int], *, replications: int | None = None,
-              workers: int | None = None, data_dir: str | Path | None = None,
-              progress: Callable[[int, int], None] | None = None) -> SweepResult:
-    """Simulate the growth pathway; see the module docstring."""
-    reps = replications or scn.simulation.replications
+def sweep_factors(scn: Scenario, fleet_sizes: Sequence[int],
+                  data_dir: str | Path | None = None) -> tuple[list[int], list[Factor]]:
+    """The growth pathway's steps as experiment factors: ``(requested sizes, factors)``.
+
+    Each factor is the scenario with that step's docks listed (siting solved once, here); all
+    share the scenario's seed, so every step answers the same incidents.
+    """
     plans = plan_growth(scn, fleet_sizes, data_dir)
-    step_scn = [dataclasses.replace(scn, docks=docks,
-                                    siting=dataclasses.replace(scn.siting, method="listed"))
-                for _, docks in plans]
-    preps = [prepare(s, data_dir) for s in step_scn]
-    tasks = [(scenario_to_dict(s), scn.source, None if data_dir is None else str(data_dir), k, r)
-             for k, s in enumerate(step_scn) for r in range(reps)]
-    workers = workers or min(len(tasks), os.cpu_count() or 1)
-    out: list[tuple[int, int, dict[str, Any], pd.DataFrame]] = []
-    if workers <= 1:
-        for t in tasks:
-            out.append(_task(*t))
-            if progress:
-                progress(len(out), len(tasks))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = [pool.submit(_task, *t) for t in tasks]
-            for f in futs:  # in submission order: results do not depend on completion order
-                out.append(f.result())
-                if progress:
-                    progress(len(out), len(tasks))
-    rows, brows, srows = [], [], []
-    static = [p.static_coverage(("population",)) for p in preps]
-    for step, rep, k, bd in out:
-        cov = static[step]
+    factors = []
+    for k, (n, docks) in enumerate(plans):
+        step = dataclasses.replace(scn, docks=docks,
+                                   siting=dataclasses.replace(scn.siting, method="listed"))
+        factors.append(Factor(f"step{k:03d}-fleet{n}", prepare_checked(step, data_dir)))
+    return [n for n, _ in plans], factors
+
+
+def sweep_result(scn: Scenario, requested: Sequence[int], factors: Sequence[Factor],
+                 results: Sequence[TaskResult], reps: int) -> SweepResult:
+    """Tidy tables and summary of a sweep from its tasks' KPIs (failed tasks left out and
+    listed)."""
+    rows, brows = [], []
+    static = [f.prepared.static_coverage(("population",)) for f in factors]
+    failures = []
+    for r in results:
+        step, rep = r.task.factor, r.task.replication
+        if not r.ok:
+            failures.append(f"fleet {requested[step]}, replication {rep}: {r.error}")
+            continue
+        k, cov, prep = r.kpis, static[step], factors[step].prepared
         rows.append({
-            "step": step, "fleet_requested": plans[step][0], "fleet_size": preps[step].scenario.fleet_size,
-            "sites": len(preps[step].docks), "pilots": k["pilots"], "replication": rep,
+            "step": step, "fleet_requested": requested[step],
+            "fleet_size": prep.scenario.fleet_size, "sites": len(prep.docks),
+            "pilots": k["pilots"], "replication": rep,
             "drone_mean_s": k["drone"]["mean"], "drone_median_s": k["drone"]["median"],
             "drone_p90_s": k["drone"]["p90"], "ground_mean_s": k["ground"]["mean"],
             "deployments_per_week": k["drone_deployments_per_week"],
             "suited_per_week": k["drone_suited_per_week"],
-            "suited_share_within_target": k["suited_share_within_target"],
+            "suited_share_within_target": k["suited_share_within_target"]["all"],
             "p_drone_first": k["p_drone_first"], "time_saved_s": k["time_saved_s"],
             "drone_utilisation": k["drone_utilisation"],
             "pilot_utilisation": k["pilot_utilisation"], "p_pilot_wait": k["p_pilot_wait"],
@@ -197,25 +196,40 @@ def run_sweep(scn: Scenario, fleet_sizes: Sequence[int], *, replications: int | 
             "area_share": cov.area_share, "population_share": cov.population_share,
             "boroughs_covered": cov.boroughs_covered,
         })
-        bd = bd.assign(step=step, replication=rep)
-        brows.append(bd)
+        for b in k["per_borough"]:
+            if b["incidents"] and b["suited"]:
+                brows.append({"step": step, "gss_code": b["gss_code"], "replication": rep,
+                              "share_within": b["suited_reached"] / b["suited"]})
     steps = pd.DataFrame(rows).sort_values(["step", "replication"]).reset_index(drop=True)
-    london = preps[0].london
-    dyn = pd.concat(brows, ignore_index=True).groupby(["step", "gss_code"], as_index=False)[
-        "share_within"].mean()
-    for k, p in enumerate(preps):
-        per = static[k].per_borough.assign(step=k, fleet_size=p.scenario.fleet_size)
-        srows.append(per)
-    boroughs = pd.concat(srows, ignore_index=True).merge(
+    dyn = (pd.DataFrame(brows, columns=["step", "gss_code", "replication", "share_within"])
+           .groupby(["step", "gss_code"], as_index=False)["share_within"].mean())
+    per = [static[k].per_borough.assign(step=k, fleet_size=f.scenario.fleet_size)
+           for k, f in enumerate(factors)]
+    boroughs = pd.concat(per, ignore_index=True).merge(
         dyn.rename(columns={"share_within": "simulated_share_within_target"}),
         on=["step", "gss_code"], how="left")
-    site_rows = [{"step": k, "fleet_size": p.scenario.fleet_size, "site": d.name,
+    site_rows = [{"step": k, "fleet_size": f.scenario.fleet_size, "site": d.name,
                   "x": x, "y": y, "drones": int(n)}
-                 for k, p in enumerate(preps)
-                 for d, x, y, n in zip(p.scenario.docks, p.docks.x, p.docks.y, p.docks.drones)]
-    sites = pd.DataFrame(site_rows)
+                 for k, f in enumerate(factors)
+                 for d, x, y, n in zip(f.scenario.docks, f.prepared.docks.x, f.prepared.docks.y,
+                                       f.prepared.docks.drones)]
+    london = factors[0].prepared.london
     summary = _summary(scn, steps, reps, len(london.boroughs))
-    return SweepResult(steps, boroughs, sites, summary)
+    if failures:
+        summary["failed_tasks"] = failures
+    return SweepResult(steps, boroughs, pd.DataFrame(site_rows), summary, failures)
+
+
+def run_sweep(scn: Scenario, fleet_sizes: Sequence[int], *, replications: int | None = None,
+              workers: int | None = None, data_dir: str | Path | None = None,
+              scheduler: str | None = None, plugins: Sequence[str] = (),
+              progress: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Simulate the growth pathway; see the module docstring."""
+    reps = replications or scn.simulation.replications
+    requested, factors = sweep_factors(scn, fleet_sizes, data_dir)
+    results = run_tasks(factors, reps, workers=workers, scheduler=scheduler, plugins=plugins,
+                        on_error="raise", data_dir=data_dir, progress=progress)
+    return sweep_result(scn, requested, factors, results, reps)
 
 
 def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> dict[str, Any]:

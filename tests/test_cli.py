@@ -46,9 +46,13 @@ def test_run_succeeds(run_dir):
 
 def test_run_writes_every_output(run_dir):
     out = run_dir[0]
-    for name in ("incidents.parquet", "missions.parquet", "summary.json", "manifest.json",
-                 "scenario.resolved.toml"):
+    for name in ("summary.json", "manifest.json", "scenario.resolved.toml"):
         assert (out / name).is_file(), name
+    # Record tables: one Parquet part per replication, written as each replication finished.
+    for name in ("incidents.parquet", "missions.parquet"):
+        parts = sorted((out / name).glob("*.parquet"))
+        assert len(parts) == 2, name
+    assert len(list((out / "tasks").glob("*.json"))) == 2
     pngs = sorted((out / "plots").glob("*.png"))
     assert pngs
     for p in pngs:
@@ -160,7 +164,7 @@ def test_run_subprocess(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""  # --quiet: no progress bar
-    assert (out / "incidents.parquet").is_file()
+    assert len(list((out / "incidents.parquet").glob("*.parquet"))) == 1
     assert json.loads((out / "summary.json").read_text())["replications"] == 1
 
 
@@ -244,7 +248,8 @@ def test_bad_input_leaves_existing_folder_unchanged(tmp_path, capsys, case):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("earlier results")
-    code, _, err = run_cli([*argv, "--out", out], capsys)
+    # --overwrite lets the run use a folder holding other files, so the input error is reached.
+    code, _, err = run_cli([*argv, "--out", out, "--overwrite"], capsys)
     assert code == 2
     _assert_one_error_line(err, must)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]

@@ -143,8 +143,10 @@ def test_different_demand_is_flagged_unpaired(range_cmp):
 
 
 def test_suited_share_counted_from_incidents(range_cmp):
+    from dronesim.model import run_replication
+
     res = range_cmp.results[0]
-    rep = res.replications[1]
+    rep = run_replication(res.prepared, 1)  # the comparison keeps summaries, not tables
     inc = rep.incidents
     w = inc[(inc["t_call"] >= rep.warmup_s) & (inc["t_call"] < rep.horizon_s)
             & inc["drone_suited"]]
@@ -160,7 +162,7 @@ def test_seed_and_replications_follow_the_reference():
     b = _baseline(name="other_seed", simulation={"weeks": 0.2, "replications": 3, "seed": 5})
     res = compare_scenarios([a, b], workers=1)
     assert [r.scenario.simulation.seed for r in res.results] == [a.simulation.seed] * 2
-    assert [len(r.replications) for r in res.results] == [2, 2]
+    assert [len(r.kpis) for r in res.results] == [2, 2]
     assert len(res.summary["notes"]) == 2
     assert (res.differences["diff_mean"] == 0).all()  # the same scenario once seeds agree
 

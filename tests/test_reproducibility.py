@@ -19,7 +19,13 @@ ARGS = ["--replications", "2", "--weeks", "0.2", "--quiet", "--no-plots"]
 
 
 def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """Digest of a file, or of every file of a folder (a Parquet dataset) in name order."""
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +52,11 @@ def test_same_seed_identical_files(cli_runs):
     for name in ("incidents.parquet", "missions.parquet", "summary.json",
                  "scenario.resolved.toml"):
         assert _sha(a / name) == _sha(b / name), name
+    # Each task's stored KPIs are identical too (only its wall time differs).
+    for ta in sorted((a / "tasks").glob("*.json")):
+        ka = json.loads(ta.read_text())
+        kb = json.loads((b / "tasks" / ta.name).read_text())
+        assert ka["kpis"] == kb["kpis"] and ka["key"] == kb["key"]
     pd.testing.assert_frame_equal(pd.read_parquet(a / "incidents.parquet"),
                                   pd.read_parquet(b / "incidents.parquet"))
 
