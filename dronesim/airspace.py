@@ -79,6 +79,7 @@ Modelling assumptions
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -506,7 +507,13 @@ def read_no_fly(path: str | Path, *, layer: str | int | None = None,
             raise InputError(path, "crs", f"is {crs.to_string()} but coordinates are not degrees "
                                           "(projected data without a CRS?)")
     if not crs.equals(BNG, ignore_axis_order=True):
-        gdf = gdf.to_crs(BNG)
+        try:
+            gdf = gdf.to_crs(BNG)
+        except Exception as exc:  # pyproj raises several types for impossible transforms
+            raise InputError(path, "crs", f"cannot reproject {crs.to_string()} to EPSG:27700 "
+                                          f"({exc})") from None
+        logging.getLogger("dronesim").warning(
+            "%s: reprojected from %s to EPSG:27700", path, crs.to_string())
     names = None
     if name_field and name_field in gdf.columns:
         names = [str(v) if v is not None else f"zone{i}" for i, v in enumerate(gdf[name_field])]

@@ -272,7 +272,7 @@ def _cmd_validate(args: argparse.Namespace, notes: _Notes) -> int:
 
 def _cmd_run(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
     from .experiment import Factor, prepare_checked, run_result, run_tasks
-    from .report import RUN_ENTRIES, format_table, write_run
+    from .outputs import RUN_ENTRIES
 
     plugins = _plugins(args)
     scn = _load(args.scenario, args)
@@ -283,6 +283,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
     notes.release()
     t0 = time.perf_counter()
     factor = Factor(prep.scenario.name, prep)
+    from .report import format_table, write_run
+
     with folder, _progress(args.quiet, "replications") as update:
         results = run_tasks([factor], n, workers=args.workers, scheduler=args.scheduler,
                             plugins=plugins, folder=folder, records=True, progress=update)
@@ -297,7 +299,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
 
 def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
     from .experiment import run_tasks
-    from .report import SWEEP_ENTRIES, format_sweep, write_sweep
+    from .outputs import SWEEP_ENTRIES
     from .scenario import blame
     from .sweep import parse_fleet, sweep_factors, sweep_result
 
@@ -314,6 +316,8 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
                   [f.prepared for f in factors])
     notes.release()
     t0 = time.perf_counter()
+    from .report import format_sweep, write_sweep
+
     with folder, _progress(args.quiet, "tasks") as update:
         results = run_tasks(factors, reps, workers=args.workers, scheduler=args.scheduler,
                             plugins=plugins, folder=folder, progress=update)
@@ -326,10 +330,9 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
-    from .compare import _align, comparison_result, scenario_labels
+    from .compare import _align, comparison_dir_name, comparison_result, scenario_labels
     from .experiment import Factor, prepare_checked, run_tasks
-    from .report import (COMPARE_ENTRIES, comparison_dir_name, format_comparison,
-                         write_comparison)
+    from .outputs import COMPARE_ENTRIES
 
     if len(args.scenarios) < 2:
         raise InputError(_CLI, "scenarios",
@@ -345,6 +348,8 @@ def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> in
                   [f.prepared for f in factors])
     notes.release()
     t0 = time.perf_counter()
+    from .report import format_comparison, write_comparison
+
     with folder, _progress(args.quiet, "tasks") as update:
         results = run_tasks(factors, n, workers=args.workers, scheduler=args.scheduler,
                             plugins=plugins, folder=folder, progress=update)

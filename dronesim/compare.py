@@ -38,7 +38,7 @@ from scipy import stats
 from . import metrics
 from .errors import InputError
 from .experiment import (Factor, RunResult, TaskFailure, TaskResult, prepare_checked,
-                         run_result, run_tasks)
+                         run_result, run_tasks, safe_label)
 from .outputs import OutputFolder
 from .scenario import Scenario
 
@@ -175,6 +175,13 @@ def scenario_labels(scenarios: Sequence[Scenario]) -> list[str]:
         seen[n] = seen.get(n, 0) + 1
         out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
     return out
+
+
+def comparison_dir_name(labels: Sequence[str]) -> str:
+    """Default folder name of a comparison: ``compare_<A>_vs_<B>...`` (file-name safe, at most
+    120 characters)."""
+    name = safe_label("compare_" + "_vs_".join(labels))
+    return name if len(name) <= 120 else f"{name[:100]}_and_{len(labels) - 2}_more"
 
 
 def _services(scenarios: Sequence[Scenario]) -> list[str]:

@@ -42,7 +42,7 @@ from typing import Any
 from .errors import InputError
 
 __all__ = ["OutputFolder", "check_output_path", "file_digest", "MANIFEST", "STATE_DIR",
-           "write_text_atomic"]
+           "write_text_atomic", "RUN_ENTRIES", "SWEEP_ENTRIES", "COMPARE_ENTRIES"]
 
 MANIFEST = "manifest.json"
 STATE_DIR = ".dronesim"
@@ -51,6 +51,14 @@ _LOCK = "lock"
 _OWNER = "owner.json"
 _MARK = "dronesim_output"
 _CLI = "<command line>"
+
+#: What each command writes at the top of its output folder (checked before a run: any of these
+#: that exists and was not written by dronesim is refused).
+RUN_ENTRIES = ("summary.json", "scenario.resolved.toml", "incidents.parquet", "missions.parquet",
+               "plots", "tasks")
+SWEEP_ENTRIES = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.csv",
+                 "sites.csv", "plots", "tasks")
+COMPARE_ENTRIES = ("summary.json", "differences.csv", "values.csv", "scenarios", "plots", "tasks")
 
 
 def file_digest(path: Path) -> dict[str, Any]:
@@ -184,7 +192,7 @@ def check_output_path(path: Path, *, overwrite: bool = False, entries: Iterable[
         raise InputError(_CLI, field, f"{where}: {STATE_DIR} was not made by dronesim; "
                                       "name another folder")
     recorded = _recorded(target) if own else {}
-    for name in (MANIFEST, *entries):
+    for name in ((() if own else (MANIFEST,)) + tuple(entries)):
         entry = target / name
         if not entry.exists() and not entry.is_symlink():
             continue
@@ -334,6 +342,8 @@ class OutputFolder:
                 pass
         if not kept and not self.committed:
             for d in reversed(self._created):
+                if not d.exists():
+                    continue
                 try:
                     d.rmdir()  # only if empty: never removes anything else
                 except OSError:

@@ -257,11 +257,7 @@ def format_sweep(summary: dict[str, Any]) -> str:
 _safe_name = safe_label
 
 
-def comparison_dir_name(labels: list[str]) -> str:
-    """Default folder name of a comparison: ``compare_<A>_vs_<B>...`` (file-name safe, at most
-    120 characters)."""
-    name = _safe_name("compare_" + "_vs_".join(labels))
-    return name if len(name) <= 120 else f"{name[:100]}_and_{len(labels) - 2}_more"
+from .compare import comparison_dir_name  # noqa: E402  (re-exported: it was defined here)
 
 
 def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]:

@@ -27,6 +27,10 @@ from .scenario import DockSite, Scenario
 
 __all__ = ["Docks", "build_docks", "sited_docks", "siting_weights", "candidate_pool", "unreachable_demand", "RIVER_TOLERANCE_M"]
 
+#: Smallest coverage radius a hexagonal lattice is laid for: at 250 m London already needs about
+#: 18,000 lattice sites; much below, the lattice alone would not fit in memory.
+MIN_LATTICE_RADIUS_M = 250.0
+
 #: The borough polygons stop at mean high water, so the tidal Thames belongs to none of them; a
 #: site this close to a borough (a river station, a pier) is accepted and given the nearest one.
 RIVER_TOLERANCE_M = 250.0
@@ -175,7 +179,7 @@ def sited_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None
         df = _out_of_zones(df, london, zones)
         return listed + _as_docks(df, per, "one site per borough (population-weighted)")
     if sp.method == "hex_grid":
-        df = siting.hex_grid(london, radius)
+        df = siting.hex_grid(london, _lattice_radius(scn, "siting.method"))
         ok = _usable(df["x"].to_numpy(float), df["y"].to_numpy(float), london, zones)
         return listed + _as_docks(df[ok], per, f"hexagonal lattice, radius {radius:.0f} m")
     cands = candidate_pool(scn, london, zones)
@@ -211,6 +215,21 @@ def sited_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None
     return listed + _as_docks(cands.iloc[new], per, f"{sp.method} ({sp.weight} weight)")
 
 
+def _lattice_radius(scn: Scenario, field: str) -> float:
+    """The coverage radius for a hexagonal lattice, refused when too small to lay one."""
+    from .coverage import reach_radius_m
+
+    radius = reach_radius_m(scn.drones, scn.coverage.within_s)
+    if radius < MIN_LATTICE_RADIUS_M:
+        raise InputError(scn.source, field,
+                         f"a drone reaches only {radius:,.0f} m within coverage.within_s = "
+                         f"{scn.coverage.within_s:g} s (after decision, launch, climb and "
+                         f"descent); a hexagonal lattice needs at least "
+                         f"{MIN_LATTICE_RADIUS_M:.0f} m (raise coverage.within_s, "
+                         "drones.speed_m_s or drones.max_range_m)")
+    return radius
+
+
 def candidate_pool(scn: Scenario, london: London, zones: NoFlyZones | None) -> pd.DataFrame:
     """Candidate sites of the ``siting.candidates`` kinds, usable ones only.
 
@@ -227,7 +246,7 @@ def candidate_pool(scn: Scenario, london: London, zones: NoFlyZones | None) -> p
     if real:
         parts.append(siting.candidate_sites(london, real))
     if "hex" in kinds:
-        radius = reach_radius_m(scn.drones, scn.coverage.within_s)
+        radius = _lattice_radius(scn, "siting.candidates")
         hx = siting.hex_grid(london, radius).reset_index(drop=True)
         parts.append(pd.DataFrame({"site_id": [f"hex:{k}" for k in range(len(hx))],
                                    "kind": "hex", "name": "lattice point",

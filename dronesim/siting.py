@@ -50,6 +50,7 @@ Modelling assumptions
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -254,11 +255,14 @@ def _read_geo_points(path: Path, layer: str | int | None
         raise InputError(path, "geometry", f"row {k + 1} is a {geoms[k].geom_type}; "
                                            "expected points")
     if not CRS(gdf.crs).equals(BNG, ignore_axis_order=True):
+        crs_name = gdf.crs.to_string()
         try:
             gdf = gdf.to_crs(BNG)
         except Exception as exc:  # pyproj raises several types for impossible transforms
-            raise InputError(path, "crs", f"cannot reproject {gdf.crs.to_string()} to "
+            raise InputError(path, "crs", f"cannot reproject {crs_name} to "
                                           f"EPSG:27700 ({exc})") from None
+        logging.getLogger("dronesim").warning("%s: reprojected from %s to EPSG:27700", path,
+                                              crs_name)
     geoms = np.asarray(gdf.geometry.values)
     x = shapely.get_x(geoms).astype(float)
     y = shapely.get_y(geoms).astype(float)
@@ -288,12 +292,18 @@ def _site_names(path: Path, attrs: pd.DataFrame) -> list[str]:
 
 
 def _drone_counts(path: Path, col: pd.Series) -> np.ndarray:
+    """Drones per site, held to the same bounds as ``[[docks]] drones`` in a scenario."""
+    from .scenario import MAX_DRONES_PER_SITE, MAX_FLEET
+
     v = _numeric_column(path, col.to_frame("drones"), "drones")
-    bad = (v < 0) | (v != np.round(v))
+    bad = (v < 0) | (v != np.round(v)) | (v > MAX_DRONES_PER_SITE)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise InputError(path, "drones", f"must be a whole number >= 0; got {v[k]:g} "
-                                         f"in row {k + 1}")
+        raise InputError(path, "drones", f"must be a whole number from 0 to "
+                                         f"{MAX_DRONES_PER_SITE}; got {v[k]:g} in row {k + 1}")
+    if v.sum() > MAX_FLEET:
+        raise InputError(path, "drones", f"{v.sum():,.0f} drones in all; at most "
+                                         f"{MAX_FLEET:,} are allowed")
     return v.astype(np.int64)
 
 

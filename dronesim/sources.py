@@ -80,6 +80,11 @@ LFB_CELL_M = 50.0
 #: Trace points this close to a borough count as inside London (the polygons stop at mean high
 #: water, so incidents on the Thames or its banks lie just outside them); as for dock sites.
 TRACE_TOLERANCE_M = 250.0
+#: Longest span a trace may cover: the same ten years as ``simulation.weeks`` allows.
+MAX_TRACE_SPAN_S = 520 * 7 * 86_400.0
+#: A trace CSV parsed as text costs about this many bytes of memory per byte of file.
+_CSV_MEMORY_FACTOR = 15.0
+
 #: Stations of the candidate list that run no pumps (the Lambeth river station: fireboats).
 NO_PUMP_STATIONS = ("fire:H23",)
 #: Redraw rounds for a jittered point outside London before falling back to its cell's anchor.
@@ -356,13 +361,26 @@ def read_trace(path: str | Path, london: London, services: Mapping[str, object],
     default_service
         Service of every row when the file has no service column (or an empty cell).
     """
+    from .limits import HEADROOM, available_memory_bytes, format_bytes
+
     path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "", "is a folder, not a trace CSV")
     if not path.is_file():
         raise InputError(path, "", "trace file not found")
+    size = path.stat().st_size
+    room = HEADROOM * available_memory_bytes() / _CSV_MEMORY_FACTOR
+    if size > room:
+        raise InputError(path, "", f"{format_bytes(size)} is more than this machine can read "
+                                   f"as a trace (at most about {format_bytes(room)}); split it")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(path, "", f"cannot read as CSV ({exc})") from None
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                         encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, "", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                                   f"offset {exc.start}); save the file as UTF-8") from None
+    except (pd.errors.ParserError, OSError, ValueError) as exc:
+        raise InputError(path, "", f"cannot read as CSV ({str(exc).splitlines()[0]})") from None
     except pd.errors.EmptyDataError:
         raise InputError(path, "", "empty file") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -388,6 +406,14 @@ def read_trace(path: str | Path, london: London, services: Mapping[str, object],
     if tcol is None:
         raise InputError(path, "time", "missing column (an ISO date-time or seconds)")
     t, start = _times(path, df[tcol], tcol, lines)
+    span = float(t.max() - t.min()) if t.size else 0.0
+    if float(t.max()) > MAX_TRACE_SPAN_S:
+        k = int(np.argmax(t))
+        raise _fail(path, lines, k, tcol,
+                    f"{len(t):,} incidents spread over {span / (365.25 * 86_400):,.1f} years "
+                    f"(this one {float(t[k]) / (365.25 * 86_400):,.1f} years after the start); "
+                    f"a trace may cover at most {MAX_TRACE_SPAN_S / (7 * 86_400):.0f} weeks: "
+                    "are the times in seconds?")
 
     # -- position
     xc, yc = col("x"), col("y")

@@ -80,7 +80,9 @@ def parse_fleet(text: str, steps: int = 8) -> list[int]:
                     sizes.append(hi)
         else:
             sizes = [int(p) for p in re.split(r"[,\s]+", text) if p]
-    except ValueError:
+    except InputError:
+        raise
+    except ValueError:  # int() of something that is not a whole number
         raise bad(f"{form}; got {text!r}") from None
     if not sizes:
         raise bad(f"{form}; got {text!r}")

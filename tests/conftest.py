@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # no display in tests, set before matplotlib loads
+# Matplotlib's caches in a folder of their own, so tests that move HOME see no stray files.
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), f"dronesim-tests-mpl-{os.getuid()}"))
 
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
