@@ -92,7 +92,7 @@ from pyproj import CRS
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
-from .errors import InputError
+from .errors import InputError, input_file
 from .geography import BNG, lonlat_to_bng
 
 __all__ = [
@@ -479,9 +479,7 @@ def read_no_fly(path: str | Path, *, layer: str | int | None = None,
     """
     import geopandas as gpd
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "", "file not found")
+    path = input_file(path, "no-fly file")
     try:
         gdf = gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
     except Exception as exc:  # pyogrio raises many types; report them as bad input

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, input_file
 
 __all__ = ["main"]
 
@@ -163,8 +163,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"simulation": sim} if sim else {}
     demand: dict[str, Any] = {}
     if getattr(args, "trace", None) is not None:
-        if not args.trace.is_file():
-            raise InputError(_CLI, "--trace", f"{args.trace}: file not found")
+        input_file(args.trace, "trace file", source=_CLI, field="--trace")
         demand["trace"] = str(args.trace.resolve())
     if getattr(args, "trace_service", None) is not None:
         demand["trace_service"] = args.trace_service

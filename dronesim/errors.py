@@ -7,9 +7,22 @@ must be complete on its own: which file, which field, what is wrong.
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "one_line", "input_file"]
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break and control character written as an escape (``\\n``,
+    ``\\x0c``, ...), so that a value quoted in a message cannot break it over lines."""
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return "".join(out)
 
 
 class InputError(ValueError):
@@ -36,4 +49,32 @@ class InputError(ValueError):
         #: the last of them; see :func:`dronesim.scenario.blame`).
         self.related = tuple(related)
         where = f"{self.file}: {field}" if field else self.file
-        super().__init__(f"{where}: {problem}")
+        super().__init__(one_line(f"{where}: {problem}"))
+
+
+def input_file(path: str | Path, what: str = "file", *, source: str | Path | None = None,
+               field: str = "", hint: str = "") -> Path:
+    """``path`` if it is a readable regular file; else an :class:`InputError` saying why (not
+    found, a folder, a name too long, not allowed), addressed to ``source`` and ``field`` when
+    the name came from there (a scenario's ``demand.trace``), else to the file itself."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        problem = f"{what} not found"
+    except NotADirectoryError:
+        problem = f"{what} not found (part of the path is a file)"
+    except PermissionError:
+        problem = f"{what} cannot be read (permission denied)"
+    except OSError as exc:
+        problem = f"{what} cannot be opened ({exc.strerror or exc})"
+    else:
+        if stat.S_ISREG(st.st_mode):
+            return p
+        problem = (f"is a folder, not a {what}" if stat.S_ISDIR(st.st_mode)
+                   else f"not a regular file (a {what} is expected)")
+    if hint and "not found" in problem:
+        problem += f" ({hint})"
+    if source is not None:
+        raise InputError(source, field, f"{problem}: {p}")
+    raise InputError(p, field, problem)

@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from .errors import InputError
+from .errors import InputError, input_file
 
 __all__ = [
     "BNG",
@@ -75,8 +75,7 @@ def lonlat_to_bng(lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.
 
 
 def _read_layer(path: Path) -> gpd.GeoDataFrame:
-    if not path.is_file():
-        raise InputError(path, "", "file not found (run scripts/build_data.py, see data/README.md)")
+    input_file(path, hint="run scripts/build_data.py, see data/README.md")
     try:
         gdf = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(path)
     except Exception as exc:  # pyogrio/pyarrow raise many types; report them as bad input
@@ -189,8 +188,7 @@ class London:
 
 
 def _load_profile(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise InputError(path, "", "file not found (run scripts/build_data.py)")
+    input_file(path, hint="run scripts/build_data.py, see data/README.md")
     df = pd.read_csv(path)
     for col in ("weekday", "hour", "share_all"):
         if col not in df.columns:

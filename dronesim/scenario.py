@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, input_file
 
 __all__ = [
     "Scenario",
@@ -619,12 +619,7 @@ def read_text_file(path: Path, what: str = "file", limit: int = MAX_SCENARIO_BYT
     A UTF-8 byte-order mark is accepted. Not found, a folder, unreadable, larger than ``limit``
     bytes, not UTF-8, or holding NUL bytes (a binary file): refused, naming the file.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(path, "", f"is a folder, not a {what}")
-    if not path.is_file():
-        raise InputError(path, "", "file not found" if not path.exists()
-                         else f"not a regular file (a {what} is expected)")
+    path = input_file(path, what)
     try:
         size = path.stat().st_size
         if size > limit:

@@ -68,7 +68,7 @@ from pyproj import CRS
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
-from .errors import InputError
+from .errors import InputError, input_file
 from .geography import BNG, WEIGHT_COLUMNS, London, default_data_dir, lonlat_to_bng
 
 __all__ = [
@@ -142,9 +142,7 @@ def read_sites(path: str | Path, *, london: London | None = None,
         coordinates, coordinates outside their valid range, bad ``drones`` values, empty or
         duplicate names, or (with ``london``) a site outside London.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "", "file not found")
+    path = input_file(path, "site file")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
         attrs, x, y = _read_csv_points(path)
@@ -342,8 +340,7 @@ def candidate_sites(where: London | str | Path | None = None,
     if unknown or not kinds:
         raise ValueError(f"kinds must be a non-empty subset of {CANDIDATE_KINDS}; got {kinds}")
     path = _data_dir(where) / "sites" / "candidate_sites.csv"
-    if not path.is_file():
-        raise InputError(path, "", "file not found (run scripts/build_data.py, see data/README.md)")
+    input_file(path, hint="run scripts/build_data.py, see data/README.md")
     df = pd.read_csv(path)
     df = _lower_columns(df, path)
     for col in ("site_id", "kind", "name", "gss_code", "x", "y", "lon", "lat"):

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .errors import InputError
+from .errors import InputError, input_file
 from .geography import London, lonlat_to_bng
 
 __all__ = [
@@ -92,9 +92,7 @@ _JITTER_ROUNDS = 30
 
 
 def _need(path: Path) -> Path:
-    if not path.is_file():
-        raise InputError(path, "", "file not found (run scripts/build_data.py, see data/README.md)")
-    return path
+    return input_file(path, hint="run scripts/build_data.py, see data/README.md")
 
 
 def _columns(df: pd.DataFrame, path: Path, cols: tuple[str, ...]) -> None:
@@ -363,11 +361,7 @@ def read_trace(path: str | Path, london: London, services: Mapping[str, object],
     """
     from .limits import HEADROOM, available_memory_bytes, format_bytes
 
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(path, "", "is a folder, not a trace CSV")
-    if not path.is_file():
-        raise InputError(path, "", "trace file not found")
+    path = input_file(path, "trace file")
     size = path.stat().st_size
     room = HEADROOM * available_memory_bytes() / _CSV_MEMORY_FACTOR
     if size > room:
@@ -518,8 +512,6 @@ def load_trace(scn, london: London) -> Trace | None:
     d = scn.demand
     if not d.trace:
         return None
-    path = d.trace_path(scn.source)
-    if not path.is_file():
-        raise InputError(scn.source, "demand.trace", f"file not found: {path}")
+    path = input_file(d.trace_path(scn.source), source=scn.source, field="demand.trace")
     return read_trace(path, london, scn.services, columns=d.trace_columns,
                       default_service=d.trace_service)

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from .errors import InputError
+from .errors import InputError, input_file
 
 __all__ = ["init_worker", "die_with_parent", "load_plugins", "plugin_module_name"]
 
@@ -87,9 +87,8 @@ def _import_one(spec: str) -> ModuleType:
     if name in sys.modules and spec.endswith(".py"):
         return sys.modules[name]
     if spec.endswith(".py") or os.sep in spec or "/" in spec:
-        path = Path(spec).expanduser()
-        if not path.is_file():
-            raise InputError("<command line>", "--plugin", f"{spec}: file not found")
+        path = input_file(Path(spec).expanduser(), "plugin file", source="<command line>",
+                          field="--plugin")
         mod_spec = importlib.util.spec_from_file_location(name, path)
         if mod_spec is None or mod_spec.loader is None:
             raise InputError("<command line>", "--plugin", f"{spec}: not a Python module")

@@ -656,3 +656,108 @@ def test_locked_folder_is_refused(tmp_path, capsys):
         assert _tree(tmp_path) == before
     finally:
         os.close(fd)
+
+
+# --- random mutations (hypothesis, exploring: new examples on every run) ---------------------
+def _leaves(table, prefix=()):
+    for k, v in table.items():
+        if isinstance(v, dict):
+            yield from _leaves(v, (*prefix, k))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            for i, item in enumerate(v):
+                yield from _leaves(item, (*prefix, k, i))
+        else:
+            yield (*prefix, k)
+
+
+def _baseline_table():
+    from dronesim.scenario import load_scenario, scenario_to_dict
+
+    table = scenario_to_dict(load_scenario(MET_BASELINE))
+    table["simulation"]["weeks"] = 0.05
+    return table
+
+
+_TABLE = None
+_AWKWARD = [0, -1, 1e308, -1e308, float("inf"), float("-inf"), float("nan"), 2**63, -2**63,
+            "", "../..", "x" * 300, "\u00e9\u4e2d", True, False, [], [1, "a"], {}, {"a": 1},
+            0.5, 10**9]
+
+
+@pytest.mark.parametrize("seed_kind", ["mutate"])
+def test_random_mutations_are_accepted_or_refused_in_one_line(seed_kind, tmp_path_factory):
+    """Any single value of a valid scenario replaced by an awkward one (wrong type, extreme,
+    NaN, huge, empty, a path): ``validate`` accepts it or refuses it in one line, exit 2."""
+    import tomli_w
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from dronesim.cli import main
+
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _baseline_table()
+    leaves = sorted(_leaves(_TABLE), key=str)
+    leaves = [p for p in leaves if p[:2] != ("siting", "method")]  # a valid method may run a MILP
+    folder = tmp_path_factory.mktemp("mutations")
+    values = st.one_of(st.sampled_from(_AWKWARD), st.integers(), st.floats(),
+                       st.text(max_size=20), st.lists(st.floats(), max_size=3))
+
+    @settings(derandomize=False, max_examples=int(os.environ.get("DRONESIM_FUZZ_EXAMPLES", "60")), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(path=st.sampled_from(leaves), value=values)
+    def check(path, value):
+        import copy
+        import contextlib
+        import io
+
+        table = copy.deepcopy(_TABLE)
+        node = table
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+        try:
+            text = tomli_w.dumps(table)
+        except (TypeError, ValueError):
+            return  # not expressible in TOML at all
+        f = folder / "m.toml"
+        f.write_text(text, encoding="utf-8")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(["validate", str(f)])
+            except SystemExit as exc:
+                code = exc.code
+        assert code in (0, 2), (path, value, err.getvalue())
+        if code == 2:
+            _assert_one_line(err.getvalue(), [str(f)])
+
+    check()
+
+
+def test_fleet_text_is_parsed_or_refused():
+    """Any --fleet text gives sorted sizes within bounds, or an InputError for --fleet/--steps
+    (never another exception)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dronesim.errors import InputError
+    from dronesim.scenario import MAX_FLEET
+    from dronesim.sweep import MAX_STEPS, parse_fleet
+
+    part = st.one_of(st.integers(-10, 10_000).map(str), st.sampled_from(["", " ", "x", "1e3"]))
+    text = st.one_of(st.text(max_size=15), st.lists(part, min_size=1, max_size=4).map(":".join),
+                     st.lists(part, min_size=1, max_size=6).map(",".join))
+
+    @settings(derandomize=False, max_examples=300, deadline=None, database=None)
+    @given(text=text, steps=st.integers(-5, 10_000))
+    def check(text, steps):
+        try:
+            sizes = parse_fleet(text, steps)
+        except InputError as exc:
+            assert exc.field in ("--fleet", "--steps") and "\n" not in str(exc)
+            return
+        assert sizes == sorted(set(sizes)) and 1 <= sizes[0] and sizes[-1] <= MAX_FLEET
+        assert len(sizes) <= MAX_STEPS
+
+    check()
