@@ -214,6 +214,7 @@ def task_kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
 
 
 _PREPARED: dict[str, Prepared] = {}
+_CACHE_FACTORS = 8
 
 
 def _prepared(payload: dict[str, Any]) -> Prepared:
@@ -223,7 +224,7 @@ def _prepared(payload: dict[str, Any]) -> Prepared:
     if prep is None:
         scn = scenario_from_dict(payload["scenario"], source=payload["source"])
         prep = prepare(scn, payload["data_dir"])
-        while len(_PREPARED) >= 4:
+        while len(_PREPARED) >= _CACHE_FACTORS:  # a long-lived (Dask) worker: keep a few
             _PREPARED.pop(next(iter(_PREPARED)))
         _PREPARED[key] = prep
     return prep
@@ -399,9 +400,10 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
                 name: str(folder.partial / f"{t.key}.{name}.parquet")
                 for name in ("incidents", "missions")})
         payloads.append(p)
-    if inline:  # the parent's own prepared factors: nothing to rebuild
-        for t in todo:
-            _PREPARED.setdefault(plain[t.factor][1], factors[t.factor].prepared)
+    # The parent's prepared factors: used in-process, and inherited by forked workers, so
+    # neither rebuilds them (a fork server, spawn or Dask worker prepares each factor once).
+    mine = {digest: factors[f].prepared for f, (_, digest) in plain.items()}
+    _PREPARED.update(mine)
 
     def on_result(j: int, out: dict[str, Any]) -> None:
         nonlocal done
@@ -421,8 +423,12 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
         if progress:
             progress(done, total)
 
-    with make_executor(n, scheduler, plugins) as ex:
-        ex.run(execute_task, payloads, on_result)
+    try:
+        with make_executor(n, scheduler, plugins) as ex:
+            ex.run(execute_task, payloads, on_result)
+    finally:
+        for digest in mine:
+            _PREPARED.pop(digest, None)
     return results  # type: ignore[return-value]
 
 
