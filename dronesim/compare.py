@@ -16,9 +16,8 @@ two independent means instead.
 A figure that is undefined in a replication (a drone response mean when no drone flew) is left
 out of that replication's pair; ``n`` says how many pairs remain. Figures per replication come
 from :func:`dronesim.metrics.replication_kpis` (``by_service`` for each service of a
-multi-service scenario), except the share of drone-suited incidents reached within the target,
-which is counted from the incident records: suited incidents called in the measured window with a
-drone on scene within the scenario's ``coverage.within_s``, over all suited incidents in the window.
+multi-service scenario), the share of drone-suited incidents reached within the target included
+(:func:`dronesim.metrics.suited_within_share`, the same definition as ``run`` and ``sweep``).
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ class Metric:
     key: str
     label: str
     unit: str  # one of UNITS
-    get: Callable[[dict[str, Any]], float] | None  # None: computed from the incident records
+    get: Callable[[dict[str, Any]], float]
 
 
 METRICS: tuple[Metric, ...] = (
@@ -67,7 +66,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("time_saved_s", "time saved by the drone", "s", lambda k: k["time_saved_s"]),
     Metric("drone_queue_wait_s", "wait for a drone", "s", lambda k: k["drone_queue_wait_s"]),
     Metric("pilot_wait_s", "wait for a pilot", "s", lambda k: k["pilot_wait_s"]),
-    Metric("suited_within_target", "suited reached within target", "share", None),
+    Metric("suited_within_target", "suited reached within target", "share",
+           lambda k: k["suited_within_target"]),
     Metric("p_drone_first", "P(drone first)", "share", lambda k: k["p_drone_first"]),
     Metric("p_pilot_wait", "P(wait for a pilot)", "share", lambda k: k["p_pilot_wait"]),
     Metric("drone_utilisation", "drone utilisation", "share", lambda k: k["drone_utilisation"]),
@@ -198,34 +198,17 @@ def _service_kpis(k: dict[str, Any], scn: Scenario, service: str) -> dict[str, A
     return None
 
 
-def _suited_within(inc: pd.DataFrame, warmup_s: float, horizon_s: float, within_s: float,
-                   services: Sequence[str]) -> dict[str, float]:
-    """Share of drone-suited incidents in the window reached by a drone within ``within_s``."""
-    t = inc["t_call"].to_numpy()
-    suited = (t >= warmup_s) & (t < horizon_s) & inc["drone_suited"].to_numpy(bool)
-    hit = (inc["drone_outcome"] == "on_scene").to_numpy(bool) & (
-        inc["drone_response_s"].to_numpy(float) <= within_s)
-    out = {}
-    for name in services:
-        m = suited if name == "all" else suited & (inc["service"] == name).to_numpy(bool)
-        out[name] = float(hit[m].mean()) if m.any() else math.nan
-    return out
-
-
 def _values(label: str, res: RunResult, services: Sequence[str]) -> pd.DataFrame:
     """One row per service, metric and replication of one run."""
     scn = res.scenario
     rows = []
-    for r, (k, rep) in enumerate(zip(res.kpis, res.replications)):
-        suited = _suited_within(rep.incidents, rep.warmup_s, rep.horizon_s,
-                                scn.coverage.within_s, services)
+    for r, k in enumerate(res.kpis):
         for service in services:
             ks = _service_kpis(k, scn, service)
             if ks is None:
                 continue
             for m in METRICS:
-                v = suited[service] if m.get is None else m.get(ks)
-                rows.append((label, service, m.key, r, float(v)))
+                rows.append((label, service, m.key, r, float(m.get(ks))))
     return pd.DataFrame(rows, columns=["scenario", "service", "metric", "replication", "value"])
 
 

@@ -54,9 +54,10 @@ def _kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
 
     Utilisation per service is that service's share of the whole fleet's (pilots') time.
     """
+    within = prep.scenario.coverage.within_s
     k = metrics.replication_kpis(res.incidents, res.missions, warmup_s=res.warmup_s,
                                  horizon_s=res.horizon_s, fleet_size=res.fleet_size,
-                                 pilots=res.pilots)
+                                 pilots=res.pilots, within_s=within)
     k["by_service"] = {}
     if len(prep.scenario.services) > 1:
         for name in prep.scenario.services:
@@ -65,7 +66,7 @@ def _kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
                 else res.missions.iloc[0:0]
             k["by_service"][name] = metrics.replication_kpis(
                 inc, mis, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
-                fleet_size=res.fleet_size, pilots=res.pilots)
+                fleet_size=res.fleet_size, pilots=res.pilots, within_s=within)
     return k
 
 
@@ -75,7 +76,6 @@ def summarise(prep: Prepared, reps: list[ReplicationResult], kpis: list[dict[str
     scn = prep.scenario
     cov = prep.static_coverage()
     combined = metrics.combine(kpis)
-    within = str(int(scn.coverage.within_s)) if scn.coverage.within_s in metrics.WITHIN_S else None
     summary: dict[str, Any] = {
         "scenario": scn.name,
         "replications": len(reps),
@@ -98,8 +98,6 @@ def summarise(prep: Prepared, reps: list[ReplicationResult], kpis: list[dict[str
             "demand_share": cov.demand_share,
             "boroughs_covered": cov.boroughs_covered,
             "borough_population_share_threshold": scn.coverage.borough_population_share,
-            "simulated_drone_within_share": (combined["drone_within_s"][within]
-                                             if within else None),
         },
         "per_service": {name: metrics.combine([k["by_service"][name] for k in kpis])
                         for name in (scn.services if len(scn.services) > 1 else ())},

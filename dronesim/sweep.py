@@ -113,14 +113,14 @@ def plan_growth(scn: Scenario, fleet_sizes: Sequence[int], data_dir: str | Path 
 
 def _borough_dynamic(df: pd.DataFrame, warmup_s: float, horizon_s: float, within_s: float
                      ) -> pd.DataFrame:
-    """Per borough: drone-suited incidents and the share reached by a drone within T."""
+    """Per borough: the share of drone-suited incidents reached by a drone within T
+    (:func:`dronesim.metrics.suited_within_share`)."""
     w = metrics.in_window(df, warmup_s, horizon_s)
     w = w[w["drone_suited"]]
-    hit = (w["drone_outcome"] == "on_scene") & (w["drone_response_s"] <= within_s)
-    g = pd.DataFrame({"gss_code": w["gss_code"].to_numpy(), "hit": hit.to_numpy()})
-    out = g.groupby("gss_code").agg(suited=("hit", "size"), reached=("hit", "sum"))
-    out["share_within"] = out["reached"] / out["suited"]
-    return out.reset_index()
+    rows = [{"gss_code": code, "suited": len(g),
+             "share_within": metrics.suited_within_share(g, warmup_s, horizon_s, within_s)}
+            for code, g in w.groupby("gss_code", observed=True)]
+    return pd.DataFrame(rows, columns=["gss_code", "suited", "share_within"])
 
 
 def _task(plain: dict[str, Any], source: str, data_dir: str | None, step: int, rep: int
@@ -130,12 +130,8 @@ def _task(plain: dict[str, Any], source: str, data_dir: str | None, step: int, r
     res = run_replication(prep, rep)
     k = metrics.replication_kpis(res.incidents, res.missions, warmup_s=res.warmup_s,
                                  horizon_s=res.horizon_s, fleet_size=res.fleet_size,
-                                 pilots=res.pilots)
-    suited = metrics.in_window(res.incidents, res.warmup_s, res.horizon_s)
-    suited = suited[suited["drone_suited"]]
-    hit = (suited["drone_outcome"] == "on_scene") & (
-        suited["drone_response_s"] <= scn.coverage.within_s)
-    k["suited_share_within_target"] = float(hit.mean()) if len(suited) else math.nan
+                                 pilots=res.pilots, within_s=scn.coverage.within_s)
+    k["suited_share_within_target"] = k["suited_within_target"]  # sweep.csv's column name
     k["pilots"] = res.pilots
     bd = _borough_dynamic(res.incidents, res.warmup_s, res.horizon_s, scn.coverage.within_s)
     return step, rep, k, bd
