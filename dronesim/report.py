@@ -18,10 +18,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from . import plotting, tables
+from . import figures, tables
 from .experiment import RunResult
+from .results import geometry_from_prepared
 from .scenario import dump_scenario_toml
 
 __all__ = ["write_run", "write_sweep", "atomic_output_dir", "format_table", "format_sweep",
@@ -116,26 +115,10 @@ def atomic_output_dir(out: Path):
 
 def write_plots(result: RunResult, plots: Path) -> list[Path]:
     prep = result.prepared
-    scn = prep.scenario
     plots.mkdir(parents=True, exist_ok=True)
     window = result.incidents[(result.incidents["t_call"] >= prep.warmup_s)]
-    rep0 = window[window["replication"] == 0]
-    cov = prep.static_coverage()
-    docks = pd.DataFrame({"name": prep.docks.names, "x": prep.docks.x, "y": prep.docks.y,
-                          "drones": prep.docks.drones})
-    figs = {
-        "map.png": plotting.borough_map(
-            prep.london.boroughs, docks, rep0, cov.footprint,
-            zones=prep.zones.to_geodataframe() if prep.zones is not None else None,
-            title=f"{scn.name}: {scn.fleet_size} drones at {len(docks)} docks; shaded: reachable "
-                  f"within {scn.coverage.within_s / 60:g} min (replication 0 incidents)"),
-        "response_cdf.png": plotting.response_distributions(
-            window, title=f"{scn.name}: response time, drone against ground "
-                          f"({len(result.replications)} replications)"),
-        "boroughs.png": plotting.borough_responses(
-            result.summary["per_borough"],
-            title=f"{scn.name}: mean response by borough"),
-    }
+    figs = figures.run_figures(prep.scenario, geometry_from_prepared(prep), window,
+                               result.summary)
     return _save_figures(figs, plots)
 
 
@@ -179,17 +162,7 @@ def write_sweep(result, scn, out: Path, argv: list[str] | None = None, wall_s: f
         (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(scn))
         (tmp / "manifest.json").write_text(json.dumps(json_safe(_provenance(
             argv, wall_s, scenario_file=scn.source, seed=scn.simulation.seed)), indent=2) + "\n")
-        within = scn.coverage.within_s
-        figs = {
-            "coverage_vs_fleet.png": plotting.sweep_coverage(
-                result.steps, within, title=f"{scn.name}: coverage within {within / 60:g} min as "
-                                            "the fleet grows"),
-            "response_vs_fleet.png": plotting.sweep_response(
-                result.steps, title=f"{scn.name}: response as the fleet grows"),
-            "borough_coverage.png": plotting.sweep_borough_heatmap(
-                result.boroughs, scn.coverage.borough_population_share,
-                title=f"{scn.name}: population within {within / 60:g} min by borough (%)"),
-        }
+        figs = figures.sweep_figures(result.steps, result.boroughs, scn)
         _save_figures(figs, tmp / "plots")
     return Path(out)
 
@@ -230,16 +203,7 @@ def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]
 def write_comparison_plots(result, plots: Path) -> list[Path]:
     """One forest plot per service and a bar chart of mean responses, into ``plots``."""
     plots.mkdir(parents=True, exist_ok=True)
-    labels = {k: v["label"] for k, v in result.summary["metrics"].items()}
-    reps = result.summary["replications"]
-    figs = {}
-    for service in result.summary["services"]:
-        figs[f"forest_{_safe_name(service)}.png"] = plotting.comparison_forest(
-            result.differences, service, labels=labels,
-            title=f"Difference from {result.reference}, {service} incidents "
-                  f"(mean and 95% CI over {reps} replications)")
-    figs["responses.png"] = plotting.comparison_responses(
-        result.means, title=f"Mean response by scenario and service ({reps} replications)")
+    figs = figures.comparison_figures(result.differences, result.means, result.summary)
     return _save_figures(figs, plots)
 
 
