@@ -1040,6 +1040,7 @@ vertical-align:top;white-space:nowrap}
 thead th{white-space:normal;vertical-align:bottom;min-width:5.5rem}
 th:first-child,td:first-child{text-align:left;white-space:normal;min-width:9rem}
 thead th{background:#eef2f7;position:sticky;top:0}
+tbody th:first-child{position:sticky;left:0;background:#fff;z-index:1}
 table.sortable thead th{cursor:pointer;user-select:none}
 table.sortable thead th::after{content:" \\2195";color:#9aa4b2;font-size:.8em}
 table.sortable thead th[aria-sort=ascending]::after{content:" \\25B2";color:var(--ink)}
@@ -1191,10 +1192,15 @@ function boroughTip(code){
   return lines.join("\n");
 }
 function showTip(e){
-  var el=e.target&&e.target.closest?e.target.closest("[data-tip],[data-code]"):null;
-  if(!el){hideTip();return;}
-  var text=el.hasAttribute("data-code")?boroughTip(el.getAttribute("data-code")):el.getAttribute("data-tip");
-  tip.textContent=text;tip.hidden=false;
+  /* every feature under the pointer, top first: a dock, the coverage, the borough beneath */
+  var seen=[],texts=[];
+  (document.elementsFromPoint(e.clientX,e.clientY)||[]).forEach(function(n){
+    var el=n.closest?n.closest("[data-tip],[data-code]"):null;
+    if(!el||seen.indexOf(el)>=0||!svg.contains(el))return;seen.push(el);
+    texts.push(el.hasAttribute("data-code")?boroughTip(el.getAttribute("data-code")):el.getAttribute("data-tip"));
+  });
+  if(!texts.length){hideTip();return;}
+  tip.textContent=texts.slice(0,4).join("\n\n");tip.hidden=false;
   var b=wrap.getBoundingClientRect(),x=e.clientX-b.left+12,y=e.clientY-b.top+12;
   var w=tip.offsetWidth,h=tip.offsetHeight;
   if(x+w>b.width)x=Math.max(0,e.clientX-b.left-w-12);
