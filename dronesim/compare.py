@@ -145,11 +145,15 @@ def difference(reference: Sequence[float], scenario: Sequence[float], paired: bo
             "ci_high": hi, "n": min(na, nb), "n_reference": na, "n_scenario": nb}
 
 
-def _mean_ci(values: np.ndarray) -> tuple[float, float, float, int]:
+def _mean_ci(values: np.ndarray, unit: str = "", signed: bool = False
+             ) -> tuple[float, float, float, int]:
+    """Mean and 95% interval of one figure over replications; the interval of a non-negative
+    figure is clipped at 0 (a share's at 1 too), of ``signed`` ones (time saved) not."""
     v = values[np.isfinite(values)]
     if v.size == 0:
         return math.nan, math.nan, math.nan, 0
-    lo, hi = metrics.ci95(v) if v.size >= 2 else (math.nan, math.nan)
+    low = None if signed else 0.0
+    lo, hi = metrics.clipped_ci95(v, low, 1.0 if unit == "share" else None)
     return float(v.mean()), lo, hi, int(v.size)
 
 
@@ -366,7 +370,8 @@ def _means(values: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (lab, service, metric), g in values.groupby(["scenario", "service", "metric"],
                                                     sort=False):
-        mean, lo, hi, n = _mean_ci(g["value"].to_numpy(float))
+        mean, lo, hi, n = _mean_ci(g["value"].to_numpy(float), units[metric],
+                                   signed=metric == "time_saved_s")
         rows.append({"scenario": lab, "service": service, "metric": metric,
                      "unit": units[metric], "mean": mean, "ci_low": lo, "ci_high": hi, "n": n})
     return pd.DataFrame(rows, columns=["scenario", "service", "metric", "unit", "mean", "ci_low",

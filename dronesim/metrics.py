@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["ci95", "in_window", "replication_kpis", "combine", "response_block",
+__all__ = ["ci95", "clipped_ci95", "in_window", "replication_kpis", "combine", "response_block",
            "per_borough_kpis", "suited_within_share", "WITHIN_S"]
 
 WITHIN_S = (120, 300, 600, 900)
@@ -49,6 +49,21 @@ def ci95(values: Iterable[float]) -> list[float]:
         return [math.nan, math.nan]
     half = stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
     return [float(v.mean() - half), float(v.mean() + half)]
+
+
+def clipped_ci95(values: Iterable[float], low: float | None = 0.0,
+                 high: float | None = None) -> list[float]:
+    """:func:`ci95` clipped to ``[low, high]``: a non-negative figure (a response time, a count)
+    has no interval below 0, a share none above 1, however few the replications."""
+    out = []
+    for c in ci95(values):
+        if not math.isnan(c):
+            if low is not None:
+                c = max(c, low)
+            if high is not None:
+                c = min(c, high)
+        out.append(c)
+    return out
 
 
 def in_window(df: pd.DataFrame, warmup_s: float, horizon_s: float) -> pd.DataFrame:
@@ -182,7 +197,7 @@ def response_block(reps: Sequence[dict[str, float]]) -> dict[str, Any]:
     for key in ("mean", "median", "p90"):
         vals = [r[key] for r in reps if not math.isnan(r[key])]
         out[key] = float(np.mean(vals)) if vals else math.nan
-        out[f"ci95_{key}"] = ci95(vals)
+        out[f"ci95_{key}"] = clipped_ci95(vals)  # response times are never negative
     out["n"] = int(sum(r["n"] for r in reps))
     return out
 
@@ -191,11 +206,10 @@ def _scalar_block(vals: Sequence[float], share: bool = False, nonneg: bool = Fal
                   ) -> dict[str, Any]:
     """Mean and 95% interval; clipped to [0, 1] for a share, at 0 for a non-negative figure."""
     v = [x for x in vals if not math.isnan(x)]
-    ci = ci95(v)
     if share:
-        ci = [min(max(c, 0.0), 1.0) if not math.isnan(c) else c for c in ci]
-    elif nonneg:
-        ci = [max(c, 0.0) if not math.isnan(c) else c for c in ci]
+        ci = clipped_ci95(v, 0.0, 1.0)
+    else:
+        ci = clipped_ci95(v, 0.0 if nonneg else None)
     return {"mean": float(np.mean(v)) if v else math.nan, "ci95_mean": ci}
 
 

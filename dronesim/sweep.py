@@ -228,8 +228,11 @@ def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> 
                     "suited_share_within_target", "p_drone_first", "drone_utilisation",
                     "pilot_utilisation"):
             vals = g[col].to_numpy(float)
+            # Every figure here is non-negative, the last four are shares: clipped intervals.
+            high = None if col.endswith(("_s", "_per_week")) else 1.0
             row[col] = {"mean": None if unstable else float(np.nanmean(vals)),
-                        "ci95_mean": [None, None] if unstable else metrics.ci95(vals)}
+                        "ci95_mean": [None, None] if unstable else metrics.clipped_ci95(
+                            vals, 0.0, high)}
         per_step.append(row)
     covering = [s for s in per_step if s["boroughs_covered"] >= n_boroughs]
     smallest = covering[0]["fleet_size"] if covering else None

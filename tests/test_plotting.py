@@ -352,3 +352,36 @@ def test_run_and_sweep_report_the_same_suited_share():
                                           scn.coverage.within_s)
     assert run.summary["suited_within_target"]["mean"] == pytest.approx(by_hand)
     assert sweep.steps["suited_share_within_target"].iloc[0] == pytest.approx(by_hand)
+
+
+def _intervals(obj, path=()):
+    """Every (path, [low, high]) interval of a summary."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if str(k).startswith("ci95") and isinstance(v, list) and len(v) == 2:
+                yield path + (k,), v
+            else:
+                yield from _intervals(v, path + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _intervals(v, path + (i,))
+
+
+@pytest.mark.parametrize("kind", ["run", "sweep", "compare"])
+def test_summary_intervals_of_non_negative_figures_never_below_zero(results_folders, kind):
+    s = json.loads((results_folders[kind] / "summary.json").read_text())
+    if kind == "compare":
+        s = s["means"]  # differences may be negative; means of figures may not
+    seen = 0
+    for path, (lo, hi) in _intervals(s):
+        if "time_saved_s" in path or lo is None:
+            continue
+        seen += 1
+        assert lo >= 0.0, path
+        name = next(str(p) for p in reversed(path[:-1])
+                    if isinstance(p, str) and not p.isdigit())
+        share = (name.startswith("p_") or "share" in name or "utilisation" in name
+                 or name.endswith("within_s") or name == "suited_within_target")
+        if share:
+            assert hi <= 1.0 + 1e-12, path
+    assert seen > 5
