@@ -148,8 +148,9 @@ def _table(head: list[str], rows: list[list[tuple[str, Any]]], ident: str, capti
            sortable: bool = True) -> str:
     """A table; each cell is ``(html, sort key)`` (sort key None: sorts last)."""
     cls = "sortable" if sortable else ""
-    out = [f'<div class="scroll"><table id="{ident}" class="{cls}"><caption>{caption}'
-           "</caption><thead><tr>"]
+    # The caption stays outside the scrolling box, so that it wraps on a narrow screen.
+    out = [f'<p class="note" id="{ident}-caption">{caption}</p><div class="scroll">'
+           f'<table id="{ident}" class="{cls}" aria-describedby="{ident}-caption"><thead><tr>']
     out += [f'<th scope="col">{h}</th>' for h in head]
     out.append("</tr></thead><tbody>")
     for r in rows:
