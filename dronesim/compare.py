@@ -16,9 +16,8 @@ two independent means instead.
 A figure that is undefined in a replication (a drone response mean when no drone flew) is left
 out of that replication's pair; ``n`` says how many pairs remain. Figures per replication come
 from :func:`dronesim.metrics.replication_kpis` (``by_service`` for each service of a
-multi-service scenario), except the share of drone-suited incidents reached within the target,
-which is counted from the incident records: suited incidents called in the measured window with a
-drone on scene within the scenario's ``coverage.within_s``, over all suited incidents in the window.
+multi-service scenario), the share of drone-suited incidents reached within the target included
+(:func:`dronesim.metrics.suited_within_share`, the same definition as ``run`` and ``sweep``).
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ class Metric:
     key: str
     label: str
     unit: str  # one of UNITS
-    get: Callable[[dict[str, Any]], float] | None  # None: computed from the incident records
+    get: Callable[[dict[str, Any]], float]
 
 
 METRICS: tuple[Metric, ...] = (
@@ -68,7 +67,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("time_saved_s", "time saved by the drone", "s", lambda k: k["time_saved_s"]),
     Metric("drone_queue_wait_s", "wait for a drone", "s", lambda k: k["drone_queue_wait_s"]),
     Metric("pilot_wait_s", "wait for a pilot", "s", lambda k: k["pilot_wait_s"]),
-    Metric("suited_within_target", "suited reached within target", "share", None),
+    Metric("suited_within_target", "suited reached within target", "share",
+           lambda k: k["suited_within_target"]),
     Metric("p_drone_first", "P(drone first)", "share", lambda k: k["p_drone_first"]),
     Metric("p_pilot_wait", "P(wait for a pilot)", "share", lambda k: k["p_pilot_wait"]),
     Metric("drone_utilisation", "drone utilisation", "share", lambda k: k["drone_utilisation"]),
@@ -146,11 +146,15 @@ def difference(reference: Sequence[float], scenario: Sequence[float], paired: bo
             "ci_high": hi, "n": min(na, nb), "n_reference": na, "n_scenario": nb}
 
 
-def _mean_ci(values: np.ndarray) -> tuple[float, float, float, int]:
+def _mean_ci(values: np.ndarray, unit: str = "", signed: bool = False
+             ) -> tuple[float, float, float, int]:
+    """Mean and 95% interval of one figure over replications; the interval of a non-negative
+    figure is clipped at 0 (a share's at 1 too), of ``signed`` ones (time saved) not."""
     v = values[np.isfinite(values)]
     if v.size == 0:
         return math.nan, math.nan, math.nan, 0
-    lo, hi = metrics.ci95(v) if v.size >= 2 else (math.nan, math.nan)
+    low = None if signed else 0.0
+    lo, hi = metrics.clipped_ci95(v, low, 1.0 if unit == "share" else None)
     return float(v.mean()), lo, hi, int(v.size)
 
 
@@ -211,14 +215,12 @@ def _values(label: str, res: RunResult, services: Sequence[str]) -> pd.DataFrame
     scn = res.scenario
     rows = []
     for r, k in enumerate(res.kpis):
-        suited = k["suited_share_within_target"]
         for service in services:
             ks = _service_kpis(k, scn, service)
             if ks is None:
                 continue
             for m in METRICS:
-                v = suited.get(service, math.nan) if m.get is None else m.get(ks)
-                rows.append((label, service, m.key, r, float(v)))
+                rows.append((label, service, m.key, r, float(m.get(ks))))
     return pd.DataFrame(rows, columns=["scenario", "service", "metric", "replication", "value"])
 
 
@@ -380,7 +382,8 @@ def _means(values: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (lab, service, metric), g in values.groupby(["scenario", "service", "metric"],
                                                     sort=False):
-        mean, lo, hi, n = _mean_ci(g["value"].to_numpy(float))
+        mean, lo, hi, n = _mean_ci(g["value"].to_numpy(float), units[metric],
+                                   signed=metric == "time_saved_s")
         rows.append({"scenario": lab, "service": service, "metric": metric,
                      "unit": units[metric], "mean": mean, "ci_low": lo, "ci_high": hi, "n": n})
     return pd.DataFrame(rows, columns=["scenario", "service", "metric", "unit", "mean", "ci_low",

@@ -137,15 +137,6 @@ def _fingerprint(inc: pd.DataFrame, services: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _suited_within(w: pd.DataFrame, within_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Drone-suited incidents of a window, and which of them a drone reached within ``within_s``:
-    the one definition of "suited incidents reached within the target" (run, sweep, compare)."""
-    suited = w["drone_suited"].to_numpy(bool)
-    hit = ((w["drone_outcome"] == "on_scene").to_numpy(bool)
-           & (w["drone_response_s"].to_numpy(float) <= within_s))
-    return suited, hit & suited
-
-
 def _borough_rows(w: pd.DataFrame, weeks: float, codes: Sequence[str], within_s: float
                   ) -> list[dict[str, Any]]:
     """Per-borough figures of one replication's window (one row per borough, in order)."""
@@ -159,7 +150,6 @@ def _borough_rows(w: pd.DataFrame, weeks: float, codes: Sequence[str], within_s:
         on = (g["drone_outcome"] == "on_scene").to_numpy(bool)
         dr = g["drone_response_s"].to_numpy(float)[on]
         gr = g["ground_response_s"].to_numpy(float)
-        suited, reached = _suited_within(g, within_s)
         rows.append({
             "gss_code": code,
             "incidents": int(len(g)),
@@ -168,8 +158,9 @@ def _borough_rows(w: pd.DataFrame, weeks: float, codes: Sequence[str], within_s:
             "drone": metrics._resp(dr),
             "ground": metrics._resp(gr),
             "p_drone_first": float((dr < gr[on]).mean()) if dr.size else math.nan,
-            "suited": int(suited.sum()),
-            "suited_reached": int(reached.sum()),
+            "suited": int(g["drone_suited"].to_numpy(bool).sum()),
+            "suited_within_target": metrics.suited_within_share(g, -math.inf, math.inf,
+                                                                within_s),
         })
     return rows
 
@@ -177,15 +168,15 @@ def _borough_rows(w: pd.DataFrame, weeks: float, codes: Sequence[str], within_s:
 def task_kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
     """The KPIs of one replication, computed where it ran; everything a summary needs.
 
-    ``metrics.replication_kpis`` (all incidents), plus ``by_service`` (the same per service, for
-    a scenario with several), ``per_borough`` (one row per borough), ``suited_share_within_target``
-    (``all`` and per service), ``demand_fingerprint``, ``pilots``, ``fleet_size`` and
-    ``ground_units``. Deterministic: the same task gives the same KPIs on any executor.
+    ``metrics.replication_kpis`` (all incidents, with ``suited_within_target``), plus
+    ``by_service`` (the same per service, for a scenario with several), ``per_borough`` (one row
+    per borough), ``demand_fingerprint``, ``pilots``, ``fleet_size`` and ``ground_units``. Deterministic: the same task gives the same KPIs on any executor.
     """
     scn = prep.scenario
     inc, mis = res.incidents, res.missions
+    within = scn.coverage.within_s
     k = metrics.replication_kpis(inc, mis, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
-                                 fleet_size=res.fleet_size, pilots=res.pilots)
+                                 fleet_size=res.fleet_size, pilots=res.pilots, within_s=within)
     names = list(scn.services)
     k["by_service"] = {}
     if len(names) > 1:
@@ -194,16 +185,8 @@ def task_kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
             ms = mis[mis["service"] == name] if "service" in mis else mis.iloc[0:0]
             k["by_service"][name] = metrics.replication_kpis(
                 sel, ms, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
-                fleet_size=res.fleet_size, pilots=res.pilots)
+                fleet_size=res.fleet_size, pilots=res.pilots, within_s=within)
     w = metrics.in_window(inc, res.warmup_s, res.horizon_s)
-    within = scn.coverage.within_s
-    suited, reached = _suited_within(w, within)
-    svc = w["service"].astype(str).to_numpy()
-    share = {"all": float(reached.sum() / suited.sum()) if suited.any() else math.nan}
-    for name in names:
-        m = suited & (svc == name)
-        share[name] = float(reached[m].sum() / m.sum()) if m.any() else math.nan
-    k["suited_share_within_target"] = share
     weeks = (res.horizon_s - res.warmup_s) / (7 * 86_400.0)
     k["per_borough"] = _borough_rows(w, weeks, list(prep.london.borough_codes), within)
     k["demand_fingerprint"] = _fingerprint(inc, names)
@@ -493,8 +476,6 @@ def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
     scn = prep.scenario
     cov = prep.static_coverage()
     combined = metrics.combine(kpis)
-    within = str(int(scn.coverage.within_s)) if scn.coverage.within_s in metrics.WITHIN_S else None
-    suited = [k["suited_share_within_target"]["all"] for k in kpis]
     summary: dict[str, Any] = {
         "scenario": scn.name,
         "replications": len(kpis),
@@ -509,7 +490,6 @@ def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
         "ground_units": kpis[0]["ground_units"] if kpis else {},
         "policy": scn.dispatch.policy,
         **combined,
-        "suited_share_within_target": metrics._scalar_block(suited, share=True),
         "coverage": {
             "within_s": scn.coverage.within_s,
             "radius_m": cov.radius_m,
@@ -518,8 +498,6 @@ def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
             "demand_share": cov.demand_share,
             "boroughs_covered": cov.boroughs_covered,
             "borough_population_share_threshold": scn.coverage.borough_population_share,
-            "simulated_drone_within_share": (combined["drone_within_s"][within]
-                                             if within else None),
         },
         "per_service": {name: metrics.combine([k["by_service"][name] for k in kpis])
                         for name in (scn.services if len(scn.services) > 1 else ())},

@@ -11,6 +11,12 @@ Definitions (../shared/design/MODEL.md)
 * Time saved: ground response - drone response on incidents a drone reached.
 * Utilisation: drone airborne time (launch to landing) over fleet x window; pilot occupancy
   (assigned to landing) over pilots x window.
+* Suited reached within target (:func:`suited_within_share`, the one definition used by ``run``,
+  ``sweep`` and ``compare``): among the drone-suited incidents called in the measured window, the
+  share with a drone on scene within the target time (``coverage.within_s``) of the call. Suited
+  incidents no drone reached (out of range, declined, abandoned in the queue) count as not reached,
+  so the figure shows fleet size, siting and queueing at once. It is *not* the share of drone
+  arrivals within the target (``drone_within_s``), which counts only incidents a drone reached.
 * Unstable: a queue that grows without bound does not have a mean worth reporting. A run is
   flagged when the mean queue wait in the last fifth of the window exceeds twice that of the first
   fifth plus 10 minutes (ground units, or drones).
@@ -26,20 +32,38 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["ci95", "in_window", "replication_kpis", "combine", "response_block",
-           "per_borough_kpis", "WITHIN_S"]
+__all__ = ["ci95", "clipped_ci95", "in_window", "replication_kpis", "combine", "response_block",
+           "per_borough_kpis", "suited_within_share", "WITHIN_S"]
 
 WITHIN_S = (120, 300, 600, 900)
 
 
 def ci95(values: Iterable[float]) -> list[float]:
-    """Student-t 95% interval of the mean of independent values ([nan, nan] if fewer than 2)."""
+    """Student-t 95% interval of the mean of independent values.
+
+    Fewer than two values give no interval: ``[nan, nan]`` (written as null in ``summary.json``
+    and shown as "n/a"), never a zero-width interval around the single value.
+    """
     v = np.asarray([x for x in values if x is not None and not math.isnan(x)], float)
     if v.size < 2:
-        m = float(v.mean()) if v.size else math.nan
-        return [m, m] if v.size else [math.nan, math.nan]
+        return [math.nan, math.nan]
     half = stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
     return [float(v.mean() - half), float(v.mean() + half)]
+
+
+def clipped_ci95(values: Iterable[float], low: float | None = 0.0,
+                 high: float | None = None) -> list[float]:
+    """:func:`ci95` clipped to ``[low, high]``: a non-negative figure (a response time, a count)
+    has no interval below 0, a share none above 1, however few the replications."""
+    out = []
+    for c in ci95(values):
+        if not math.isnan(c):
+            if low is not None:
+                c = max(c, low)
+            if high is not None:
+                c = min(c, high)
+        out.append(c)
+    return out
 
 
 def in_window(df: pd.DataFrame, warmup_s: float, horizon_s: float) -> pd.DataFrame:
@@ -79,9 +103,44 @@ def _unstable(t: np.ndarray, wait: np.ndarray, lo: float, hi: float) -> bool:
     return bool(last.mean() > 2 * first.mean() + 600)
 
 
+def suited_within_share(incidents: pd.DataFrame, warmup_s: float, horizon_s: float,
+                        within_s: float) -> float:
+    """Share of drone-suited incidents reached by a drone within ``within_s`` of the call.
+
+    The one definition of "suited incidents reached within the target" (module docstring):
+    drone-suited incidents called in ``[warmup_s, horizon_s)`` with a drone on scene at most
+    ``within_s`` seconds after the call, over every drone-suited incident called in that window.
+    NaN when the window holds no drone-suited incident.
+
+    Parameters
+    ----------
+    incidents
+        Incident records of one replication (columns ``t_call``, ``drone_suited``,
+        ``drone_outcome``, ``drone_response_s``), possibly of one service only.
+    warmup_s, horizon_s
+        The measured window.
+    within_s
+        The target time, normally the scenario's ``coverage.within_s``.
+    """
+    t = incidents["t_call"].to_numpy(float)
+    suited = (t >= warmup_s) & (t < horizon_s) & incidents["drone_suited"].to_numpy(bool)
+    if not suited.any():
+        return math.nan
+    resp = incidents["drone_response_s"].to_numpy(float)[suited]
+    on = (incidents["drone_outcome"] == "on_scene").to_numpy(bool)[suited]
+    with np.errstate(invalid="ignore"):
+        hit = on & (resp <= within_s)
+    return float(hit.mean())
+
+
 def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: float,
-                     horizon_s: float, fleet_size: int, pilots: int) -> dict[str, Any]:
-    """Scalar KPIs of one replication (incidents already restricted to one replication)."""
+                     horizon_s: float, fleet_size: int, pilots: int,
+                     within_s: float | None = None) -> dict[str, Any]:
+    """Scalar KPIs of one replication (incidents already restricted to one replication).
+
+    With ``within_s`` (the scenario's target time) the result also holds
+    ``suited_within_target`` (:func:`suited_within_share`).
+    """
     w = in_window(df, warmup_s, horizon_s)
     weeks = (horizon_s - warmup_s) / (7 * 86_400)
     on = w["drone_outcome"] == "on_scene"
@@ -127,6 +186,8 @@ def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: floa
     t = w["t_call"].to_numpy()
     out["unstable"] = _unstable(t, gwait, warmup_s, horizon_s) or _unstable(
         t[on], qwait[on], warmup_s, horizon_s)
+    if within_s is not None:
+        out["suited_within_target"] = suited_within_share(w, warmup_s, horizon_s, within_s)
     return out
 
 
@@ -136,7 +197,7 @@ def response_block(reps: Sequence[dict[str, float]]) -> dict[str, Any]:
     for key in ("mean", "median", "p90"):
         vals = [r[key] for r in reps if not math.isnan(r[key])]
         out[key] = float(np.mean(vals)) if vals else math.nan
-        out[f"ci95_{key}"] = ci95(vals)
+        out[f"ci95_{key}"] = clipped_ci95(vals)  # response times are never negative
     out["n"] = int(sum(r["n"] for r in reps))
     return out
 
@@ -145,15 +206,15 @@ def _scalar_block(vals: Sequence[float], share: bool = False, nonneg: bool = Fal
                   ) -> dict[str, Any]:
     """Mean and 95% interval; clipped to [0, 1] for a share, at 0 for a non-negative figure."""
     v = [x for x in vals if not math.isnan(x)]
-    ci = ci95(v)
     if share:
-        ci = [min(max(c, 0.0), 1.0) if not math.isnan(c) else c for c in ci]
-    elif nonneg:
-        ci = [max(c, 0.0) if not math.isnan(c) else c for c in ci]
+        ci = clipped_ci95(v, 0.0, 1.0)
+    else:
+        ci = clipped_ci95(v, 0.0 if nonneg else None)
     return {"mean": float(np.mean(v)) if v else math.nan, "ci95_mean": ci}
 
 
-_SHARES = {"p_drone_first", "drone_utilisation", "pilot_utilisation", "p_pilot_wait"}
+_SHARES = {"p_drone_first", "drone_utilisation", "pilot_utilisation", "p_pilot_wait",
+           "suited_within_target"}
 
 
 def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -168,7 +229,10 @@ def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 "incidents_per_week", "drone_suited_per_week", "drone_utilisation",
                 "pilot_utilisation", "drone_queue_wait_s", "pilot_wait_s", "p_pilot_wait",
                 "ground_dispatch_delay_s", "out_of_range_per_week", "declined_per_week",
-                "queue_abandoned_per_week", "cancelled_per_week", "pending_per_week"):
+                "queue_abandoned_per_week", "cancelled_per_week", "pending_per_week",
+                "suited_within_target"):
+        if key not in kpis[0]:  # suited_within_target: only when a target time was given
+            continue
         out[key] = _scalar_block([k[key] for k in kpis], share=key in _SHARES,
                                  nonneg=key != "time_saved_s")
     for key in ("drone_within", "ground_within"):

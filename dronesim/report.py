@@ -1,7 +1,9 @@
-"""Writing a run's outputs: tables, summary, manifest, resolved scenario and plots.
+"""Writing the outputs of run, sweep and compare into an output folder: summary, manifest,
+resolved scenario, tables and plots.
 
-Everything is written into a temporary folder beside the target and moved into place only when
-complete, so a failed run never leaves a half-written output folder.
+Everything is staged in the :class:`~dronesim.outputs.OutputFolder` and committed file by file
+when complete (see :mod:`dronesim.outputs`); the record tables of a run are already there, one
+Parquet part per replication, kept by the experiment runner as each replication finished.
 """
 
 from __future__ import annotations
@@ -17,22 +19,15 @@ from typing import Any
 
 import pandas as pd
 
-from . import plotting
+from . import figures, tables
+from .compare import comparison_dir_name
 from .experiment import RunResult, safe_label, task_files
 from .outputs import OutputFolder
+from .results import geometry_from_prepared
 from .scenario import dump_scenario_toml
 
 __all__ = ["write_run", "write_sweep", "format_table", "format_sweep", "json_safe",
-           "write_comparison", "format_comparison", "comparison_dir_name", "RUN_ENTRIES",
-           "SWEEP_ENTRIES", "COMPARE_ENTRIES", "run_incidents"]
-
-#: What each command writes at the top of its output folder (checked before a run: any of these
-#: that exists and was not written by dronesim is refused).
-RUN_ENTRIES = ("summary.json", "scenario.resolved.toml", "incidents.parquet", "missions.parquet",
-               "plots", "tasks")
-SWEEP_ENTRIES = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.csv",
-                 "sites.csv", "plots", "tasks")
-COMPARE_ENTRIES = ("summary.json", "differences.csv", "values.csv", "scenarios", "plots", "tasks")
+           "write_comparison", "format_comparison", "comparison_dir_name", "run_incidents"]
 
 _PACKAGES = ("dronesim", "simpy", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj",
              "pyarrow", "matplotlib")
@@ -114,29 +109,22 @@ def run_incidents(result: RunResult, folder: Path | None, replication: int = 0,
     return pd.read_parquet(path, columns=columns)
 
 
+#: Incident columns the run's figures read.
+_FIGURE_COLUMNS = ["t_call", "x", "y", "replication", "service", "drone_outcome",
+                   "drone_response_s", "ground_response_s"]
+
+
 def write_plots(result: RunResult, plots: Path, folder: Path | None = None) -> list[Path]:
+    """The run's figures (:func:`dronesim.figures.run_figures`); the map and the response
+    distributions are drawn from the first replication (read back from its Parquet part, so
+    a long run is never held in memory whole)."""
     prep = result.prepared
-    scn = prep.scenario
     plots.mkdir(parents=True, exist_ok=True)
     first = min(t.task.replication for t in result.tasks if t.ok)
-    rep0 = run_incidents(result, folder, first)
-    window = rep0[(rep0["t_call"] >= prep.warmup_s) & (rep0["t_call"] < prep.horizon_s)]
-    cov = prep.static_coverage()
-    docks = pd.DataFrame({"name": prep.docks.names, "x": prep.docks.x, "y": prep.docks.y,
-                          "drones": prep.docks.drones})
-    figs = {
-        "map.png": plotting.borough_map(
-            prep.london.boroughs, docks, window, cov.footprint,
-            zones=prep.zones.to_geodataframe() if prep.zones is not None else None,
-            title=f"{scn.name}: {scn.fleet_size} drones at {len(docks)} docks; shaded: reachable "
-                  f"within {scn.coverage.within_s / 60:g} min (replication {first} incidents)"),
-        "response_cdf.png": plotting.response_distributions(
-            window, title=f"{scn.name}: response time, drone against ground "
-                          f"(replication {first})"),
-        "boroughs.png": plotting.borough_responses(
-            result.summary["per_borough"],
-            title=f"{scn.name}: mean response by borough"),
-    }
+    inc = run_incidents(result, folder, first, _FIGURE_COLUMNS)
+    window = inc[(inc["t_call"] >= prep.warmup_s) & (inc["t_call"] < prep.horizon_s)]
+    figs = figures.run_figures(prep.scenario, geometry_from_prepared(prep), window,
+                               result.summary)
     return _save_figures(figs, plots)
 
 
@@ -166,43 +154,8 @@ def _mmss(s: float | None) -> str:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    """A short plain-text table of the headline figures."""
-    d, g = summary["drone_response_s"], summary["ground_response_s"]
-
-    def ci(block: dict[str, Any], key: str = "mean") -> str:
-        lo, hi = block[f"ci95_{key}"]
-        return f"[{_mmss(lo)}, {_mmss(hi)}]"
-
-    def share(block: dict[str, Any]) -> str:
-        m = block["mean"]
-        lo, hi = block["ci95_mean"]
-        if m is None or not math.isfinite(m):
-            return "-"
-        return f"{m:.1%} [{lo:.1%}, {hi:.1%}]"
-
-    dep = summary["drone_deployments_per_week"]
-    cov = summary["coverage"]
-    lines = [
-        f"scenario {summary['scenario']}: {summary['fleet_size']} drones, "
-        f"{summary['dock_count']} docks, {summary['replications']} replications x "
-        f"{summary['weeks']:g} weeks, seed {summary['seed']}",
-        f"{'':28}{'mean':>8}  {'95% CI of mean':<18}{'median':>8}{'P90':>8}",
-        f"{'drone response (m:ss)':28}{_mmss(d['mean']):>8}  {ci(d):<18}"
-        f"{_mmss(d['median']):>8}{_mmss(d['p90']):>8}",
-        f"{'officer response (m:ss)':28}{_mmss(g['mean']):>8}  {ci(g):<18}"
-        f"{_mmss(g['median']):>8}{_mmss(g['p90']):>8}",
-        f"drone deployments per week  {dep['mean']:.1f} "
-        f"[{dep['ci95_mean'][0]:.1f}, {dep['ci95_mean'][1]:.1f}]",
-        f"P(drone first)              {share(summary['p_drone_first'])}",
-        f"drone utilisation           {share(summary['drone_utilisation'])}",
-        f"pilot utilisation           {share(summary['pilot_utilisation'])}",
-        f"coverage within {cov['within_s']:g} s      area {cov['area_share']:.1%}, "
-        f"population {cov['population_share']:.1%}, boroughs {cov['boroughs_covered']}/33",
-    ]
-    if summary.get("unstable_replications"):
-        lines.append(f"WARNING: {summary['unstable_replications']} replication(s) unstable "
-                     "(queue growing without bound); means are not meaningful")
-    return "\n".join(lines)
+    """A short plain-text table of the headline figures (:func:`dronesim.tables.format_run_table`)."""
+    return tables.format_run_table(summary)
 
 
 def write_sweep(result, scn, folder: OutputFolder, argv: list[str] | None = None,
@@ -214,39 +167,15 @@ def write_sweep(result, scn, folder: OutputFolder, argv: list[str] | None = None
     result.sites.to_csv(tmp / "sites.csv", index=False)
     (tmp / "summary.json").write_text(_json(result.summary), encoding="utf-8")
     (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(scn), encoding="utf-8")
-    within = scn.coverage.within_s
-    figs = {
-        "coverage_vs_fleet.png": plotting.sweep_coverage(
-            result.steps, within, title=f"{scn.name}: coverage within {within / 60:g} min as "
-                                        "the fleet grows"),
-        "response_vs_fleet.png": plotting.sweep_response(
-            result.steps, title=f"{scn.name}: response as the fleet grows"),
-        "borough_coverage.png": plotting.sweep_borough_heatmap(
-            result.boroughs, scn.coverage.borough_population_share,
-            title=f"{scn.name}: population within {within / 60:g} min by borough (%)"),
-    }
-    _save_figures(figs, tmp / "plots")
+    _save_figures(figures.sweep_figures(result.steps, result.boroughs, scn), tmp / "plots")
     man = _provenance(argv, wall_s, scenario_file=scn.source, seed=scn.simulation.seed,
                       resumed_tasks=sum(t.resumed for t in tasks))
     return folder.commit(man, keep=task_files(tasks, records=False))
 
 
 def format_sweep(summary: dict[str, Any]) -> str:
-    """Plain-text table of a sweep, one line per step."""
-    lines = [f"{'fleet':>6}{'sites':>7}{'pilots':>7}{'drone mean':>12}{'reached<T':>11}"
-             f"{'pop<T':>8}{'boroughs':>10}  note"]
-    for s in summary["steps"]:
-        d = s["drone_mean_s"]["mean"]
-        r = s["suited_share_within_target"]["mean"]
-        lines.append(f"{s['fleet_size']:>6}{s['sites']:>7}{s['pilots']:>7}{_mmss(d):>12}"
-                     f"{'-' if r is None else f'{r:.0%}':>11}{s['population_share']:>8.0%}"
-                     f"{s['boroughs_covered']:>7}/33  {'UNSTABLE' if s['unstable'] else ''}")
-    small = summary["smallest_fleet_covering_every_borough"]
-    lines.append(
-        f"smallest fleet covering every borough (>= {summary['borough_population_share']:.0%} "
-        f"of population within {summary['within_s'] / 60:g} min): "
-        + (f"{small} drones" if small else f"not reached up to {summary['largest_fleet']} drones"))
-    return "\n".join(lines)
+    """Plain-text table of a sweep, one line per step (:func:`dronesim.tables.format_sweep_table`)."""
+    return tables.format_sweep_table(summary)
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,9 +184,6 @@ def format_sweep(summary: dict[str, Any]) -> str:
 
 
 _safe_name = safe_label
-
-
-from .compare import comparison_dir_name  # noqa: E402  (re-exported: it was defined here)
 
 
 def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]:
@@ -277,16 +203,7 @@ def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]
 def write_comparison_plots(result, plots: Path) -> list[Path]:
     """One forest plot per service and a bar chart of mean responses, into ``plots``."""
     plots.mkdir(parents=True, exist_ok=True)
-    labels = {k: v["label"] for k, v in result.summary["metrics"].items()}
-    reps = result.summary["replications"]
-    figs = {}
-    for service in result.summary["services"]:
-        figs[f"forest_{_safe_name(service)}.png"] = plotting.comparison_forest(
-            result.differences, service, labels=labels,
-            title=f"Difference from {result.reference}, {service} incidents "
-                  f"(mean and 95% CI over {reps} replications)")
-    figs["responses.png"] = plotting.comparison_responses(
-        result.means, title=f"Mean response by scenario and service ({reps} replications)")
+    figs = figures.comparison_figures(result.differences, result.means, result.summary)
     return _save_figures(figs, plots)
 
 
@@ -310,78 +227,7 @@ def write_comparison(result, folder: OutputFolder, argv: list[str] | None = None
                          keep=task_files(tasks, records=False))
 
 
-def _cmp_value(v: float | None, unit: str) -> str:
-    if v is None or not math.isfinite(v):
-        return "-"
-    if unit == "share":
-        return f"{v:.1%}"
-    if unit == "s":
-        return _mmss(v) if abs(v) >= 60 else f"{v:.1f} s"
-    return f"{v:.1f}"
-
-
-def _cmp_diff(d: dict[str, Any], unit: str, reps: int) -> str:
-    m = d["diff_mean"]
-    if m is None or not math.isfinite(m):
-        return "-"
-    scale, suffix = (100.0, " pp") if unit == "share" else (1.0, " s" if unit == "s" else "")
-
-    def f(x: float) -> str:
-        return f"{x * scale + 0.0:+.1f}"
-
-    lo, hi = d["ci95"]
-    ok = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)
-    text = f"{f(m)}{suffix} " + (f"[{f(lo)}, {f(hi)}]" if ok else "[n/a]")
-    if d["n"] < reps:
-        text += f" n={d['n']}"
-    return text + (" *" if d["ci_excludes_zero"] else "")
-
-
 def format_comparison(summary: dict[str, Any]) -> str:
-    """Plain-text tables of a comparison: per service, each metric's reference value, each
-    scenario's value and its difference from the reference with a 95% interval (``*``: the
-    interval excludes 0)."""
-    ref = summary["reference"]
-    reps = summary["replications"]
-    others = [s["label"] for s in summary["scenarios"][1:]]
-    weeks = sorted({s["weeks"] for s in summary["scenarios"]})
-    lines = [f"compare: reference {ref}; {reps} replications x "
-             f"{'/'.join(f'{w:g}' for w in weeks)} weeks, seed {summary['seed']}"]
-    for s in summary["scenarios"][1:]:
-        yes = [k for k, v in s["paired"].items() if v]
-        no = [k for k, v in s["paired"].items() if not v]
-        if not no:
-            how = "paired on identical incidents (common random numbers)"
-        elif not yes:
-            how = "UNPAIRED: incidents differ from the reference's (Welch intervals)"
-        else:
-            how = (f"paired for {', '.join(yes)}; UNPAIRED for {', '.join(no)} (incidents "
-                   "differ; Welch intervals)")
-        lines.append(f"  {s['label']}: {s['fleet_size']} drones, {s['dock_count']} docks, "
-                     f"{s['pilots']} pilots; {how}")
-    lines += [f"WARNING: {w}" for w in summary["warnings"]]
-    lines += [f"note: {n}" for n in summary["notes"]]
-    mw = max(len(m["label"]) for m in summary["metrics"].values()) + 2
-    vw = max(12, *(len(x) + 2 for x in [ref, *others]))
-    dw = 32
-    for service in summary["services"]:
-        lines.append("")
-        lines.append(f"service: {service}")
-        head = f"{'metric':<{mw}}{ref:>{vw}}"
-        for o in others:
-            head += f"{o:>{vw}}  {('difference [95% CI]'):<{dw}}"
-        lines.append(head.rstrip())
-        for key, meta in summary["metrics"].items():
-            unit = meta["unit"]
-            refm = summary["means"].get(ref, {}).get(service, {}).get(key)
-            row = f"{meta['label']:<{mw}}{_cmp_value(refm and refm['mean'], unit):>{vw}}"
-            for o in others:
-                om = summary["means"].get(o, {}).get(service, {}).get(key)
-                d = summary["differences"].get(o, {}).get(service, {}).get(key)
-                row += (f"{_cmp_value(om and om['mean'], unit):>{vw}}  "
-                        f"{(_cmp_diff(d, unit, reps) if d else '-'):<{dw}}")
-            lines.append(row.rstrip())
-    lines.append("")
-    lines.append("differences: scenario - reference, mean over replications with a 95% "
-                 "interval; shares in percentage points (pp); * the interval excludes 0")
-    return "\n".join(lines)
+    """Plain-text tables of a comparison within 100 columns
+    (:func:`dronesim.tables.format_comparison_table`)."""
+    return tables.format_comparison_table(summary)

@@ -187,7 +187,7 @@ def sweep_result(scn: Scenario, requested: Sequence[int], factors: Sequence[Fact
             "drone_p90_s": k["drone"]["p90"], "ground_mean_s": k["ground"]["mean"],
             "deployments_per_week": k["drone_deployments_per_week"],
             "suited_per_week": k["drone_suited_per_week"],
-            "suited_share_within_target": k["suited_share_within_target"]["all"],
+            "suited_share_within_target": k["suited_within_target"],
             "p_drone_first": k["p_drone_first"], "time_saved_s": k["time_saved_s"],
             "drone_utilisation": k["drone_utilisation"],
             "pilot_utilisation": k["pilot_utilisation"], "p_pilot_wait": k["p_pilot_wait"],
@@ -201,7 +201,7 @@ def sweep_result(scn: Scenario, requested: Sequence[int], factors: Sequence[Fact
         for b in k["per_borough"]:
             if b["incidents"] and b["suited"]:
                 brows.append({"step": step, "gss_code": b["gss_code"], "replication": rep,
-                              "share_within": b["suited_reached"] / b["suited"]})
+                              "share_within": b["suited_within_target"]})
     steps = pd.DataFrame(rows).sort_values(["step", "replication"]).reset_index(drop=True)
     dyn = (pd.DataFrame(brows, columns=["step", "gss_code", "replication", "share_within"])
            .groupby(["step", "gss_code"], as_index=False)["share_within"].mean())
@@ -248,8 +248,11 @@ def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> 
                     "suited_share_within_target", "p_drone_first", "drone_utilisation",
                     "pilot_utilisation"):
             vals = g[col].to_numpy(float)
+            # Every figure here is non-negative, the last four are shares: clipped intervals.
+            high = None if col.endswith(("_s", "_per_week")) else 1.0
             row[col] = {"mean": None if unstable else float(np.nanmean(vals)),
-                        "ci95_mean": [None, None] if unstable else metrics.ci95(vals)}
+                        "ci95_mean": [None, None] if unstable else metrics.clipped_ci95(
+                            vals, 0.0, high)}
         per_step.append(row)
     covering = [s for s in per_step if s["boroughs_covered"] >= n_boroughs]
     smallest = covering[0]["fleet_size"] if covering else None

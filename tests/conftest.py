@@ -126,3 +126,43 @@ def write_toml(path: Path, text: str) -> Path:
 def extends_baseline(path: Path, body: str) -> Path:
     """A scenario file in a temporary folder that extends the real baseline by absolute path."""
     return write_toml(path, f'extends = "{MET_BASELINE.as_posix()}"\n{body}')
+
+
+# --------------------------------------------------------------------------------------------
+# Small results folders of each kind (HTML report, GeoPackage export, browser tests)
+# --------------------------------------------------------------------------------------------
+
+#: Command lines writing the small results folders: 2 replications (1 for ``run1``), short
+#: horizons, so that all four take a few seconds.
+RESULTS_COMMANDS = {
+    "run": ["run", SCENARIOS / "met_baseline.toml", "--replications", "2", "--weeks", "0.1",
+            "--no-plots"],
+    "run1": ["run", SCENARIOS / "met_baseline.toml", "--replications", "1", "--weeks", "0.05",
+             "--no-plots"],
+    "sweep": ["sweep", SCENARIOS / "met_growth.toml", "--fleet", "9,30", "--replications", "2",
+              "--weeks", "0.1"],
+    "compare": ["compare", SCENARIOS / "bluelight_separate.toml",
+                SCENARIOS / "bluelight_shared.toml", "--replications", "2", "--weeks", "0.1",
+                "--no-plots"],
+}
+
+
+@pytest.fixture(scope="session")
+def results_folders(tmp_path_factory) -> dict[str, Path]:
+    """Results folders written by the command line, by kind: run, run1 (one replication),
+    sweep, compare. Written once per session; tests must not change them (copy first)."""
+    import contextlib
+    import io
+
+    from dronesim.cli import main
+
+    root = tmp_path_factory.mktemp("results")
+    out = {}
+    for kind, argv in RESULTS_COMMANDS.items():
+        folder = root / kind
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in argv] + ["--out", str(folder), "--quiet"])
+        assert code == 0, f"{kind}: {err.getvalue()}"
+        out[kind] = folder
+    return out
