@@ -131,10 +131,10 @@ def scenario_dict(case: Case, features: Features, trace: Path | None) -> dict:
                      "candidate_docks": case.k}
     d["services"]["police"]["ground"] = ({"base": "none"} if features.ground_none
                                          else dict(GROUND_OUT_OF_THE_WAY))
-    # The horizon must hold every call (used when calls are passed in; a trace sets its own).
-    d["simulation"]["weeks"] = (float(case.t_call[-1]) + 86_400.0) / (7 * 86_400.0)
-    if trace is not None:
+    if trace is not None:  # a trace sets the horizon itself (simulation.weeks is ignored)
         d["demand"] = {"trace": str(trace), "trace_service": "police"}
+    else:  # calls passed in: the horizon must hold every one
+        d["simulation"]["weeks"] = (float(case.t_call[-1]) + 86_400.0) / (7 * 86_400.0)
     return d
 
 

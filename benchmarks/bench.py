@@ -90,7 +90,7 @@ class Targets:
         self.rows.append((what, measured, target, verdict))
 
     def print(self) -> None:
-        print_table(["target", "measured", "target", "verdict"], self.rows, "lrrl")
+        print_table(["", "measured", "target", "verdict"], self.rows, "lrrl")
 
 
 def print_table(head: list[str], rows: list[tuple], align: str) -> None:
