@@ -161,11 +161,14 @@ def _incidents(case: Case, scn) -> Any:
         "travel_factor": np.ones(n), "ground_on_scene_s": np.full(n, float(g.on_scene_mean_s)),
         "drone_loiter_s": case.on_scene_s,
     }
-    names = [f.name for f in dataclasses.fields(Incidents) if f.name != "service_names"]
-    unknown = sorted(set(names) - set(cols))
+    fields = [f for f in dataclasses.fields(Incidents) if f.name != "service_names"]
+    unknown = sorted(f.name for f in fields if f.name not in cols
+                     and f.default is dataclasses.MISSING
+                     and f.default_factory is dataclasses.MISSING)
     if unknown:
         raise NotImplementedError(f"Incidents has columns the benchmark cannot fill: {unknown}")
-    return Incidents(**{k: cols[k] for k in names}, service_names=("police",))
+    return Incidents(**{f.name: cols[f.name] for f in fields if f.name in cols},
+                     service_names=("police",))
 
 
 class Dronesim:
