@@ -10,9 +10,10 @@ What it measures, from one run on this machine (figures are printed, never asser
 1. Engine: incidents per second of dronesim, an idiomatic SimPy model
    (:mod:`benchmarks.ref_simpy`) and a heapq loop with batched KD-tree candidates
    (:mod:`benchmarks.ref_heapq`), on the same pre-generated calls (:mod:`benchmarks.workload`)
-   at fleets of 9, 50 and 200 drones. Each fleet's models run interleaved (the order rotates
-   between repeats) and each keeps its best time, so load from other processes on a shared
-   machine falls on all of them alike; only ratios are compared with targets. dronesim's time is
+   at fleets of 9, 50 and 200 drones. Every fleet and model runs once per round, the order
+   rotating between rounds, and each keeps its best time, so load from other processes on a
+   shared machine falls on all of them alike; only ratios are compared with targets, and the
+   spread between a model's runs is printed as a measure of that noise. dronesim's time is
    ``run_replication`` alone (its ``prepare`` is once per scenario); each reference's time
    includes its own set-up (KD-tree query, lists). The same run checks that the three models
    send the same drone to every call (see :mod:`benchmarks.adapter` for how dronesim is pinned
@@ -192,35 +193,44 @@ def section_engine(args, features: Features, targets: Targets) -> None:
           f"range {spec.max_range_m / 1000:g} km, endurance {spec.endurance_s:,.0f} s "
           f"(reserve {spec.reserve_s:g} s), battery exchanged on landing. Nearest idle drone "
           f"(ties: lowest id); {CANDIDATE_DOCKS} candidate docks; calls queue when none is idle.")
-    timings: dict[int, dict[str, float]] = {}
-    checks = []
-    fleet_rows = []
+    cases = {size: make_case(work, make_fleet(size)) for size in args.fleets}
+    runners = {size: Dronesim(case, features) for size, case in cases.items()}
+    print(f"dronesim: {runners[args.fleets[0]].mode}", flush=True)
+
+    def models(size: int) -> list:
+        case, ds = cases[size], runners[size]
+        return [("dronesim", ds.run), ("SimPy", lambda: ref_simpy.run(case)),
+                ("heapq", lambda: ref_heapq.run(case))]
+
+    # Every (fleet, model) pair runs once per round, the model order rotating between rounds,
+    # so a burst of load from elsewhere falls on all of them alike; each keeps its best time.
+    runs: dict[tuple[int, str], list[float]] = {}
+    last: dict[tuple[int, str], object] = {}
+    for rep in range(args.repeats):
+        for size in args.fleets:
+            ms = models(size)
+            shift = rep % len(ms)
+            for name, fn in ms[shift:] + ms[:shift]:
+                last[size, name], dt = _timed(fn)
+                runs.setdefault((size, name), []).append(dt)
+        print(f"  round {rep + 1} of {args.repeats} done", flush=True)
+    timings = {size: {name: len(cases[size]) / min(runs[size, name])
+                      for name in ("dronesim", "SimPy", "heapq")} for size in args.fleets}
+    spread = max(max(v) / min(v) - 1 for v in runs.values())
+    checks, fleet_rows = [], []
     for size in args.fleets:
-        fleet = make_fleet(size)
-        case = make_case(work, fleet)
-        ds = Dronesim(case, features)
-        models = [("dronesim", lambda: ds.run()), ("SimPy", lambda: ref_simpy.run(case)),
-                  ("heapq", lambda: ref_heapq.run(case))]
-        best = {name: math.inf for name, _ in models}
-        last: dict[str, object] = {}
-        for rep in range(args.repeats):
-            shift = rep % len(models)
-            for name, fn in models[shift:] + models[:shift]:
-                out, dt = _timed(fn)
-                best[name] = min(best[name], dt)
-                last[name] = out
-        timings[size] = {k: len(case) / v for k, v in best.items()}
-        dro: Outcome = ds.outcome(last["dronesim"])
-        sim: Outcome = last["SimPy"]
-        hq: Outcome = last["heapq"]
+        case, ds = cases[size], runners[size]
+        dro: Outcome = ds.outcome(last[size, "dronesim"])
+        sim: Outcome = last[size, "SimPy"]
+        hq: Outcome = last[size, "heapq"]
         checks.append((size, hq, agreement(sim, hq), agreement(dro, hq)))
-        fleet_rows.append((size, fleet.label, f"{case.rate_per_s * 3600:,.1f}",
+        fleet_rows.append((size, case.fleet.label, f"{case.rate_per_s * 3600:,.1f}",
                            f"{hq.utilisation(size):.2f}",
                            f"{hq.info['queued'] / len(case):.1%}",
                            f"{hq.info['fallback_scans_dispatched']:,}",
                            f"{ds.prepare_s:.1f} s"))
-        print(f"  {size} drones done: {ds.mode}", flush=True)
         ds.close()
+    del last
 
     print()
     print_table(["drones", "docks", "calls/h", "utilisation", "calls queued",
@@ -245,7 +255,8 @@ def section_engine(args, features: Features, targets: Targets) -> None:
     print_table(["drones", "dronesim", "idiomatic SimPy", "heapq + KD-tree", "dronesim/SimPy",
                  "heapq/dronesim", "dronesim us/incident"], rows, "rrrrrrr")
     print(f"(incidents per second, best of {args.repeats} interleaved runs of {len(work):,} "
-          f"calls each)")
+          f"calls each" + (f"; the slowest run of a model was up to {spread:.0%} slower than "
+                           f"its best" if args.repeats > 1 else "") + ")")
     if 9 in timings and 200 in timings:
         ratio = timings[9]["dronesim"] / timings[200]["dronesim"]
         print(f"dronesim cost per incident at 200 drones / at 9: {ratio:.2f} "
