@@ -22,8 +22,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 
+# Speed and memory against reference models and issue 8's targets (a few minutes; not a test).
+# Pass options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick --only engine".
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_model.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 # Rebuild data/ from the raw sources (needs ../shared/data; not needed to run or test).
 data: $(STAMP)
