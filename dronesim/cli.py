@@ -114,6 +114,10 @@ def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
                         "policies; repeatable")
     if plots:
         p.add_argument("--no-plots", action="store_true", help="skip plots/ (faster)")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html, a self-contained HTML report, into the folder")
+    p.add_argument("--geopackage", type=Path, default=None, metavar="FILE",
+                   help="also export the results as a GeoPackage for QGIS (EPSG:27700)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -149,6 +153,21 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", type=Path)
     val.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    rep = sub.add_parser("report", help="write a self-contained HTML report of a results folder")
+    rep.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
+    rep.add_argument("--out", type=Path, default=None,
+                     help="the HTML file (default: RESULTS/report.html)")
+    exp = sub.add_parser("export", help="export a results folder as a GeoPackage for QGIS")
+    exp.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
+    exp.add_argument("--geopackage", type=Path, required=True, metavar="FILE")
+    exp.add_argument("--grid", type=_positive_float, default=100.0, metavar="METRES",
+                     help="incidents are snapped to the centres of a grid this fine, so real "
+                          "incident data is not republished at full precision (default 100)")
+    exp.add_argument("--all-replications", action="store_true",
+                     help="incidents of every replication (default: the first)")
+    pol = sub.add_parser("policies", help="list the dispatch policies")
+    pol.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    sub.add_parser("siting-methods", help="list the dock siting methods")
     return p
 
 
@@ -256,6 +275,48 @@ def _finish(folder, results, what: str) -> int:
     return 0
 
 
+def _extra_outputs(args: argparse.Namespace, folder) -> None:
+    """Check ``--geopackage`` before the run (nothing runs to be refused at the end)."""
+    from .export import is_our_geopackage
+    from .outputs import check_output_file
+
+    gpkg = getattr(args, "geopackage", None)
+    if gpkg is not None:
+        inside = Path(gpkg).expanduser().resolve().is_relative_to(folder.path.resolve())
+        if not inside:
+            check_output_file(gpkg, is_our_geopackage, "GeoPackage", field="--geopackage")
+
+
+def _write_extras(args: argparse.Namespace, out: Path) -> list[str]:
+    """``--report`` and ``--geopackage`` after the outputs are complete; what was written."""
+    written = []
+    if getattr(args, "report", False):
+        from .html_report import write_html_report
+
+        written.append(str(write_html_report(out)))
+    if getattr(args, "geopackage", None) is not None:
+        from .export import export_geopackage
+
+        written.append(str(export_geopackage(out, args.geopackage)))
+    return written
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .html_report import write_html_report
+
+    print(f"report: {write_html_report(args.results, args.out)}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_geopackage
+
+    path = export_geopackage(args.results, args.geopackage, grid_m=args.grid,
+                             all_replications=args.all_replications)
+    print(f"GeoPackage: {path} (EPSG:27700; incidents snapped to a {args.grid:g} m grid)")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace, notes: _Notes) -> int:
     from .experiment import prepare_checked
 
@@ -276,6 +337,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
     plugins = _plugins(args)
     scn = _load(args.scenario, args)
     folder = _folder(args.out, scn.name, RUN_ENTRIES, args)
+    _extra_outputs(args, folder)
     prep = prepare_checked(scn, labels=CLI_LABELS)
     n = prep.scenario.simulation.replications
     _check_memory([prep.scenario], args, n, [prep])
@@ -289,10 +351,11 @@ def _cmd_run(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
                             plugins=plugins, folder=folder, records=True, progress=update)
         result = run_result(factor, results, time.perf_counter() - t0, keep_tables=False)
         write_run(result, folder, argv, plots=not args.no_plots)
+    extras = _write_extras(args, folder.path)
     print(format_table(result.summary))
     print(f"outputs: {folder.path}/ (summary.json, manifest.json, scenario.resolved.toml, "
           f"incidents.parquet/, missions.parquet/, tasks/{'' if args.no_plots else ', plots/'})"
-          f"; {time.perf_counter() - t0:.1f} s")
+          f"{''.join(', ' + e for e in extras)}; {time.perf_counter() - t0:.1f} s")
     return _finish(folder, results, "replications")
 
 
@@ -306,6 +369,7 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
     plugins = _plugins(args)
     scn = _load(args.scenario, args)
     folder = _folder(args.out, f"{scn.name}_sweep", SWEEP_ENTRIES, args)
+    _extra_outputs(args, folder)
     try:
         requested, factors = sweep_factors(scn, sizes)
     except InputError as exc:
@@ -322,9 +386,10 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
                             plugins=plugins, folder=folder, progress=update)
         result = sweep_result(scn, requested, factors, results, reps)
         write_sweep(result, scn, folder, argv, time.perf_counter() - t0, tasks=results)
+    extras = _write_extras(args, folder.path)
     print(format_sweep(result.summary))
     print(f"outputs: {folder.path}/ (sweep.csv, boroughs.csv, sites.csv, summary.json, tasks/, "
-          f"plots/); {time.perf_counter() - t0:.1f} s")
+          f"plots/){''.join(', ' + e for e in extras)}; {time.perf_counter() - t0:.1f} s")
     return _finish(folder, results, "tasks")
 
 
@@ -340,6 +405,7 @@ def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> in
     scns = [_load(p, args) for p in args.scenarios]
     labels = scenario_labels(scns)
     folder = _folder(args.out, comparison_dir_name(labels), COMPARE_ENTRIES, args)
+    _extra_outputs(args, folder)
     aligned, n, cmp_notes = _align(scns, labels, None)
     factors = [Factor(lab, prepare_checked(s, labels=CLI_LABELS))
                for lab, s in zip(labels, aligned)]
@@ -356,10 +422,11 @@ def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> in
             return _finish(folder, results, "tasks")
         result = comparison_result(factors, results, n, cmp_notes, time.perf_counter() - t0)
         write_comparison(result, folder, argv, plots=not args.no_plots, tasks=results)
+    extras = _write_extras(args, folder.path)
     print(format_comparison(result.summary))
     print(f"outputs: {folder.path}/ (differences.csv, values.csv, summary.json, manifest.json, "
-          f"scenarios/, tasks/{'' if args.no_plots else ', plots/'}); "
-          f"{time.perf_counter() - t0:.1f} s")
+          f"scenarios/, tasks/{'' if args.no_plots else ', plots/'})"
+          f"{''.join(', ' + e for e in extras)}; {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -376,6 +443,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _cmd_validate(args, notes)
+        if args.command == "report":
+            return _cmd_report(args)
+        if args.command == "export":
+            return _cmd_export(args)
+        if args.command in ("policies", "siting-methods"):
+            from .catalogue import policies_text, siting_methods_text
+
+            if args.command == "policies":
+                _plugins(args)
+            print(policies_text() if args.command == "policies" else siting_methods_text())
+            return 0
         if args.command == "sweep":
             return _cmd_sweep(args, argv, notes)
         if args.command == "compare":
@@ -384,6 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         sys.stderr.write(f"dronesim: error: {exc}\n")
         return 2
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as Unix tools do
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         sys.stderr.write("dronesim: interrupted; finished tasks are kept in the output folder "
                          "(run the same command again to finish)\n")

@@ -40,8 +40,6 @@ failure), and an existing file is replaced only if dronesim wrote it (it holds t
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +47,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .outputs import check_output_file, write_output_file
 from .results import Results, finite, open_results, scenario_geometry, snap
 from .tables import mmss
 
-__all__ = ["export_geopackage", "ABOUT_LAYER", "check_output_file", "ATTRIBUTION"]
+__all__ = ["export_geopackage", "ABOUT_LAYER", "ATTRIBUTION", "is_our_geopackage"]
 
 CRS = "EPSG:27700"
 ABOUT_LAYER = "dronesim_about"
@@ -90,7 +89,8 @@ ATTRIBUTION = (
 # --------------------------------------------------------------------------------------------
 
 
-def _is_our_geopackage(path: Path) -> bool:
+def is_our_geopackage(path: Path) -> bool:
+    """True if the file is a GeoPackage dronesim wrote (it holds the ``dronesim_about`` table)."""
     import pyogrio
 
     try:
@@ -98,35 +98,6 @@ def _is_our_geopackage(path: Path) -> bool:
     except Exception:  # not a readable GeoPackage at all  # noqa: BLE001
         return False
     return ABOUT_LAYER in {str(name) for name, _ in layers}
-
-
-def check_output_file(file: str | Path, ours: Any, what: str) -> Path:
-    """Check that ``file`` may be written: its folder exists and is writable, and it is absent
-    or a file dronesim wrote (``ours(path) -> bool``). Returns the path; raises
-    :class:`~dronesim.errors.InputError` (one line) otherwise."""
-    path = Path(file)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.name in ("", ".", ".."):
-        raise InputError(path, "", f"not a file name for the {what}")
-    if not parent.exists():
-        raise InputError(path, "", f"folder {parent} does not exist")
-    if not parent.is_dir():
-        raise InputError(path, "", f"{parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(path, "", f"folder {parent} is not writable")
-    if path.is_dir():
-        raise InputError(path, "", "is a folder, not a file")
-    if path.exists() and not ours(path):
-        raise InputError(path, "", f"exists and was not written by dronesim; refusing to "
-                                   f"overwrite it (choose another name for the {what})")
-    return path
-
-
-def _temporary_beside(path: Path, suffix: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # GDAL creates the file itself
-    return Path(tmp)
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,20 +355,16 @@ def export_geopackage(results_dir: str | Path, file: str | Path, grid_m: float =
         raise InputError("<command line>", "--grid", f"grid size must be a number of metres "
                                                      f">= 1, got {grid_m!r}")
     res = open_results(results_dir)
-    out = check_output_file(file, _is_our_geopackage, "GeoPackage")
+    check_output_file(file, is_our_geopackage, "GeoPackage")  # before the layers are built
     layers = _layers(res, float(grid_m), all_replications)
-    import pyogrio
 
-    tmp = _temporary_beside(out, ".gpkg")
-    try:
+    def produce(tmp: Path) -> None:
+        import pyogrio
+
         for name, (frame, description) in layers.items():
             pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG",
                                     layer_options={"DESCRIPTION": description})
         pyogrio.write_dataframe(_about(res, float(grid_m), all_replications, list(layers)),
                                 tmp, layer=ABOUT_LAYER, driver="GPKG")
-        os.replace(tmp, out)
-    except BaseException:
-        for p in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            p.unlink(missing_ok=True)
-        raise
-    return out
+
+    return write_output_file(file, produce, is_our_geopackage, "GeoPackage")

@@ -37,14 +37,14 @@ import html
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .export import ATTRIBUTION, _temporary_beside, check_output_file
+from .export import ATTRIBUTION
+from .outputs import check_output_file, write_output_file
 from .results import Results, ScenarioGeometry, finite, open_results, scenario_geometry
 from .tables import (GROUND_NOUNS, SUITED_WITHIN_DEFINITION, ground_label, interval_warning,
                      mmss)
@@ -951,7 +951,8 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _is_our_report(path: Path) -> bool:
+def is_our_report(path: Path) -> bool:
+    """True if the file is a report dronesim wrote (its generator tag)."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096).decode("utf-8", "replace")
@@ -983,18 +984,11 @@ def write_html_report(results_dir: str | Path, out_file: str | Path | None = Non
     """
     res_dir = Path(results_dir)
     open_results(res_dir)  # refuse a foreign folder before anything else
-    out = check_output_file(Path(out_file) if out_file is not None else res_dir / "report.html",
-                            _is_our_report, "report")
+    out = Path(out_file) if out_file is not None else res_dir / "report.html"
+    check_output_file(out, is_our_report, "report")  # before the page is built
     text = build_html_report(res_dir)
-    tmp = _temporary_beside(out, ".html")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out
+    return write_output_file(out, lambda tmp: tmp.write_text(text, encoding="utf-8"),
+                             is_our_report, "report")
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,14 +35,15 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
 
-__all__ = ["OutputFolder", "check_output_path", "file_digest", "MANIFEST", "STATE_DIR",
-           "write_text_atomic", "RUN_ENTRIES", "SWEEP_ENTRIES", "COMPARE_ENTRIES"]
+__all__ = ["OutputFolder", "check_output_path", "check_output_file", "write_output_file",
+           "file_digest", "MANIFEST", "STATE_DIR", "write_text_atomic", "RUN_ENTRIES",
+           "SWEEP_ENTRIES", "COMPARE_ENTRIES"]
 
 MANIFEST = "manifest.json"
 STATE_DIR = ".dronesim"
@@ -281,7 +282,6 @@ class OutputFolder:
                 os.close(fd)
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
-                holder = _read_json(self.path / STATE_DIR / _OWNER) or {}
                 info = ""
                 try:
                     info = path.read_text(encoding="utf-8").strip()
@@ -394,6 +394,20 @@ class OutputFolder:
         if gone:
             self._record(gone)
 
+    def add(self, rel: str, src: Path) -> Path:
+        """Add one file (staged at ``src``) to a complete output and to its manifest: a report
+        or a GeoPackage written into a results folder after the run."""
+        man = _read_json(self.path / MANIFEST)
+        if not (isinstance(man, dict) and man.get(_MARK) == 1):
+            raise InputError(_CLI, self.field, f"{self.path} is not a complete dronesim output "
+                                               "(no manifest.json)")
+        placed = self._place(src, rel)
+        man.setdefault("files", {})[rel] = {k: v for k, v in placed.items() if k != "path"}
+        man["files"] = dict(sorted(man["files"].items()))
+        write_text_atomic(self.path / MANIFEST, json.dumps(man, indent=2, default=str) + "\n")
+        self.committed = True
+        return self.path / rel
+
     def commit(self, manifest: dict[str, Any], keep: Iterable[str] = ()) -> Path:
         """Move every staged file into place, delete dronesim's own files of an earlier run that
         this run did not write again (``keep``: task files this run kept), then write
@@ -434,3 +448,82 @@ def _prune_empty(root: Path, d: Path) -> None:
         except OSError:
             return
         d = d.parent
+
+
+# --------------------------------------------------------------------------------------------
+# One output file: a report or a GeoPackage, inside a results folder or anywhere
+# --------------------------------------------------------------------------------------------
+
+
+def _results_folder_of(path: Path) -> Path | None:
+    """The dronesim output folder ``path`` lies in (its nearest ancestor holding a manifest
+    dronesim wrote), or None."""
+    for d in Path(path).resolve().parents:
+        if isinstance(m := _read_json(d / MANIFEST), dict) and m.get(_MARK) == 1:
+            return d
+        if (d / MANIFEST).exists():
+            return None
+    return None
+
+
+def check_output_file(file: str | Path, ours: Callable[[Path], bool], what: str,
+                      field: str = "") -> Path:
+    """Check, before anything is built, that ``file`` may be written; returns the path.
+
+    Inside a dronesim output folder an existing file is replaced only if that folder's manifest
+    records it and it is unchanged since; elsewhere only if the file itself says dronesim wrote
+    it (``ours(path)``: a report's generator tag, a GeoPackage's ``dronesim_about`` table).
+    Raises :class:`~dronesim.errors.InputError` (one line) otherwise.
+    """
+    path = Path(file).expanduser()
+    src = _CLI if field else path
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.name in ("", ".", ".."):
+        raise InputError(src, field, f"{path}: not a file name for the {what}")
+    if not parent.exists():
+        raise InputError(src, field, f"{path}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise InputError(src, field, f"{path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(src, field, f"{path}: folder {parent} is not writable")
+    if path.is_dir():
+        raise InputError(src, field, f"{path}: is a folder, not a file")
+    if path.exists() or path.is_symlink():
+        home = _results_folder_of(path)
+        if home is not None:
+            rel = path.resolve().relative_to(home).as_posix()
+            rec = _recorded(home).get(rel)
+            mine = rec is not None and _unchanged(home, rel, rec)
+        else:
+            mine = not path.is_symlink() and ours(path)
+        if not mine:
+            raise InputError(src, field, f"{path} exists and was not written by dronesim (or was "
+                                         f"changed since); refusing to overwrite it (choose "
+                                         f"another name for the {what})")
+    return path
+
+
+def write_output_file(file: str | Path, produce: Callable[[Path], None],
+                      ours: Callable[[Path], bool], what: str, field: str = "") -> Path:
+    """Write one output file safely (see :func:`check_output_file`): ``produce(tmp)`` writes a
+    new file at ``tmp`` in the same folder, which is then renamed into place. Inside a dronesim
+    output folder the folder is locked meanwhile and the file is added to its manifest, so a
+    later run recognises it as dronesim's own. Nothing is left behind if ``produce`` fails."""
+    path = check_output_file(file, ours, what, field)
+    home = _results_folder_of(path)
+    if home is not None:
+        rel = path.resolve().relative_to(home).as_posix()
+        folder = OutputFolder(home, entries=(rel,), field=field or "--out")
+        with folder:
+            tmp = folder.staging / path.name
+            produce(tmp)
+            folder.add(rel, tmp)
+        return path
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")  # keeps the type
+    try:
+        produce(tmp)
+        os.replace(tmp, path)
+    finally:
+        for p in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            p.unlink(missing_ok=True)
+    return path

@@ -238,7 +238,6 @@ def candidate_pool(scn: Scenario, london: London, zones: NoFlyZones | None) -> p
     found near any lattice point).
     """
     from . import siting
-    from .coverage import reach_radius_m
 
     kinds = tuple(scn.siting.candidates)
     parts = []

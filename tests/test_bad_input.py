@@ -591,6 +591,26 @@ def _(t):
     return _run(MET_BASELINE), ["--out", "is a file"]
 
 
+@case("output paths", "geopackage_in_missing_folder")
+def _(t):
+    return (_run(MET_BASELINE, "--out", str(t / "out"), "--geopackage", str(t / "no" / "x.gpkg")),
+            ["--geopackage", "does not exist"])
+
+
+@case("output paths", "geopackage_is_a_users_file")
+def _(t):
+    (t / "survey.gpkg").write_bytes(b"a user's survey")
+    return (_run(MET_BASELINE, "--out", str(t / "out"), "--geopackage", str(t / "survey.gpkg")),
+            ["--geopackage", "not written by dronesim"])
+
+
+@case("output paths", "report_of_a_users_folder")
+def _(t):
+    (t / "data").mkdir()
+    (t / "data" / "notes.txt").write_text("mine")
+    return ["report", str(t / "data")], [str(t / "data"), "not a dronesim results folder"]
+
+
 ALL = [(kind, name) for kind, cases in CASES.items() for name in cases]
 
 

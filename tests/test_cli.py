@@ -297,3 +297,59 @@ def test_no_plots_flag(tmp_path, capsys):
     assert code == 0, err
     assert (out / "summary.json").is_file()
     assert not (out / "plots").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# report, export, policies, siting-methods, --report and --geopackage
+# --------------------------------------------------------------------------------------------
+
+
+def test_run_with_report_and_geopackage(tmp_path, capsys):
+    import pyogrio
+
+    out = tmp_path / "r"
+    code, stdout, err = run_cli(["run", MET_BASELINE, "--replications", "1", "--weeks", "0.05",
+                                 "--workers", "1", "--quiet", "--no-plots", "--out", out,
+                                 "--report", "--geopackage", out / "r.gpkg"], capsys)
+    assert code == 0, err
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert "incidents" in [name for name, _ in pyogrio.list_layers(out / "r.gpkg")]
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    assert "report.html" in files and "r.gpkg" in files  # dronesim's own from now on
+    # Written again by the report command: its own file, replaced.
+    code, stdout, err = run_cli(["report", out], capsys)
+    assert code == 0 and "report.html" in stdout
+    # Edited by the user: no longer dronesim's, never replaced.
+    (out / "report.html").write_text("<p>my notes</p>")
+    code, _, err = run_cli(["report", out], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and "not written by dronesim" in err
+    assert (out / "report.html").read_text() == "<p>my notes</p>"
+
+
+def test_geopackage_elsewhere_is_checked_before_the_run(tmp_path, capsys):
+    (tmp_path / "mine.gpkg").write_text("a user's file")
+    code, _, err = run_cli(["run", MET_BASELINE, "--replications", "1", "--weeks", "0.05",
+                            "--quiet", "--out", tmp_path / "r",
+                            "--geopackage", tmp_path / "mine.gpkg"], capsys)
+    assert code == 2 and "--geopackage" in err and "not written by dronesim" in err
+    assert not (tmp_path / "r").exists()  # refused before anything ran
+    assert (tmp_path / "mine.gpkg").read_text() == "a user's file"
+
+
+def test_export_command(run_dir, tmp_path, capsys):
+    import pyogrio
+
+    code, stdout, err = run_cli(["export", run_dir[0], "--geopackage", tmp_path / "x.gpkg",
+                                 "--grid", "250"], capsys)
+    assert code == 0, err
+    info = pyogrio.read_info(tmp_path / "x.gpkg", layer="incidents")
+    assert "27700" in info["crs"]
+    code, _, err = run_cli(["export", tmp_path, "--geopackage", tmp_path / "y.gpkg"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1  # not a results folder
+
+
+def test_listings(capsys):
+    code, out, _ = run_cli(["policies"], capsys)
+    assert code == 0 and "nearest_idle" in out and "earliest_arrival" in out
+    code, out, _ = run_cli(["siting-methods"], capsys)
+    assert code == 0 and "max_coverage" in out and "hex_grid" in out
