@@ -26,6 +26,8 @@ Modelling assumptions
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -35,7 +37,8 @@ from .scenario import Scenario, ServiceSpec
 from .sources import Trace, lfb_call_profile, sample_lfb_points
 from .streams import Streams
 
-__all__ = ["Incidents", "generate_incidents", "lognormal_mean_cv", "hour_of_week_rates"]
+__all__ = ["Incidents", "generate_incidents", "demand_chunks", "lognormal_mean_cv",
+           "hour_of_week_rates"]
 
 WEEK_S = 7 * 86_400.0
 
@@ -193,3 +196,38 @@ def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_
     cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.argsort(cols["t_call"], kind="stable")
     return Incidents(**{k: v[order] for k, v in cols.items()}, service_names=names)
+
+
+def _slices(inc: Incidents, chunk_s: float) -> Iterator[tuple[Incidents, float]]:
+    """Consecutive pieces of ``inc`` by call time, ``chunk_s`` of simulated time each."""
+    n = len(inc)
+    if n == 0:
+        yield inc, math.inf
+        return
+    last = float(inc.t_call[-1])
+    k = 0
+    while True:
+        lo, hi = k * chunk_s, (k + 1) * chunk_s
+        a, b = np.searchsorted(inc.t_call, [lo, hi], side="left")
+        final = hi > last
+        yield inc.take(np.arange(a, n if final else b)), (math.inf if final else hi)
+        if final:
+            return
+        k += 1
+
+
+def demand_chunks(scn: Scenario, london: London, streams: Streams, horizon_s: float,
+                  trace: Trace | None = None, *, incidents: Incidents | None = None,
+                  chunk_s: float | None = None) -> Iterator[tuple[Incidents, float]]:
+    """The replication's incidents in consecutive chunks of simulated time.
+
+    Yields ``(incidents, until)``: the incidents called before ``until`` (sorted by call time),
+    ``until`` being where the next chunk starts (``inf`` for the last). With ``incidents`` given
+    those are cut into chunks instead of generating demand.
+    """
+    chunk_s = WEEK_S if chunk_s is None else float(chunk_s)
+    if not chunk_s > 0:
+        raise ValueError("chunk_s must be > 0")
+    if incidents is None:
+        incidents = generate_incidents(scn, london, streams, horizon_s, trace)
+    yield from _slices(incidents, chunk_s)

@@ -40,6 +40,9 @@ __all__ = [
 
 
 # --- helpers ---------------------------------------------------------------------------------
+_QUEUE = Queue()  # decisions are frozen values: one instance serves every decision
+
+
 def _whole(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
@@ -121,13 +124,9 @@ class NearestIdle:
     """
 
     def decide(self, incident: IncidentView, fleet: FleetSnapshot, now: float) -> Decision:
-        ready = np.flatnonzero(fleet.status == READY)
-        if ready.size == 0:
-            return Queue()
-        k = _earliest(fleet.distance_m, fleet.drone, ready)
-        if k is None:
-            return Queue()
-        return Dispatch(int(fleet.drone[k]))
+        # The snapshot answers this without building its arrays (FleetSnapshot.nearest_ready).
+        d = fleet.nearest_ready()
+        return _QUEUE if d is None else Dispatch(d)
 
 
 @register_policy("priority_reserve")
