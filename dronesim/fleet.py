@@ -63,7 +63,7 @@ class _Snapshot(FleetSnapshot):
     :class:`~dronesim.dispatch.FleetSnapshot`). ``row`` is the incident's candidate docks,
     flight lengths and authorisation delays."""
 
-    __slots__ = ("_fleet", "_row", "_service", "_idle")
+    __slots__ = ("_fleet", "_row", "_service", "_idle", "_pick")
 
     def __init__(self, fleet: Fleet, row: tuple[list, list, list], service: int, now: float
                  ) -> None:
@@ -71,8 +71,7 @@ class _Snapshot(FleetSnapshot):
         self._row = row
         self._service = service
         self._now = now
-        self._cols = None
-        self._idle = None
+        self._cols = self._idle = self._pick = None
         self._fleet_size = fleet.size
         self._fleet_ready = fleet.n_idle
 
@@ -83,7 +82,11 @@ class _Snapshot(FleetSnapshot):
         return cols
 
     def nearest_ready(self) -> int | None:
-        return self._fleet.nearest_ready(self._row, self._now, self._service)
+        found = self._fleet.nearest_ready(self._row, self._now, self._service)
+        if found is None:
+            return None
+        self._pick = found  # (drone, position in the row): the model need not check it again
+        return found[0]
 
     @property
     def in_range_docks(self) -> int:
@@ -166,6 +169,8 @@ class Fleet:
         self._rate = (spec.endurance_s / spec.recharge_full_s
                       if spec.recharge_full_s > 0 else math.inf)
         self._exponential = spec.loiter == "exponential"
+        self._full = self._rate == math.inf  # recharge is instant: always full at the dock
+        self._room_of = rooms.of_service
         # Incident columns used on the hot path (lists keep their identity for the run).
         self._svc, self._rank = rec.service, rec.rank
         self._ix, self._iy = rec.x, rec.y
@@ -205,22 +210,24 @@ class Fleet:
         return self.pooled or self.owner[d] < 0 or self.owner[d] == service
 
     def nearest_ready(self, row: tuple[list, list, list], now: float, service: int
-                      ) -> int | None:
-        """The READY drone at the nearest candidate dock (ties: lowest drone id), or None.
-
-        Scans only docks with an idle drone; builds nothing.
-        """
-        docks, dists = row[0], row[1]
+                      ) -> tuple[int, int] | None:
+        """(drone, position of its dock in ``row``) of the READY drone at the nearest candidate
+        dock (ties: lowest drone id), or None. Scans only docks with an idle drone; builds
+        nothing."""
         dock_idle, by_dock, state = self.dock_idle, self.by_dock, self.state
-        best, best_dist = None, math.inf
+        best, best_dist, best_pos = None, math.inf, -1
+        spec = self.spec
         endurance = self._endurance
-        full = self._rate == math.inf
-        for k, dist in zip(docks, dists):
+        full = self._full
+        pos = -1
+        for k, dist in zip(row[0], row[1]):
+            pos += 1
             if k < 0:
                 break
             if not dock_idle[k] or dist > best_dist:
                 continue
-            need = self._need(dist)
+            need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+                + spec.min_on_scene_s + spec.reserve_s
             if need > endurance:
                 continue
             for d in by_dock[k]:
@@ -228,9 +235,9 @@ class Fleet:
                     continue
                 if full or self.battery_at(d, now) >= need:
                     if dist < best_dist or d < best:
-                        best, best_dist = d, dist
+                        best, best_dist, best_pos = d, dist, pos
                     break  # drones of a dock are in id order
-        return best
+        return None if best is None else (best, best_pos)
 
     def _candidates(self, row: tuple[list, list, list], now: float, service: int
                     ) -> tuple[np.ndarray, ...]:
@@ -288,7 +295,7 @@ class Fleet:
     # --- actions -----------------------------------------------------------------------------
     def assign(self, d: int, i: int, distance_m: float) -> None:
         """Commit drone d to incident i (a RETURNING drone is booked for when it lands)."""
-        now = self.env.now
+        now = self.env._now
         rec = self.rec
         rec.t_drone_assigned[i] = now
         rec.drone_id[i] = d
@@ -301,7 +308,15 @@ class Fleet:
             return
         if self.state[d] != IDLE:
             raise RuntimeError(f"drone {d} is not available")
-        self._start(d, i)
+        # _start, inline
+        self.dock_idle[self.dock_of[d]] -= 1
+        self.n_idle -= 1
+        self.state[d] = RESERVED
+        self.incident_of[d] = i
+        if self._deferred is not None:
+            self._deferred.append(d)
+        else:
+            self._begin(d)
 
     def _start(self, d: int, i: int) -> None:
         self.dock_idle[self.dock_of[d]] -= 1
@@ -325,12 +340,27 @@ class Fleet:
             self._begin(d)
 
     def _begin(self, d: int) -> None:
+        """The mission starts at the dock: wait for charge if short, then ask for a pilot."""
         i = self.incident_of[d]
-        need = self._need(self.rec.drone_distance_m[i])
-        now = self.env.now
-        b = self.battery_at(d, now)
+        spec = self.spec
+        dist = self.rec.drone_distance_m[i]
+        need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+            + spec.min_on_scene_s + spec.reserve_s
+        now = self.env._now
+        b = self._endurance if self._full else self.battery_at(d, now)
         if b < need:
             self.env.at(now + (need - b) / self._rate, self._charged, d)
+            return
+        pool = self._room_of[self._svc[i]]
+        if pool.free > 0 and not pool._waiting:
+            # A pilot at once (SlotPool.take and _pilot, inline on this hot path).
+            pool.free -= 1
+            self._pilot_pool[d] = pool
+            self.rec.t_pilot[i] = now
+            if self._sectors_on:
+                self._sector(d, i, now)
+            else:
+                self._cleared(d)
         else:
             self._want_pilot(d)
 
@@ -342,8 +372,8 @@ class Fleet:
         from the decision (the wait for a pilot counts against the same limit as the wait for a
         drone)."""
         i = self.incident_of[d]
-        now = self.env.now
-        pool = self.rooms.of_service[self._svc[i]]
+        now = self.env._now
+        pool = self._room_of[self._svc[i]]
         self._pilot_pool[d] = pool
         ticket = pool.take(self._rank[i], now, d)
         if ticket is None:
@@ -360,57 +390,75 @@ class Fleet:
         SlotPool.cancel(ticket)
         i = self.incident_of[d]
         self.rec.drone_outcome[i] = _ABANDONED
-        self.rec.side_done(i)
-        now = self.env.now
+        self.rec.range_of[i].open -= 1
+        now = self.env._now
         self._to_idle(d, self.battery_at(d, now), now)
 
     def _pilot(self, d: int) -> None:
         """Drone d's mission has a pilot: take a sector slot if sectors are capped."""
         i = self.incident_of[d]
-        now = self.env.now
+        now = self.env._now
         self.rec.t_pilot[i] = now
         if self._sectors_on:
-            pool = self.sectors.pool(self._svc[i], self._ix[i], self._iy[i])
-            self._sector_pool[d] = pool
-            if pool.take(self._rank[i], now, d) is not None:
-                return  # _cleared when a slot is released to it
-        self._cleared(d)
+            self._sector(d, i, now)
+        else:
+            self._cleared(d)
+
+    def _sector(self, d: int, i: int, now: float) -> None:
+        """Take a slot in the incident's airspace sector, or wait for one."""
+        pool = self.sectors.pool(self._svc[i], self._ix[i], self._iy[i])
+        self._sector_pool[d] = pool
+        if pool.take(self._rank[i], now, d) is None:
+            self._cleared(d)  # else _cleared when a slot is released to it
 
     def _cleared(self, d: int) -> None:
         """Pilot (and sector slot) in hand: fix the mission's times, or stand down."""
         env, spec, rec = self.env, self.spec, self.rec
         i = self.incident_of[d]
-        now = env.now
+        now = env._now
         if self._sectors_on:
             rec.t_sector[i] = now
         # Authorisation: crossing a restriction zone in "authorise" mode, plus the airspace
         # management service's latency; sought before launch, and it covers the return leg.
         delay = rec.airspace_delay_s[i]
-        delay = (0.0 if math.isnan(delay) else delay) + self._sector_delay
+        delay = (0.0 if delay != delay else delay) + self._sector_delay
         rec.airspace_delay_s[i] = delay
         t_launch = now + delay + spec.launch_overhead_s
         g = self._t_ground[i]
-        if not math.isnan(g) and g <= t_launch:
+        if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
             self._release(d)
             rec.drone_outcome[i] = _CANCELLED
-            rec.side_done(i)
+            rec.range_of[i].open -= 1
             self._to_idle(d, self.battery_at(d, now), now)
             return
         dist = rec.drone_distance_m[i]
         out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s  # dock to scene
         back = out  # scene to dock (same path)
-        battery = self.battery_at(d, t_launch)
+        battery = self._endurance if self._full else self.battery_at(d, t_launch)
         self.t_launch[d] = t_launch
         self.battery_launch[d] = battery
         t_scene = t_launch + out
         self.t_scene[d] = t_scene
-        self._latest[d] = t_scene + max(0.0, battery - out - back - spec.reserve_s)
+        latest = self._latest[d] = t_scene + max(0.0, battery - out - back - spec.reserve_s)
         self._back[d] = back
         self.state[d] = FLYING
         self.in_flight_phase[d] = True
         self._leg[d] = (rec.t_pilot[i], t_launch, battery)
-        self._schedule_landing(d, i)
+        # Leave time (as _leave_time) and the landing, inline on this hot path.
+        if self._exponential:
+            leave = t_scene + self._loiter[i]
+            reason = _TASK_DONE
+            if not leave < latest:
+                leave, reason = latest, _BATTERY
+        else:
+            leave, reason = self._leave_time(i, t_scene, latest)
+        self.leave_at[d] = leave
+        land = self.land_at[d] = leave + back
+        self.battery_land[d] = battery - (land - t_launch)
+        self._reason[d] = reason
+        tok = self.token[d] = self.token[d] + 1
+        env.at(now + (land - now), self._landed, (d, tok))
 
     def _leave_time(self, i: int, t_scene: float, latest: float) -> tuple[float, int]:
         if self._exponential:
@@ -431,19 +479,19 @@ class Fleet:
         self.battery_land[d] = self.battery_launch[d] - (leave + back - self.t_launch[d])
         self._reason[d] = reason
         self.token[d] += 1
-        now = self.env.now
+        now = self.env._now
         self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
 
     def ground_eta_known(self, i: int) -> None:
         """The ground arrival of incident i is now known: shorten the loiter if flying."""
         d = self.rec.drone_id[i]
         if d >= 0 and self.incident_of[d] == i and self.in_flight_phase[d]:
-            if self.env.now < self.leave_at[d]:  # not yet on the way home
+            if self.env._now < self.leave_at[d]:  # not yet on the way home
                 self._schedule_landing(d, i)
             else:  # already homeward: same landing, re-timed from now
                 leave, back = self.leave_at[d], self._back[d]
                 self.token[d] += 1
-                now = self.env.now
+                now = self.env._now
                 self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
 
     def _landed(self, ev: Any) -> None:
@@ -451,14 +499,29 @@ class Fleet:
         if token != self.token[d]:
             return  # rescheduled
         self.in_flight_phase[d] = False
-        t_land = self.env.now
+        t_land = self.env._now
         i = self.incident_of[d]
-        self._release(d)
+        rec = self.rec
+        pool = self._pilot_pool[d]
+        if pool is not None:
+            self._pilot_pool[d] = None
+            pool.release()
+        if self._sector_pool[d] is not None:
+            self._release(d)
         b_land = self.battery_launch[d] - (t_land - self.t_launch[d])
         t_pilot, t_launch, b_start = self._leg[d]
-        self._close_leg(d, i, t_pilot, t_launch, self.t_scene[d], self.leave_at[d], t_land,
-                        self._reason[d], b_start, b_land)
-        self.rec.side_done(i)
+        # The leg's record (as _close_leg).
+        t_scene, leave = self.t_scene[d], self.leave_at[d]
+        rec.t_launch[i] = t_launch
+        rec.t_drone_on_scene[i] = t_scene
+        rec.t_drone_leave[i] = leave
+        rec.t_drone_landed[i] = t_land
+        rec.drone_leave_reason[i] = self._reason[d]
+        rec.drone_outcome[i] = _ON_SCENE
+        rec.missions.append((d, self.dock_of[d], rec.gid[i], rec.t_drone_assigned[i], t_pilot,
+                             t_launch, t_scene, leave, t_land, b_start, b_land, False,
+                             self._svc[i]))
+        rec.range_of[i].open -= 1
         self._to_idle(d, b_land, t_land)
 
     def _release(self, d: int) -> None:
@@ -523,7 +586,7 @@ class Fleet:
 
         The pilot and sector slot of the first incident stay with the drone."""
         rec, spec = self.rec, self.spec
-        now = self.env.now
+        now = self.env._now
         rec.t_drone_assigned[j] = now
         rec.drone_id[j] = d
         rec.dock_id[j] = self.dock_of[d]
@@ -534,7 +597,7 @@ class Fleet:
         self._close_leg(d, i, t_pilot, leg_launch, self.t_scene[d], now, now, _PREEMPTED,
                         leg_battery, battery - (now - t_launch), redirected=True)
         rec.preempted_by[i] = rec.gid[j]
-        rec.side_done(i)
+        rec.range_of[i].open -= 1
         self.incident_of[d] = j
         rec.t_pilot[j] = rec.t_launch[j] = now
         self._leg[d] = (now, now, battery - (now - t_launch))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import heapq
 import math
 import time
@@ -46,7 +47,7 @@ from .coverage import StaticCoverage, reach_radius_m, static_coverage
 from .demand import WEEK_S, Incidents, demand_chunks
 from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
 from .dispatch.base import DispatchPolicy, PolicyContext
-from .fleet import Fleet
+from .fleet import Fleet, _Snapshot
 from .geography import WEIGHT_COLUMNS, London, load_london
 from .errors import InputError
 from .ground import make_force
@@ -56,6 +57,8 @@ from .scenario import Scenario
 from .sites import Docks, build_docks, sited_docks
 from .sources import Trace, load_trace
 from .streams import Streams
+from .aggregates import Aggregates
+from .sinks import MemorySink
 
 if TYPE_CHECKING:
     from .sinks import Sink
@@ -207,6 +210,8 @@ class Kernel(simpy.Environment):
       against the kernel's own queue: before each moment, every kernel event due at or before
       it is processed, then the clock is set to it and its handler called. The known moments
       never enter the kernel's heap (../shared/design/PERFORMANCE.md, technique 3).
+
+    The model's hot paths read the clock as ``_now`` (what SimPy's ``now`` property returns).
     """
 
     def at(self, t: float, callback: Callable[[Any], None], arg: Any = None) -> None:
@@ -222,10 +227,16 @@ class Kernel(simpy.Environment):
         """For each moment in time order: process due kernel events, then
         ``handlers[kind](key)`` at that time."""
         queue = self._queue
-        step = self.step
+        pop = heapq.heappop
         for t, kind, key in zip(times, kinds, keys):
             while queue and queue[0][0] <= t:
-                step()
+                # SimPy's Environment.step, inline (the model's events never fail).
+                self._now, _, _, event = pop(queue)
+                callbacks, event.callbacks = event.callbacks, None
+                for callback in callbacks:
+                    callback(event)
+                if not event._ok:
+                    raise event._value
             self._now = t
             handlers[kind](key)
 
@@ -270,6 +281,7 @@ class _DroneDispatcher:
         self.fleet = fleet
         self.policy = policy
         self.decide_policy = policy.decide
+        self.ready_only = bool(getattr(policy, "ready_only", False))
         self.max_wait = scn.dispatch.max_queue_wait_s
         self.queue: list[tuple[int, float, int, int]] = []
         self.service_names = rec.service_names
@@ -312,32 +324,50 @@ class _DroneDispatcher:
             go = in_range
         rec.drone_outcome[sl] = outcome.tolist()
         rows = suited[go]
-        cand_l = cand[go].tolist()
-        dist_l = dist[go].tolist()
-        delay_l = delay[go].tolist()
+        # Each incident's row, as lists, is made when first asked for (_try).
+        arrays = (cand[go], dist[go], delay[go])
         store = self.cand
-        for key, c, d, a in zip((start + rows).tolist(), cand_l, dist_l, delay_l):
-            store[key] = (c, d, a)
+        for key, r in zip((start + rows).tolist(), range(rows.size)):
+            store[key] = (arrays, r)
         return rows
 
     def _try(self, i: int) -> str:
         """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
         row = self.cand[i]
-        now = self.env.now
-        svc = self.rec.service[i]
+        if len(row) == 2:  # the row as lists, made on first use
+            (c, dd, a), r = row
+            row = self.cand[i] = (c[r].tolist(), dd[r].tolist(), a[r].tolist())
+        now = self.env._now
         fleet = self.fleet
-        decision = self.decide_policy(_Incident(self, i), fleet.snapshot(row, now, svc), now)
-        if isinstance(decision, Dispatch):
-            d = int(decision.drone)
-            pos = fleet.offered(d, row, now, svc)
-            if pos < 0:
-                raise RuntimeError(f"policy {type(self.policy).__name__} chose drone "
-                                   f"{decision.drone}, which was not offered for incident "
-                                   f"{self.rec.gid[i]}")
+        svc = self.rec.service[i]
+        view = _new(_Incident)
+        view._d = self
+        view._i = i
+        snap = _new(_Snapshot)
+        snap._fleet = fleet
+        snap._row = row
+        snap._service = svc
+        snap._now = now
+        snap._cols = snap._idle = snap._pick = None
+        snap._fleet_size = fleet.size
+        snap._fleet_ready = fleet.n_idle
+        decision = self.decide_policy(view, snap, now)
+        if type(decision) is Dispatch or isinstance(decision, Dispatch):
+            d = decision.drone
+            pick = snap._pick
+            if pick is not None and pick[0] == d:  # the snapshot's own nearest_ready answer
+                pos = pick[1]
+            else:
+                d = int(d)
+                pos = fleet.offered(d, row, now, svc)
+                if pos < 0:
+                    raise RuntimeError(f"policy {type(self.policy).__name__} chose drone "
+                                       f"{decision.drone}, which was not offered for incident "
+                                       f"{self.rec.gid[i]}")
             self.rec.airspace_delay_s[i] = row[2][pos]
             fleet.assign(d, i, row[1][pos])
             return "dispatched"
-        if isinstance(decision, Queue):
+        if type(decision) is Queue or isinstance(decision, Queue):
             if self.preempt:
                 found = fleet.preemption_candidate(i, now)
                 if found is not None:
@@ -356,35 +386,46 @@ class _DroneDispatcher:
             heapq.heappush(self.queue, (rec.rank[i], rec.t_call[i], rec.gid[i], i))
         elif outcome == "declined":
             self.rec.drone_outcome[i] = _DECLINED
-            self.rec.side_done(i)
+            self.rec.range_of[i].open -= 1
 
     def _stale(self, i: int, now: float) -> bool:
         g = self.rec.t_ground_arrival[i]
-        return now - self.rec.t_drone_decision[i] > self.max_wait or (not math.isnan(g) and g <= now)
+        return now - self.rec.t_drone_decision[i] > self.max_wait or (g == g and g <= now)
 
     def drone_free(self, _d: int) -> None:
-        """A drone landed (or stood down): offer it to the waiting incidents, most urgent first."""
-        if not self.queue:
+        """A drone landed (or stood down): offer it to the waiting incidents, most urgent first.
+
+        Incidents that waited too long (or whose ground unit arrived) leave the queue as
+        abandoned when their turn comes. A policy that only sends READY drones (``ready_only``)
+        is not asked again once no drone is idle: its answer would be Queue.
+        """
+        queue = self.queue
+        if not queue:
             return
-        now = self.env.now
+        now = self.env._now
         rec = self.rec
+        fleet = self.fleet
+        ready_only = self.ready_only
         keep = []
-        self.fleet.defer_starts()
-        for entry in sorted(self.queue):
+        fleet.defer_starts()
+        while queue:
+            if ready_only and fleet.n_idle == 0:
+                break
+            entry = heapq.heappop(queue)
             i = entry[3]
             if self._stale(i, now):
                 rec.drone_outcome[i] = _ABANDONED
-                rec.side_done(i)
+                rec.range_of[i].open -= 1
                 continue
             outcome = self._try(i)
             if outcome == "queued":
                 keep.append(entry)
             elif outcome == "declined":
                 rec.drone_outcome[i] = _DECLINED
-                rec.side_done(i)
-        heapq.heapify(keep)
-        self.queue = keep
-        self.fleet.begin_deferred()
+                rec.range_of[i].open -= 1
+        for entry in keep:
+            heapq.heappush(queue, entry)
+        fleet.begin_deferred()
 
     def finish(self) -> None:
         """Incidents still queued when the run drains: abandoned if they waited too long."""
@@ -397,6 +438,7 @@ class _DroneDispatcher:
 
 
 _PENDING, _DECLINED, _ABANDONED = OUTCOME["pending"], OUTCOME["declined"], OUTCOME["queue_abandoned"]
+_new = object.__new__
 
 
 def _chunk_timeline(inc: Incidents, start: int, first_id: int, decide_rows: np.ndarray,
@@ -441,9 +483,21 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
         Always with ``kpis``, the replication's KPIs from running aggregates of the same
         records (:class:`dronesim.aggregates.Aggregates`).
     """
-    from .aggregates import Aggregates
-    from .sinks import MemorySink
+    # The run creates millions of small objects and keeps large lists alive: automatic cyclic
+    # garbage collection would traverse those lists again and again (it took two thirds of
+    # the time of a drones-only run). Nothing the run creates per event forms a cycle, so it is
+    # off during the run; young objects are collected at each chunk boundary.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(prep, replication, sink, incidents, chunk_s)
+    finally:
+        if enabled:
+            gc.enable()
 
+
+def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Incidents | None,
+         chunk_s: float | None) -> ReplicationResult:
     wall0 = time.perf_counter()
     scn = prep.scenario
     streams = Streams(scn.simulation.seed, replication)
@@ -456,12 +510,7 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
     ranks_of = service_ranks(scn)
     svc_rank = np.array([ranks_of[s] for s in names], np.int64)
     policy = prep.new_policy()
-    dispatcher: _DroneDispatcher | None = None
-
-    def on_free(d: int) -> None:
-        dispatcher.drone_free(d)
-
-    fleet = Fleet(env, scn.drones, prep.docks, rooms, rec, on_free, owners=prep.owners,
+    fleet = Fleet(env, scn.drones, prep.docks, rooms, rec, None, owners=prep.owners,
                   pooled=scn.sharing.airframes == "pooled", sectors=sectors,
                   max_wait_s=scn.dispatch.max_queue_wait_s)
     forces = []
@@ -472,6 +521,7 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
         offset += force.size
         forces.append(force)
     dispatcher = _DroneDispatcher(env, prep, rec, fleet, policy, forces)
+    fleet.on_free = dispatcher.drone_free
     ground = np.array([scn.services[n].ground.base != "none" for n in names])
     handlers = [f.dispatch for f in forces] + [dispatcher.decide]
     own_sink = sink is None
@@ -506,6 +556,7 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
         env.walk(t[:now_n].tolist(), kind[:now_n].tolist(), key[:now_n].tolist(), handlers)
         later = (t[now_n:], kind[now_n:], gid[now_n:], key[now_n:])
         flush()
+        gc.collect(1)
     env.walk(later[0].tolist(), later[1].tolist(), later[3].tolist(), handlers)
     env.run()
     dispatcher.finish()

@@ -21,7 +21,7 @@ The table columns and dtypes are those of :func:`incident_frame` / :func:`missio
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -124,15 +124,14 @@ def mission_frame(chunks: list[MissionChunk], empty: MissionChunk) -> pd.DataFra
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-@dataclass(eq=False)
 class _Range:
-    chunk: int
-    start: int
-    n: int
-    first_id: int
-    inc: Incidents
-    open: int = 0
-    extra: dict = field(default_factory=dict)
+    """A live chunk: its keys ``start .. start + n``, first incident id, inputs, open sides."""
+
+    __slots__ = ("chunk", "start", "n", "first_id", "inc", "open")
+
+    def __init__(self, chunk: int, start: int, n: int, first_id: int, inc: Incidents) -> None:
+        self.chunk, self.start, self.n, self.first_id, self.inc = chunk, start, n, first_id, inc
+        self.open = 0
 
 
 class Records:
@@ -155,7 +154,9 @@ class Records:
             setattr(self, col, [])
         self.gid: list[int] = []
         self.rank: list[int] = []
-        self.chunk_of: list[int] = []
+        #: The live chunk of each key; ``range_of[key].open -= 1`` closes one side (hot paths
+        #: do it inline, :meth:`side_done` is the same as a call).
+        self.range_of: list[_Range | None] = []
         self.missions: list[tuple] = []
         self._ranges: list[_Range] = []  # live chunks, in load order
         self._next_chunk = 0
@@ -177,7 +178,7 @@ class Records:
                 getattr(self, col).extend(nan_pad)
             for col in _INT_COLS:
                 getattr(self, col).extend([0] * grow)
-            for col in ("gid", "rank", "chunk_of"):
+            for col in ("gid", "rank", "range_of"):
                 getattr(self, col).extend([0] * grow)
             self.size += grow
         return lo
@@ -201,8 +202,9 @@ class Records:
             getattr(self, col)[sl] = [_INT_DEFAULT.get(col, -1)] * n
         self.gid[sl] = range(self._next_id, self._next_id + n)
         self.rank[sl] = rank.tolist()
-        self.chunk_of[sl] = [cid] * n
-        self._ranges.append(_Range(cid, start, n, self._next_id, inc))
+        r = _Range(cid, start, n, self._next_id, inc)
+        self.range_of[sl] = [r] * n
+        self._ranges.append(r)
         self._next_id += n
         return cid, start
 
@@ -216,11 +218,7 @@ class Records:
 
     def side_done(self, key: int) -> None:
         """One side (ground or drone) of the incident with this key is final."""
-        cid = self.chunk_of[key]
-        for r in self._ranges:
-            if r.chunk == cid:
-                r.open -= 1
-                return
+        self.range_of[key].open -= 1
 
     def write(self, col: str, keys: np.ndarray, values: np.ndarray) -> None:
         """Set a result column for several keys at once (vectorised outcomes at load)."""

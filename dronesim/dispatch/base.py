@@ -219,6 +219,12 @@ class PolicyContext:
 
 @runtime_checkable
 class DispatchPolicy(Protocol):
-    """One method: choose for one incident from a read-only snapshot."""
+    """One method: choose for one incident from a read-only snapshot.
+
+    Optional: ``bind(context)`` (called once with a :class:`PolicyContext`), and a class
+    attribute ``ready_only = True`` promising that ``decide`` returns :class:`Queue` whenever the
+    snapshot has no READY drone; the model then does not ask again about queued incidents
+    while no drone is idle at a dock (it saves a decision per queued incident per landing).
+    """
 
     def decide(self, incident: IncidentView, fleet: FleetSnapshot, now: float) -> Decision: ...

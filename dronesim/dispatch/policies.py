@@ -41,6 +41,7 @@ __all__ = [
 
 # --- helpers ---------------------------------------------------------------------------------
 _QUEUE = Queue()  # decisions are frozen values: one instance serves every decision
+_DISPATCH: dict[int, Dispatch] = {}  # likewise, one Dispatch per drone id
 
 
 def _whole(name: str, value: Any, minimum: int) -> int:
@@ -123,10 +124,16 @@ class NearestIdle:
     20:517-531).
     """
 
+    #: Queues whenever no candidate is READY: the model need not ask again while no drone is
+    #: idle (see :class:`~dronesim.dispatch.DispatchPolicy`).
+    ready_only = True
+
     def decide(self, incident: IncidentView, fleet: FleetSnapshot, now: float) -> Decision:
         # The snapshot answers this without building its arrays (FleetSnapshot.nearest_ready).
         d = fleet.nearest_ready()
-        return _QUEUE if d is None else Dispatch(d)
+        if d is None:
+            return _QUEUE
+        return _DISPATCH.get(d) or _DISPATCH.setdefault(d, Dispatch(d))
 
 
 @register_policy("priority_reserve")
