@@ -1,8 +1,12 @@
-"""Incident demand, generated in full before a replication runs.
+"""Incident demand, generated a week of simulated time at a time, before it is simulated.
 
-Pre-generating every incident (vectorised, one named stream per input) means each policy, fleet
+Pre-generating incidents (vectorised, one named stream per input) means each policy, fleet
 size and infrastructure setting run with the same seed sees exactly the same incidents: common
-random numbers for free (../shared/design/PERFORMANCE.md, technique 3).
+random numbers for free (../shared/design/PERFORMANCE.md, technique 3). Each week of a
+replication draws from streams of its own (:meth:`dronesim.streams.Streams.block`), so a week's
+incidents depend only on (seed, replication, week): a replication can be generated and
+simulated in chunks (:func:`demand_chunks`) without holding its whole demand, and the
+incidents are the same whatever the chunk size, the horizon or the process.
 
 Modelling assumptions
 ---------------------
@@ -90,11 +94,12 @@ def hour_of_week_rates(spec: ServiceSpec, london: London) -> np.ndarray:
     return spec.incidents_per_week * share
 
 
-def _arrival_times(rates_per_hour: np.ndarray, horizon_s: float, rng: np.random.Generator
-                   ) -> np.ndarray:
-    n_bins = int(np.ceil(horizon_s / 3600.0))
-    starts = np.arange(n_bins) * 3600.0
-    lengths = np.minimum(3600.0, horizon_s - starts)
+def _arrival_times(rates_per_hour: np.ndarray, lo_s: float, hi_s: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Arrival times in ``[lo_s, hi_s)``; ``lo_s`` is the start of a week."""
+    n_bins = int(np.ceil((hi_s - lo_s) / 3600.0))
+    starts = lo_s + np.arange(n_bins) * 3600.0
+    lengths = np.minimum(3600.0, hi_s - starts)
     lam = rates_per_hour[np.arange(n_bins) % 168] * lengths / 3600.0
     counts = rng.poisson(lam)
     t = np.repeat(starts, counts) + rng.random(counts.sum()) * np.repeat(lengths, counts)
@@ -103,8 +108,9 @@ def _arrival_times(rates_per_hour: np.ndarray, horizon_s: float, rng: np.random.
 
 
 def _service_incidents(name: str, k: int, spec: ServiceSpec, scn: Scenario, london: London,
-                       streams: Streams, horizon_s: float) -> dict[str, np.ndarray]:
-    t = _arrival_times(hour_of_week_rates(spec, london), horizon_s, streams[f"{name}.arrivals"])
+                       streams: Streams, lo_s: float, hi_s: float) -> dict[str, np.ndarray]:
+    t = _arrival_times(hour_of_week_rates(spec, london), lo_s, hi_s,
+                       streams[f"{name}.arrivals"])
     n = t.size
     if spec.spatial_weight == "lfb_sample":
         x, y, borough = sample_lfb_points(london, n, streams[f"{name}.locations"],
@@ -181,53 +187,82 @@ def _trace_incidents(scn: Scenario, streams: Streams, trace: Trace) -> Incidents
     return Incidents(**cols, service_names=names)
 
 
-def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_s: float,
-                       trace: Trace | None = None) -> Incidents:
-    """All incidents of all services over ``[0, horizon_s)``, merged and sorted by call time.
+def _concat(parts: list[Incidents], names: tuple[str, ...]) -> Incidents:
+    if len(parts) == 1:
+        return parts[0]
+    cols = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
+            for f in fields(Incidents) if f.name != "service_names"}
+    return Incidents(**cols, service_names=names)
 
-    With a ``trace`` (see :func:`dronesim.sources.read_trace`) its incidents replace the
-    generators; incident ``k`` is then the trace's ``k``-th incident in call-time order.
-    """
-    if trace is not None:
-        return _trace_incidents(scn, streams, trace)
+
+def _week(scn: Scenario, london: London, streams: Streams, block: int, horizon_s: float
+          ) -> Incidents:
+    """All services' incidents of week ``block`` (clipped to the horizon), from that week's
+    own streams, merged and sorted by call time."""
     names = tuple(scn.services)
-    parts = [_service_incidents(name, k, scn.services[name], scn, london, streams, horizon_s)
+    lo = block * WEEK_S
+    hi = min(horizon_s, lo + WEEK_S)
+    bs = streams.block(block)
+    parts = [_service_incidents(name, k, scn.services[name], scn, london, bs, lo, hi)
              for k, name in enumerate(names)]
     cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.argsort(cols["t_call"], kind="stable")
     return Incidents(**{k: v[order] for k, v in cols.items()}, service_names=names)
 
 
-def _slices(inc: Incidents, chunk_s: float) -> Iterator[tuple[Incidents, float]]:
-    """Consecutive pieces of ``inc`` by call time, ``chunk_s`` of simulated time each."""
-    n = len(inc)
-    if n == 0:
+def _pieces(scn: Scenario, london: London, streams: Streams, horizon_s: float,
+            trace: Trace | None, incidents: Incidents | None
+            ) -> Iterator[tuple[Incidents, float]]:
+    """Incidents in time order, as ``(incidents, covered_until)`` pieces."""
+    if incidents is not None or trace is not None:
+        inc = incidents if incidents is not None else _trace_incidents(scn, streams, trace)
         yield inc, math.inf
         return
-    last = float(inc.t_call[-1])
-    k = 0
-    while True:
-        lo, hi = k * chunk_s, (k + 1) * chunk_s
-        a, b = np.searchsorted(inc.t_call, [lo, hi], side="left")
-        final = hi > last
-        yield inc.take(np.arange(a, n if final else b)), (math.inf if final else hi)
-        if final:
-            return
-        k += 1
+    for block in range(int(math.ceil(horizon_s / WEEK_S))):
+        yield _week(scn, london, streams, block, horizon_s), min(horizon_s, (block + 1) * WEEK_S)
+
+
+def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_s: float,
+                       trace: Trace | None = None) -> Incidents:
+    """All incidents of all services over ``[0, horizon_s)``, merged and sorted by call time.
+
+    Demand is drawn a week at a time, each week from its own streams
+    (:meth:`dronesim.streams.Streams.block`): the incidents of a week do not depend on the
+    horizon or on how the weeks are grouped into chunks (:func:`demand_chunks`). With a
+    ``trace`` (see :func:`dronesim.sources.read_trace`) its incidents replace the generators;
+    incident ``k`` is then the trace's ``k``-th incident in call-time order.
+    """
+    names = tuple(scn.services)
+    parts = [p for p, _ in _pieces(scn, london, streams, horizon_s, trace, None)]
+    return _concat(parts, names) if parts else _week(scn, london, streams, 0, 0.0)
 
 
 def demand_chunks(scn: Scenario, london: London, streams: Streams, horizon_s: float,
                   trace: Trace | None = None, *, incidents: Incidents | None = None,
                   chunk_s: float | None = None) -> Iterator[tuple[Incidents, float]]:
-    """The replication's incidents in consecutive chunks of simulated time.
+    """The replication's incidents in consecutive chunks of simulated time, drawn as needed.
 
-    Yields ``(incidents, until)``: the incidents called before ``until`` (sorted by call time),
-    ``until`` being where the next chunk starts (``inf`` for the last). With ``incidents`` given
-    those are cut into chunks instead of generating demand.
+    Yields ``(incidents, until)``: the incidents called in ``[k x chunk_s, until)`` (sorted by
+    call time), ``until = (k + 1) x chunk_s`` being where the next chunk starts (``inf`` for the
+    last). The incidents, joined, are those of :func:`generate_incidents` whatever
+    ``chunk_s`` (default one week); only the weeks a chunk needs are held. With
+    ``incidents`` given those are cut into chunks instead.
     """
     chunk_s = WEEK_S if chunk_s is None else float(chunk_s)
     if not chunk_s > 0:
         raise ValueError("chunk_s must be > 0")
-    if incidents is None:
-        incidents = generate_incidents(scn, london, streams, horizon_s, trace)
-    yield from _slices(incidents, chunk_s)
+    names = tuple(scn.services)
+    held: list[Incidents] = []
+    k = 0
+    for piece, covered in _pieces(scn, london, streams, horizon_s, trace, incidents):
+        held.append(piece)
+        if covered == math.inf:
+            covered = float(piece.t_call[-1]) if len(piece) else 0.0
+        while (k + 1) * chunk_s <= covered:
+            buf = _concat(held, names)
+            cut = int(np.searchsorted(buf.t_call, (k + 1) * chunk_s, side="left"))
+            yield buf.take(np.arange(cut)), (k + 1) * chunk_s
+            held = [buf.take(np.arange(cut, len(buf)))]
+            k += 1
+    buf = _concat(held, names) if held else _week(scn, london, streams, 0, 0.0)
+    yield buf, math.inf

@@ -193,6 +193,7 @@ class ReplicationResult:
     kpis: dict[str, Any] = field(default_factory=dict)
     n_incidents: int = 0
     n_missions: int = 0
+    peak_held: int = 0  # most incidents held at once (chunks in play)
 
 
 class _Event:
@@ -530,8 +531,9 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
 
     def flush(force: bool = False) -> None:
         for chunk in rec.finished(force):
-            out.write_incidents(chunk)
-            agg.add_incidents(chunk)
+            if len(chunk):
+                out.write_incidents(chunk)
+                agg.add_incidents(chunk)
         missions = rec.take_missions()
         if len(missions):
             out.write_missions(missions)
@@ -539,10 +541,12 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
 
     # Known moments not yet walked: (time, kind, incident id, key).
     later = tuple(np.zeros(0, dt) for dt in (float, np.int64, np.int64, np.int64))
+    peak = 0
     chunks = demand_chunks(scn, prep.london, streams, prep.horizon_s, prep.trace,
                            incidents=incidents, chunk_s=chunk_s)
     for inc, until in chunks:
         cid, start = rec.load(inc, svc_rank[inc.service] * 100 + inc.priority)
+        peak = max(peak, rec.live)
         first_id = rec.gid[start] if len(inc) else 0
         rows = dispatcher.load(start, inc)
         for k, force in enumerate(forces):
@@ -580,6 +584,7 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         wall_s=0.0,
         n_incidents=agg.n_incidents,
         n_missions=agg.n_missions,
+        peak_held=peak,
     )
     result.kpis = agg.kpis()
     result.wall_s = time.perf_counter() - wall0
