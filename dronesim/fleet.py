@@ -164,6 +164,12 @@ class Fleet:
         self._sector_pool: list[SlotPool | None] = [None] * n
         self.dock_idle = np.asarray(docks.drones, np.int64).tolist()  # IDLE drones per dock
         self._deferred: list[int] | None = None
+        #: Candidate rows come in distance order (set by the model; False when authorisation
+        #: delays order them by time instead).
+        self.by_distance = False
+        #: The dispatcher's queue of waiting incidents: a landing offers the drone only if
+        #: someone waits (set by the model).
+        self.waiting: list = []
         self.n_idle = n
         self._endurance = float(spec.endurance_s)
         self._rate = (spec.endurance_s / spec.recharge_full_s
@@ -213,18 +219,24 @@ class Fleet:
                       ) -> tuple[int, int] | None:
         """(drone, position of its dock in ``row``) of the READY drone at the nearest candidate
         dock (ties: lowest drone id), or None. Scans only docks with an idle drone; builds
-        nothing."""
+        nothing. When the rows are in distance order (``by_distance``: no authorisation delay
+        reorders them) the scan stops at the first dock farther than one with a READY drone."""
         dock_idle, by_dock, state = self.dock_idle, self.by_dock, self.state
         best, best_dist, best_pos = None, math.inf, -1
         spec = self.spec
         endurance = self._endurance
         full = self._full
+        stop = self.by_distance
         pos = -1
         for k, dist in zip(row[0], row[1]):
             pos += 1
             if k < 0:
                 break
-            if not dock_idle[k] or dist > best_dist:
+            if dist > best_dist:
+                if stop:
+                    break
+                continue
+            if not dock_idle[k]:
                 continue
             need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
                 + spec.min_on_scene_s + spec.reserve_s
@@ -308,15 +320,7 @@ class Fleet:
             return
         if self.state[d] != IDLE:
             raise RuntimeError(f"drone {d} is not available")
-        # _start, inline
-        self.dock_idle[self.dock_of[d]] -= 1
-        self.n_idle -= 1
-        self.state[d] = RESERVED
-        self.incident_of[d] = i
-        if self._deferred is not None:
-            self._deferred.append(d)
-        else:
-            self._begin(d)
+        self._start(d, i)
 
     def _start(self, d: int, i: int) -> None:
         self.dock_idle[self.dock_of[d]] -= 1
@@ -623,5 +627,5 @@ class Fleet:
         if booked >= 0:
             self.booked[d] = -1
             self._start(d, booked)
-        else:
+        elif self.waiting:
             self.on_free(d)

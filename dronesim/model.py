@@ -325,34 +325,26 @@ class _DroneDispatcher:
             go = in_range
         rec.drone_outcome[sl] = outcome.tolist()
         rows = suited[go]
-        # Each incident's row, as lists, is made when first asked for (_try).
-        arrays = (cand[go], dist[go], delay[go])
+        # Each incident's row as lists (docks, flight lengths, authorisation delays), made in
+        # bulk; rows without any delay share one list of zeros.
+        cand, dist, delay = cand[go], dist[go], delay[go]
+        if delay.any():
+            delays = delay.tolist()
+        else:
+            delays = [[0.0] * delay.shape[1]] * rows.size
         store = self.cand
-        for key, r in zip((start + rows).tolist(), range(rows.size)):
-            store[key] = (arrays, r)
+        for key, row in zip((start + rows).tolist(), zip(cand.tolist(), dist.tolist(), delays)):
+            store[key] = row
         return rows
 
     def _try(self, i: int) -> str:
         """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
         row = self.cand[i]
-        if len(row) == 2:  # the row as lists, made on first use
-            (c, dd, a), r = row
-            row = self.cand[i] = (c[r].tolist(), dd[r].tolist(), a[r].tolist())
         now = self.env._now
         fleet = self.fleet
         svc = self.rec.service[i]
-        view = _new(_Incident)
-        view._d = self
-        view._i = i
-        snap = _new(_Snapshot)
-        snap._fleet = fleet
-        snap._row = row
-        snap._service = svc
-        snap._now = now
-        snap._cols = snap._idle = snap._pick = None
-        snap._fleet_size = fleet.size
-        snap._fleet_ready = fleet.n_idle
-        decision = self.decide_policy(view, snap, now)
+        snap = _Snapshot(fleet, row, svc, now)
+        decision = self.decide_policy(_Incident(self, i), snap, now)
         if type(decision) is Dispatch or isinstance(decision, Dispatch):
             d = decision.drone
             pick = snap._pick
@@ -439,7 +431,6 @@ class _DroneDispatcher:
 
 
 _PENDING, _DECLINED, _ABANDONED = OUTCOME["pending"], OUTCOME["declined"], OUTCOME["queue_abandoned"]
-_new = object.__new__
 
 
 def _chunk_timeline(inc: Incidents, start: int, first_id: int, decide_rows: np.ndarray,
@@ -523,6 +514,11 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         forces.append(force)
     dispatcher = _DroneDispatcher(env, prep, rec, fleet, policy, forces)
     fleet.on_free = dispatcher.drone_free
+    fleet.waiting = dispatcher.queue
+    # Rows are in flight-time order; that is distance order unless authorisation delays
+    # (restriction zones flown through in "authorise" mode) add to some legs.
+    fleet.by_distance = prep.zones is None or len(prep.zones) == 0 or \
+        scn.airspace.mode != "authorise"
     ground = np.array([scn.services[n].ground.base != "none" for n in names])
     handlers = [f.dispatch for f in forces] + [dispatcher.decide]
     own_sink = sink is None

@@ -21,7 +21,7 @@ The table columns and dtypes are those of :func:`incident_frame` / :func:`missio
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -69,23 +69,18 @@ _MISSION_INT = ("drone_id", "dock_id", "incident")
 
 
 @dataclass(eq=False)
-class IncidentChunk:
-    """Finished incident records of one chunk, as numpy columns in table order.
-
-    ``columns`` holds every column of the incident table; categorical columns (``service``,
-    ``drone_outcome``, ``drone_leave_reason``) as integer codes into ``categories``, and
-    ``gss_code`` as strings. ``borough`` is the borough index of each row (for aggregates).
-    """
+class MissionChunk:
+    """Mission legs logged since the last chunk, as numpy columns in table order
+    (categorical columns as integer codes into ``categories``)."""
 
     columns: dict[str, np.ndarray]
-    borough: np.ndarray
     categories: dict[str, tuple[str, ...]]
 
     def __len__(self) -> int:
-        return int(self.borough.size)
+        return int(next(iter(self.columns.values())).size)
 
     def to_pandas(self) -> pd.DataFrame:
-        """The chunk as rows of the incident table (dtypes of ``incidents.parquet``)."""
+        """The chunk as rows of its table (the dtypes of the Parquet files)."""
         data = {}
         for name, col in self.columns.items():
             cats = self.categories.get(name)
@@ -95,33 +90,32 @@ class IncidentChunk:
 
 
 @dataclass(eq=False)
-class MissionChunk:
-    """Mission legs logged since the last chunk, as numpy columns in table order."""
+class IncidentChunk(MissionChunk):
+    """Finished incident records of one chunk, as numpy columns in table order.
 
-    columns: dict[str, np.ndarray]
-    categories: dict[str, tuple[str, ...]]
+    ``columns`` holds every column of the incident table; categorical columns (``service``,
+    ``drone_outcome``, ``drone_leave_reason``) as integer codes into ``categories``, and
+    ``gss_code`` as strings. ``borough`` is the borough index of each row (for aggregates).
+    """
 
-    def __len__(self) -> int:
-        return int(self.columns["drone_id"].size)
+    borough: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
-    def to_pandas(self) -> pd.DataFrame:
-        data = {}
-        for name, col in self.columns.items():
-            cats = self.categories.get(name)
-            data[name] = (pd.Categorical.from_codes(col, categories=list(cats))
-                          if cats is not None else col)
-        return pd.DataFrame(data)
+
+def _joined(chunks: list, empty: IncidentChunk | MissionChunk) -> dict[str, np.ndarray]:
+    """Columns of the chunks end to end (one copy, no intermediate tables)."""
+    chunks = [c for c in chunks if len(c)] or [empty]
+    if len(chunks) == 1:
+        return chunks[0].columns
+    return {name: np.concatenate([c.columns[name] for c in chunks]) for name in empty.columns}
 
 
 def incident_frame(chunks: list[IncidentChunk], empty: IncidentChunk) -> pd.DataFrame:
     """One table from chunks (``empty`` gives the columns and dtypes when there are none)."""
-    frames = [c.to_pandas() for c in chunks if len(c)] or [empty.to_pandas()]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return IncidentChunk(_joined(chunks, empty), empty.categories).to_pandas()
 
 
 def mission_frame(chunks: list[MissionChunk], empty: MissionChunk) -> pd.DataFrame:
-    frames = [c.to_pandas() for c in chunks if len(c)] or [empty.to_pandas()]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return MissionChunk(_joined(chunks, empty), empty.categories).to_pandas()
 
 
 class _Range:
@@ -265,7 +259,7 @@ class Records:
         cols["drone_leave_reason"] = np.array(self.drone_leave_reason[sl], np.int8)
         cols["drone_response_s"] = cols["t_drone_on_scene"] - inc.t_call
         cols["ground_response_s"] = cols["t_ground_arrival"] - inc.t_call
-        return IncidentChunk(cols, np.asarray(inc.borough, np.int64), self.categories)
+        return IncidentChunk(cols, self.categories, np.asarray(inc.borough, np.int64))
 
     @property
     def categories(self) -> dict[str, tuple[str, ...]]:

@@ -80,10 +80,21 @@ class ParquetSink:
     incidents_path, missions_path
         Files to write (replaced if present). Each chunk becomes one row group; the model
         writes a typed, empty chunk when a replication has no row, so both files always exist.
+        With ``missions_path`` omitted, ``incidents_path`` names a folder (no ``.parquet``
+        suffix: ``incidents.parquet`` and ``missions.parquet`` inside it, made if missing) or
+        the incident file (missions beside it, ``<stem>_missions.parquet``).
     """
 
-    def __init__(self, incidents_path: str | Path, missions_path: str | Path) -> None:
-        self.paths = (Path(incidents_path), Path(missions_path))
+    def __init__(self, incidents_path: str | Path, missions_path: str | Path | None = None
+                 ) -> None:
+        inc = Path(incidents_path)
+        if missions_path is None:
+            if inc.suffix != ".parquet":
+                inc.mkdir(parents=True, exist_ok=True)
+                inc, missions_path = inc / "incidents.parquet", inc / "missions.parquet"
+            else:
+                missions_path = inc.with_name(f"{inc.stem}_missions.parquet")
+        self.paths = (inc, Path(missions_path))
         self._writers: list = [None, None]
 
     def _write(self, which: int, df: pd.DataFrame) -> None:

@@ -145,6 +145,18 @@ def test_parquet_sink_equals_memory_tables(three, tmp_path):
     assert streamed.n_incidents == len(mem.incidents)
 
 
+def test_parquet_sink_in_a_folder(tiny_scenario, tmp_path):
+    prep = prepare(tiny_scenario())
+    run_replication(prep, 0, sink=ParquetSink(tmp_path / "out"))
+    mem = run_replication(prep, 0)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "incidents.parquet"),
+                                  mem.incidents)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "missions.parquet"),
+                                  mem.missions)
+    run_replication(prep, 0, sink=ParquetSink(tmp_path / "records.parquet"))
+    assert len(pd.read_parquet(tmp_path / "records_missions.parquet")) == len(mem.missions)
+
+
 def test_parquet_sink_types_an_empty_mission_file(tiny_scenario, tmp_path):
     prep = prepare(tiny_scenario(services={"police": {"drone_suited_share": [0.0, 0.0]}}))
     sink = ParquetSink(tmp_path / "inc.parquet", tmp_path / "mis.parquet")
