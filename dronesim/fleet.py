@@ -147,15 +147,14 @@ class Fleet:
         self.t0 = [0.0] * n
         self.booked = [-1] * n  # incident waiting for this drone to land
         self.incident_of = [-1] * n
-        self.in_flight_phase = [False] * n
         self.token = [0] * n  # version of the drone's landing event
-        # The mission in hand: launch and battery at launch, the current leg, its timing.
+        # The mission in hand (valid while FLYING): launch and battery at launch, the current
+        # leg, its timing.
         self.t_launch = [nan] * n
         self.battery_launch = [nan] * n
         self.t_scene = [nan] * n
         self.leave_at = [nan] * n
         self.land_at = [nan] * n
-        self.battery_land = [nan] * n
         self._latest = [nan] * n
         self._back = [nan] * n
         self._reason = [0] * n
@@ -207,7 +206,8 @@ class Fleet:
                 return READY, now
             return CHARGING, now + (need - b) / self._rate
         if st == FLYING and self.booked[d] < 0 and now >= self.leave_at[d]:
-            short = max(0.0, need - self.battery_land[d])
+            battery_land = self.battery_launch[d] - (self.land_at[d] - self.t_launch[d])
+            short = max(0.0, need - battery_land)
             extra = 0.0 if short == 0 else short / self._rate
             return RETURNING, self.land_at[d] + extra
         return -1, math.inf
@@ -447,7 +447,6 @@ class Fleet:
         latest = self._latest[d] = t_scene + max(0.0, battery - out - back - spec.reserve_s)
         self._back[d] = back
         self.state[d] = FLYING
-        self.in_flight_phase[d] = True
         self._leg[d] = (rec.t_pilot[i], t_launch, battery)
         # Leave time (as _leave_time) and the landing, inline on this hot path.
         if self._exponential:
@@ -459,7 +458,6 @@ class Fleet:
             leave, reason = self._leave_time(i, t_scene, latest)
         self.leave_at[d] = leave
         land = self.land_at[d] = leave + back
-        self.battery_land[d] = battery - (land - t_launch)
         self._reason[d] = reason
         tok = self.token[d] = self.token[d] + 1
         env.at(now + (land - now), self._landed, (d, tok))
@@ -480,7 +478,6 @@ class Fleet:
         back = self._back[d]
         self.leave_at[d] = leave
         self.land_at[d] = leave + back
-        self.battery_land[d] = self.battery_launch[d] - (leave + back - self.t_launch[d])
         self._reason[d] = reason
         self.token[d] += 1
         now = self.env._now
@@ -489,7 +486,7 @@ class Fleet:
     def ground_eta_known(self, i: int) -> None:
         """The ground arrival of incident i is now known: shorten the loiter if flying."""
         d = self.rec.drone_id[i]
-        if d >= 0 and self.incident_of[d] == i and self.in_flight_phase[d]:
+        if d >= 0 and self.incident_of[d] == i and self.state[d] == FLYING:
             if self.env._now < self.leave_at[d]:  # not yet on the way home
                 self._schedule_landing(d, i)
             else:  # already homeward: same landing, re-timed from now
@@ -502,7 +499,6 @@ class Fleet:
         d, token = ev.arg
         if token != self.token[d]:
             return  # rescheduled
-        self.in_flight_phase[d] = False
         t_land = self.env._now
         i = self.incident_of[d]
         rec = self.rec
@@ -565,7 +561,7 @@ class Fleet:
         xi, yi = self._ix[i], self._iy[i]
         best, best_t = None, math.inf
         for d in range(self.size):
-            if not self.in_flight_phase[d] or self.booked[d] >= 0:
+            if self.state[d] != FLYING or self.booked[d] >= 0:
                 continue
             j = self.incident_of[d]
             if j < 0 or self._rank[j] <= self._rank[i]:
@@ -622,7 +618,6 @@ class Fleet:
         self.battery0[d] = battery
         self.t0[d] = t
         self.incident_of[d] = -1
-        self.leave_at[d] = self.land_at[d] = self.battery_land[d] = math.nan
         booked = self.booked[d]
         if booked >= 0:
             self.booked[d] = -1

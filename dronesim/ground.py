@@ -53,7 +53,6 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np

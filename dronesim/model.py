@@ -28,7 +28,6 @@ import dataclasses
 import functools
 import gc
 import heapq
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
