@@ -41,8 +41,8 @@ from .scenario import Scenario, ServiceSpec
 from .sources import Trace, lfb_call_profile, sample_lfb_points
 from .streams import Streams
 
-__all__ = ["Incidents", "generate_incidents", "demand_chunks", "lognormal_mean_cv",
-           "hour_of_week_rates"]
+__all__ = ["Incidents", "generate_incidents", "demand_chunks", "MIN_CHUNK_INCIDENTS",
+           "lognormal_mean_cv", "hour_of_week_rates"]
 
 WEEK_S = 7 * 86_400.0
 
@@ -76,6 +76,12 @@ class Incidents:
 
     def __len__(self) -> int:
         return int(self.t_call.size)
+
+    def rows(self, a: int, b: int) -> Incidents:
+        """Incidents ``a`` to ``b`` (views, no copy)."""
+        cols = {f.name: getattr(self, f.name)[a:b] for f in fields(self)
+                if f.name != "service_names"}
+        return Incidents(**cols, service_names=self.service_names)
 
     def take(self, order: np.ndarray) -> Incidents:
         cols = {f.name: getattr(self, f.name)[order] for f in fields(self)
@@ -237,18 +243,42 @@ def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_
     return _concat(parts, names) if parts else _week(scn, london, streams, 0, 0.0)
 
 
+#: Default chunking: whole weeks, as many as it takes to hold this many incidents (a chunk has
+#: fixed costs of a few milliseconds; a week of London-wide demand holds tens of thousands).
+MIN_CHUNK_INCIDENTS = 20_000
+
+
 def demand_chunks(scn: Scenario, london: London, streams: Streams, horizon_s: float,
                   trace: Trace | None = None, *, incidents: Incidents | None = None,
                   chunk_s: float | None = None) -> Iterator[tuple[Incidents, float]]:
     """The replication's incidents in consecutive chunks of simulated time, drawn as needed.
 
-    Yields ``(incidents, until)``: the incidents called in ``[k x chunk_s, until)`` (sorted by
-    call time), ``until = (k + 1) x chunk_s`` being where the next chunk starts (``inf`` for the
-    last). The incidents, joined, are those of :func:`generate_incidents` whatever
-    ``chunk_s`` (default one week); only the weeks a chunk needs are held. With
-    ``incidents`` given those are cut into chunks instead.
+    Yields ``(incidents, until)``: the incidents called from where the previous chunk ended up
+    to ``until`` (sorted by call time), ``until`` being where the next chunk starts (``inf``
+    for the last). With ``chunk_s`` the chunks are ``[k x chunk_s, (k + 1) x chunk_s)``;
+    by default they are whole weeks, consecutive weeks merged until a chunk holds
+    :data:`MIN_CHUNK_INCIDENTS`. The incidents, joined, are those of
+    :func:`generate_incidents` whatever the chunking; only the weeks a chunk needs are held.
+    With ``incidents`` given those are cut into chunks instead.
     """
-    chunk_s = WEEK_S if chunk_s is None else float(chunk_s)
+    if chunk_s is not None:
+        yield from _chunks(scn, london, streams, horizon_s, trace, incidents, float(chunk_s))
+        return
+    names = tuple(scn.services)
+    held: list[Incidents] = []
+    n = 0
+    for inc, until in _chunks(scn, london, streams, horizon_s, trace, incidents, WEEK_S):
+        held.append(inc)
+        n += len(inc)
+        if n >= MIN_CHUNK_INCIDENTS or until == math.inf:
+            yield _concat(held, names), until
+            held, n = [], 0
+
+
+def _chunks(scn: Scenario, london: London, streams: Streams, horizon_s: float,
+            trace: Trace | None, incidents: Incidents | None, chunk_s: float
+            ) -> Iterator[tuple[Incidents, float]]:
+    """:func:`demand_chunks` with chunks of exactly ``chunk_s``."""
     if not chunk_s > 0:
         raise ValueError("chunk_s must be > 0")
     names = tuple(scn.services)
@@ -258,11 +288,17 @@ def demand_chunks(scn: Scenario, london: London, streams: Streams, horizon_s: fl
         held.append(piece)
         if covered == math.inf:
             covered = float(piece.t_call[-1]) if len(piece) else 0.0
+        edges = []
         while (k + 1) * chunk_s <= covered:
-            buf = _concat(held, names)
-            cut = int(np.searchsorted(buf.t_call, (k + 1) * chunk_s, side="left"))
-            yield buf.take(np.arange(cut)), (k + 1) * chunk_s
-            held = [buf.take(np.arange(cut, len(buf)))]
+            edges.append((k + 1) * chunk_s)
             k += 1
+        if not edges:
+            continue
+        buf = _concat(held, names)
+        a = 0
+        for edge, cut in zip(edges, np.searchsorted(buf.t_call, edges, side="left").tolist()):
+            yield buf.rows(a, cut), edge
+            a = cut
+        held = [buf.rows(a, len(buf))]
     buf = _concat(held, names) if held else _week(scn, london, streams, 0, 0.0)
     yield buf, math.inf
