@@ -241,8 +241,10 @@ class Aggregates:
                 continue
             g = grp[:groups * t.size][m]
             b = self.bins.index(v[rep[:groups * t.size]][m])
-            self.hist[key] += np.bincount(g * nb + b, minlength=self.n_groups * nb).reshape(
-                self.n_groups, nb)
+            # Only the bins hit (a bincount over the whole table would cost per chunk what
+            # the table holds, not what the chunk holds).
+            cells, counts = np.unique(g * nb + b, return_counts=True)
+            self.hist[key].reshape(-1)[cells] += counts
 
     def add_missions(self, chunk: MissionChunk) -> None:
         """Fold mission legs in: airborne and pilot-held time within the window."""

@@ -243,9 +243,11 @@ def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_
     return _concat(parts, names) if parts else _week(scn, london, streams, 0, 0.0)
 
 
-#: Default chunking: whole weeks, as many as it takes to hold this many incidents (a chunk has
-#: fixed costs of a few milliseconds; a week of London-wide demand holds tens of thousands).
-MIN_CHUNK_INCIDENTS = 20_000
+#: Default chunking: whole weeks, as many as it takes to hold this many incidents. A chunk has
+#: fixed costs of about a millisecond, and what a run holds at its peak is about two chunks
+#: (the one being simulated and the one finishing): 5,000 keeps both small. A week of
+#: London-wide demand (tens of thousands of incidents) is a chunk of its own.
+MIN_CHUNK_INCIDENTS = 5_000
 
 
 def demand_chunks(scn: Scenario, london: London, streams: Streams, horizon_s: float,
