@@ -148,9 +148,11 @@ def make_workload(n: int = N_CALLS, seed: int = SEED) -> Workload:
     inc = generate_incidents(scn, load_london(), Streams(seed, 0), horizon)
     if len(inc) < n:
         raise RuntimeError(f"generated {len(inc)} calls, fewer than {n}")
-    # A prefix of each stream: the numbers drawn for n calls equal the first n drawn for more.
+    # On-scene times drawn as dronesim's trace replay draws them (all calls at once from the
+    # service's loiter stream), so the trace fallback of the adapter sees the same numbers.
+    on_scene = Streams(seed, 0)["police.loiter"].exponential(scn.drones.loiter_mean_s, n)
     return Workload(inc.t_call[:n].copy(), inc.x[:n].copy(), inc.y[:n].copy(),
-                    inc.borough[:n].copy(), inc.drone_loiter_s[:n].copy(), seed)
+                    inc.borough[:n].copy(), on_scene, seed)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""Incident demand, generated in full before a replication runs.
+"""Incident demand, generated a week of simulated time at a time, before it is simulated.
 
-Pre-generating every incident (vectorised, one named stream per input) means each policy, fleet
+Pre-generating incidents (vectorised, one named stream per input) means each policy, fleet
 size and infrastructure setting run with the same seed sees exactly the same incidents: common
-random numbers for free (../shared/design/PERFORMANCE.md, technique 3).
+random numbers for free (../shared/design/PERFORMANCE.md, technique 3). Each week of a
+replication draws from streams of its own (:meth:`dronesim.streams.Streams.block`), so a week's
+incidents depend only on (seed, replication, week): a replication can be generated and
+simulated in chunks (:func:`demand_chunks`) without holding its whole demand, and the
+incidents are the same whatever the chunk size, the horizon or the process.
 
 Modelling assumptions
 ---------------------
@@ -26,6 +30,8 @@ Modelling assumptions
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -35,7 +41,8 @@ from .scenario import Scenario, ServiceSpec
 from .sources import Trace, lfb_call_profile, sample_lfb_points
 from .streams import Streams
 
-__all__ = ["Incidents", "generate_incidents", "lognormal_mean_cv", "hour_of_week_rates"]
+__all__ = ["Incidents", "generate_incidents", "demand_chunks", "MIN_CHUNK_INCIDENTS",
+           "lognormal_mean_cv", "hour_of_week_rates"]
 
 WEEK_S = 7 * 86_400.0
 
@@ -70,6 +77,12 @@ class Incidents:
     def __len__(self) -> int:
         return int(self.t_call.size)
 
+    def rows(self, a: int, b: int) -> Incidents:
+        """Incidents ``a`` to ``b`` (views, no copy)."""
+        cols = {f.name: getattr(self, f.name)[a:b] for f in fields(self)
+                if f.name != "service_names"}
+        return Incidents(**cols, service_names=self.service_names)
+
     def take(self, order: np.ndarray) -> Incidents:
         cols = {f.name: getattr(self, f.name)[order] for f in fields(self)
                 if f.name != "service_names"}
@@ -87,11 +100,12 @@ def hour_of_week_rates(spec: ServiceSpec, london: London) -> np.ndarray:
     return spec.incidents_per_week * share
 
 
-def _arrival_times(rates_per_hour: np.ndarray, horizon_s: float, rng: np.random.Generator
-                   ) -> np.ndarray:
-    n_bins = int(np.ceil(horizon_s / 3600.0))
-    starts = np.arange(n_bins) * 3600.0
-    lengths = np.minimum(3600.0, horizon_s - starts)
+def _arrival_times(rates_per_hour: np.ndarray, lo_s: float, hi_s: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Arrival times in ``[lo_s, hi_s)``; ``lo_s`` is the start of a week."""
+    n_bins = int(np.ceil((hi_s - lo_s) / 3600.0))
+    starts = lo_s + np.arange(n_bins) * 3600.0
+    lengths = np.minimum(3600.0, hi_s - starts)
     lam = rates_per_hour[np.arange(n_bins) % 168] * lengths / 3600.0
     counts = rng.poisson(lam)
     t = np.repeat(starts, counts) + rng.random(counts.sum()) * np.repeat(lengths, counts)
@@ -100,8 +114,9 @@ def _arrival_times(rates_per_hour: np.ndarray, horizon_s: float, rng: np.random.
 
 
 def _service_incidents(name: str, k: int, spec: ServiceSpec, scn: Scenario, london: London,
-                       streams: Streams, horizon_s: float) -> dict[str, np.ndarray]:
-    t = _arrival_times(hour_of_week_rates(spec, london), horizon_s, streams[f"{name}.arrivals"])
+                       streams: Streams, lo_s: float, hi_s: float) -> dict[str, np.ndarray]:
+    t = _arrival_times(hour_of_week_rates(spec, london), lo_s, hi_s,
+                       streams[f"{name}.arrivals"])
     n = t.size
     if spec.spatial_weight == "lfb_sample":
         x, y, borough = sample_lfb_points(london, n, streams[f"{name}.locations"],
@@ -178,18 +193,114 @@ def _trace_incidents(scn: Scenario, streams: Streams, trace: Trace) -> Incidents
     return Incidents(**cols, service_names=names)
 
 
-def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_s: float,
-                       trace: Trace | None = None) -> Incidents:
-    """All incidents of all services over ``[0, horizon_s)``, merged and sorted by call time.
+def _concat(parts: list[Incidents], names: tuple[str, ...]) -> Incidents:
+    if len(parts) == 1:
+        return parts[0]
+    cols = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
+            for f in fields(Incidents) if f.name != "service_names"}
+    return Incidents(**cols, service_names=names)
 
-    With a ``trace`` (see :func:`dronesim.sources.read_trace`) its incidents replace the
-    generators; incident ``k`` is then the trace's ``k``-th incident in call-time order.
-    """
-    if trace is not None:
-        return _trace_incidents(scn, streams, trace)
+
+def _week(scn: Scenario, london: London, streams: Streams, block: int, horizon_s: float
+          ) -> Incidents:
+    """All services' incidents of week ``block`` (clipped to the horizon), from that week's
+    own streams, merged and sorted by call time."""
     names = tuple(scn.services)
-    parts = [_service_incidents(name, k, scn.services[name], scn, london, streams, horizon_s)
+    lo = block * WEEK_S
+    hi = min(horizon_s, lo + WEEK_S)
+    bs = streams.block(block)
+    parts = [_service_incidents(name, k, scn.services[name], scn, london, bs, lo, hi)
              for k, name in enumerate(names)]
     cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.argsort(cols["t_call"], kind="stable")
     return Incidents(**{k: v[order] for k, v in cols.items()}, service_names=names)
+
+
+def _pieces(scn: Scenario, london: London, streams: Streams, horizon_s: float,
+            trace: Trace | None, incidents: Incidents | None
+            ) -> Iterator[tuple[Incidents, float]]:
+    """Incidents in time order, as ``(incidents, covered_until)`` pieces."""
+    if incidents is not None or trace is not None:
+        inc = incidents if incidents is not None else _trace_incidents(scn, streams, trace)
+        yield inc, math.inf
+        return
+    for block in range(int(math.ceil(horizon_s / WEEK_S))):
+        yield _week(scn, london, streams, block, horizon_s), min(horizon_s, (block + 1) * WEEK_S)
+
+
+def generate_incidents(scn: Scenario, london: London, streams: Streams, horizon_s: float,
+                       trace: Trace | None = None) -> Incidents:
+    """All incidents of all services over ``[0, horizon_s)``, merged and sorted by call time.
+
+    Demand is drawn a week at a time, each week from its own streams
+    (:meth:`dronesim.streams.Streams.block`): the incidents of a week do not depend on the
+    horizon or on how the weeks are grouped into chunks (:func:`demand_chunks`). With a
+    ``trace`` (see :func:`dronesim.sources.read_trace`) its incidents replace the generators;
+    incident ``k`` is then the trace's ``k``-th incident in call-time order.
+    """
+    names = tuple(scn.services)
+    parts = [p for p, _ in _pieces(scn, london, streams, horizon_s, trace, None)]
+    return _concat(parts, names) if parts else _week(scn, london, streams, 0, 0.0)
+
+
+#: Default chunking: whole weeks, as many as it takes to hold this many incidents. A chunk has
+#: fixed costs of about a millisecond, and what a run holds at its peak is about two chunks
+#: (the one being simulated and the one finishing): 5,000 keeps both small. A week of
+#: London-wide demand (tens of thousands of incidents) is a chunk of its own.
+MIN_CHUNK_INCIDENTS = 5_000
+
+
+def demand_chunks(scn: Scenario, london: London, streams: Streams, horizon_s: float,
+                  trace: Trace | None = None, *, incidents: Incidents | None = None,
+                  chunk_s: float | None = None) -> Iterator[tuple[Incidents, float]]:
+    """The replication's incidents in consecutive chunks of simulated time, drawn as needed.
+
+    Yields ``(incidents, until)``: the incidents called from where the previous chunk ended up
+    to ``until`` (sorted by call time), ``until`` being where the next chunk starts (``inf``
+    for the last). With ``chunk_s`` the chunks are ``[k x chunk_s, (k + 1) x chunk_s)``;
+    by default they are whole weeks, consecutive weeks merged until a chunk holds
+    :data:`MIN_CHUNK_INCIDENTS`. The incidents, joined, are those of
+    :func:`generate_incidents` whatever the chunking; only the weeks a chunk needs are held.
+    With ``incidents`` given those are cut into chunks instead.
+    """
+    if chunk_s is not None:
+        yield from _chunks(scn, london, streams, horizon_s, trace, incidents, float(chunk_s))
+        return
+    names = tuple(scn.services)
+    held: list[Incidents] = []
+    n = 0
+    for inc, until in _chunks(scn, london, streams, horizon_s, trace, incidents, WEEK_S):
+        held.append(inc)
+        n += len(inc)
+        if n >= MIN_CHUNK_INCIDENTS or until == math.inf:
+            yield _concat(held, names), until
+            held, n = [], 0
+
+
+def _chunks(scn: Scenario, london: London, streams: Streams, horizon_s: float,
+            trace: Trace | None, incidents: Incidents | None, chunk_s: float
+            ) -> Iterator[tuple[Incidents, float]]:
+    """:func:`demand_chunks` with chunks of exactly ``chunk_s``."""
+    if not chunk_s > 0:
+        raise ValueError("chunk_s must be > 0")
+    names = tuple(scn.services)
+    held: list[Incidents] = []
+    k = 0
+    for piece, covered in _pieces(scn, london, streams, horizon_s, trace, incidents):
+        held.append(piece)
+        if covered == math.inf:
+            covered = float(piece.t_call[-1]) if len(piece) else 0.0
+        edges = []
+        while (k + 1) * chunk_s <= covered:
+            edges.append((k + 1) * chunk_s)
+            k += 1
+        if not edges:
+            continue
+        buf = _concat(held, names)
+        a = 0
+        for edge, cut in zip(edges, np.searchsorted(buf.t_call, edges, side="left").tolist()):
+            yield buf.rows(a, cut), edge
+            a = cut
+        held = [buf.rows(a, len(buf))]
+    buf = _concat(held, names) if held else _week(scn, london, streams, 0, 0.0)
+    yield buf, math.inf

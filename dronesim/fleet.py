@@ -1,14 +1,18 @@
-"""Drones and docks: pure kinematics and battery functions, and the mission process.
+"""Drones and docks: pure kinematics and battery functions, and the missions that move drones.
 
 Mission (../shared/design/MODEL.md): dispatch decision -> (wait for charge) -> remote pilot assigned
--> launch overhead -> climb, cruise, descent -> on scene, until the ground unit arrives plus a
-handover (or, in ``exponential`` loiter mode, an exponential task time), or until the battery
-reserve forces a return -> return flight -> land -> recharge at the dock.
+-> (airspace sector slot) -> authorisation delay + launch overhead -> climb, cruise, descent -> on
+scene, until the ground unit arrives plus a handover (or, in ``exponential`` loiter mode, an
+exponential task time), or until the battery reserve forces a return -> return flight -> land ->
+recharge at the dock.
 
-Event economy (../shared/design/PERFORMANCE.md): a mission's phase times are computed
-arithmetically; the only kernel events are the pilot grant and the landing. When the ground
-unit's arrival becomes known mid-mission the mission process is interrupted and its landing
-rescheduled.
+Event economy (../shared/design/PERFORMANCE.md, techniques 1 and 2): a mission is not a process.
+Its phase times are computed arithmetically the moment it is cleared to launch, and the kernel
+holds one event per mission that a policy could notice: the landing ("drone free at t"). A drone
+that must first charge adds one event (charged), a wait for a pilot with a finite
+``max_queue_wait_s`` one more (its deadline). When the ground unit's arrival becomes known in
+flight, or the drone is pre-empted, the landing is rescheduled (the stale event is ignored by
+its token). Pilots and sector slots are counters (:class:`~dronesim.infrastructure.SlotPool`).
 
 Battery model: flight and hover both drain one second of endurance per second; charging at the
 dock restores ``endurance_s`` in ``recharge_full_s`` (linear). A dispatch is feasible only if the
@@ -19,21 +23,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import simpy
 
-from .demand import Incidents
 from .dispatch.base import CHARGING, READY, RETURNING, FleetSnapshot
-from .infrastructure import PilotRooms, Sectors
+from .infrastructure import PilotRooms, Sectors, SlotPool
 from .records import LEAVE, OUTCOME, Records
 from .scenario import DroneSpec
 from .sites import Docks
+
+if TYPE_CHECKING:
+    from .model import Kernel
 
 __all__ = ["flight_time_s", "battery_needed_s", "Fleet", "IDLE", "RESERVED", "FLYING"]
 
 # Drone states.
 IDLE, RESERVED, FLYING = 0, 1, 2
+
+_ON_SCENE = OUTCOME["on_scene"]
+_ABANDONED = OUTCOME["queue_abandoned"]
+_CANCELLED = OUTCOME["cancelled"]
+_TASK_DONE, _BATTERY, _GROUND = LEAVE["task_done"], LEAVE["battery"], LEAVE["ground_arrived"]
+_PREEMPTED = LEAVE["preempted"]
 
 
 def flight_time_s(distance_m: np.ndarray | float, spec: DroneSpec) -> np.ndarray | float:
@@ -46,59 +58,146 @@ def battery_needed_s(distance_m: np.ndarray | float, spec: DroneSpec) -> np.ndar
     return 2 * flight_time_s(distance_m, spec) + spec.min_on_scene_s + spec.reserve_s
 
 
-class Fleet:
-    """State of every drone, and the mission process that moves it."""
+class _Snapshot(FleetSnapshot):
+    """The model's snapshot: attributes read from the fleet on first use (see
+    :class:`~dronesim.dispatch.FleetSnapshot`). ``row`` is the incident's candidate docks,
+    flight lengths and authorisation delays."""
 
-    def __init__(self, env: simpy.Environment, spec: DroneSpec, docks: Docks,
-                 rooms: PilotRooms, inc: Incidents, rec: Records,
-                 on_free: Callable[[int], None], *, owners: np.ndarray | None = None,
-                 pooled: bool = True, ranks: np.ndarray | None = None,
+    __slots__ = ("_fleet", "_row", "_service", "_idle", "_pick")
+
+    def __init__(self, fleet: Fleet, row: tuple[list, list, list], service: int, now: float
+                 ) -> None:
+        self._fleet = fleet
+        self._row = row
+        self._service = service
+        self._now = now
+        self._cols = self._idle = self._pick = None
+        self._fleet_size = fleet.size
+        self._fleet_ready = fleet.n_idle
+
+    def _columns(self) -> tuple[np.ndarray, ...]:
+        cols = self._cols
+        if cols is None:
+            cols = self._cols = self._fleet._candidates(self._row, self._now, self._service)
+        return cols
+
+    def nearest_ready(self) -> int | None:
+        found = self._fleet.nearest_ready(self._row, self._now, self._service)
+        if found is None:
+            return None
+        self._pick = found  # (drone, position in the row): the model need not check it again
+        return found[0]
+
+    @property
+    def in_range_docks(self) -> int:
+        n = 0
+        for k in self._row[0]:
+            if k < 0:
+                break
+            n += 1
+        return n
+
+    @property
+    def dock_idle(self) -> np.ndarray:
+        if self._idle is None:
+            a = np.array(self._fleet.dock_idle, np.int64)
+            a.flags.writeable = False
+            self._idle = a.view()
+        return self._idle
+
+
+class Fleet:
+    """State of every drone, and the missions that move it (see the module docstring).
+
+    Drones are numbered dock by dock. Per-drone state is kept in Python lists (one element at a
+    time is all the hot path touches). Incidents are addressed by their key in ``rec``.
+    """
+
+    def __init__(self, env: Kernel, spec: DroneSpec, docks: Docks, rooms: PilotRooms,
+                 rec: Records, on_free: Callable[[int], None], *,
+                 owners: np.ndarray | None = None, pooled: bool = True,
                  sectors: Sectors | None = None, max_wait_s: float = math.inf) -> None:
         self.env = env
         self.spec = spec
         self.docks = docks
         self.rooms = rooms
+        rooms.on_grant(self._pilot)
         self.sectors = sectors
-        self.inc = inc
-        self.rank = ranks if ranks is not None else inc.priority.astype(np.int64)
+        if sectors is not None:
+            sectors.on_grant = self._cleared
+        self._sectors_on = sectors is not None and sectors.active
+        self._sector_delay = sectors.delay_s if sectors is not None else 0.0
         self.pooled = pooled
         self.max_wait_s = max_wait_s
         self.rec = rec
         self.on_free = on_free
-        self.dock_of = np.repeat(np.arange(len(docks)), docks.drones).astype(np.int64)
-        n = self.size = int(self.dock_of.size)
+        dock_of = np.repeat(np.arange(len(docks)), docks.drones).astype(np.int64)
+        self.dock_of: list[int] = dock_of.tolist()
+        n = self.size = len(self.dock_of)
         self.by_dock: list[list[int]] = [[] for _ in range(len(docks))]
         for d, k in enumerate(self.dock_of):
             self.by_dock[k].append(d)
-        self.owner = owners if owners is not None else np.full(n, -1, np.int64)
-        self.state = np.full(n, IDLE, np.int8)
-        self.t_launch = np.full(n, np.nan)  # current flight: launch time, battery at launch
-        self.battery_launch = np.full(n, np.nan)
-        self.t_scene = np.full(n, np.nan)
-        self.battery0 = np.full(n, spec.endurance_s)  # charge at t0 (valid while IDLE)
-        self.t0 = np.zeros(n)
-        self.leave_at = np.full(n, np.nan)
-        self.land_at = np.full(n, np.nan)
-        self.battery_land = np.full(n, np.nan)
-        self.booked = np.full(n, -1, np.int64)  # incident waiting for this drone to land
-        self.incident_of = np.full(n, -1, np.int64)
-        self.proc: list[simpy.Process | None] = [None] * n
-        self.in_flight_phase = np.zeros(n, bool)
-        self.dock_idle = np.asarray(docks.drones, np.int64).copy()  # IDLE drones per dock
+        own = owners if owners is not None else np.full(n, -1, np.int64)
+        self.owner: list[int] = np.asarray(own, np.int64).tolist()
+        self._dock_x = np.asarray(docks.x, float).tolist()
+        self._dock_y = np.asarray(docks.y, float).tolist()
+        nan = math.nan
+        self.state = [IDLE] * n
+        self.battery0 = [float(spec.endurance_s)] * n  # charge at t0 (valid while IDLE)
+        self.t0 = [0.0] * n
+        self.booked = [-1] * n  # incident waiting for this drone to land
+        self.incident_of = [-1] * n
+        self.token = [0] * n  # version of the drone's landing event
+        # The mission in hand (valid while FLYING): launch and battery at launch, the current
+        # leg, its timing.
+        self.t_launch = [nan] * n
+        self.battery_launch = [nan] * n
+        self.t_scene = [nan] * n
+        self.leave_at = [nan] * n
+        self.land_at = [nan] * n
+        self._latest = [nan] * n
+        self._back = [nan] * n
+        self._reason = [0] * n
+        self._leg = [(nan, nan, nan)] * n  # (t_pilot, t_launch, battery) of the current leg
+        self._pilot_pool: list[SlotPool | None] = [None] * n
+        self._sector_pool: list[SlotPool | None] = [None] * n
+        self.dock_idle = np.asarray(docks.drones, np.int64).tolist()  # IDLE drones per dock
+        self._deferred: list[int] | None = None
+        #: Candidate rows come in distance order (set by the model; False when authorisation
+        #: delays order them by time instead).
+        self.by_distance = False
+        #: The dispatcher's queue of waiting incidents: a landing offers the drone only if
+        #: someone waits (set by the model).
+        self.waiting: list = []
         self.n_idle = n
+        self._endurance = float(spec.endurance_s)
         self._rate = (spec.endurance_s / spec.recharge_full_s
                       if spec.recharge_full_s > 0 else math.inf)
+        self._exponential = spec.loiter == "exponential"
+        self._full = self._rate == math.inf  # recharge is instant: always full at the dock
+        self._room_of = rooms.of_service
+        # Incident columns used on the hot path (lists keep their identity for the run).
+        self._svc, self._rank = rec.service, rec.rank
+        self._ix, self._iy = rec.x, rec.y
+        self._loiter = rec.drone_loiter_s
+        self._t_ground = rec.t_ground_arrival
+        self._t_decision = rec.t_drone_decision
 
     # --- pure state queries ------------------------------------------------------------------
     def battery_at(self, d: int, t: float) -> float:
         """Charge of an IDLE drone at time t (it charges from t0)."""
         if self._rate == math.inf:
-            return self.spec.endurance_s
-        return min(self.spec.endurance_s, self.battery0[d] + (t - self.t0[d]) * self._rate)
+            return self._endurance
+        return min(self._endurance, self.battery0[d] + (t - self.t0[d]) * self._rate)
+
+    def _need(self, dist: float) -> float:
+        spec = self.spec
+        return 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+            + spec.min_on_scene_s + spec.reserve_s
 
     def _ready_time(self, d: int, need: float, now: float) -> tuple[int, float]:
         """(status, time it could launch with ``need`` charge) or (-1, inf) if unavailable."""
-        if need > self.spec.endurance_s:
+        if need > self._endurance:
             return -1, math.inf
         st = self.state[d]
         if st == IDLE:
@@ -107,30 +206,62 @@ class Fleet:
                 return READY, now
             return CHARGING, now + (need - b) / self._rate
         if st == FLYING and self.booked[d] < 0 and now >= self.leave_at[d]:
-            short = max(0.0, need - self.battery_land[d])
+            battery_land = self.battery_launch[d] - (self.land_at[d] - self.t_launch[d])
+            short = max(0.0, need - battery_land)
             extra = 0.0 if short == 0 else short / self._rate
             return RETURNING, self.land_at[d] + extra
         return -1, math.inf
 
-    def snapshot(self, cand_dock: np.ndarray, cand_dist: np.ndarray, cand_delay: np.ndarray,
-                 now: float, service: int = -1) -> FleetSnapshot:
-        """The candidate drones at the given docks (fastest first), as a read-only snapshot.
+    def _eligible(self, d: int, service: int) -> bool:
+        return self.pooled or self.owner[d] < 0 or self.owner[d] == service
 
-        ``cand_dist`` is the flight length (around no-fly zones if routed) and ``cand_delay`` the
-        airspace authorisation delay of each candidate dock. With dedicated airframes only
-        drones owned by ``service`` (or by no service) are offered.
-        """
+    def nearest_ready(self, row: tuple[list, list, list], now: float, service: int
+                      ) -> tuple[int, int] | None:
+        """(drone, position of its dock in ``row``) of the READY drone at the nearest candidate
+        dock (ties: lowest drone id), or None. Scans only docks with an idle drone; builds
+        nothing. When the rows are in distance order (``by_distance``: no authorisation delay
+        reorders them) the scan stops at the first dock farther than one with a READY drone."""
+        dock_idle, by_dock, state = self.dock_idle, self.by_dock, self.state
+        best, best_dist, best_pos = None, math.inf, -1
         spec = self.spec
-        rows_d, rows_k, rows_s, rows_dist, rows_ready, rows_delay = [], [], [], [], [], []
-        n_docks = 0
-        for k, dist, delay in zip(cand_dock, cand_dist, cand_delay):
+        endurance = self._endurance
+        full = self._full
+        stop = self.by_distance
+        pos = -1
+        for k, dist in zip(row[0], row[1]):
+            pos += 1
             if k < 0:
                 break
-            n_docks += 1
+            if dist > best_dist:
+                if stop:
+                    break
+                continue
+            if not dock_idle[k]:
+                continue
             need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
                 + spec.min_on_scene_s + spec.reserve_s
+            if need > endurance:
+                continue
+            for d in by_dock[k]:
+                if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
+                    continue
+                if full or self.battery_at(d, now) >= need:
+                    if dist < best_dist or d < best:
+                        best, best_dist, best_pos = d, dist, pos
+                    break  # drones of a dock are in id order
+        return None if best is None else (best, best_pos)
+
+    def _candidates(self, row: tuple[list, list, list], now: float, service: int
+                    ) -> tuple[np.ndarray, ...]:
+        """Snapshot columns: the candidate drones at the row's docks (fastest dock first)."""
+        spec = self.spec
+        rows_d, rows_k, rows_s, rows_dist, rows_ready, rows_delay = [], [], [], [], [], []
+        for k, dist, delay in zip(*row):
+            if k < 0:
+                break
+            need = self._need(dist)
             for d in self.by_dock[k]:
-                if not self.pooled and self.owner[d] >= 0 and self.owner[d] != service:
+                if not self._eligible(d, service):
                     continue
                 status, ready = self._ready_time(d, need, now)
                 if status < 0:
@@ -141,25 +272,47 @@ class Fleet:
                 rows_dist.append(dist)
                 rows_ready.append(ready)
                 rows_delay.append(delay)
-        if not rows_d:
-            return FleetSnapshot.empty(now, self.size, self.n_idle, n_docks,
-                                       self.dock_idle.copy())
-        dist = np.asarray(rows_dist)
-        ready = np.asarray(rows_ready)
-        arrival = (ready + np.asarray(rows_delay) + spec.launch_overhead_s
+        dist = np.array(rows_dist, float)
+        ready = np.array(rows_ready, float)
+        arrival = (ready + np.array(rows_delay, float) + spec.launch_overhead_s
                    + flight_time_s(dist, spec))
-        return FleetSnapshot(now, np.asarray(rows_d, np.int64), np.asarray(rows_k, np.int64),
-                             np.asarray(rows_s, np.int64), dist, ready, arrival, self.size,
-                             self.n_idle, n_docks, self.dock_idle.copy())
+        cols = (np.array(rows_d, np.int64), np.array(rows_k, np.int64),
+                np.array(rows_s, np.int64), dist, ready, np.asarray(arrival, float))
+        for a in cols:
+            a.flags.writeable = False
+        return tuple(a.view() for a in cols)
+
+    def snapshot(self, row: tuple[list, list, list], now: float, service: int = -1
+                 ) -> FleetSnapshot:
+        """The candidate drones at the row's docks as a read-only, lazily built snapshot.
+
+        ``row`` is ``(docks, flight lengths, authorisation delays)`` of the incident's candidate
+        docks (-1 ends the list); with dedicated airframes only drones owned by ``service`` (or
+        by no service) are offered.
+        """
+        return _Snapshot(self, row, service, now)
+
+    def offered(self, d: int, row: tuple[list, list, list], now: float, service: int) -> int:
+        """Position in ``row`` of drone d's dock if the snapshot offered d, else -1."""
+        if not 0 <= d < self.size or not self._eligible(d, service):
+            return -1
+        k = self.dock_of[d]
+        for pos, kk in enumerate(row[0]):
+            if kk < 0:
+                break
+            if kk == k:
+                return pos if self._ready_time(d, self._need(row[1][pos]), now)[0] >= 0 else -1
+        return -1
 
     # --- actions -----------------------------------------------------------------------------
     def assign(self, d: int, i: int, distance_m: float) -> None:
         """Commit drone d to incident i (a RETURNING drone is booked for when it lands)."""
-        now = self.env.now
-        self.rec.t_drone_assigned[i] = now
-        self.rec.drone_id[i] = d
-        self.rec.dock_id[i] = self.dock_of[d]
-        self.rec.drone_distance_m[i] = distance_m
+        now = self.env._now
+        rec = self.rec
+        rec.t_drone_assigned[i] = now
+        rec.drone_id[i] = d
+        rec.dock_id[i] = self.dock_of[d]
+        rec.drone_distance_m[i] = distance_m
         if self.state[d] == FLYING:
             if self.booked[d] >= 0 or now < self.leave_at[d]:
                 raise RuntimeError(f"drone {d} is not bookable")  # policy broke the protocol
@@ -174,122 +327,213 @@ class Fleet:
         self.n_idle -= 1
         self.state[d] = RESERVED
         self.incident_of[d] = i
-        self.proc[d] = self.env.process(self._mission(d, i))
-
-    def ground_eta_known(self, i: int) -> None:
-        """The ground arrival of incident i is now known: shorten the loiter if flying."""
-        d = self.rec.drone_id[i]
-        if d >= 0 and self.incident_of[d] == i and self.in_flight_phase[d]:
-            self.proc[d].interrupt()
-
-    def _leave_time(self, i: int, t_scene: float, latest: float) -> tuple[float, int]:
-        spec = self.spec
-        if spec.loiter == "exponential":
-            t = t_scene + self.inc.drone_loiter_s[i]
-            return (t, LEAVE["task_done"]) if t < latest else (latest, LEAVE["battery"])
-        g = self.rec.t_ground_arrival[i]
-        if not math.isnan(g):
-            t = max(g + spec.handover_s, t_scene)
-            if t < latest:
-                return t, LEAVE["ground_arrived"]
-        return latest, LEAVE["battery"]
-
-    def _mission(self, d: int, i: int):
-        env, spec, rec, inc = self.env, self.spec, self.rec, self.inc
-        dist = rec.drone_distance_m[i]
-        out = float(flight_time_s(dist, spec))  # dock to scene
-        back = out  # scene to dock (same path)
-        need = float(battery_needed_s(dist, spec))
-        now = env.now
-        if self.state[d] == RESERVED and self.battery_at(d, now) < need:
-            yield env.timeout((need - self.battery_at(d, now)) / self._rate)
-        room = self.rooms.room(int(inc.service[i]))
-        req = room.request(int(self.rank[i]))
-        # The wait for a pilot counts against the same limit as the wait for a drone: past
-        # max_queue_wait_s from the decision the drone is no longer sent.
-        limit = self.max_wait_s - (env.now - rec.t_drone_decision[i])
-        if math.isfinite(limit):
-            got = yield req | env.timeout(max(0.0, limit))
-            if req not in got:
-                req.cancel()
-                rec.drone_outcome[i] = OUTCOME["queue_abandoned"]
-                self._to_idle(d, self.battery_at(d, env.now), env.now)
-                return
+        if self._deferred is not None:
+            self._deferred.append(d)
         else:
-            yield req
-        t_pilot = env.now
-        rec.t_pilot[i] = t_pilot
-        sreq = None
-        if self.sectors is not None and self.sectors.active:
-            sreq = self.sectors.request(int(inc.service[i]), float(inc.x[i]), float(inc.y[i]),
-                                        int(self.rank[i]))
-            yield sreq
-            rec.t_sector[i] = env.now
+            self._begin(d)
+
+    def defer_starts(self) -> None:
+        """Hold the missions started from now on until :meth:`begin_deferred`: the
+        dispatcher offers a free drone to its whole queue before any mission goes on (as a
+        process started in SimPy begins only after the step that started it)."""
+        self._deferred = []
+
+    def begin_deferred(self) -> None:
+        held, self._deferred = self._deferred, None
+        for d in held or ():
+            self._begin(d)
+
+    def _begin(self, d: int) -> None:
+        """The mission starts at the dock: wait for charge if short, then ask for a pilot."""
+        i = self.incident_of[d]
+        spec = self.spec
+        dist = self.rec.drone_distance_m[i]
+        need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+            + spec.min_on_scene_s + spec.reserve_s
+        now = self.env._now
+        b = self._endurance if self._full else self.battery_at(d, now)
+        if b < need:
+            self.env.at(now + (need - b) / self._rate, self._charged, d)
+            return
+        pool = self._room_of[self._svc[i]]
+        if pool.free > 0 and not pool._waiting:
+            # A pilot at once (SlotPool.take and _pilot, inline on this hot path).
+            pool.free -= 1
+            self._pilot_pool[d] = pool
+            self.rec.t_pilot[i] = now
+            if self._sectors_on:
+                self._sector(d, i, now)
+            else:
+                self._cleared(d)
+        else:
+            self._want_pilot(d)
+
+    def _charged(self, ev: Any) -> None:
+        self._want_pilot(ev.arg)
+
+    def _want_pilot(self, d: int) -> None:
+        """Ask the incident's control room for a pilot; wait no longer than max_queue_wait_s
+        from the decision (the wait for a pilot counts against the same limit as the wait for a
+        drone)."""
+        i = self.incident_of[d]
+        now = self.env._now
+        pool = self._room_of[self._svc[i]]
+        self._pilot_pool[d] = pool
+        ticket = pool.take(self._rank[i], now, d)
+        if ticket is None:
+            self._pilot(d)
+            return
+        limit = self.max_wait_s - (now - self._t_decision[i])
+        if math.isfinite(limit):
+            self.env.at(now + max(0.0, limit), self._pilot_deadline, (d, ticket))
+
+    def _pilot_deadline(self, ev: Any) -> None:
+        d, ticket = ev.arg
+        if not ticket:  # granted meanwhile
+            return
+        SlotPool.cancel(ticket)
+        i = self.incident_of[d]
+        self.rec.drone_outcome[i] = _ABANDONED
+        self.rec.range_of[i].open -= 1
+        now = self.env._now
+        self._to_idle(d, self.battery_at(d, now), now)
+
+    def _pilot(self, d: int) -> None:
+        """Drone d's mission has a pilot: take a sector slot if sectors are capped."""
+        i = self.incident_of[d]
+        now = self.env._now
+        self.rec.t_pilot[i] = now
+        if self._sectors_on:
+            self._sector(d, i, now)
+        else:
+            self._cleared(d)
+
+    def _sector(self, d: int, i: int, now: float) -> None:
+        """Take a slot in the incident's airspace sector, or wait for one."""
+        pool = self.sectors.pool(self._svc[i], self._ix[i], self._iy[i])
+        self._sector_pool[d] = pool
+        if pool.take(self._rank[i], now, d) is None:
+            self._cleared(d)  # else _cleared when a slot is released to it
+
+    def _cleared(self, d: int) -> None:
+        """Pilot (and sector slot) in hand: fix the mission's times, or stand down."""
+        env, spec, rec = self.env, self.spec, self.rec
+        i = self.incident_of[d]
+        now = env._now
+        if self._sectors_on:
+            rec.t_sector[i] = now
         # Authorisation: crossing a restriction zone in "authorise" mode, plus the airspace
         # management service's latency; sought before launch, and it covers the return leg.
         delay = rec.airspace_delay_s[i]
-        delay = (0.0 if math.isnan(delay) else delay) + (
-            self.sectors.delay_s if self.sectors is not None else 0.0)
+        delay = (0.0 if delay != delay else delay) + self._sector_delay
         rec.airspace_delay_s[i] = delay
-        t_launch = env.now + delay + spec.launch_overhead_s
-        g = rec.t_ground_arrival[i]
-        if not math.isnan(g) and g <= t_launch:
+        t_launch = now + delay + spec.launch_overhead_s
+        g = self._t_ground[i]
+        if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
-            room.release(req)
-            Sectors.release(sreq)
-            rec.drone_outcome[i] = OUTCOME["cancelled"]
-            self._to_idle(d, self.battery_at(d, env.now), env.now)
+            self._release(d)
+            rec.drone_outcome[i] = _CANCELLED
+            rec.range_of[i].open -= 1
+            self._to_idle(d, self.battery_at(d, now), now)
             return
-        battery = self.battery_at(d, t_launch)
+        dist = rec.drone_distance_m[i]
+        out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s  # dock to scene
+        back = out  # scene to dock (same path)
+        battery = self._endurance if self._full else self.battery_at(d, t_launch)
         self.t_launch[d] = t_launch
         self.battery_launch[d] = battery
         t_scene = t_launch + out
         self.t_scene[d] = t_scene
-        latest = t_scene + max(0.0, battery - out - back - spec.reserve_s)
+        latest = self._latest[d] = t_scene + max(0.0, battery - out - back - spec.reserve_s)
+        self._back[d] = back
         self.state[d] = FLYING
-        self.in_flight_phase[d] = True
-        leg_launch, leg_pilot, leg_battery = t_launch, t_pilot, battery
-        leave, reason = self._leave_time(i, t_scene, latest)
-        while True:
-            self.leave_at[d] = leave
-            self.land_at[d] = leave + back
-            self.battery_land[d] = battery - (leave + back - t_launch)
-            try:
-                yield env.timeout(leave + back - env.now)
-                break
-            except simpy.Interrupt as intr:
-                now = env.now
-                if intr.cause is None:
-                    if now < leave:  # not yet on the way home: the ground ETA can shorten the stay
-                        leave, reason = self._leave_time(i, t_scene, latest)
-                    continue
-                # Pre-emption: leave incident i now for a higher-ranked incident j.
-                _, j, hop = intr.cause
-                self._close_leg(d, i, leg_pilot, leg_launch, t_scene, now, now,
-                                LEAVE["preempted"], leg_battery, battery - (now - t_launch),
-                                redirected=True)
-                rec.preempted_by[i] = j
-                i = j
-                self.incident_of[d] = i
-                rec.t_pilot[i] = rec.t_launch[i] = now
-                leg_launch, leg_pilot = now, now
-                leg_battery = battery - (now - t_launch)
-                t_scene = now + hop / spec.speed_m_s
-                self.t_scene[d] = t_scene
-                home = math.hypot(float(inc.x[i]) - self.docks.x[self.dock_of[d]],
-                                  float(inc.y[i]) - self.docks.y[self.dock_of[d]])
-                back = float(flight_time_s(home, spec))
-                latest = t_scene + max(0.0, battery - (t_scene - t_launch) - back
-                                       - spec.reserve_s)
-                leave, reason = self._leave_time(i, t_scene, latest)
-        self.in_flight_phase[d] = False
-        t_land = env.now
-        room.release(req)
-        Sectors.release(sreq)
-        b_land = battery - (t_land - t_launch)
-        self._close_leg(d, i, leg_pilot, leg_launch, t_scene, leave, t_land, reason,
-                        leg_battery, b_land)
+        self._leg[d] = (rec.t_pilot[i], t_launch, battery)
+        # Leave time (as _leave_time) and the landing, inline on this hot path.
+        if self._exponential:
+            leave = t_scene + self._loiter[i]
+            reason = _TASK_DONE
+            if not leave < latest:
+                leave, reason = latest, _BATTERY
+        else:
+            leave, reason = self._leave_time(i, t_scene, latest)
+        self.leave_at[d] = leave
+        land = self.land_at[d] = leave + back
+        self._reason[d] = reason
+        tok = self.token[d] = self.token[d] + 1
+        env.at(now + (land - now), self._landed, (d, tok))
+
+    def _leave_time(self, i: int, t_scene: float, latest: float) -> tuple[float, int]:
+        if self._exponential:
+            t = t_scene + self._loiter[i]
+            return (t, _TASK_DONE) if t < latest else (latest, _BATTERY)
+        g = self._t_ground[i]
+        if not math.isnan(g):
+            t = max(g + self.spec.handover_s, t_scene)
+            if t < latest:
+                return t, _GROUND
+        return latest, _BATTERY
+
+    def _schedule_landing(self, d: int, i: int) -> None:
+        leave, reason = self._leave_time(i, self.t_scene[d], self._latest[d])
+        back = self._back[d]
+        self.leave_at[d] = leave
+        self.land_at[d] = leave + back
+        self._reason[d] = reason
+        self.token[d] += 1
+        now = self.env._now
+        self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
+
+    def ground_eta_known(self, i: int) -> None:
+        """The ground arrival of incident i is now known: shorten the loiter if flying."""
+        d = self.rec.drone_id[i]
+        if d >= 0 and self.incident_of[d] == i and self.state[d] == FLYING:
+            if self.env._now < self.leave_at[d]:  # not yet on the way home
+                self._schedule_landing(d, i)
+            else:  # already homeward: same landing, re-timed from now
+                leave, back = self.leave_at[d], self._back[d]
+                self.token[d] += 1
+                now = self.env._now
+                self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
+
+    def _landed(self, ev: Any) -> None:
+        d, token = ev.arg
+        if token != self.token[d]:
+            return  # rescheduled
+        t_land = self.env._now
+        i = self.incident_of[d]
+        rec = self.rec
+        pool = self._pilot_pool[d]
+        if pool is not None:
+            self._pilot_pool[d] = None
+            pool.release()
+        if self._sector_pool[d] is not None:
+            self._release(d)
+        b_land = self.battery_launch[d] - (t_land - self.t_launch[d])
+        t_pilot, t_launch, b_start = self._leg[d]
+        # The leg's record (as _close_leg).
+        t_scene, leave = self.t_scene[d], self.leave_at[d]
+        rec.t_launch[i] = t_launch
+        rec.t_drone_on_scene[i] = t_scene
+        rec.t_drone_leave[i] = leave
+        rec.t_drone_landed[i] = t_land
+        rec.drone_leave_reason[i] = self._reason[d]
+        rec.drone_outcome[i] = _ON_SCENE
+        rec.missions.append((d, self.dock_of[d], rec.gid[i], rec.t_drone_assigned[i], t_pilot,
+                             t_launch, t_scene, leave, t_land, b_start, b_land, False,
+                             self._svc[i]))
+        rec.range_of[i].open -= 1
         self._to_idle(d, b_land, t_land)
+
+    def _release(self, d: int) -> None:
+        """Give back the pilot and sector slot of drone d's mission."""
+        pool = self._pilot_pool[d]
+        self._pilot_pool[d] = None
+        if pool is not None:
+            pool.release()
+        spool = self._sector_pool[d]
+        self._sector_pool[d] = None
+        if spool is not None:
+            spool.release()
 
     def _close_leg(self, d: int, i: int, t_pilot: float, t_launch: float, t_scene: float,
                    leave: float, t_end: float, reason: int, b_start: float, b_end: float,
@@ -301,9 +545,10 @@ class Fleet:
         if not redirected:
             rec.t_drone_landed[i] = t_end
         rec.drone_leave_reason[i] = reason
-        rec.drone_outcome[i] = OUTCOME["on_scene"]
-        rec.missions.append((d, int(self.dock_of[d]), i, rec.t_drone_assigned[i], t_pilot,
-                             t_launch, t_scene, leave, t_end, b_start, b_end, redirected))
+        rec.drone_outcome[i] = _ON_SCENE
+        rec.missions.append((d, self.dock_of[d], rec.gid[i], rec.t_drone_assigned[i], t_pilot,
+                             t_launch, t_scene, leave, t_end, b_start, b_end, redirected,
+                             self._svc[i]))
 
     # --- pre-emption ------------------------------------------------------------------------
     def preemption_candidate(self, i: int, now: float) -> tuple[int, float] | None:
@@ -312,36 +557,59 @@ class Fleet:
         It must have the charge to fly to i, stay ``min_on_scene_s``, fly home and keep its
         reserve. Returns ``(drone, hop distance)`` or None.
         """
-        spec, inc = self.spec, self.inc
-        xi, yi = float(inc.x[i]), float(inc.y[i])
+        spec = self.spec
+        xi, yi = self._ix[i], self._iy[i]
         best, best_t = None, math.inf
-        for d in np.flatnonzero(self.in_flight_phase & (self.booked < 0)):
+        for d in range(self.size):
+            if self.state[d] != FLYING or self.booked[d] >= 0:
+                continue
             j = self.incident_of[d]
-            if j < 0 or self.rank[j] <= self.rank[i]:
+            if j < 0 or self._rank[j] <= self._rank[i]:
                 continue
             if not (self.t_scene[d] <= now < self.leave_at[d]):
                 continue
-            hop = math.hypot(xi - float(inc.x[j]), yi - float(inc.y[j]))
+            hop = math.hypot(xi - self._ix[j], yi - self._iy[j])
             k = self.dock_of[d]
-            home = math.hypot(xi - self.docks.x[k], yi - self.docks.y[k])
+            home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
             remaining = self.battery_launch[d] - (now - self.t_launch[d])
-            need = hop / spec.speed_m_s + spec.min_on_scene_s + float(
-                flight_time_s(home, spec)) + spec.reserve_s
+            need = hop / spec.speed_m_s + spec.min_on_scene_s + (
+                spec.climb_s + home / spec.speed_m_s + spec.descent_s) + spec.reserve_s
             if remaining < need or home > spec.max_range_m:
                 continue
             t = now + hop / spec.speed_m_s
             if t < best_t:
-                best, best_t = (int(d), hop), t
+                best, best_t = (d, hop), t
         return best
 
-    def redirect(self, d: int, i: int, hop: float) -> None:
-        """Send drone d, on scene at a lower-ranked incident, straight on to incident i."""
-        rec = self.rec
-        rec.t_drone_assigned[i] = self.env.now
-        rec.drone_id[i] = d
-        rec.dock_id[i] = self.dock_of[d]
-        rec.drone_distance_m[i] = hop
-        self.proc[d].interrupt(("redirect", i, hop))
+    def redirect(self, d: int, j: int, hop: float) -> None:
+        """Send drone d, on scene at a lower-ranked incident, straight on to incident j.
+
+        The pilot and sector slot of the first incident stay with the drone."""
+        rec, spec = self.rec, self.spec
+        now = self.env._now
+        rec.t_drone_assigned[j] = now
+        rec.drone_id[j] = d
+        rec.dock_id[j] = self.dock_of[d]
+        rec.drone_distance_m[j] = hop
+        i = self.incident_of[d]
+        battery, t_launch = self.battery_launch[d], self.t_launch[d]
+        t_pilot, leg_launch, leg_battery = self._leg[d]
+        self._close_leg(d, i, t_pilot, leg_launch, self.t_scene[d], now, now, _PREEMPTED,
+                        leg_battery, battery - (now - t_launch), redirected=True)
+        rec.preempted_by[i] = rec.gid[j]
+        rec.range_of[i].open -= 1
+        self.incident_of[d] = j
+        rec.t_pilot[j] = rec.t_launch[j] = now
+        self._leg[d] = (now, now, battery - (now - t_launch))
+        t_scene = now + hop / spec.speed_m_s
+        self.t_scene[d] = t_scene
+        k = self.dock_of[d]
+        home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
+        back = spec.climb_s + home / spec.speed_m_s + spec.descent_s
+        self._back[d] = back
+        self._latest[d] = t_scene + max(0.0, battery - (t_scene - t_launch) - back
+                                        - spec.reserve_s)
+        self._schedule_landing(d, j)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:
         self.dock_idle[self.dock_of[d]] += 1
@@ -350,11 +618,9 @@ class Fleet:
         self.battery0[d] = battery
         self.t0[d] = t
         self.incident_of[d] = -1
-        self.leave_at[d] = self.land_at[d] = self.battery_land[d] = np.nan
-        self.proc[d] = None
         booked = self.booked[d]
         if booked >= 0:
             self.booked[d] = -1
-            self._start(d, int(booked))
-        else:
+            self._start(d, booked)
+        elif self.waiting:
             self.on_free(d)

@@ -31,6 +31,15 @@ Modelling assumptions: ``base = "stations"`` (fire)
   with the incident's travel factor) and is available again only once back. LFB can re-assign
   appliances on their way home; counting them unavailable until back is the cautious choice.
 
+Modelling assumptions: ``base = "none"``
+---------------------------------------
+* No ground response at all (drones-only models, compared like for like with reference models
+  that have no ground side): ground timestamps stay NaN and drones leave the scene on their own
+  task time (``drones.loiter = "exponential"``).
+
+Events: a unit's clear (patrol) or return to station (fire) is one kernel callback; nothing
+else of the ground side is an event.
+
 Travel
 ------
 Travel time = turnout (``turnout_s``, optionally lognormal per incident with ``turnout_cv``) +
@@ -44,9 +53,9 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import simpy
 from scipy.spatial import cKDTree
 
 from .demand import WEEK_S, Incidents
@@ -56,7 +65,11 @@ from .scenario import ServiceSpec
 from .sources import fire_stations
 from .streams import Streams
 
-__all__ = ["units_per_borough", "travel_time_s", "GroundForce", "StationForce", "make_force"]
+if TYPE_CHECKING:
+    from .model import Kernel
+
+__all__ = ["units_per_borough", "travel_time_s", "GroundForce", "StationForce", "NoForce",
+           "make_force"]
 
 
 def travel_time_s(distance_m: np.ndarray | float, spec_turnout_s: float, circuity: float,
@@ -82,23 +95,28 @@ def units_per_borough(spec: ServiceSpec, london: London) -> np.ndarray:
 
 
 class _Force:
-    """What every ground force shares: inputs as hot-path lists, the travel model, records."""
+    """What every ground force shares: incident columns by key, the travel model, records."""
 
-    def __init__(self, env: simpy.Environment, spec: ServiceSpec, inc: Incidents, rec: Records,
+    size = 0
+
+    def __init__(self, env: Kernel, spec: ServiceSpec, rec: Records,
                  on_eta: Callable[[int], None]) -> None:
         self.env = env
         self.spec = spec.ground
-        self.inc = inc
         self.rec = rec
         self.on_eta = on_eta
-        # Hot-path copies as Python lists (numpy scalar access is slower in a loop).
-        self._x = inc.x.tolist()
-        self._y = inc.y.tolist()
-        self._f = inc.travel_factor.tolist()
-        self._turn = inc.turnout_s.tolist()
-        self._on = inc.ground_on_scene_s.tolist()
-        self._prio = inc.priority.tolist()
-        self._tcall = inc.t_call.tolist()
+        # Incident columns by key (Python lists: numpy scalar access is slower in a loop).
+        self._x, self._y = rec.x, rec.y
+        self._f = rec.travel_factor
+        self._turn = rec.turnout_s
+        self._on = rec.ground_on_scene_s
+        self._prio = rec.priority
+        self._tcall = rec.t_call
+        self._gid = rec.gid
+        self._drone_id = rec.drone_id
+
+    def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
+        """A chunk of incidents has keys ``start + row``; ``mine`` are this service's rows."""
 
     def _drive_s(self, i: int, dist: float) -> float:
         """Road time for incident i over a straight-line distance (variability included)."""
@@ -119,20 +137,32 @@ class _Force:
         rec.t_ground_clear[i] = clear
         rec.ground_unit[i] = self.unit_ids[u]
         rec.ground_distance_m[i] = dist
-        self.on_eta(i)
+        rec.range_of[i].open -= 1  # the ground side is final
+        if self._drone_id[i] >= 0:  # a drone was assigned: its stay may end sooner
+            self.on_eta(i)
+
+    def _queue_entry(self, i: int) -> tuple[int, float, int, int]:
+        return (self._prio[i], self._tcall[i], self._gid[i], i)
 
 
 class GroundForce(_Force):
-    """The ground units of one service, dispatched by nearest idle unit within the borough."""
+    """The ground units of one service, dispatched by nearest idle unit within the borough.
 
-    def __init__(self, env: simpy.Environment, name: str, spec: ServiceSpec, london: London,
-                 inc: Incidents, rec: Records, streams: Streams, unit_offset: int,
+    The idle units of each borough are kept with their positions in parallel lists, so the
+    nearest is one tight pass over that borough's idle units alone. A borough has a few tens of
+    units, half of them idle at the calibrated staffing; at that size a spatial index (a grid
+    or a KD-tree rebuilt as units move) costs more per search than the pass (measured: about
+    1 us for 12 idle units).
+    """
+
+    def __init__(self, env: Kernel, name: str, spec: ServiceSpec, london: London,
+                 rec: Records, streams: Streams, unit_offset: int,
                  on_eta: Callable[[int], None]) -> None:
-        super().__init__(env, spec, inc, rec, on_eta)
+        super().__init__(env, spec, rec, on_eta)
         counts = units_per_borough(spec, london)
         self.unit_borough = np.repeat(np.arange(london.n_boroughs), counts)
         n = self.size = int(self.unit_borough.size)
-        self.unit_ids = unit_offset + np.arange(n)
+        self.unit_ids = (unit_offset + np.arange(n)).tolist()
         # Patrol start points: small area by demand weight within the borough, uniform inside.
         w = london.weights(spec.spatial_weight)
         rng = streams[f"{name}.units"]
@@ -145,13 +175,18 @@ class GroundForce(_Force):
             p = wb / wb.sum() if wb.sum() > 0 else None
             which[sel] = rng.choice(cand, size=sel.size, p=p)
         ux, uy = london.sample_in_lsoa(which, rng)
-        self.ux = ux.tolist()
-        self.uy = uy.tolist()
-        self.idle: list[list[int]] = [[] for _ in range(london.n_boroughs)]
-        for u, b in enumerate(self.unit_borough):
+        self.ux: list[float] = ux.tolist()
+        self.uy: list[float] = uy.tolist()
+        nb = london.n_boroughs
+        self.idle: list[list[int]] = [[] for _ in range(nb)]
+        self.idle_x: list[list[float]] = [[] for _ in range(nb)]
+        self.idle_y: list[list[float]] = [[] for _ in range(nb)]
+        for u, b in enumerate(self.unit_borough.tolist()):
             self.idle[b].append(u)
-        self.queue: list[list[tuple[int, float, int]]] = [[] for _ in range(london.n_boroughs)]
-        self._b = inc.borough.tolist()
+            self.idle_x[b].append(self.ux[u])
+            self.idle_y[b].append(self.uy[u])
+        self.queue: list[list[tuple]] = [[] for _ in range(nb)]
+        self._b = rec.borough
         self._unit_borough = self.unit_borough.tolist()
 
     def dispatch(self, i: int) -> None:
@@ -159,20 +194,26 @@ class GroundForce(_Force):
         b = self._b[i]
         idle = self.idle[b]
         if not idle:
-            heapq.heappush(self.queue[b], (self._prio[i], self._tcall[i], i))
+            heapq.heappush(self.queue[b], self._queue_entry(i))
             return
         x, y = self._x[i], self._y[i]
-        ux, uy = self.ux, self.uy
+        xs, ys = self.idle_x[b], self.idle_y[b]
         best_k, best_d2 = 0, math.inf
-        for k, u in enumerate(idle):
-            dx = ux[u] - x
-            dy = uy[u] - y
+        k = 0
+        for px in xs:  # the nearest idle unit of the borough (the first if tied)
+            dx = px - x
+            dy = ys[k] - y
             d2 = dx * dx + dy * dy
             if d2 < best_d2:
                 best_k, best_d2 = k, d2
+            k += 1
         u = idle[best_k]
         idle[best_k] = idle[-1]
         idle.pop()
+        xs[best_k] = xs[-1]
+        xs.pop()
+        ys[best_k] = ys[-1]
+        ys.pop()
         self._send(u, i, math.sqrt(best_d2))
 
     def estimate_arrival(self, i: int, now: float) -> float:
@@ -185,32 +226,36 @@ class GroundForce(_Force):
         t = self.rec.t_ground_arrival[i]
         if not math.isnan(t):
             return float(t)
-        idle = self.idle[self._b[i]]
-        if not idle:
+        b = self._b[i]
+        if not self.idle[b]:
             return math.nan
         x, y = self._x[i], self._y[i]
-        d = min(math.hypot(self.ux[u] - x, self.uy[u] - y) for u in idle)
+        d = min(math.hypot(px - x, py - y) for px, py in zip(self.idle_x[b], self.idle_y[b]))
         return self._expected_arrival(i, now, d)
 
     def _send(self, u: int, i: int, dist: float) -> None:
-        now = self.env.now
-        arrive = now + self._turn[i] + self._drive_s(i, dist)
+        now = self.env._now
+        g = self.spec
+        arrive = now + self._turn[i] + g.circuity * dist / g.speed_m_s * self._f[i]
         clear = arrive + self._on[i]
         self.ux[u] = self._x[i]
         self.uy[u] = self._y[i]
         self._record(u, i, dist, now, arrive, clear)
-        self.env.timeout(clear - now).callbacks.append(lambda _ev, u=u: self._free(u))
+        self.env.at(now + (clear - now), self._free, u)
 
-    def _free(self, u: int) -> None:
+    def _free(self, ev: Any) -> None:
+        u = ev.arg
         b = self._unit_borough[u]
         q = self.queue[b]
         if q:
-            _, _, i = heapq.heappop(q)
+            i = heapq.heappop(q)[3]
             dx = self.ux[u] - self._x[i]
             dy = self.uy[u] - self._y[i]
             self._send(u, i, math.sqrt(dx * dx + dy * dy))
         else:
             self.idle[b].append(u)
+            self.idle_x[b].append(self.ux[u])
+            self.idle_y[b].append(self.uy[u])
 
 
 class StationForce(_Force):
@@ -220,10 +265,10 @@ class StationForce(_Force):
     #: Nearest stations looked up per incident before the exact fallback scan.
     CANDIDATES = 8
 
-    def __init__(self, env: simpy.Environment, name: str, spec: ServiceSpec, london: London,
-                 inc: Incidents, rec: Records, streams: Streams, unit_offset: int,
+    def __init__(self, env: Kernel, name: str, spec: ServiceSpec, london: London,
+                 rec: Records, streams: Streams, unit_offset: int,
                  on_eta: Callable[[int], None]) -> None:
-        super().__init__(env, spec, inc, rec, on_eta)
+        super().__init__(env, spec, rec, on_eta)
         st = fire_stations(london)
         self.station_names = tuple(st["site_id"])
         sx = st["x"].to_numpy(float)
@@ -232,38 +277,43 @@ class StationForce(_Force):
         m = self.spec.units_per_station
         self.unit_station = np.repeat(np.arange(n_st), m)
         self.size = int(self.unit_station.size)
-        self.unit_ids = unit_offset + np.arange(self.size)
+        self.unit_ids = (unit_offset + np.arange(self.size)).tolist()
         self._sx, self._sy = sx.tolist(), sy.tolist()
         self._unit_station = self.unit_station.tolist()
         # Idle units per station, as a stack; the lowest unit id leaves first.
         self.idle: list[list[int]] = [list(range(s * m + m - 1, s * m - 1, -1))
                                       for s in range(n_st)]
         self.n_idle = self.size
-        self.queue: list[tuple[int, float, int]] = []
-        # One batched nearest-station query for this service's incidents.
-        k_service = inc.service_names.index(name)
-        mine = np.flatnonzero(inc.service == k_service)
-        self._row = np.full(len(inc), -1, np.int64)
-        self._row[mine] = np.arange(mine.size)
-        k = min(self.CANDIDATES, n_st)
-        if mine.size:
-            dist, idx = cKDTree(np.column_stack([sx, sy])).query(
-                np.column_stack([inc.x[mine], inc.y[mine]]), k=k)
-            dist = np.asarray(dist, float).reshape(mine.size, k)
-            idx = np.asarray(idx, np.int64).reshape(mine.size, k)
-        else:
-            dist, idx = np.zeros((0, k)), np.zeros((0, k), np.int64)
-        self._cand = idx.tolist()
-        self._cdist = dist.tolist()
-        self._rowl = self._row.tolist()
+        self.queue: list[tuple] = []
+        self._tree = cKDTree(np.column_stack([sx, sy]))
+        self._k = min(self.CANDIDATES, n_st)
+        # Each incident's nearest stations (one batched query per chunk), by key.
+        self._cand: list[list[int] | None] = []
+        self._cdist: list[list[float] | None] = []
+
+    def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
+        """One batched nearest-station query for this service's incidents of a chunk."""
+        need = start + len(inc)
+        if len(self._cand) < need:
+            grow = need - len(self._cand)
+            self._cand.extend([None] * grow)
+            self._cdist.extend([None] * grow)
+        if mine.size == 0:
+            return
+        k = self._k
+        dist, idx = self._tree.query(np.column_stack([inc.x[mine], inc.y[mine]]), k=k)
+        dist = np.asarray(dist, float).reshape(mine.size, k).tolist()
+        idx = np.asarray(idx, np.int64).reshape(mine.size, k).tolist()
+        for r, key in enumerate((start + mine).tolist()):
+            self._cand[key] = idx[r]
+            self._cdist[key] = dist[r]
 
     def _nearest_idle(self, i: int) -> tuple[int, float]:
         """(station, distance) of the nearest station with an idle unit; -1 if none."""
         if self.n_idle == 0:
             return -1, math.inf
-        r = self._rowl[i]
         idle = self.idle
-        for s, d in zip(self._cand[r], self._cdist[r]):
+        for s, d in zip(self._cand[i], self._cdist[i]):
             if idle[s]:
                 return s, d
         x, y = self._x[i], self._y[i]
@@ -281,7 +331,7 @@ class StationForce(_Force):
         """Call handling is over for incident i: send the nearest idle unit, or queue."""
         s, d = self._nearest_idle(i)
         if s < 0:
-            heapq.heappush(self.queue, (self._prio[i], self._tcall[i], i))
+            heapq.heappush(self.queue, self._queue_entry(i))
             return
         u = self.idle[s].pop()
         self.n_idle -= 1
@@ -298,19 +348,20 @@ class StationForce(_Force):
         return self._expected_arrival(i, now, d)
 
     def _send(self, u: int, i: int, dist: float) -> None:
-        now = self.env.now
+        now = self.env._now
         drive = self._drive_s(i, dist)
         arrive = now + self._turn[i] + drive
         clear = arrive + self._on[i]
         back = clear + drive  # home by the same road model, no turnout
         self._record(u, i, dist, now, arrive, clear)
-        self.env.timeout(back - now).callbacks.append(lambda _ev, u=u: self._free(u))
+        self.env.at(now + (back - now), self._free, u)
 
-    def _free(self, u: int) -> None:
+    def _free(self, ev: Any) -> None:
         """Unit u is back at its station: take the head of the queue, or wait there."""
+        u = ev.arg
         s = self._unit_station[u]
         if self.queue:
-            _, _, i = heapq.heappop(self.queue)
+            i = heapq.heappop(self.queue)[3]
             dx = self._sx[s] - self._x[i]
             dy = self._sy[s] - self._y[i]
             self._send(u, i, math.sqrt(dx * dx + dy * dy))
@@ -319,9 +370,28 @@ class StationForce(_Force):
             self.n_idle += 1
 
 
-def make_force(env: simpy.Environment, name: str, spec: ServiceSpec, london: London,
-               inc: Incidents, rec: Records, streams: Streams, unit_offset: int,
-               on_eta: Callable[[int], None]) -> GroundForce | StationForce:
+class NoForce(_Force):
+    """``base = "none"``: no ground response is simulated for the service (its incidents keep
+    NaN ground timestamps). For drones-only models, compared like for like with reference
+    models that have no ground side; drones then leave on their own task time
+    (``drones.loiter = "exponential"``, checked when the scenario is read)."""
+
+    def __init__(self, env: Kernel, name: str, spec: ServiceSpec, london: London,
+                 rec: Records, streams: Streams, unit_offset: int,
+                 on_eta: Callable[[int], None]) -> None:
+        super().__init__(env, spec, rec, on_eta)
+        self.unit_ids: list[int] = []
+
+    def dispatch(self, i: int) -> None:  # never on the timeline
+        raise RuntimeError("no ground response is simulated for this service")
+
+    def estimate_arrival(self, i: int, now: float) -> float:
+        return math.nan
+
+
+def make_force(env: Kernel, name: str, spec: ServiceSpec, london: London, rec: Records,
+               streams: Streams, unit_offset: int, on_eta: Callable[[int], None]
+               ) -> _Force:
     """The ground force of one service, by ``ground.base``."""
-    cls = StationForce if spec.ground.base == "stations" else GroundForce
-    return cls(env, name, spec, london, inc, rec, streams, unit_offset, on_eta)
+    cls = {"stations": StationForce, "none": NoForce}.get(spec.ground.base, GroundForce)
+    return cls(env, name, spec, london, rec, streams, unit_offset, on_eta)

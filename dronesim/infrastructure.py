@@ -6,11 +6,14 @@ infrastructure"):
 * **Dock sites and airframes** (:func:`drone_owners`): every drone belongs to the service of its
   site (or to none). Shared sites spread each service's drones over all sites (each site keeps its
   docks, each service its drones); pooled airframes let any drone serve any service.
-* **Remote pilots** (:class:`PilotRooms`): one control room per service, or one joint room, each a
-  SimPy :class:`~simpy.resources.resource.PriorityResource` of ``pilots x flights_per_pilot``
-  slots (m:N oversight), served by rank (:func:`rank`). A pilot is held from launch preparation
-  until the drone lands. Shifts take slots off duty with top-priority blocking requests, so a pilot
-  going off duty finishes the flight in hand first.
+* **Remote pilots** (:class:`PilotRooms`): one control room per service, or one joint room, each
+  ``pilots x flights_per_pilot`` slots (m:N oversight) served by rank (:func:`rank`), then request
+  time. A pilot is held from launch preparation until the drone lands. Shifts take slots off duty
+  with top-priority blocks, so a pilot going off duty finishes the flight in hand first.
+  No process ever waits on a room, so a room is a counter of free slots and a heap of waiting
+  requests (:class:`SlotPool`) rather than a SimPy resource: a request is granted at once or when
+  a slot is released, and the releaser is told who got it (../shared/design/PERFORMANCE.md,
+  technique 2). The wait for a pilot is abandoned at ``max_queue_wait_s`` by the fleet.
 * **Airspace management** (:class:`Sectors`): a square sector grid; a flight holds a slot in its
   incident's sector from launch to landing; per-service deconfliction has ``cap_separate`` slots
   per sector for each service, one shared service ``cap_shared`` for all. Authorisation latency
@@ -23,18 +26,23 @@ Pilot occupancy is derived afterwards from the mission records (``t_pilot`` to l
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
-import simpy
 
 from .scenario import Scenario
 from .sites import Docks
 
-__all__ = ["rank", "service_ranks", "drone_owners", "PilotRooms", "Sectors", "Connectivity",
-           "ControlRoom"]
+if TYPE_CHECKING:
+    from .model import Kernel
+
+__all__ = ["rank", "service_ranks", "drone_owners", "SlotPool", "PilotRooms", "Sectors",
+           "Connectivity", "ControlRoom"]
 
 _RANK_STEP = 100  # ranks: service rank x 100 + incident priority (lower is more urgent)
 
@@ -88,59 +96,143 @@ def drone_owners(scn: Scenario, docks: Docks) -> np.ndarray:
     return out
 
 
-class ControlRoom:
-    """One room of remote pilots: a priority resource (lower rank value = served first)."""
+class SlotPool:
+    """Interchangeable slots (remote pilots, places in an airspace sector) without a process.
 
-    def __init__(self, env: simpy.Environment, pilots: int, flights_per_pilot: int = 1,
+    Same rules as SimPy's ``PriorityResource``, with no event per request: a request takes a
+    free slot at once if nobody waits, else it waits, ordered by rank, then request time, then
+    arrival order. A released slot goes to the waiting requests when the release is settled, a
+    kernel callback at the same instant (SimPy's release event), so a request made in the same
+    instant before that competes for it by rank. Who gets a slot that way is handed to
+    ``on_grant(who)``. ``blocked`` slots are held off duty (pilot shifts): a block outranks every
+    request, and a block that finds no free slot takes the next one released, so a pilot going
+    off duty finishes the flight in hand first.
+
+    A waiting request is a *ticket*, a one-element list, emptied when granted or cancelled.
+    """
+
+    __slots__ = ("capacity", "free", "_waiting", "_seq", "held_blocks", "pending_blocks", "env",
+                 "on_grant")
+
+    def __init__(self, capacity: int, env: Kernel | None = None,
+                 on_grant: Callable[[Any], None] | None = None) -> None:
+        self.capacity = int(capacity)
+        self.free = self.capacity
+        self._waiting: list[tuple[int, float, int, list]] = []
+        self._seq = 0
+        self.held_blocks = 0
+        self.pending_blocks = 0
+        self.env = env
+        self.on_grant = on_grant
+
+    def take(self, rank: int, now: float, who: Any) -> list | None:
+        """Request a slot for ``who``: None if granted at once, else the waiting ticket."""
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+            return None
+        ticket = [who]
+        self._seq += 1
+        heapq.heappush(self._waiting, (rank, now, self._seq, ticket))
+        if self.free > 0:  # a slot released in this instant, not settled yet
+            got = False
+            for w in self._grant():
+                if w is who:
+                    got = True
+                else:  # another request's grant takes effect after this step
+                    self.env.at(now, self._granted, w)
+            if got:
+                return None
+        return ticket
+
+    @staticmethod
+    def cancel(ticket: list) -> None:
+        """Withdraw a waiting request."""
+        ticket.clear()
+
+    def _grant(self) -> list:
+        out = []
+        waiting = self._waiting
+        while self.free > 0 and waiting:
+            ticket = heapq.heappop(waiting)[3]
+            if ticket:
+                out.append(ticket[0])
+                ticket.clear()
+                self.free -= 1
+        return out
+
+    def _granted(self, ev: Any) -> None:
+        self.on_grant(ev.arg)
+
+    def _settle(self, _ev: Any) -> None:
+        for who in self._grant():
+            self.on_grant(who)
+
+    def release(self) -> None:
+        """Give a slot back (an off-duty block waiting for one takes it first)."""
+        if self.pending_blocks:
+            self.pending_blocks -= 1
+            self.held_blocks += 1
+            return
+        self.free += 1
+        if self._waiting:
+            self.env.at(self.env.now, self._settle)
+
+    def block_to(self, target: int) -> None:
+        """Hold ``target`` slots off duty."""
+        while self.held_blocks + self.pending_blocks < target:
+            if self.free > 0:
+                self.free -= 1
+                self.held_blocks += 1
+            else:
+                self.pending_blocks += 1
+        while self.held_blocks + self.pending_blocks > target:
+            if self.pending_blocks:  # the latest blocks are the ones still waiting
+                self.pending_blocks -= 1
+            else:
+                self.held_blocks -= 1
+                self.release()
+
+
+class ControlRoom:
+    """One room of remote pilots: ``pilots x flights_per_pilot`` slots served by rank.
+
+    Shifts (``shift_pattern``): every hour on the hour, the slots of off-duty pilots are blocked
+    (:meth:`SlotPool.block_to`); at the horizon every pilot comes back so the run can drain.
+    """
+
+    def __init__(self, env: Kernel, pilots: int, flights_per_pilot: int = 1,
                  shift_pattern: tuple[float, ...] = (), horizon_s: float = math.inf,
                  name: str = "joint") -> None:
         self.env = env
         self.name = name
         self.pilots_on_roll = int(pilots)
         self.flights_per_pilot = int(flights_per_pilot)
-        self.pilots = simpy.PriorityResource(env, capacity=pilots * flights_per_pilot)
-        self._blocked: list[simpy.resources.resource.PriorityRequest] = []
-        if shift_pattern:
-            env.process(self._shifts(tuple(shift_pattern), horizon_s))
+        self.slots = SlotPool(pilots * flights_per_pilot, env)
+        self._pattern = tuple(shift_pattern)
+        self._horizon_s = horizon_s
+        if self._pattern:
+            self._shift(None)  # hour 0, before anything else happens
 
     @property
     def capacity(self) -> int:
-        return self.pilots.capacity
+        return self.slots.capacity
 
-    def request(self, priority: int) -> simpy.resources.resource.PriorityRequest:
-        return self.pilots.request(priority=priority)
-
-    def release(self, req: simpy.resources.resource.PriorityRequest) -> None:
-        self.pilots.release(req)
-
-    def _shifts(self, pattern: tuple[float, ...], horizon_s: float):
-        """Hourly, keep (off-duty pilots x flights_per_pilot) slots blocked."""
+    def _shift(self, _ev: Any) -> None:
         env = self.env
-        while env.now < horizon_s:
+        if env.now < self._horizon_s:
             hour = int(env.now // 3600) % 24
-            on_duty = round(self.pilots_on_roll * pattern[hour])
+            on_duty = round(self.pilots_on_roll * self._pattern[hour])
             target = (self.pilots_on_roll - on_duty) * self.flights_per_pilot
-            while len(self._blocked) < target:
-                self._blocked.append(self.pilots.request(priority=-1))
-            while len(self._blocked) > target:
-                req = self._blocked.pop()
-                if req.triggered:
-                    self.pilots.release(req)
-                else:
-                    req.cancel()
-            yield env.timeout(3600 - env.now % 3600)
-        for req in self._blocked:  # end of horizon: everyone back, so the run can drain
-            if req.triggered:
-                self.pilots.release(req)
-            else:
-                req.cancel()
-        self._blocked.clear()
+            env.at(env.now + (3600 - env.now % 3600), self._shift)
+        else:
+            target = 0  # end of horizon: everyone back, so the run can drain
+        self.slots.block_to(target)
 
 
 class PilotRooms:
     """The control room(s) of a scenario: one per service, or one joint room."""
 
-    def __init__(self, env: simpy.Environment, scn: Scenario, fleet_size: int,
+    def __init__(self, env: Kernel, scn: Scenario, fleet_size: int,
                  horizon_s: float = math.inf) -> None:
         cr = scn.control_room
         self.names = list(scn.services)
@@ -151,9 +243,17 @@ class PilotRooms:
         else:
             self.rooms = [ControlRoom(env, cr.pilots_for(fleet_size), cr.flights_per_pilot,
                                       cr.shift_pattern, horizon_s)]
+        #: Room of each service index (the joint room for all in joint mode).
+        self.of_service = ([r.slots for r in self.rooms] if self.separate
+                           else [self.rooms[0].slots] * len(self.names))
 
     def room(self, service: int) -> ControlRoom:
         return self.rooms[service if self.separate else 0]
+
+    def on_grant(self, fn: Callable[[Any], None]) -> None:
+        """Who to tell when a waiting request gets a pilot."""
+        for r in self.rooms:
+            r.slots.on_grant = fn
 
     @property
     def pilots(self) -> int:
@@ -167,16 +267,21 @@ class PilotRooms:
 
 
 class Sectors:
-    """Airspace management: per-sector caps on concurrent flights, and authorisation latency."""
+    """Airspace management: per-sector caps on concurrent flights, and authorisation latency.
 
-    def __init__(self, env: simpy.Environment, scn: Scenario) -> None:
+    Each sector is a :class:`SlotPool` of ``cap`` slots, made on first use; a waiting request
+    that gets a slot is handed to ``on_grant``.
+    """
+
+    def __init__(self, env: Kernel, scn: Scenario) -> None:
         am = scn.airspace_management
         self.env = env
         self.size = am.sector_m
         self.shared = scn.sharing.airspace == "shared"
         self.cap = am.cap_shared if self.shared else am.cap_separate
         self.delay_s = am.delay_shared_s if self.shared else am.delay_separate_s
-        self._res: dict[tuple[int, int, int], simpy.PriorityResource] = {}
+        self.on_grant: Callable[[Any], None] | None = None
+        self._pools: dict[tuple[int, int, int], SlotPool] = {}
 
     @property
     def active(self) -> bool:
@@ -185,22 +290,13 @@ class Sectors:
     def key(self, service: int, x: float, y: float) -> tuple[int, int, int]:
         return (-1 if self.shared else service, int(x // self.size), int(y // self.size))
 
-    def request(self, service: int, x: float, y: float, priority: int):
-        """A slot request in the incident's sector, or None when sectors are off."""
-        if not self.active:
-            return None
+    def pool(self, service: int, x: float, y: float) -> SlotPool:
+        """The slots of the incident's sector."""
         k = self.key(service, x, y)
-        res = self._res.get(k)
-        if res is None:
-            res = self._res[k] = simpy.PriorityResource(self.env, capacity=self.cap)
-        req = res.request(priority=priority)
-        req.sector_resource = res
-        return req
-
-    @staticmethod
-    def release(req) -> None:
-        if req is not None:
-            req.sector_resource.release(req)
+        pool = self._pools.get(k)
+        if pool is None:
+            pool = self._pools[k] = SlotPool(self.cap, self.env, self.on_grant)
+        return pool
 
 
 class Connectivity:

@@ -133,6 +133,8 @@ class GroundSpec:
     within it. ``base = "stations"``: ``units_per_station`` units at each London Fire Brigade
     station (the only open station list), dispatched London-wide from the nearest station with
     an idle unit and back at the station before they are available again (see ``ground.py``).
+    ``base = "none"``: no ground response is simulated (drones-only models; drones then need
+    ``drones.loiter = "exponential"``).
     """
 
     call_handling_mean_s: float = _num(120.0, ge=0, le=86_400, doc="call to unit dispatched")
@@ -146,8 +148,9 @@ class GroundSpec:
     staffing_utilisation: float = _num(0.5, gt=0, lt=1,
                                        doc="units per borough = offered load / this")
     min_units_per_borough: int = _num(2, ge=1, le=10_000)
-    base: str = _choice("patrol", ("patrol", "stations"),
-                        doc="patrol: units roam their borough; stations: units at fire stations")
+    base: str = _choice("patrol", ("patrol", "stations", "none"),
+                        doc="patrol: units roam their borough; stations: units at fire "
+                            "stations; none: no ground response simulated")
     units_per_station: int = _num(1, ge=1, le=1000, doc="with base = 'stations'")
     turnout_cv: float = _num(0.0, ge=0, le=10, doc="per-incident variability of turnout_s")
 
@@ -551,6 +554,11 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
                              "no '..' (it names the default output folder)")
         check_fleet(obj, file)
         _check_sharing(obj, file)
+        for name, spec in obj.services.items():
+            if spec.ground.base == "none" and spec.uses_drones and obj.drones.loiter != "exponential":
+                raise InputError(file, f"services.{name}.ground.base",
+                                 'with no ground response drones need drones.loiter = '
+                                 '"exponential" (they would wait on scene for no one)')
         dem = obj.demand
         # The trace file itself is read (and its absence reported) when the scenario is
         # prepared, so that a resolved copy of the scenario written elsewhere still loads.

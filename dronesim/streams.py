@@ -22,25 +22,35 @@ def _name_key(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
-def stream(seed: int, replication: int, name: str) -> np.random.Generator:
-    """The generator for one named input of one replication."""
-    ss = np.random.SeedSequence(entropy=int(seed), spawn_key=(int(replication), _name_key(name)))
+def stream(seed: int, replication: int, name: str, block: int | None = None
+           ) -> np.random.Generator:
+    """The generator for one named input of one replication (of one block of simulated time,
+    when ``block`` is given: see :meth:`Streams.block`)."""
+    key = (int(replication), _name_key(name)) if block is None else (
+        int(replication), _name_key(name), int(block))
+    ss = np.random.SeedSequence(entropy=int(seed), spawn_key=key)
     return np.random.Generator(np.random.PCG64(ss))
 
 
 class Streams:
     """The streams of one replication, created on first use by name."""
 
-    def __init__(self, seed: int, replication: int) -> None:
+    def __init__(self, seed: int, replication: int, block: int | None = None) -> None:
         self.seed = int(seed)
         self.replication = int(replication)
+        self.block_index = block
         self._made: dict[str, np.random.Generator] = {}
 
     def __getitem__(self, name: str) -> np.random.Generator:
         gen = self._made.get(name)
         if gen is None:
-            gen = self._made[name] = stream(self.seed, self.replication, name)
+            gen = self._made[name] = stream(self.seed, self.replication, name, self.block_index)
         return gen
+
+    def block(self, k: int) -> Streams:
+        """The streams of block ``k`` of this replication (demand is drawn a week at a time,
+        each week from its own streams, so that any week can be drawn without the others)."""
+        return Streams(self.seed, self.replication, k)
 
     def names(self) -> list[str]:
         return sorted(self._made)

@@ -207,12 +207,12 @@ def test_failure_leaves_nothing_half_written(results_folders, tmp_path, monkeypa
 
 def test_failure_while_writing_removes_the_temporary_file(results_folders, tmp_path,
                                                           monkeypatch):
-    import dronesim.html_report as hr
+    import dronesim.outputs as outputs
 
     def boom(*_a):
         raise OSError("rename failed")
 
-    monkeypatch.setattr(hr.os, "replace", boom)
+    monkeypatch.setattr(outputs.os, "replace", boom)
     with pytest.raises(OSError):
         write_html_report(results_folders["run1"], tmp_path / "r.html")
     assert list(tmp_path.iterdir()) == []

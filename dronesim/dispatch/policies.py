@@ -40,6 +40,10 @@ __all__ = [
 
 
 # --- helpers ---------------------------------------------------------------------------------
+_QUEUE = Queue()  # decisions are frozen values: one instance serves every decision
+_DISPATCH: dict[int, Dispatch] = {}  # likewise, one Dispatch per drone id
+
+
 def _whole(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
@@ -120,14 +124,16 @@ class NearestIdle:
     20:517-531).
     """
 
+    #: Queues whenever no candidate is READY: the model need not ask again while no drone is
+    #: idle (see :class:`~dronesim.dispatch.DispatchPolicy`).
+    ready_only = True
+
     def decide(self, incident: IncidentView, fleet: FleetSnapshot, now: float) -> Decision:
-        ready = np.flatnonzero(fleet.status == READY)
-        if ready.size == 0:
-            return Queue()
-        k = _earliest(fleet.distance_m, fleet.drone, ready)
-        if k is None:
-            return Queue()
-        return Dispatch(int(fleet.drone[k]))
+        # The snapshot answers this without building its arrays (FleetSnapshot.nearest_ready).
+        d = fleet.nearest_ready()
+        if d is None:
+            return _QUEUE
+        return _DISPATCH.get(d) or _DISPATCH.setdefault(d, Dispatch(d))
 
 
 @register_policy("priority_reserve")
