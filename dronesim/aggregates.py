@@ -5,7 +5,7 @@ the sink (:mod:`dronesim.sinks`), chunk by chunk, and keeps only counts, sums an
 histograms, so its memory does not depend on the run length. :meth:`Aggregates.kpis` gives what
 :func:`dronesim.metrics.replication_kpis` gives from the whole tables (same keys, same
 definitions, same warm-up window), plus ``by_service``, ``per_borough``,
-``suited_share_within_target`` and ``demand_fingerprint`` (see :meth:`Aggregates.kpis`).
+``suited_within_target`` and ``demand_fingerprint`` (see :meth:`Aggregates.kpis`).
 
 Accuracy
 --------
@@ -324,7 +324,7 @@ class Aggregates:
         out["ground_dispatch_delay_s"] = self._mean("gwait", g)
         out["unstable"] = self._unstable("gwait", g) or self._unstable("qwait", g)
         suited = int(st["suited"][g])
-        out["suited_share_within_target"] = int(st["hit"][g]) / suited if suited else math.nan
+        out["suited_within_target"] = int(st["hit"][g]) / suited if suited else math.nan
         return out
 
     def kpis(self) -> dict[str, Any]:
@@ -332,9 +332,9 @@ class Aggregates:
 
         Everything :func:`dronesim.metrics.replication_kpis` returns, for all incidents, plus
 
-        * ``suited_share_within_target``: drone-suited incidents in the window reached by a
-          drone within ``coverage.within_s`` of the call, over all suited incidents (also in
-          every ``by_service`` entry);
+        * ``suited_within_target``: drone-suited incidents in the window reached by a drone
+          within ``coverage.within_s`` of the call, over all suited incidents (also in every
+          ``by_service`` entry): :func:`dronesim.metrics.suited_within_share`;
         * ``by_service``: the same dict for each service (utilisation: that service's share of
           the whole fleet's and pilots' time);
         * ``per_borough``: one dict per borough (``gss_code``, ``incidents_per_week``,

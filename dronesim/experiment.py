@@ -31,7 +31,7 @@ import errno
 import hashlib
 import json
 import logging
-import math
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -122,74 +122,13 @@ class TaskFailure(RuntimeError):
 # --------------------------------------------------------------------------------------------
 
 
-def _fingerprint(inc: pd.DataFrame, services: Sequence[str]) -> dict[str, str]:
-    """Digest of the incidents (call time, position, service) overall and per service: two runs
-    saw identical incidents exactly when their digests are equal."""
-    out = {}
-    svc = inc["service"].astype(str).to_numpy()
-    for name in ("all", *services):
-        m = np.ones(len(inc), bool) if name == "all" else svc == name
-        h = hashlib.sha256()
-        for col in ("t_call", "x", "y"):
-            h.update(np.ascontiguousarray(inc[col].to_numpy(float)[m]).tobytes())
-        h.update("\0".join(svc[m]).encode())
-        out[name] = h.hexdigest()[:16]
-    return out
-
-
-def _borough_rows(w: pd.DataFrame, weeks: float, codes: Sequence[str], within_s: float
-                  ) -> list[dict[str, Any]]:
-    """Per-borough figures of one replication's window (one row per borough, in order)."""
-    rows = []
-    groups = {c: g for c, g in w.groupby("gss_code", observed=True)}
-    for code in codes:
-        g = groups.get(code)
-        if g is None or not len(g):
-            rows.append({"gss_code": code, "incidents": 0})
-            continue
-        on = (g["drone_outcome"] == "on_scene").to_numpy(bool)
-        dr = g["drone_response_s"].to_numpy(float)[on]
-        gr = g["ground_response_s"].to_numpy(float)
-        rows.append({
-            "gss_code": code,
-            "incidents": int(len(g)),
-            "incidents_per_week": len(g) / weeks,
-            "drone_deployments_per_week": int(on.sum()) / weeks,
-            "drone": metrics._resp(dr),
-            "ground": metrics._resp(gr),
-            "p_drone_first": float((dr < gr[on]).mean()) if dr.size else math.nan,
-            "suited": int(g["drone_suited"].to_numpy(bool).sum()),
-            "suited_within_target": metrics.suited_within_share(g, -math.inf, math.inf,
-                                                                within_s),
-        })
-    return rows
-
-
 def task_kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
-    """The KPIs of one replication, computed where it ran; everything a summary needs.
-
-    ``metrics.replication_kpis`` (all incidents, with ``suited_within_target``), plus
-    ``by_service`` (the same per service, for a scenario with several), ``per_borough`` (one row
-    per borough), ``demand_fingerprint``, ``pilots``, ``fleet_size`` and ``ground_units``. Deterministic: the same task gives the same KPIs on any executor.
-    """
-    scn = prep.scenario
-    inc, mis = res.incidents, res.missions
-    within = scn.coverage.within_s
-    k = metrics.replication_kpis(inc, mis, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
-                                 fleet_size=res.fleet_size, pilots=res.pilots, within_s=within)
-    names = list(scn.services)
-    k["by_service"] = {}
-    if len(names) > 1:
-        for name in names:
-            sel = inc[inc["service"] == name]
-            ms = mis[mis["service"] == name] if "service" in mis else mis.iloc[0:0]
-            k["by_service"][name] = metrics.replication_kpis(
-                sel, ms, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
-                fleet_size=res.fleet_size, pilots=res.pilots, within_s=within)
-    w = metrics.in_window(inc, res.warmup_s, res.horizon_s)
-    weeks = (res.horizon_s - res.warmup_s) / (7 * 86_400.0)
-    k["per_borough"] = _borough_rows(w, weeks, list(prep.london.borough_codes), within)
-    k["demand_fingerprint"] = _fingerprint(inc, names)
+    """The KPIs of one replication, computed where it ran (a few kilobytes): the running
+    aggregates of its records (:meth:`dronesim.aggregates.Aggregates.kpis`: everything
+    ``metrics.replication_kpis`` gives, ``suited_within_target``, ``by_service``,
+    ``per_borough``, ``demand_fingerprint``) plus ``pilots``, ``fleet_size`` and
+    ``ground_units``. Deterministic: the same task gives the same KPIs on any executor."""
+    k = dict(res.kpis)
     k["pilots"] = res.pilots
     k["fleet_size"] = res.fleet_size
     k["ground_units"] = dict(res.ground_units)
@@ -213,16 +152,17 @@ def _prepared(payload: dict[str, Any]) -> Prepared:
     return prep
 
 
-def _write_parquet(df: pd.DataFrame, path: str | None) -> bytes | None:
-    """Write a table to ``path``, or return its Parquet bytes when ``path`` is None."""
-    if path is not None:
-        df.to_parquet(path, index=False)
-        return None
-    import io
+def _sink(payload: dict[str, Any], scratch: Path | None):
+    """Where the task's records go: the Parquet files it was given, a scratch folder whose files
+    travel back as bytes (a remote worker), memory (tables kept), or nowhere."""
+    from .sinks import NullSink, ParquetSink
 
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    return buf.getvalue()
+    rec = payload.get("records")
+    if rec is not None:
+        if rec:
+            return ParquetSink(rec["incidents"], rec["missions"])
+        return ParquetSink(scratch / "incidents.parquet", scratch / "missions.parquet")
+    return None if payload.get("keep_tables") else NullSink()
 
 
 def execute_task(payload: dict[str, Any]) -> dict[str, Any]:
@@ -233,13 +173,13 @@ def execute_task(payload: dict[str, Any]) -> dict[str, Any]:
         if payload.get("plugins"):
             load_plugins(payload["plugins"])
         prep = _prepared(payload)
-        res = run_replication(prep, payload["replication"])
-        out: dict[str, Any] = {"ok": True, "kpis": task_kpis(prep, res)}
-        rec = payload.get("records")
-        if rec is not None:
-            parts = {name: _write_parquet(df, rec.get(name))
-                     for name, df in (("incidents", res.incidents), ("missions", res.missions))}
-            out["parquet"] = {k: v for k, v in parts.items() if v is not None}
+        with tempfile.TemporaryDirectory(prefix="dronesim-task-") as tmp:
+            sink = _sink(payload, Path(tmp))
+            res = run_replication(prep, payload["replication"], sink=sink)
+            out: dict[str, Any] = {"ok": True, "kpis": task_kpis(prep, res)}
+            if payload.get("records") == {}:  # a remote worker: the files travel as bytes
+                out["parquet"] = {name: (Path(tmp) / f"{name}.parquet").read_bytes()
+                                  for name in ("incidents", "missions")}
         if payload.get("keep_tables"):
             out["replication"] = res
         out["wall_s"] = time.perf_counter() - t0
@@ -452,7 +392,7 @@ def _borough_summary(kpis: Sequence[dict[str, Any]], codes: Sequence[str],
     """Per-borough figures combined across replications (mean and 95% interval)."""
     rows = []
     for b, (code, name) in enumerate(zip(codes, names)):
-        per = [k["per_borough"][b] for k in kpis if k["per_borough"][b]["incidents"] > 0]
+        per = [k["per_borough"][b] for k in kpis if k["per_borough"][b]["incidents_per_week"] > 0]
         drone = [p["drone"] for p in per]
         ground = [p["ground"] for p in per]
         first = [p["p_drone_first"] for p in per if p["drone"]["n"] > 0]

@@ -199,9 +199,9 @@ def sweep_result(scn: Scenario, requested: Sequence[int], factors: Sequence[Fact
             "boroughs_covered": cov.boroughs_covered,
         })
         for b in k["per_borough"]:
-            if b["incidents"] and b["suited"]:
+            if b["suited"]:
                 brows.append({"step": step, "gss_code": b["gss_code"], "replication": rep,
-                              "share_within": b["suited_within_target"]})
+                              "share_within": b["suited_within_share"]})
     steps = pd.DataFrame(rows).sort_values(["step", "replication"]).reset_index(drop=True)
     dyn = (pd.DataFrame(brows, columns=["step", "gss_code", "replication", "share_within"])
            .groupby(["step", "gss_code"], as_index=False)["share_within"].mean())

@@ -225,7 +225,7 @@ def test_aggregates_equal_kpis_of_the_whole_table(three, case):
     within = prep.scenario.coverage.within_s
     hit = w["drone_suited"] & (w["drone_outcome"] == "on_scene") & (
         w["drone_response_s"] <= within)
-    assert res.kpis["suited_share_within_target"] == hit[w["drone_suited"]].mean()
+    assert res.kpis["suited_within_target"] == hit[w["drone_suited"]].mean()
     rows = {r["gss_code"]: r for r in res.kpis["per_borough"]}
     weeks = (res.horizon_s - res.warmup_s) / WEEK_S
     for code, g in w.groupby("gss_code"):
