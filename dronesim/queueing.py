@@ -406,6 +406,13 @@ class PreferenceAtoms:
     counts: np.ndarray
     unreached_share: float
 
+    def first_choice_shares(self, servers: int | None = None) -> np.ndarray:
+        """Share of the (reached) calls whose nearest server is ``i``: the dispatch shares if
+        every server were always free (each serving its own Voronoi district)."""
+        n = servers if servers is not None else self.mean_distance.shape[0]
+        first = np.array([p[0] for p in self.preferences], np.int64)
+        return np.bincount(first, weights=self.shares, minlength=n)
+
 
 def preference_atoms(x: np.ndarray, y: np.ndarray, server_x: Sequence[float],
                      server_y: Sequence[float], weights: np.ndarray | None = None,

@@ -198,3 +198,9 @@ def test_preference_atoms():
     assert atoms.unreached_share == 0.0
     far = preference_atoms(np.array([100.0, 1.0]), np.zeros(2), [0.0], [0.0], max_range=25.0)
     assert far.unreached_share == pytest.approx(0.5)
+
+
+def test_first_choice_shares():
+    x = np.array([1.0, 2.0, 8.0, 30.0])
+    atoms = preference_atoms(x, np.zeros(4), [0.0, 10.0], [0.0, 0.0], max_range=25.0)
+    np.testing.assert_allclose(atoms.first_choice_shares(), [0.5, 0.5])
