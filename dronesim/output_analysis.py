@@ -4,9 +4,9 @@ Pure functions of arrays (no simulation), used by ``06_warmup_and_replications.i
 
 * :func:`binned_means`: an output series per replication (e.g. mean response of the calls of
   each hour), the raw material of both warm-up methods.
-* :func:`remove_cycle`: subtracts a periodic steady-state profile (dronesim's demand follows an
+* :func:`cycle_difference`: each bin minus the bin one cycle later (dronesim's demand follows an
   hour-of-week profile, so the response series has a daily and weekly cycle that would hide or
-  mimic a warm-up transient).
+  mimic a warm-up transient; the difference removes it and leaves the transient).
 * :func:`welch_moving_average`: Welch's graphical method (Welch, P. D. 1983, "The statistical
   analysis of simulation results", in *The Computer Performance Modeling Handbook*, ed.
   S. Lavenberg, Academic Press, 268-328; as given by Law, A. M. & Kelton, W. D. 2000,
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["binned_means", "remove_cycle", "welch_moving_average", "MSERResult", "mser",
+__all__ = ["binned_means", "cycle_difference", "welch_moving_average", "MSERResult", "mser",
            "half_width", "replications_needed", "sequential_stop"]
 
 
@@ -78,41 +78,36 @@ def binned_means(t: np.ndarray, values: np.ndarray, replication: np.ndarray, bin
     return out.reshape(r, m)
 
 
-def remove_cycle(series: np.ndarray, period: int, reference_from: int = 0) -> np.ndarray:
-    """Subtract a periodic profile estimated from the later part of the series.
+def cycle_difference(series: np.ndarray, period: int) -> np.ndarray:
+    """Each bin minus the bin one cycle later: ``D_k = Y_k - Y_{k + period}``.
 
-    ``profile[p]`` is the mean of every value at phase ``p`` (bin index modulo ``period``) from
-    bin ``reference_from`` on, over all rows; the result is ``series - profile[phase]``. Where
-    the system has reached its periodic steady state the residual has mean zero at every phase,
-    so what remains near the start is the initial transient. Choose ``reference_from`` beyond
-    any plausible warm-up, and a series at least ``reference_from + period`` bins long so that
-    every phase has a reference value (phases without one give NaN).
+    dronesim's demand follows an hour-of-week profile, so its output series cycle daily and
+    weekly, and a cycle hides or mimics a warm-up transient. Once the system has reached its
+    periodic steady state, ``Y_k`` and ``Y_{k+period}`` have the same mean, so ``D_k`` has mean
+    zero; a transient that ends within the first cycle shows as a non-zero mean of the first
+    ``D_k`` only. Unlike subtracting a profile estimated from the same run, the reference bins
+    are independent observations one cycle later, so the steady part of ``D`` keeps its full
+    noise and Welch's plot and MSER read it without bias. Needs a run longer than two cycles
+    to see a transient of up to one cycle.
 
     Parameters
     ----------
     series
-        ``(m,)`` or ``(R, m)``, bins in time order (NaN allowed).
+        ``(m,)`` or ``(R, m)``, bins in time order (NaN allowed and propagated).
     period
-        Cycle length in bins (24 for a daily cycle in hourly bins, 168 for a weekly one).
-    reference_from
-        First bin used to estimate the profile.
+        Cycle length in bins (168 for the weekly cycle in hourly bins, 28 in 6-hour bins).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(m - period,)`` or ``(R, m - period)``.
     """
     y = np.asarray(series, float)
-    two_d = y.ndim == 2
-    y2 = y if two_d else y[None, :]
-    m = y2.shape[1]
-    if not 1 <= period <= m:
-        raise ValueError(f"period must be from 1 to the series length {m}; got {period}")
-    phase = np.arange(m) % period
-    ref = y2[:, reference_from:]
-    ph = phase[reference_from:]
-    ok = np.isfinite(ref)
-    sums = np.bincount(np.broadcast_to(ph, ref.shape)[ok], weights=ref[ok], minlength=period)
-    counts = np.bincount(np.broadcast_to(ph, ref.shape)[ok], minlength=period)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        profile = sums / counts
-    out = y2 - profile[phase]
-    return out if two_d else out[0]
+    m = y.shape[-1]
+    if not 1 <= period < m:
+        raise ValueError(f"period must be from 1 to {m - 1} bins (the series length minus "
+                         f"one); got {period}")
+    return y[..., :m - period] - y[..., period:]
 
 
 def welch_moving_average(series: np.ndarray, window: int) -> np.ndarray:

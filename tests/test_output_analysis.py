@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dronesim.output_analysis import (binned_means, half_width, mser, remove_cycle,
+from dronesim.output_analysis import (binned_means, cycle_difference, half_width, mser,
                                       replications_needed, sequential_stop,
                                       welch_moving_average)
 
@@ -21,18 +21,18 @@ def test_binned_means():
                                         [7.0, np.nan, np.nan, np.nan]])
 
 
-def test_remove_cycle():
+def test_cycle_difference():
     period = 4
     cycle = np.tile([1.0, 3.0, 2.0, 0.0], 6)
     transient = np.where(np.arange(24) < 3, 5.0, 0.0)
-    # A pure cycle leaves nothing; a cycle with a transient leaves the transient.
-    np.testing.assert_allclose(remove_cycle(cycle, period, reference_from=8), 0.0)
-    np.testing.assert_allclose(remove_cycle(cycle + transient, period, reference_from=8),
-                               transient)
+    # A pure cycle leaves zeros; a transient shorter than a cycle is left as it was.
+    np.testing.assert_array_equal(cycle_difference(cycle, period), np.zeros(20))
+    np.testing.assert_array_equal(cycle_difference(cycle + transient, period), transient[:20])
     two = np.vstack([cycle + transient, cycle - transient])
-    np.testing.assert_allclose(remove_cycle(two, period, 8), np.vstack([transient, -transient]))
+    np.testing.assert_array_equal(cycle_difference(two, period),
+                                  np.vstack([transient[:20], -transient[:20]]))
     with pytest.raises(ValueError):
-        remove_cycle(cycle, 30)
+        cycle_difference(cycle, 24)
 
 
 def test_welch_moving_average_hand_values():
