@@ -1,5 +1,10 @@
 """The notebooks in notebooks/ run from top to bottom without error and are committed stripped.
 
+Every ``*.ipynb`` in notebooks/ is found by the glob below and gets each test, so a new notebook
+is executed without editing this file. Each one answers one question: numbered ``NN_name``,
+a first markdown cell that is its title and question, a ``FULL`` switch between the small size
+the tests run and the size to quote, and a closing "What this shows" cell.
+
 Each notebook is executed with nbclient in a fresh ``python3`` kernel whose working directory is
 the notebooks folder, as when a researcher opens it in Jupyter. When no ``python3`` kernelspec
 is registered, jupyter_client falls back to ipykernel in the interpreter running the tests, so
@@ -20,6 +25,30 @@ KERNEL = "python3"
 CELL_TIMEOUT_S = 300
 
 
+def test_the_notebooks_are_found():
+    names = [p.name for p in NOTEBOOKS]
+    assert len(names) >= 7, names
+    numbers = [n.split("_", 1)[0] for n in names]
+    assert all(len(k) == 2 and k.isdigit() for k in numbers), names
+    assert len(set(numbers)) == len(numbers), f"two notebooks share a number: {names}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_shape(path: Path) -> None:
+    """Title and question first, a FULL switch, and a closing "what this shows" cell."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = nb["cells"]
+    first = "".join(cells[0]["source"])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith(f"# {path.name[:2]} "), (
+        f"{path.name}: the first cell should be the title '# {path.name[:2]} ...'")
+    assert "**Question" in first, f"{path.name}: the first cell should state the question"
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "FULL = False" in code, f"{path.name}: no FULL = False switch"
+    last = "".join(cells[-1]["source"])
+    assert cells[-1]["cell_type"] == "markdown" and "What this shows" in last, (
+        f"{path.name}: the last cell should say what this shows, and the caveats")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_stripped(path: Path) -> None:
     """Committed notebooks carry no outputs or execution counts (plain JSON, no Jupyter needed)."""
@@ -27,6 +56,7 @@ def test_notebook_is_stripped(path: Path) -> None:
     assert nb.get("nbformat") == 4, f"{path.name}: not an nbformat v4 notebook"
     dirty = [i for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
              and (cell.get("outputs") or cell.get("execution_count") is not None)]
+    dirty += [i for i, cell in enumerate(nb["cells"]) if cell.get("attachments")]
     assert not dirty, (f"{path.name}: code cells {dirty} have outputs or execution counts; "
                        "clear all outputs and save before committing (Jupyter: Edit > Clear "
                        "Outputs of All Cells)")
