@@ -66,7 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from .scenario import WeatherSpec
+from .scenario import NightSpec, WeatherSpec
 
 __all__ = [
     "REASONS",
@@ -79,6 +79,8 @@ __all__ = [
     "wind_scale_m_s",
     "weibull_cdf",
     "lag1_autocorr",
+    "replication_flyability",
+    "flyable_hours_per_day",
 ]
 
 HOUR_S = 3600.0
@@ -266,6 +268,36 @@ def grounded_intervals(fly: Flyability, hour_s: float = HOUR_S
         if code:
             out.append((float(s * hour_s), float(e * hour_s), REASONS[code]))
     return out
+
+
+def replication_flyability(weather: WeatherSpec, night: NightSpec, start_date: dt.date | str,
+                           horizon_s: float, rng: np.random.Generator
+                           ) -> tuple[WeatherSeries | None, Flyability]:
+    """Flyability of one replication's fleet, weather and night rule together: the one call
+    the engine needs (phase 2) before it starts.
+
+    With ``weather.enabled`` false no weather is drawn (``rng`` is not touched) and only the
+    night rule can ground the fleet; with ``night.rule`` other than ``not_allowed`` night never
+    grounds it (its other effects, slower flight or a second pilot, are per flight:
+    :func:`dronesim.daylight.night_effect`). Both off: every hour flyable, as today.
+    """
+    from .daylight import night_hours
+
+    hours = int(np.ceil(horizon_s / HOUR_S))
+    dark = (night_hours(start_date, hours, night) if night.rule == "not_allowed"
+            else np.zeros(hours, dtype=bool))
+    if not weather.enabled:
+        reason = np.where(dark, REASONS.index("night"), 0).astype(np.int8)
+        mask = (dark.astype(np.uint8) << (REASONS.index("night") - 1)).astype(np.uint8)
+        return None, Flyability(flyable=~dark, reason=reason, reason_mask=mask)
+    series = generate_weather(weather, rng, hours, start_date)
+    return series, flyability(series, weather, night=dark)
+
+
+def flyable_hours_per_day(fly: Flyability) -> float:
+    """Mean flyable hours per day (Gao et al. 2021 report 5.7 h/day as the world median for
+    common drones)."""
+    return float(fly.flyable.mean() * 24.0) if fly.flyable.size else float("nan")
 
 
 def lag1_autocorr(x: np.ndarray) -> float:

@@ -13,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from dronesim.scenario import WeatherSpec
+from dronesim.daylight import night_hours
+from dronesim.scenario import NightSpec, WeatherSpec
 from dronesim.streams import Streams
 from dronesim.weather import (REASONS, WeatherSeries, flyability, generate_weather,
-                              grounded_intervals, hour_months, lag1_autocorr, weibull_cdf)
+                              flyable_hours_per_day, grounded_intervals, hour_months,
+                              lag1_autocorr, replication_flyability, weibull_cdf)
 
 SPEC = WeatherSpec(enabled=True)
 START = dt.date(2025, 1, 6)  # a Monday
@@ -81,6 +83,27 @@ def test_night_mask_of_the_wrong_length_is_refused():
 def test_hour_months_follow_the_calendar():
     m = hour_months(dt.date(2025, 1, 31), 48)
     assert m[:24].tolist() == [1] * 24 and m[24:].tolist() == [2] * 24
+
+
+def test_weather_and_night_off_leave_every_hour_flyable_and_draw_nothing():
+    streams = Streams(9, 0)
+    series, f = replication_flyability(WeatherSpec(), NightSpec(), START, 7 * 86_400.0,
+                                       streams["weather"])
+    assert series is None and f.flyable.all() and f.flyable.size == 7 * 24
+    assert flyable_hours_per_day(f) == 24.0
+    # the weather stream was not advanced
+    assert streams["weather"].random() == Streams(9, 0)["weather"].random()
+
+
+def test_no_night_flying_grounds_exactly_the_night_hours():
+    night = NightSpec(rule="not_allowed")
+    _, f = replication_flyability(WeatherSpec(), night, START, 3 * 86_400.0,
+                                  Streams(9, 0)["weather"])
+    dark = night_hours(START, 72, night)
+    assert np.array_equal(~f.flyable, dark)
+    assert set(f.reason[dark].tolist()) == {REASONS.index("night")}
+    _, g = replication_flyability(SPEC, night, START, 3 * 86_400.0, Streams(9, 0)["weather"])
+    assert not np.any(g.flyable & dark)
 
 
 # --- the generator against its target statistics -----------------------------------------------
