@@ -42,6 +42,13 @@ __all__ = [
     "AirspaceManagementSpec",
     "ConnectivitySpec",
     "DemandSpec",
+    "WeatherSpec",
+    "NightSpec",
+    "FaultSpec",
+    "AirframeSpec",
+    "RosterSpec",
+    "CostSpec",
+    "ValueSpec",
     "load_scenario",
     "scenario_from_dict",
     "scenario_to_dict",
@@ -84,6 +91,10 @@ class Simulation:
     warmup_hours: float = _num(24.0, ge=0, le=24 * 7 * 8, doc="discarded start-up period")
     replications: int = _num(5, ge=1, le=10_000)
     seed: int = _num(20251023, ge=0, le=2**63 - 1)
+    start_date: str = field(default="2025-10-27",
+                            metadata={"doc": "calendar date (a Monday) of the simulated clock's "
+                                             "Monday 00:00; sets the season of weather and "
+                                             "daylight"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +130,8 @@ class DockSite:
     y: float = _num(math.nan, doc="northing, EPSG:27700")
     service: str = field(default="", metadata={"doc": "service owning these drones "
                                                       "('' = any service)"})
+    airframe: str = field(default="", metadata={"doc": "[[airframes]] type of these drones "
+                                                       "('' = the [drones] airframe)"})
     source: str = ""
 
 
@@ -153,6 +166,11 @@ class GroundSpec:
                             "stations; none: no ground response simulated")
     units_per_station: int = _num(1, ge=1, le=1000, doc="with base = 'stations'")
     turnout_cv: float = _num(0.0, ge=0, le=10, doc="per-incident variability of turnout_s")
+    mutual_aid: str = _choice("off", ("off", "neighbours", "london"),
+                              doc="patrol units of other boroughs may take an incident left "
+                                  "waiting mutual_aid_delay_s (off: own borough only)")
+    mutual_aid_delay_s: float = _num(300.0, ge=0, le=86_400, doc="assumption")
+    mutual_aid_max_distance_m: float = _num(10_000.0, gt=0, le=100_000, doc="assumption")
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +361,171 @@ class DemandSpec:
         return Path.cwd() / p
 
 
+# --------------------------------------------------------------------------------------------
+# Operations as they are (issue 9): weather, night, faults, airframe types, rosters, costs and
+# value. Every section is off (or without effect on the simulation) by default, so existing
+# scenarios behave exactly as before; the sources of the defaults are in the docstrings of
+# dronesim/weather.py, daylight.py, costs.py and value.py.
+# --------------------------------------------------------------------------------------------
+
+#: London rain days (>= 1.0 mm) per month, Jan-Dec: Met Office 1971-2000 averages for London
+#: (Greenwich), as tabulated with the Met Office as source (110.4 a year).
+LONDON_RAIN_DAYS = (10.8, 8.5, 9.6, 9.4, 9.0, 8.3, 8.0, 7.6, 8.5, 10.7, 10.1, 9.9)
+#: London precipitation, mm per month, Jan-Dec, same table (591.8 mm a year).
+LONDON_RAIN_MM = (51.6, 38.2, 40.5, 45.0, 46.5, 47.3, 41.1, 51.6, 50.4, 68.8, 58.0, 53.0)
+#: Share of daylight METAR observations at London City Airport (EGLC), 2020-2024, with
+#: visibility >= 5 km and ceiling >= 1,000 ft ("marginal VFR or better"), Jan-Dec
+#: (metar-taf.com climate statistics for EGLC, computed from historical METARs).
+LONDON_MVFR_SHARE = (0.877, 0.901, 0.911, 0.938, 0.957, 0.945, 0.978, 0.965, 0.952, 0.936,
+                     0.886, 0.855)
+#: Monthly mean 10 m hourly wind speed in London, m/s, Jan-Dec. ASSUMPTION: no London monthly
+#: table was found here. Anchors: the UK-wide annual mean 7.9-9.4 kn (4.1-4.8 m/s, 2015-2021,
+#: BEIS Energy Trends weather statistics) and Heathrow being "relatively sheltered"; the
+#: winter-high, summer-low seasonal shape is the usual one for UK stations.
+LONDON_WIND_MEAN_M_S = (4.6, 4.6, 4.5, 4.1, 3.9, 3.6, 3.5, 3.5, 3.6, 3.9, 4.2, 4.4)
+
+
+def _tuple_field(default: tuple[float, ...], doc: str = "") -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class WeatherSpec:
+    """Flyability process (see :mod:`dronesim.weather`): hourly wind, precipitation, visibility
+    and cloud base drawn from London climate statistics, and the limits the fleet flies within.
+
+    ``enabled = false`` (the default): the fleet is never grounded by weather.
+    """
+
+    enabled: bool = False
+    wind_mean_m_s: tuple[float, ...] = _tuple_field(
+        LONDON_WIND_MEAN_M_S, "monthly mean 10 m hourly wind, Jan-Dec (assumption)")
+    wind_weibull_k: float = _num(1.8, gt=0.5, le=5,
+                                 doc="Weibull shape of hourly wind; UK stations 1.4-2.1 "
+                                     "(Earl et al. 2013)")
+    wind_autocorr_1h: float = _num(0.95, ge=0, lt=1, doc="lag-1 h autocorrelation, latent wind")
+    wind_height_factor: float = _num(1.3, gt=0, le=5,
+                                     doc="wind at flight / dock height over 10 m wind")
+    rain_days: tuple[float, ...] = _tuple_field(LONDON_RAIN_DAYS,
+                                                "days >= 1 mm per month, Jan-Dec")
+    rain_mm: tuple[float, ...] = _tuple_field(LONDON_RAIN_MM, "precipitation per month, Jan-Dec")
+    wet_day_persistence: float = _num(0.5, ge=0, lt=1, doc="P(wet day | previous day wet)")
+    wet_hours_per_wet_day: float = _num(5.0, ge=1, le=24, doc="mean hours of rain on a wet day")
+    clear_share: tuple[float, ...] = _tuple_field(
+        LONDON_MVFR_SHARE, "share of hours with visibility >= visibility_ref_m and cloud base "
+                           ">= cloud_ref_m, Jan-Dec")
+    visibility_ref_m: float = _num(5000.0, gt=0, le=100_000)
+    cloud_ref_m: float = _num(304.8, gt=0, le=10_000, doc="1,000 ft")
+    murk_autocorr_1h: float = _num(0.9, ge=0, lt=1, doc="lag-1 h autocorrelation, latent murk")
+    visibility_log_sd: float = _num(1.0, gt=0, le=5)
+    cloud_log_sd: float = _num(1.0, gt=0, le=5)
+    max_wind_m_s: float = _num(10.0, gt=0, le=100,
+                               doc="common drones 10 m/s (Gao et al. 2021); docks 8-12 m/s")
+    max_precip_mm_h: float = _num(0.0, ge=0, le=1000,
+                                  doc="0: no flight in any rain (Gao et al. 2021, common drones)")
+    min_visibility_m: float = _num(5000.0, ge=0, le=100_000)
+    min_cloud_base_m: float = _num(304.8, ge=0, le=10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class NightSpec:
+    """What night changes (see :mod:`dronesim.daylight`). Night is sunset to sunrise
+    (``definition = "sunset"``) or civil dusk to civil dawn (``"civil_twilight"``).
+
+    ``rule``: ``allowed`` (as by day, the default), ``slower`` (cruise speed x ``speed_factor``
+    and ``extra_launch_s`` more to get airborne), ``second_pilot`` (each night flight holds
+    ``pilots_per_flight`` pilots), ``not_allowed`` (the fleet is grounded at night).
+    """
+
+    rule: str = _choice("allowed", ("allowed", "slower", "second_pilot", "not_allowed"))
+    definition: str = _choice("sunset", ("sunset", "civil_twilight"))
+    speed_factor: float = _num(1.0, gt=0, le=1)
+    extra_launch_s: float = _num(0.0, ge=0, le=3600)
+    pilots_per_flight: int = _num(2, ge=1, le=10)
+    latitude: float = _num(51.5072, ge=-90, le=90, doc="where sunrise and sunset are computed")
+    longitude: float = _num(-0.1276, ge=-180, le=180)
+    timezone: str = "Europe/London"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """Airframe and dock faults and scheduled maintenance; all off by default.
+
+    ``failures_per_flight_hour``: rate of a fault ending a flight and taking the drone out of
+    service for ``repair_s`` (commercial UAS about 1 per 1,000 flight hours: survey of UK
+    operators, TU Delft repository). ``maintenance_every_flight_hours`` (0 = none) takes a drone
+    out for ``maintenance_s``. ``dock_failures_per_year``: dock faults, out for ``dock_repair_s``.
+    """
+
+    failures_per_flight_hour: float = _num(0.0, ge=0, le=10)
+    repair_s: float = _num(172_800.0, ge=0, le=365 * 86_400.0, doc="assumption: 2 days")
+    maintenance_every_flight_hours: float = _num(0.0, ge=0, le=100_000)
+    maintenance_s: float = _num(14_400.0, ge=0, le=30 * 86_400.0, doc="assumption: 4 hours")
+    dock_failures_per_year: float = _num(0.0, ge=0, le=1000)
+    dock_repair_s: float = _num(172_800.0, ge=0, le=365 * 86_400.0, doc="assumption: 2 days")
+
+
+@dataclass(frozen=True, slots=True)
+class AirframeSpec:
+    """One airframe type of a mixed fleet; a dock names the type it holds (``[[docks]]
+    airframe``). Unset (NaN) performance fields take the ``[drones]`` value."""
+
+    name: str = ""
+    speed_m_s: float = _num(math.nan, gt=0, le=100)
+    endurance_s: float = _num(math.nan, gt=0, le=86_400)
+    recharge_full_s: float = _num(math.nan, ge=0, le=86_400)
+    max_range_m: float = _num(math.nan, gt=0, le=100_000)
+    cost_gbp: float = _num(math.nan, ge=0, le=1e9, doc="unset: [costs] airframe_cost_gbp")
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RosterSpec:
+    """Time-varying fleet. ``drone_pattern``: 24 shares (0-1) of each dock's drones on duty in
+    each hour of the day (empty: all, always). ``dock_hours``: dock name -> [open hour, close
+    hour) of the day (close < open wraps past midnight); unlisted docks are always open."""
+
+    drone_pattern: tuple[float, ...] = ()
+    dock_hours: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CostSpec:
+    """Costs of the drone service (see :mod:`dronesim.costs`); they change no simulated event.
+
+    All money in GBP. ``pilots_per_shift = 0``: the control room's pilots on duty.
+    """
+
+    airframe_cost_gbp: float = _num(15_000.0, ge=0, le=1e9, doc="assumption")
+    airframe_life_years: float = _num(3.0, gt=0, le=50, doc="assumption")
+    dock_cost_gbp: float = _num(20_000.0, ge=0, le=1e9, doc="assumption")
+    dock_life_years: float = _num(5.0, gt=0, le=50, doc="assumption")
+    pilots_per_shift: int = _num(0, ge=0, le=100_000)
+    shifts_per_day: float = _num(3.0, gt=0, le=24, doc="8-hour shifts, 24/7")
+    cost_per_pilot_shift_gbp: float = _num(292.0, ge=0, le=1e6,
+                                           doc="8 h x GBP 36.51 (Home Office on-cost, 2014)")
+    maintenance_per_airframe_year_gbp: float = _num(1_500.0, ge=0, le=1e9, doc="assumption")
+    maintenance_per_dock_year_gbp: float = _num(2_000.0, ge=0, le=1e9, doc="assumption")
+    cost_per_flight_hour_gbp: float = _num(5.0, ge=0, le=1e6, doc="assumption")
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSpec:
+    """What a drone deployment is worth (see :mod:`dronesim.value`).
+
+    ``drone_resolved_share``: service -> one share per priority of drone-attended incidents the
+    drone resolves with no officer sent (empty: none, today's behaviour). US DFR programmes
+    report "15%-40% of calls" cleared before officers arrive (Police1, 2025).
+    ``officer_cost_per_hour_gbp``: Home Office on-cost of a sergeant or constable, GBP 36.51/h
+    (PQ 216460, answered 4 Dec 2014).
+    """
+
+    drone_resolved_share: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    officer_cost_per_hour_gbp: float = _num(36.51, ge=0, le=1e6)
+    target_response_s: float = _num(120.0, gt=0, le=86_400,
+                                    doc="equity: a borough below target misses this")
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """A complete, validated scenario."""
@@ -362,6 +545,13 @@ class Scenario:
     sharing: SharingSpec = field(default_factory=SharingSpec)
     airspace_management: AirspaceManagementSpec = field(default_factory=AirspaceManagementSpec)
     connectivity: ConnectivitySpec = field(default_factory=ConnectivitySpec)
+    weather: WeatherSpec = field(default_factory=WeatherSpec)
+    night: NightSpec = field(default_factory=NightSpec)
+    faults: FaultSpec = field(default_factory=FaultSpec)
+    airframes: tuple[AirframeSpec, ...] = ()
+    rosters: RosterSpec = field(default_factory=RosterSpec)
+    costs: CostSpec = field(default_factory=CostSpec)
+    value: ValueSpec = field(default_factory=ValueSpec)
     source: str = field(default="<memory>", metadata={"internal": True})
     #: Which file (or ``<command line>``) set each dotted field, for error messages that name the
     #: file actually at fault (a parent reached through ``extends``); see :func:`blame`.
@@ -547,6 +737,8 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         for k, v in obj.files.items():
             if not isinstance(v, str) or not v:
                 raise InputError(file, f"{p}files.{k}", "must be a file name")
+    elif isinstance(obj, WeatherSpec | NightSpec | RosterSpec | ValueSpec | Simulation):
+        _check_operations(obj, p, file)
     elif isinstance(obj, Scenario):
         if not NAME_PATTERN.fullmatch(obj.name) or ".." in obj.name:
             raise InputError(file, "name", f"{obj.name!r} is not a valid label: 1-80 letters, "
@@ -559,6 +751,7 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
                 raise InputError(file, f"services.{name}.ground.base",
                                  'with no ground response drones need drones.loiter = '
                                  '"exponential" (they would wait on scene for no one)')
+        _check_operations_scenario(obj, file)
         dem = obj.demand
         # The trace file itself is read (and its absence reported) when the scenario is
         # prepared, so that a resolved copy of the scenario written elsewhere still loads.
@@ -585,6 +778,92 @@ def check_fleet(scn: Scenario, file: str | None = None, *, sited: bool = False) 
         raise InputError(file, "docks", "no drones: list [[docks]] with drones, choose a "
                          "[siting] method, or set dispatch.policy = 'ground_only' (services "
                          f"using drones: {', '.join(needs)})")
+
+_DAYS_IN_MONTH = (31, 28.25, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _check_operations(obj: Any, p: str, file: str) -> None:
+    """Checks of the issue-9 sections that need more than one field of one object."""
+    if isinstance(obj, Simulation):
+        import datetime as _dt
+
+        try:
+            day = _dt.date.fromisoformat(obj.start_date)
+        except ValueError:
+            raise InputError(file, p + "start_date",
+                             f"expected a date YYYY-MM-DD, got {obj.start_date!r}") from None
+        if day.weekday() != 0:
+            raise InputError(file, p + "start_date",
+                             f"{obj.start_date} is a {day:%A}; the simulated clock starts on "
+                             "a Monday")
+    elif isinstance(obj, WeatherSpec):
+        for name in ("wind_mean_m_s", "rain_days", "rain_mm", "clear_share"):
+            vals = getattr(obj, name)
+            if len(vals) != 12 or any(not (v >= 0 and math.isfinite(v)) for v in vals):
+                raise InputError(file, p + name, "needs 12 monthly values (Jan-Dec), each >= 0")
+        if any(v <= 0 for v in obj.wind_mean_m_s):
+            raise InputError(file, p + "wind_mean_m_s", "each monthly mean must be > 0")
+        if any(v > 1 for v in obj.clear_share) or any(v <= 0 for v in obj.clear_share):
+            raise InputError(file, p + "clear_share", "each share must be within (0, 1]")
+        for m, (days, mm) in enumerate(zip(obj.rain_days, obj.rain_mm)):
+            frac = days / _DAYS_IN_MONTH[m]
+            if frac >= 1:
+                raise InputError(file, f"{p}rain_days[{m}]", "more rain days than days")
+            if days > 0 and mm < days:
+                raise InputError(file, f"{p}rain_mm[{m}]",
+                                 "every rain day holds >= 1 mm, so rain_mm >= rain_days")
+            # P(wet | dry) = frac (1 - q) / (1 - frac) must be a probability
+            if frac * (1 - obj.wet_day_persistence) > 1 - frac:
+                raise InputError(file, p + "wet_day_persistence",
+                                 f"too low for {days:g} rain days in month {m + 1}")
+    elif isinstance(obj, NightSpec):
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(obj.timezone)
+        except Exception:  # noqa: BLE001 - zoneinfo raises several types for a bad key
+            raise InputError(file, p + "timezone",
+                             f"unknown time zone {obj.timezone!r}") from None
+    elif isinstance(obj, RosterSpec):
+        if obj.drone_pattern and (len(obj.drone_pattern) != 24
+                                  or any(not 0 <= v <= 1 for v in obj.drone_pattern)):
+            raise InputError(file, p + "drone_pattern", "needs 24 shares within [0, 1]")
+        for k, hours in obj.dock_hours.items():
+            if len(hours) != 2 or any(not 0 <= h <= 24 for h in hours):
+                raise InputError(file, f"{p}dock_hours.{k}",
+                                 "needs [open hour, close hour], each within [0, 24]")
+    elif isinstance(obj, ValueSpec):
+        for k, shares in obj.drone_resolved_share.items():
+            if not shares or any(not 0 <= v <= 1 for v in shares):
+                raise InputError(file, f"{p}drone_resolved_share.{k}",
+                                 "needs one share per priority, each within [0, 1]")
+
+
+def _check_operations_scenario(obj: Scenario, file: str) -> None:
+    names = [a.name for a in obj.airframes]
+    for k, a in enumerate(obj.airframes):
+        if not a.name:
+            raise InputError(file, f"airframes[{k}].name", "every airframe type needs a name")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(file, "airframes", f"duplicate airframe names: {', '.join(dup)}")
+    for k, d in enumerate(obj.docks):
+        if d.airframe and d.airframe not in names:
+            raise InputError(file, f"docks[{k}].airframe",
+                             f"{d.airframe!r} is not an [[airframes]] name "
+                             f"({', '.join(names) or 'none given'})")
+    docks = {d.name for d in obj.docks}
+    for name in obj.rosters.dock_hours:
+        if name not in docks:
+            raise InputError(file, f"rosters.dock_hours.{name}", "not a dock name of this scenario")
+    for svc, shares in obj.value.drone_resolved_share.items():
+        if svc not in obj.services:
+            raise InputError(file, f"value.drone_resolved_share.{svc}",
+                             f"not a service of this scenario ({', '.join(obj.services)})")
+        n = len(obj.services[svc].priority_shares)
+        if len(shares) != n:
+            raise InputError(file, f"value.drone_resolved_share.{svc}",
+                             f"needs one share per priority ({n}); got {len(shares)}")
 
 
 def _check_sharing(obj: Scenario, file: str) -> None:
