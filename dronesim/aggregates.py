@@ -138,6 +138,8 @@ class Aggregates:
         self.within_s = float(scn.coverage.within_s)
         self.fleet_size = fleet_size
         self.pilots = pilots
+        self.mutual_aid = any(sv.ground.mutual_aid != "off" and sv.ground.base == "patrol"
+                              for sv in scn.services.values())
         self.bins = LogLinearBins()
         S, B = len(self.services), len(self.codes)
         # Group families: 0 = all incidents, 1..S = each service, then each borough.
@@ -214,6 +216,13 @@ class Aggregates:
         add("ground_n", g_ok)
         for s in WITHIN_S:
             add(f"ground_le_{s}", ground <= s)
+        # Mutual aid (ground.py) and the most urgent grade's ground response (per-borough
+        # anchors are published for I-grade calls).
+        add("aided", g_ok & (c["mutual_aid_from"][w] != ""))
+        g1 = g_ok & (c["priority"][w] == 1)
+        add("ground1_sum", g1, np.where(g1, ground, 0.0))
+        add("ground1_n", g1)
+        add("ground1_le_900", g1 & (ground <= 900))
         gd_ok = on & g_ok
         add("ground_d_sum", gd_ok, np.where(gd_ok, ground, 0.0))
         add("ground_d_n", gd_ok)
@@ -325,6 +334,19 @@ class Aggregates:
         out["unstable"] = self._unstable("gwait", g) or self._unstable("qwait", g)
         suited = int(st["suited"][g])
         out["suited_within_target"] = int(st["hit"][g]) / suited if suited else math.nan
+        out.update(self._ground_extra(g))
+        return out
+
+    def _ground_extra(self, g: int) -> dict[str, float]:
+        """The priority-1 ground figures of group g, and its mutual aid share when mutual aid
+        is on for some service."""
+        st = self.stats
+        n_g, n1 = int(st["ground_n"][g]), int(st["ground1_n"][g])
+        out = {"ground_priority1_mean_s": float(st["ground1_sum"][g] / n1) if n1 else math.nan,
+               "ground_priority1_within_900": int(st["ground1_le_900"][g]) / n1 if n1
+               else math.nan}
+        if self.mutual_aid:
+            out["mutual_aid_share"] = int(st["aided"][g]) / n_g if n_g else math.nan
         return out
 
     def kpis(self) -> dict[str, Any]:
@@ -362,6 +384,9 @@ class Aggregates:
                 "p_drone_first": int(st["first"][g]) / on if on else math.nan,
                 "suited": suited,
                 "suited_within_share": int(st["hit"][g]) / suited if suited else math.nan,
+                # (the same, under the name of the figure in run summaries)
+                "suited_within_target": int(st["hit"][g]) / suited if suited else math.nan,
+                **self._ground_extra(g),
             })
         out["per_borough"] = per
         out["demand_fingerprint"] = {

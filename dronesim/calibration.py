@@ -19,6 +19,12 @@ all, and the scenario files quote the results. Nothing here changes a scenario f
   (road network, river crossings, pumps busy elsewhere), so the deploying-station fit
   (194 s + 0.0772 s/m) underestimates attendance by about 23 s when every pump goes from the
   nearest station; the nearest-station fit (about 221 s + 0.0764 s/m) absorbs that.
+* Met anchors (:func:`met_anchor_table`): the published I-grade figures of
+  ``data/calibration/met_response_anchors.csv`` (London-wide and a few boroughs, 2014-2022) set
+  beside the model's priority-1 officer figures of the same areas (mean response; share within
+  15 minutes), for one or several runs side by side (e.g. mutual aid off and on). A check of
+  direction and order of magnitude, not a calibration: the figures are few, scattered in time and
+  from months with known problems (see ``data/README.md``).
 * Fire replay (:func:`fire_replay_check`): replays the LFB sample's own incidents through a
   station-based fire scenario and compares first-pump attendance (ground arrival - ground
   dispatch, as LFB's attendance excludes call handling) with the sample, London-wide and per
@@ -41,7 +47,8 @@ from .scenario import CoverageSpec, Scenario
 from .sources import fire_stations
 
 __all__ = ["RoadFit", "fit_road_travel", "fit_road_travel_nearest", "drone_suited_share",
-           "call_handling_for_target", "FireReplayCheck", "fire_replay_check"]
+           "call_handling_for_target", "FireReplayCheck", "fire_replay_check",
+           "read_met_anchors", "met_anchor_table"]
 
 
 @dataclass(frozen=True)
@@ -236,3 +243,61 @@ def fire_replay_check(scn: Scenario | str | Path | None = None, replications: in
         table=table.reset_index(drop=True),
         replications=replications,
     )
+
+
+def read_met_anchors(data_dir: str | Path | None = None) -> pd.DataFrame:
+    """The published Met response figures (``data/calibration/met_response_anchors.csv``)."""
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    return pd.read_csv(root / "calibration" / "met_response_anchors.csv",
+                       keep_default_na=False)
+
+
+def met_anchor_table(summaries: dict[str, dict], data_dir: str | Path | None = None,
+                     worst: int = 5) -> pd.DataFrame:
+    """Published I-grade figures beside the model's, one column per run.
+
+    Parameters
+    ----------
+    summaries
+        Label -> a run's ``summary.json`` (e.g. ``{"mutual aid off": ..., "bcu": ...}``).
+        The model's figure for a borough is its priority-1 ground response (I-grade in the Met
+        scenarios): ``ground_priority1_mean_s`` for a mean, ``ground_priority1_within_900`` for
+        a share within 15 minutes; London-wide, the run's own figures.
+    worst
+        Also list the boroughs with the highest all-priority mean in the first run (whether or
+        not a figure was published for them), with their all-priority mean: where a borough
+        model confined to its borough is weakest.
+
+    Returns
+    -------
+    One row per published figure of grade I (then the worst boroughs): area, period, measure,
+    published value, and each run's value (seconds or share).
+    """
+    anchors = read_met_anchors(data_dir)
+    anchors = anchors[anchors["grade"] == "I"]
+    rows = []
+    keys = {"mean response": ("ground_priority1_mean_s", "s"),
+            "share within 15 min": ("ground_priority1_within_900", "share")}
+    for a in anchors.itertuples(index=False):
+        key, unit = keys[a.measure]
+        row = {"area": a.area, "period": a.period, "measure": a.measure + " (I-grade)",
+               "unit": unit, "published": float(a.value), "note": a.note}
+        for label, s in summaries.items():
+            if a.gss_code == "E12000007":
+                block = s.get(key)
+            else:
+                b = next((r for r in s["per_borough"] if r["gss_code"] == a.gss_code), {})
+                block = b.get(key)
+            row[label] = (block or {}).get("mean")
+        rows.append(row)
+    first = next(iter(summaries.values()))
+    ranked = sorted((r for r in first["per_borough"] if r.get("ground_response_s")),
+                    key=lambda r: -r["ground_response_s"]["mean"])
+    for r in ranked[:worst]:
+        row = {"area": r["name"], "period": "(model)", "measure": "mean response, all calls",
+               "unit": "s", "published": float("nan"), "note": "no published figure found"}
+        for label, s in summaries.items():
+            b = next(x for x in s["per_borough"] if x["gss_code"] == r["gss_code"])
+            row[label] = (b.get("ground_response_s") or {}).get("mean")
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -171,6 +171,28 @@ class London:
             out[miss] = idx
         return out
 
+    def borough_neighbours(self, tolerance_m: float = 300.0) -> tuple[tuple[int, ...], ...]:
+        """Neighbouring boroughs of each borough (index lists, ascending).
+
+        Two boroughs are neighbours when their polygons come within ``tolerance_m`` of each
+        other. The boundary polygons stop at the banks of the Thames, 200-300 m apart in
+        central and west London, so the default of 300 m makes boroughs facing each other
+        across the river neighbours (Westminster and Lambeth, the City and Southwark, Wandsworth
+        and Hammersmith and Fulham, Southwark and Tower Hamlets), as the bridges make them for
+        a patrol car; farther east, where the river is wider and crossings few (Greenwich and
+        Tower Hamlets or Newham), they are not. 50 m gives shared land boundaries only.
+        """
+        cache = self.__dict__.setdefault("_neighbours", {})
+        if tolerance_m not in cache:
+            g = self._borough_geoms
+            src, hit = self._tree.query(g, predicate="dwithin", distance=tolerance_m)
+            out: list[list[int]] = [[] for _ in range(len(g))]
+            for a, b in zip(src.tolist(), hit.tolist()):
+                if a != b:
+                    out[a].append(b)
+            cache[tolerance_m] = tuple(tuple(sorted(set(n))) for n in out)
+        return cache[tolerance_m]
+
     # --- demand ------------------------------------------------------------------------------
     def weights(self, kind: str) -> np.ndarray:
         """Non-negative weight of each small area for a demand kind (see WEIGHT_COLUMNS)."""

@@ -53,7 +53,7 @@ _FLOAT_COLS = (
     "t_ground_arrival", "t_ground_clear", "ground_distance_m", "airspace_delay_s", "t_sector",
 )
 _INT_COLS = ("drone_id", "dock_id", "ground_unit", "drone_outcome", "drone_leave_reason",
-             "preempted_by", "link_outside")
+             "preempted_by", "link_outside", "mutual_aid_from")
 _INT_DEFAULT = {"drone_outcome": OUTCOME["not_suited"], "drone_leave_reason": 0,
                 "link_outside": 0}
 #: Incident inputs the domain modules read by key (see :class:`~dronesim.demand.Incidents`).
@@ -255,6 +255,9 @@ class Records:
         for col in ("drone_id", "dock_id", "ground_unit", "preempted_by"):
             cols[col] = np.array(getattr(self, col)[sl], np.int32)
         cols["link_outside"] = np.array(self.link_outside[sl], bool)
+        # Mutual aid: GSS code of the borough whose unit came (ground.py), "" for none.
+        aid = np.array(self.mutual_aid_from[sl], np.int64)
+        cols["mutual_aid_from"] = np.where(aid >= 0, self.borough_codes[np.maximum(aid, 0)], "")
         cols["drone_outcome"] = np.array(self.drone_outcome[sl], np.int8)
         cols["drone_leave_reason"] = np.array(self.drone_leave_reason[sl], np.int8)
         cols["drone_response_s"] = cols["t_drone_on_scene"] - inc.t_call

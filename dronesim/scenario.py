@@ -166,9 +166,11 @@ class GroundSpec:
                             "stations; none: no ground response simulated")
     units_per_station: int = _num(1, ge=1, le=1000, doc="with base = 'stations'")
     turnout_cv: float = _num(0.0, ge=0, le=10, doc="per-incident variability of turnout_s")
-    mutual_aid: str = _choice("off", ("off", "neighbours", "london"),
-                              doc="patrol units of other boroughs may take an incident left "
-                                  "waiting mutual_aid_delay_s (off: own borough only)")
+    mutual_aid: str = _choice("off", ("off", "neighbours", "bcu", "london"),
+                              doc="patrol units of other boroughs (neighbouring ones, those of "
+                                  "the same Met Basic Command Unit, or any) may take an "
+                                  "incident left waiting mutual_aid_delay_s (off: own borough "
+                                  "only); base = 'patrol' only")
     mutual_aid_delay_s: float = _num(300.0, ge=0, le=86_400, doc="assumption")
     mutual_aid_max_distance_m: float = _num(10_000.0, gt=0, le=100_000, doc="assumption")
 
@@ -840,6 +842,12 @@ def _check_operations(obj: Any, p: str, file: str) -> None:
 
 
 def _check_operations_scenario(obj: Scenario, file: str) -> None:
+    for svc, spec in obj.services.items():
+        if spec.ground.mutual_aid != "off" and spec.ground.base != "patrol":
+            raise InputError(file, f"services.{svc}.ground.mutual_aid",
+                             f"mutual aid is between boroughs' patrol units; base = "
+                             f"{spec.ground.base!r} has none (stations already dispatch "
+                             "London-wide)")
     names = [a.name for a in obj.airframes]
     for k, a in enumerate(obj.airframes):
         if not a.name:
