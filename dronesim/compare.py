@@ -34,53 +34,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import kpis as registry
 from . import metrics
 from .errors import InputError
 from .experiment import (Factor, RunResult, TaskFailure, TaskResult, prepare_checked,
                          run_result, run_tasks, safe_label)
 from .outputs import OutputFolder
+from .kpis import Metric
 from .scenario import Scenario
 
 __all__ = ["Metric", "METRICS", "ComparisonResult", "compare_scenarios", "difference",
            "scenario_labels", "same_incidents", "UNITS"]
 
-#: Unit groups, in the order tables and plots show them: label of a value, of a difference.
-UNITS = {"s": "seconds", "share": "share", "per_week": "per week"}
+#: Unit groups, in the order tables and plots show them (declared in :mod:`dronesim.kpis`).
+UNITS = {key: unit.name for key, unit in registry.UNITS.items()}
 
-
-@dataclass(frozen=True)
-class Metric:
-    """One compared figure: its key, a readable label, its unit group and where it is read."""
-
-    key: str
-    label: str
-    unit: str  # one of UNITS
-    get: Callable[[dict[str, Any]], float]
-
-
-METRICS: tuple[Metric, ...] = (
-    Metric("drone_response_mean_s", "drone response, mean", "s", lambda k: k["drone"]["mean"]),
-    Metric("drone_response_median_s", "drone response, median", "s",
-           lambda k: k["drone"]["median"]),
-    Metric("drone_response_p90_s", "drone response, P90", "s", lambda k: k["drone"]["p90"]),
-    Metric("ground_response_mean_s", "ground response, mean", "s", lambda k: k["ground"]["mean"]),
-    Metric("time_saved_s", "time saved by the drone", "s", lambda k: k["time_saved_s"]),
-    Metric("drone_queue_wait_s", "wait for a drone", "s", lambda k: k["drone_queue_wait_s"]),
-    Metric("pilot_wait_s", "wait for a pilot", "s", lambda k: k["pilot_wait_s"]),
-    Metric("suited_within_target", "suited reached within target", "share",
-           lambda k: k["suited_within_target"]),
-    Metric("p_drone_first", "P(drone first)", "share", lambda k: k["p_drone_first"]),
-    Metric("p_pilot_wait", "P(wait for a pilot)", "share", lambda k: k["p_pilot_wait"]),
-    Metric("drone_utilisation", "drone utilisation", "share", lambda k: k["drone_utilisation"]),
-    Metric("pilot_utilisation", "pilot utilisation", "share", lambda k: k["pilot_utilisation"]),
-    Metric("drone_deployments_per_week", "drone deployments per week", "per_week",
-           lambda k: k["drone_deployments_per_week"]),
-    Metric("declined_per_week", "declined per week", "per_week", lambda k: k["declined_per_week"]),
-    Metric("out_of_range_per_week", "out of range per week", "per_week",
-           lambda k: k["out_of_range_per_week"]),
-    Metric("queue_abandoned_per_week", "abandoned in the queue per week", "per_week",
-           lambda k: k["queue_abandoned_per_week"]),
-)
+#: The compared figures, declared once in :mod:`dronesim.kpis` (``compare=True``).
+METRICS: tuple[Metric, ...] = registry.compare_metrics()
 
 _DIFF_COLUMNS = ["scenario", "reference", "service", "metric", "reference_mean", "scenario_mean",
                  "diff_mean", "ci_low", "ci_high", "n", "paired", "unit", "n_reference",
@@ -220,7 +190,8 @@ def _values(label: str, res: RunResult, services: Sequence[str]) -> pd.DataFrame
             if ks is None:
                 continue
             for m in METRICS:
-                rows.append((label, service, m.key, r, float(m.get(ks))))
+                if m.present(ks):  # a figure of a feature that is off is left out
+                    rows.append((label, service, m.key, r, m.value(ks)))
     return pd.DataFrame(rows, columns=["scenario", "service", "metric", "replication", "value"])
 
 
@@ -383,7 +354,7 @@ def _means(values: pd.DataFrame) -> pd.DataFrame:
     for (lab, service, metric), g in values.groupby(["scenario", "service", "metric"],
                                                     sort=False):
         mean, lo, hi, n = _mean_ci(g["value"].to_numpy(float), units[metric],
-                                   signed=metric == "time_saved_s")
+                                   signed=registry.metric(metric).bound == "signed")
         rows.append({"scenario": lab, "service": service, "metric": metric,
                      "unit": units[metric], "mean": mean, "ci_low": lo, "ci_high": hi, "n": n})
     return pd.DataFrame(rows, columns=["scenario", "service", "metric", "unit", "mean", "ci_low",
@@ -439,7 +410,8 @@ def _summary(results: list[RunResult], labels: list[str], services: list[str], n
         "seed": ref.simulation.seed,
         "replications": n,
         "services": services,
-        "metrics": {m.key: {"label": m.label, "unit": m.unit} for m in METRICS},
+        "metrics": {m.key: {"label": m.label, "unit": m.unit} for m in METRICS
+                    if (means["metric"] == m.key).any()},
         "paired": paired,
         "warnings": warnings,
         "notes": notes,

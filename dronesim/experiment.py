@@ -58,7 +58,7 @@ __all__ = ["Factor", "Task", "TaskResult", "RunResult", "run_tasks", "run_scenar
 log = logging.getLogger("dronesim")
 
 #: Version of what a stored task holds; bump it when its meaning changes.
-TASK_FORMAT = 1
+TASK_FORMAT = 2
 _FATAL_ERRNO = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOSPC}
 
 
@@ -126,12 +126,16 @@ def task_kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
     """The KPIs of one replication, computed where it ran (a few kilobytes): the running
     aggregates of its records (:meth:`dronesim.aggregates.Aggregates.kpis`: everything
     ``metrics.replication_kpis`` gives, ``suited_within_target``, ``by_service``,
-    ``per_borough``, ``demand_fingerprint``) plus ``pilots``, ``fleet_size`` and
-    ``ground_units``. Deterministic: the same task gives the same KPIs on any executor."""
+    ``per_borough``, ``demand_fingerprint``) plus ``pilots``, ``fleet_size``,
+    ``ground_units`` and the cost, value and equity figures of
+    :func:`dronesim.operations.derived_kpis`. Deterministic: the same task gives the same KPIs on any executor."""
+    from .operations import derived_kpis
+
     k = dict(res.kpis)
     k["pilots"] = res.pilots
     k["fleet_size"] = res.fleet_size
     k["ground_units"] = dict(res.ground_units)
+    k.update(derived_kpis(prep, k))  # costs, value, equity (dronesim.operations)
     return k
 
 
@@ -389,24 +393,29 @@ def task_files(results: Sequence[TaskResult], records: bool) -> list[str]:
 
 def _borough_summary(kpis: Sequence[dict[str, Any]], codes: Sequence[str],
                      names: Sequence[str]) -> list[dict[str, Any]]:
-    """Per-borough figures combined across replications (mean and 95% interval)."""
+    """Per-borough figures combined across replications (mean and 95% interval): the
+    response blocks and the figures :mod:`dronesim.kpis` declares per borough."""
+    from . import kpis as registry
+
     rows = []
     for b, (code, name) in enumerate(zip(codes, names)):
         per = [k["per_borough"][b] for k in kpis if k["per_borough"][b]["incidents_per_week"] > 0]
         drone = [p["drone"] for p in per]
         ground = [p["ground"] for p in per]
-        first = [p["p_drone_first"] for p in per if p["drone"]["n"] > 0]
-        rows.append({
+        row: dict[str, Any] = {
             "gss_code": code,
             "name": name,
             "incidents_per_week": float(np.mean([p["incidents_per_week"] for p in per]))
             if per else 0.0,
-            "drone_deployments_per_week": metrics._scalar_block(
-                [p["drone_deployments_per_week"] for p in per], nonneg=True),
             "drone_response_s": metrics.response_block(drone) if drone else None,
             "ground_response_s": metrics.response_block(ground) if ground else None,
-            "p_drone_first": metrics._scalar_block(first, share=True),
-        })
+        }
+        for m in registry.borough_metrics():
+            if not kpis or m.present(kpis[0]["per_borough"][b]):
+                row[m.key] = metrics._scalar_block([m.value(p) for p in per],
+                                                   share=m.bound == "share",
+                                                   nonneg=m.bound == "nonneg")
+        rows.append(row)
     return rows
 
 
@@ -451,6 +460,9 @@ def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
         c = cov_b.loc[row["gss_code"]]
         row["coverage_area_share"] = float(c["area_share"])
         row["coverage_population_share"] = float(c["population_share"])
+    from .operations import equity_summary
+
+    summary["equity"] = equity_summary(prep, summary["per_borough"])
     return summary
 
 

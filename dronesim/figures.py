@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import kpis as registry
 from . import plotting
 from .tables import ground_label, mmss
 
@@ -84,7 +85,8 @@ def _safe_name(text: str) -> str:
 
 def comparison_figures(differences: pd.DataFrame, means: pd.DataFrame, summary: dict[str, Any]
                        ) -> dict[str, Any]:
-    """``forest_<service>.png`` for each service and ``responses.png`` of a comparison
+    """``forest_<service>.png`` (and ``value_<service>.png``: costs, value and equity) for each
+    service and ``responses.png`` of a comparison
     (``differences``: differences.csv, ``means``: mean and interval per scenario, service and
     metric, ``summary``: its ``summary.json``)."""
     labels = {k: v["label"] for k, v in summary["metrics"].items()}
@@ -96,6 +98,15 @@ def comparison_figures(differences: pd.DataFrame, means: pd.DataFrame, summary: 
             differences, service, labels=labels,
             title=f"Difference from {ref}, {service} incidents (mean and 95% CI over {reps} "
                   f"replication{'s' if reps != 1 else ''})")
+        # Costs, value and equity in a forest of their own (GBP, hours, indices).
+        here = set(differences.loc[differences["service"] == service, "metric"])
+        keys = [m.key for m in registry.compare_metrics()
+                if m.group in ("cost", "value", "equity") and m.key in here]
+        if keys:
+            figs[f"value_{_safe_name(service)}.png"] = plotting.comparison_forest(
+                differences, service, labels=labels, units=None, metrics=keys,
+                title=f"Cost, value and equity: difference from {ref}, {service} incidents "
+                      f"(mean and 95% CI over {reps} replication{'s' if reps != 1 else ''})")
     figs["responses.png"] = plotting.comparison_responses(
         means, title=f"Mean response by scenario and service ({reps} "
                      f"replication{'s' if reps != 1 else ''})")

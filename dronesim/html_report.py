@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import kpis as registry
 from .export import ATTRIBUTION
 from .outputs import check_output_file, write_output_file
 from .results import Results, ScenarioGeometry, finite, open_results, scenario_geometry
@@ -92,6 +93,7 @@ def _time(v: Any) -> str:
 
 
 _FORMATS = {"mmss": mmss, "time": _time, "pct": _pct, "num": _num,
+            "num2": lambda v: _num(v, 2),
             "num0": lambda v: _num(v, 0),
             "int": lambda v: f"{int(v):,d}" if finite(v) else "-"}
 
@@ -495,21 +497,16 @@ def _run_headline(s: dict[str, Any], ground: str, ground1: str) -> str:
     cov = s["coverage"]
     t = mmss(cov["within_s"])
     nb = len(s.get("per_borough") or []) or 33
+    fill = {"target": t, "ground": ground, "ground1": ground1}
     cards = [
         _resp_card(s, "drone_response_s", "Drone response"),
         _resp_card(s, "ground_response_s", f"{ground1.capitalize()} response"),
-        _scalar_card(s, "time_saved_s", "Time saved by the drone", "mmss",
-                     f"arrival of {ground} less arrival of the drone, on incidents a drone "
-                     "reached"),
-        _scalar_card(s, "drone_deployments_per_week", "Drone deployments a week", "num"),
-        _scalar_card(s, "suited_within_target", f"Suited incidents reached within {t}", "pct",
-                     SUITED_WITHIN_DEFINITION),
-        _scalar_card(s, "p_drone_first", f"Drone on scene before {ground}", "pct",
-                     "among incidents a drone reached"),
-        _scalar_card(s, "drone_utilisation", "Drone utilisation", "pct",
-                     "airborne time over fleet time"),
-        _scalar_card(s, "pilot_utilisation", "Pilot utilisation", "pct",
-                     "pilot time from assignment to landing over pilot time"),
+    ]
+    for m in registry.report_cards():  # declared in dronesim.kpis; absent when feature off
+        if m.key in s:
+            title = m.card.format(**fill)
+            cards.append(_scalar_card(s, m.key, title, m.fmt, m.note.format(**fill)))
+    cards += [
         _card(f"Population within {t} of a dock",
               f"{_val(['coverage', 'population_share'], cov.get('population_share'), 'pct')}",
               f"{_val(['coverage', 'area_share'], cov.get('area_share'), 'pct')} of London's "
@@ -698,6 +695,10 @@ def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
             "UNSTABLE: queues grow without bound" if st.get("unstable") else ""))
     head = ["Fleet", "Sites", "Pilots", "Drone mean [95% CI]", f"Suited reached within {t} "
             "[95% CI]", f"Population within {t}", "Boroughs covered", "Note"]
+    # Cost, value and equity of each step: the step figures dronesim.kpis declares.
+    extra = [m for m in registry.step_metrics() if m.group in ("cost", "value", "equity")
+             and s["steps"] and m.sweep in s["steps"][0]]
+    head = head[:-1] + [m.label[0].upper() + m.label[1:] for m in extra] + head[-1:]
     trs = []
     for i, st in enumerate(s["steps"]):
         p = ["steps", i]
@@ -714,6 +715,8 @@ def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
              st["population_share"]),
             (_val(p + ["boroughs_covered"], st["boroughs_covered"], "int"),
              st["boroughs_covered"]),
+            *[(_val(p + [m.sweep, "mean"], _get(st, [m.sweep, "mean"]), m.fmt),
+               _get(st, [m.sweep, "mean"])) for m in extra],
             ("UNSTABLE" if st["unstable"] else "", "1" if st["unstable"] else "0"),
         ])
     step_table = _table(head, trs, "step-table", "Each growth step: mean over replications with "
@@ -808,9 +811,11 @@ def _compare_body(res: Results) -> tuple[str, str, dict[str, Any]]:
             head += [_e(o), f"{_e(o)} &minus; {_e(ref)} [95% CI]"]
         trs = []
         for key in mkeys:
+            if not any(key in (_get(s, ["means", lab, svc]) or {}) for lab in [ref, *others]):
+                continue  # a figure not given per service (costs, equity)
             meta = s["metrics"][key]
             unit = meta["unit"]
-            fmt = {"s": "time", "share": "pct"}.get(unit, "num")
+            fmt = "time" if unit == "s" else registry.UNITS[unit].fmt
             rm = _get(s, ["means", ref, svc, key, "mean"])
             row = [(_e(meta["label"]), meta["label"]),
                    (_val(["means", ref, svc, key, "mean"], rm, fmt), rm)]
@@ -838,6 +843,11 @@ def _compare_body(res: Results) -> tuple[str, str, dict[str, Any]]:
                 f"Each scenario's difference from {_e(ref)} for {_e(name[7:-4])} incidents, "
                 "mean and 95% interval over replications (filled: the interval excludes 0).")
         for name, f in figs.items() if name.startswith("forest_"))
+    fig_html += "".join(
+        _figure(f, f"Cost, value and equity: differences from {ref}, {name[6:-4]} incidents",
+                f"Each scenario's difference from {_e(ref)} in cost, value and equity figures "
+                f"for {_e(name[6:-4])} incidents, mean and 95% interval over replications.")
+        for name, f in figs.items() if name.startswith("value_"))
     fig_html += _figure(figs["responses.png"], "Mean response by scenario and service",
                         "Mean drone and ground response per scenario and service, 95% "
                         "intervals.")

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["ci95", "clipped_ci95", "in_window", "replication_kpis", "combine", "response_block",
-           "per_borough_kpis", "suited_within_share", "WITHIN_S"]
+           "per_borough_kpis", "suited_within_share", "ground_extra", "WITHIN_S"]
 
 WITHIN_S = (120, 300, 600, 900)
 
@@ -188,6 +188,23 @@ def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: floa
         t[on], qwait[on], warmup_s, horizon_s)
     if within_s is not None:
         out["suited_within_target"] = suited_within_share(w, warmup_s, horizon_s, within_s)
+    out.update(ground_extra(w))
+    return out
+
+
+def ground_extra(w: pd.DataFrame) -> dict[str, float]:
+    """Mutual aid share (ground responses by a unit of another borough, :mod:`dronesim.ground`;
+    only when some incident had mutual aid) and the priority-1 ground response (mean, share within 15 minutes) of windowed incidents:
+    the figures compared with published per-borough I-grade anchors."""
+    g = w["ground_response_s"].to_numpy(float)
+    ok = ~np.isnan(g)
+    g1 = g[ok & (w["priority"].to_numpy() == 1)]
+    out = {"ground_priority1_mean_s": float(g1.mean()) if g1.size else math.nan,
+           "ground_priority1_within_900": float((g1 <= 900).mean()) if g1.size else math.nan}
+    aided = (w["mutual_aid_from"].astype(str) != "").to_numpy() if "mutual_aid_from" in w \
+        else np.zeros(len(w), bool)
+    if aided.any():  # (the running aggregates give it whenever mutual aid is on)
+        out["mutual_aid_share"] = float(aided[ok].mean())
     return out
 
 
@@ -213,28 +230,18 @@ def _scalar_block(vals: Sequence[float], share: bool = False, nonneg: bool = Fal
     return {"mean": float(np.mean(v)) if v else math.nan, "ci95_mean": ci}
 
 
-_SHARES = {"p_drone_first", "drone_utilisation", "pilot_utilisation", "p_pilot_wait",
-           "suited_within_target"}
-
-
 def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Across replications: responses as blocks, scalars as mean with a 95% interval."""
-    out: dict[str, Any] = {
-        "drone_response_s": response_block([k["drone"] for k in kpis]),
-        "ground_response_s": response_block([k["ground"] for k in kpis]),
-        "ground_response_on_drone_incidents_s": response_block(
-            [k["ground_on_drone_incidents"] for k in kpis]),
-    }
-    for key in ("drone_deployments_per_week", "p_drone_first", "time_saved_s",
-                "incidents_per_week", "drone_suited_per_week", "drone_utilisation",
-                "pilot_utilisation", "drone_queue_wait_s", "pilot_wait_s", "p_pilot_wait",
-                "ground_dispatch_delay_s", "out_of_range_per_week", "declined_per_week",
-                "queue_abandoned_per_week", "cancelled_per_week", "pending_per_week",
-                "suited_within_target"):
-        if key not in kpis[0]:  # suited_within_target: only when a target time was given
-            continue
-        out[key] = _scalar_block([k[key] for k in kpis], share=key in _SHARES,
-                                 nonneg=key != "time_saved_s")
+    """Across replications: responses as blocks, scalars as mean with a 95% interval, as
+    declared in :mod:`dronesim.kpis` (a figure absent from the replications' KPIs, its feature
+    off, is left out)."""
+    from . import kpis as registry
+
+    out: dict[str, Any] = {r.key: response_block([k[r.source] for k in kpis])
+                           for r in registry.RESPONSES}
+    for m in registry.METRICS:
+        if m.summary and m.present(kpis[0]):
+            out[m.key] = _scalar_block([m.value(k) for k in kpis], share=m.bound == "share",
+                                       nonneg=m.bound == "nonneg")
     for key in ("drone_within", "ground_within"):
         out[f"{key}_s"] = {t: _scalar_block([k[key][t] for k in kpis], share=True)
                            for t in kpis[0][key]}

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, Locator
 
+from . import kpis as _registry
 from .tables import GROUND_NOUNS, mmss
 
 __all__ = ["borough_map", "response_distributions", "borough_responses", "sweep_coverage",
@@ -514,17 +515,21 @@ def sweep_borough_heatmap(boroughs: pd.DataFrame, threshold: float, title: str =
 # Scenario comparisons (dronesim.compare)
 # --------------------------------------------------------------------------------------------
 
-#: How each unit group of a comparison is drawn: scale factor and axis label of a difference.
-_COMPARE_UNITS = {
-    "s": (1.0, "Difference from {ref} (m:ss)"),
-    "share": (100.0, "Difference from {ref} (percentage points)"),
-    "per_week": (1.0, "Difference from {ref} (incidents per week)"),
-}
+#: How each unit group of a comparison is drawn: scale factor and axis label of a difference
+#: (declared with the figures in :mod:`dronesim.kpis`).
+_COMPARE_UNITS = {key: (u.scale, u.axis) for key, u in _registry.UNITS.items()}
 _SCENARIO_COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
+#: The unit groups of the response and reach figures; costs, value and equity (GBP, hours,
+#: index) are drawn in a forest of their own.
+RESPONSE_UNITS = ("s", "share", "per_week")
+
+
 def comparison_forest(differences: pd.DataFrame, service: str = "all", title: str = "",
-                      ax: Any = None, labels: dict[str, str] | None = None):
+                      ax: Any = None, labels: dict[str, str] | None = None,
+                      units: Sequence[str] | None = RESPONSE_UNITS,
+                      metrics: Sequence[str] | None = None):
     """Forest plot: each scenario's mean difference from the reference with its 95% interval.
 
     ``differences`` is the tidy table of :func:`dronesim.compare.compare_scenarios` (columns
@@ -532,10 +537,14 @@ def comparison_forest(differences: pd.DataFrame, service: str = "all", title: st
     unit (times in m:ss, percentage points, incidents per week) so each has a sensible scale;
     metrics on the vertical axis, one marker per scenario, filled when the interval excludes
     zero. ``ax``: a sequence of axes, one per unit present (default: a new figure). ``labels``
-    maps metric keys to readable names.
+    maps metric keys to readable names. ``units``: the unit groups drawn (default: times,
+    shares and counts per week; None: every unit present); ``metrics``: only these figures.
     """
     d = differences[differences["service"] == service]
-    units = [u for u in _COMPARE_UNITS if (d["unit"] == u).any()]
+    if metrics is not None:
+        d = d[d["metric"].isin(list(metrics))]
+    units = [u for u in _COMPARE_UNITS if (d["unit"] == u).any()
+             and (units is None or u in units)]
     if ax is None:
         heights = [max(1, d.loc[d["unit"] == u, "metric"].nunique()) for u in units] or [1]
         fig, axes = plt.subplots(len(units) or 1, 1, figsize=(8.5, 1.6 + 0.42 * sum(heights)),

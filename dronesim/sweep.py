@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import kpis as registry
 from . import metrics
 from .coverage import reach_radius_m
 from .errors import InputError
@@ -179,25 +180,16 @@ def sweep_result(scn: Scenario, requested: Sequence[int], factors: Sequence[Fact
             failures.append(f"fleet {requested[step]}, replication {rep}: {r.error}")
             continue
         k, cov, prep = r.kpis, static[step], factors[step].prepared
-        rows.append({
-            "step": step, "fleet_requested": requested[step],
-            "fleet_size": prep.scenario.fleet_size, "sites": len(prep.docks),
-            "pilots": k["pilots"], "replication": rep,
-            "drone_mean_s": k["drone"]["mean"], "drone_median_s": k["drone"]["median"],
-            "drone_p90_s": k["drone"]["p90"], "ground_mean_s": k["ground"]["mean"],
-            "deployments_per_week": k["drone_deployments_per_week"],
-            "suited_per_week": k["drone_suited_per_week"],
-            "suited_share_within_target": k["suited_within_target"],
-            "p_drone_first": k["p_drone_first"], "time_saved_s": k["time_saved_s"],
-            "drone_utilisation": k["drone_utilisation"],
-            "pilot_utilisation": k["pilot_utilisation"], "p_pilot_wait": k["p_pilot_wait"],
-            "out_of_range_per_week": k["out_of_range_per_week"],
-            "declined_per_week": k["declined_per_week"],
-            "queue_abandoned_per_week": k["queue_abandoned_per_week"],
-            "unstable": k["unstable"],
-            "area_share": cov.area_share, "population_share": cov.population_share,
-            "boroughs_covered": cov.boroughs_covered,
-        })
+        row = {"step": step, "fleet_requested": requested[step],
+               "fleet_size": prep.scenario.fleet_size, "sites": len(prep.docks),
+               "pilots": k["pilots"], "replication": rep}
+        for m in registry.sweep_columns():  # the figures declared in dronesim.kpis
+            if m.present(k):
+                row[m.sweep] = m.value(k)
+        row.update({"unstable": k["unstable"], "area_share": cov.area_share,
+                    "population_share": cov.population_share,
+                    "boroughs_covered": cov.boroughs_covered})
+        rows.append(row)
         for b in k["per_borough"]:
             if b["suited"]:
                 brows.append({"step": step, "gss_code": b["gss_code"], "replication": rep,
@@ -244,15 +236,16 @@ def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> 
                "area_share": float(g["area_share"].iloc[0]),
                "population_share": float(g["population_share"].iloc[0]),
                "boroughs_covered": int(g["boroughs_covered"].iloc[0])}
-        for col in ("drone_mean_s", "drone_p90_s", "ground_mean_s", "deployments_per_week",
-                    "suited_share_within_target", "p_drone_first", "drone_utilisation",
-                    "pilot_utilisation"):
-            vals = g[col].to_numpy(float)
-            # Every figure here is non-negative, the last four are shares: clipped intervals.
-            high = None if col.endswith(("_s", "_per_week")) else 1.0
-            row[col] = {"mean": None if unstable else float(np.nanmean(vals)),
-                        "ci95_mean": [None, None] if unstable else metrics.clipped_ci95(
-                            vals, 0.0, high)}
+        for m in registry.step_metrics():  # declared in dronesim.kpis (step=True)
+            if m.sweep not in g:
+                continue
+            vals = g[m.sweep].to_numpy(float)
+            ok = vals[~np.isnan(vals)]
+            low = None if m.bound == "signed" else 0.0
+            high = 1.0 if m.bound == "share" else None
+            row[m.sweep] = {"mean": None if unstable or not ok.size else float(ok.mean()),
+                            "ci95_mean": [None, None] if unstable else metrics.clipped_ci95(
+                                ok, low, high)}
         per_step.append(row)
     covering = [s for s in per_step if s["boroughs_covered"] >= n_boroughs]
     smallest = covering[0]["fleet_size"] if covering else None

@@ -21,6 +21,8 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from . import kpis as registry
+
 __all__ = ["mmss", "ci_text", "share_text", "ground_label", "GROUND_NOUNS",
            "interval_warning", "MIN_REPLICATIONS_FOR_CI", "SUITED_WITHIN_DEFINITION",
            "format_run_table", "format_sweep_table", "format_comparison_table"]
@@ -93,13 +95,29 @@ def interval_warning(replications: int) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
+def value_formatter(unit: str):
+    """How a value of a :mod:`dronesim.kpis` unit is written in a table: m:ss for times,
+    percentages for shares, GBP with thousands separators, else one decimal."""
+    if unit == "share":
+        return share_text
+    if unit == "s":
+        return mmss
+    if unit == "gbp":
+        return lambda v: f"{v:,.0f}" if _finite(v) else "-"
+    if unit == "index":
+        return lambda v: f"{v:.2f}" if _finite(v) else "-"
+
+    def num(v: float | None) -> str:
+        return f"{v:.1f}" if _finite(v) else "-"
+    return num
+
+
 def _services_of(summary: dict[str, Any]) -> list[str]:
     return list(summary.get("per_service") or summary.get("ground_units") or {})
 
 
 def format_run_table(summary: dict[str, Any]) -> str:
     """A short plain-text table of a run's headline figures (``summary.json`` of ``run``)."""
-    d, g = summary["drone_response_s"], summary["ground_response_s"]
     services = _services_of(summary)
     ground, ground1 = ground_label(services), ground_label(services, plural=False)
     cov = summary["coverage"]
@@ -109,31 +127,26 @@ def format_run_table(summary: dict[str, Any]) -> str:
         return (f"{label:<30}{mmss(block['mean']):>7}  {ci_text(block['ci95_mean']):<16}"
                 f"{mmss(block['median']):>8}{mmss(block['p90']):>8}")
 
-    def scalar(label: str, block: dict[str, Any] | None, kind: str) -> str:
+    def scalar(label: str, block: dict[str, Any] | None, unit: str) -> str:
         if not block:
             return f"{label:<30}{'-':>7}"
-        if kind == "share":
-            f = share_text
-        elif kind == "s":
-            f = mmss
-        else:
-            def f(v: float | None) -> str:
-                return f"{v:.1f}" if _finite(v) else "-"
+        f = value_formatter(unit)
         return f"{label:<30}{f(block['mean']):>7}  {ci_text(block['ci95_mean'], f)}"
 
+    fill = {"target": target, "ground": ground, "ground1": ground1}
+    body = []
+    for m in registry.run_lines():  # declared in dronesim.kpis
+        label = m.line.format(**fill)
+        if isinstance(m, registry.Response):
+            body.append(resp_row(label, summary[m.key]))
+        elif m.key in summary:  # a figure of a feature that is off is absent
+            body.append(scalar(label, summary.get(m.key), m.unit))
     lines = [
         f"scenario {summary['scenario']}: {summary['fleet_size']} drones, "
         f"{summary['dock_count']} docks, {summary['replications']} replications x "
         f"{summary['weeks']:g} weeks, seed {summary['seed']}",
         f"{'':30}{'mean':>7}  {'95% CI of mean':<16}{'median':>8}{'P90':>8}",
-        resp_row("drone response (m:ss)", d),
-        resp_row(f"{ground1} response (m:ss)", g),
-        scalar("drone deployments per week", summary.get("drone_deployments_per_week"), "n"),
-        scalar(f"suited reached within {target}", summary.get("suited_within_target"), "share"),
-        scalar(f"P(drone before {ground})", summary.get("p_drone_first"), "share"),
-        scalar("time saved by the drone", summary.get("time_saved_s"), "s"),
-        scalar("drone utilisation", summary.get("drone_utilisation"), "share"),
-        scalar("pilot utilisation", summary.get("pilot_utilisation"), "share"),
+        *body,
         f"{'coverage within ' + target:<30}area {share_text(cov['area_share'])}, population "
         f"{share_text(cov['population_share'])}, boroughs {cov['boroughs_covered']}/"
         f"{len(summary.get('per_borough') or []) or 33}",
@@ -157,16 +170,20 @@ def format_sweep_table(summary: dict[str, Any]) -> str:
     """Plain-text table of a sweep (``summary.json`` of ``sweep``), one line per step."""
     target = mmss(summary["within_s"])
     n_b = 33
+    cost = any("cost_per_minute_saved_gbp" in s for s in summary["steps"])
     lines = [f"{'fleet':>6}{'sites':>7}{'pilots':>7}{'drone mean':>12}  {'95% CI':<16}"
-             f"{'suited<' + target:>12}{'pop<' + target:>10}{'boroughs':>10}  note"]
+             f"{'suited<' + target:>12}{'pop<' + target:>10}{'boroughs':>10}"
+             + (f"{'GBP/min saved':>15}" if cost else "") + "  note"]
     for s in summary["steps"]:
         d = s["drone_mean_s"]
         r = s["suited_share_within_target"]["mean"]
+        c = (s.get("cost_per_minute_saved_gbp") or {}).get("mean")
         lines.append(f"{s['fleet_size']:>6}{s['sites']:>7}{s['pilots']:>7}{mmss(d['mean']):>12}"
                      f"  {ci_text(d['ci95_mean']):<16}{share_text(r, 0):>12}"
                      f"{share_text(s['population_share'], 0):>10}"
-                     f"{s['boroughs_covered']:>7}/{n_b}  {'UNSTABLE' if s['unstable'] else ''}"
-                     .rstrip())
+                     f"{s['boroughs_covered']:>7}/{n_b}"
+                     + (f"{value_formatter('gbp')(c):>15}" if cost else "")
+                     + f"  {'UNSTABLE' if s['unstable'] else ''}".rstrip())
     small = summary["smallest_fleet_covering_every_borough"]
     lines.append(
         f"smallest fleet covering every borough (>= {summary['borough_population_share']:.0%} "
@@ -191,7 +208,7 @@ def _cmp_value(v: float | None, unit: str) -> str:
         return f"{v:.1%}"
     if unit == "s":
         return mmss(v) if abs(v) >= 60 else f"{v:.1f} s"  # type: ignore[arg-type]
-    return f"{v:.1f}"
+    return value_formatter(unit)(v)
 
 
 def _cmp_diff(d: dict[str, Any], unit: str, reps: int) -> str:
@@ -262,6 +279,8 @@ def format_comparison_table(summary: dict[str, Any], width: int = 100) -> str:
                 unit = meta["unit"]
                 refm = summary["means"].get(ref, {}).get(service, {}).get(key)
                 om = summary["means"].get(o, {}).get(service, {}).get(key)
+                if refm is None and om is None:
+                    continue  # a figure not given for this service (costs, equity)
                 d = summary["differences"].get(o, {}).get(service, {}).get(key)
                 label = meta["label"][:mw - 1]
                 row = (f"{label:<{mw}}{_cmp_value(refm and refm['mean'], unit):>{vw}}"

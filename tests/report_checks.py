@@ -15,8 +15,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 #: Largest difference the rounding of each format allows (in the summary's units).
-_TOLERANCE = {"mmss": 0.5, "pct": 0.0005, "num": 0.05, "num0": 0.5, "int": 0.0,
-              "diff-s": 0.05, "diff-share": 0.0005, "diff-per_week": 0.05}
+_TOLERANCE = {"mmss": 0.5, "pct": 0.0005, "num": 0.05, "num0": 0.5, "num2": 0.005, "int": 0.0,
+              "diff-s": 0.05, "diff-share": 0.0005, "diff-per_week": 0.05, "diff-gbp": 0.05,
+              "diff-hours_per_week": 0.05, "diff-hours_per_day": 0.05, "diff-count": 0.05,
+              "diff-index": 0.05}
 
 
 def resolve(summary: dict[str, Any], path: list[Any]) -> Any:

@@ -86,7 +86,10 @@ def test_self_comparison_is_exactly_zero(self_cmp):
     d = self_cmp.differences
     assert self_cmp.labels == ["met_baseline", "met_baseline_2"]
     assert list(d.columns[:len(REQUIRED_COLUMNS)]) == REQUIRED_COLUMNS
-    assert set(d["metric"]) == {m.key for m in METRICS}
+    # Every compared figure of the registry, except those of features this scenario leaves
+    # off (weather, mutual aid, ...), which are left out rather than compared as NaN.
+    assert set(d["metric"]) == {m.key for m in METRICS if not m.feature}
+    assert set(self_cmp.summary["metrics"]) == set(d["metric"])
     assert d["paired"].all()
     assert (d["n"] == 3).all()
     assert (d["diff_mean"] == 0.0).all()
@@ -222,7 +225,7 @@ def test_cli_compare_writes_outputs(tmp_path, capsys):
     assert (out / "values.csv").is_file()
     assert len(list((out / "scenarios").glob("*.toml"))) == 2
     pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
-    assert pngs == ["forest_all.png", "responses.png"]
+    assert pngs == ["forest_all.png", "responses.png", "value_all.png"]
     assert [p.name for p in out.parent.iterdir()] == ["cmp"]  # nothing half-written beside it
 
 
