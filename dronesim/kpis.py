@@ -141,13 +141,20 @@ class Response:
     line: str = ""
 
     def part(self, part: str) -> Metric:
-        """One part as a scalar metric (for comparisons and sweeps)."""
-        src = self.source
-        name = {"mean": "mean", "median": "median", "p90": "P90"}[part]
-        return Metric(f"{self.key[:-2]}_{part}_s", f"{self.label}, {name}", "s",
-                      get=lambda k: k[src][part], summary=False,
-                      compare=part in self.compare,
-                      sweep=(self.sweep or {}).get(part, ""), step=part in self.step)
+        """One part as a scalar metric (for comparisons and sweeps); the same object on every
+        call."""
+        made = _PARTS.get((self.key, part))
+        if made is None:
+            src = self.source
+            name = {"mean": "mean", "median": "median", "p90": "P90"}[part]
+            made = _PARTS[(self.key, part)] = Metric(
+                f"{self.key[:-2]}_{part}_s", f"{self.label}, {name}", "s",
+                get=lambda k: k[src][part], summary=False, compare=part in self.compare,
+                sweep=(self.sweep or {}).get(part, ""), step=part in self.step)
+        return made
+
+
+_PARTS: dict[tuple[str, str], Metric] = {}
 
 
 RESPONSES: tuple[Response, ...] = (
