@@ -10,9 +10,10 @@
     by ``prepare``) are not counted; what dronesim builds during the run is.
 
 ``python -m benchmarks.probe year --weeks W``
-    One replication of ``scenarios/london_three_services.toml`` through ``run_scenario`` (the
-    API behind ``dronesim run``). The parent process measures wall time and peak resident memory
-    of the whole process (``wait4``); this reports the simulated incidents and the split of time.
+    One replication of ``scenarios/london_three_services.toml`` through ``dronesim run`` itself
+    (records streamed to Parquet, as a user runs it). The parent process measures wall time and
+    peak resident memory of the whole process (``wait4``); this reports the simulated incidents
+    and the split of time.
 """
 
 from __future__ import annotations
@@ -72,21 +73,32 @@ def memory(calls: int, fleet: int) -> dict:
 
 
 def year(weeks: float) -> dict:
-    from dronesim.experiment import run_scenario
-    from dronesim.scenario import load_scenario
+    """One replication of the London year through the command line's own path (``dronesim run
+    ... --workers 1 --no-plots``): demand drawn week by week, records streamed to Parquet parts,
+    KPIs from running aggregates, outputs committed. Nothing is held but what the run holds."""
+    import contextlib
+    import io
+
+    from dronesim.cli import main as dronesim_main
 
     from .workload import LONDON_YEAR
 
-    t0 = time.perf_counter()
-    scn = load_scenario(LONDON_YEAR, {"simulation": {"weeks": weeks, "replications": 1}})
-    res = run_scenario(scn, replications=1, workers=1)
-    wall = time.perf_counter() - t0
-    reps = getattr(res, "replications", None) or []
-    sim_s = sum(getattr(r, "wall_s", 0.0) for r in reps)
-    inc = getattr(res, "incidents", None)
-    drone = res.summary.get("drone_response_s", {}).get("mean")
-    return {"weeks": weeks, "incidents": None if inc is None else len(inc), "api_s": wall,
-            "simulate_s": sim_s, "drone_mean_s": drone}
+    with tempfile.TemporaryDirectory(prefix="dronesim-bench-year-") as tmp:
+        out = Path(tmp) / "year"
+        t0 = time.perf_counter()
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = dronesim_main(["run", str(LONDON_YEAR), "--weeks", str(weeks),
+                                  "--replications", "1", "--workers", "1", "--no-plots",
+                                  "--quiet", "--out", str(out)])
+        wall = time.perf_counter() - t0
+        if code != 0:
+            raise RuntimeError(f"dronesim run failed ({code}): {err.getvalue().strip()}")
+        task = json.loads(next((out / "tasks").glob("*.json")).read_text())
+        summary = json.loads((out / "summary.json").read_text())
+    return {"weeks": weeks, "incidents": task["kpis"].get("n_incidents"), "api_s": wall,
+            "simulate_s": task["wall_s"],
+            "drone_mean_s": summary.get("drone_response_s", {}).get("mean")}
 
 
 def main(argv: list[str] | None = None) -> int:

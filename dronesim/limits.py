@@ -1,22 +1,22 @@
 """What a run costs in memory and processes, checked before it starts.
 
 Every numeric bound of the schema (:mod:`dronesim.scenario`) is finite, but their product is
-not small: 1,000,000 incidents a week for 520 weeks would be half a billion incidents. So before
-any simulation starts, :func:`check_memory` estimates the peak memory of the run from the number
-of incidents a replication holds and the number of processes, compares it with the memory this
-machine has available, and refuses (one line, exit 2) a run that cannot fit, stating the largest
-run that does.
+not small. Before any simulation starts, :func:`check_memory` estimates the peak memory of the
+run, compares it with the memory this machine has available, and refuses (one line, exit 2) a
+run that cannot fit, stating the largest that does.
 
-The figures (measured with ``benchmarks/bench.py --only memory`` and ``resource.getrusage`` on
-CPython 3.11, Linux; see README, "Memory"):
+What a run holds (measured with ``benchmarks/bench.py --only memory,year`` and
+``resource.getrusage`` on CPython 3.11, Linux; see README, "Memory"):
 
 * a process holding the London data and the libraries: about 300 MB (``PROCESS_BASE_BYTES``);
-* per incident of one replication while it runs: the pre-generated inputs and the record columns
-  (``BYTES_PER_INCIDENT``), plus, for each drone-suited incident, its candidate docks (index,
-  flight length, airspace delay: 24 bytes a candidate);
-* per incident kept after the replication, when the caller asks for the tables in memory (the
-  Python API, ``keep_tables``): the incident table (``BYTES_PER_KEPT_INCIDENT``). The command line
-  streams tables to Parquet instead and keeps only summaries.
+* while a replication runs, the incidents in play: demand is drawn a week at a time and records
+  leave in chunks once final (:mod:`dronesim.demand`, :mod:`dronesim.records`), so a run holds
+  about two weeks of incidents at once (at least ``MIN_HELD`` of them) whatever its length, at
+  about ``BYTES_PER_HELD`` each (inputs, record columns, the chunk being written), plus 24 bytes
+  per candidate dock of each drone-suited one. A replayed trace is held whole (``BYTES_PER_TRACE_ROW``);
+* when the caller keeps the tables in memory (the Python API, ``keep_tables``): every incident
+  of every replication (``BYTES_PER_KEPT_INCIDENT``). The command line streams tables to Parquet
+  and keeps summaries, so its memory does not grow with the run's length.
 
 ``DRONESIM_MEMORY_LIMIT`` (bytes, or with a suffix: ``1.5G``, ``800M``) caps the memory dronesim
 assumes it may use, for shared machines and for tests.
@@ -37,8 +37,12 @@ __all__ = ["available_memory_bytes", "usable_cores", "incidents_per_replication"
            "MemoryEstimate", "estimate_memory", "check_memory", "cap_workers", "format_bytes"]
 
 PROCESS_BASE_BYTES = 300e6
-BYTES_PER_INCIDENT = 1_000.0
+#: Incidents in play during a replication: two weeks of demand, at least this many.
+MIN_HELD = 12_000
+#: Measured: the London year (63,500 incidents a week) peaks at 0.61 GB holding 128,000.
+BYTES_PER_HELD = 2_500.0
 BYTES_PER_CANDIDATE = 24.0
+BYTES_PER_TRACE_ROW = 150.0
 BYTES_PER_KEPT_INCIDENT = 700.0
 #: Share of the available memory a run may plan to use (the rest: the OS, other programs,
 #: allocator slack).
@@ -133,11 +137,25 @@ def _suited_share(scn) -> float:
     return share
 
 
+def _per_held(scn) -> float:
+    return BYTES_PER_HELD + _suited_share(scn) * scn.dispatch.candidate_docks * BYTES_PER_CANDIDATE
+
+
+def _held(scn, trace_rows: int | None) -> float:
+    """Incidents in play at once during a replication (see the module docstring)."""
+    if trace_rows is not None:
+        weekly = trace_rows / max(scn.simulation.weeks, 1.0)
+    else:
+        weekly = sum(s.incidents_per_week for s in scn.services.values())
+    return max(float(MIN_HELD), 2.0 * weekly)
+
+
 @dataclass(frozen=True)
 class MemoryEstimate:
     """Peak memory of a run, as estimated before it starts."""
 
     incidents: float  # per replication
+    held: float  # in play at once
     per_worker_bytes: float  # one process running one replication
     parent_bytes: float  # the process gathering results
     workers: int
@@ -153,20 +171,18 @@ class MemoryEstimate:
         return self.total_bytes <= HEADROOM * self.available_bytes
 
 
-def _per_incident(scn) -> float:
-    return BYTES_PER_INCIDENT + _suited_share(scn) * scn.dispatch.candidate_docks \
-        * BYTES_PER_CANDIDATE
-
-
 def estimate_memory(scn, *, workers: int = 1, replications: int | None = None,
                     keep_tables: bool = False, trace_rows: int | None = None) -> MemoryEstimate:
     """Estimate the peak memory of running ``scn`` (see the module docstring for the model)."""
     n = incidents_per_replication(scn, trace_rows)
+    held = _held(scn, trace_rows)
     reps = replications or scn.simulation.replications
-    one = PROCESS_BASE_BYTES + n * _per_incident(scn)
+    one = (PROCESS_BASE_BYTES + held * _per_held(scn)
+           + (trace_rows or 0) * BYTES_PER_TRACE_ROW
+           + (n * BYTES_PER_KEPT_INCIDENT if keep_tables else 0.0))
     kept = n * BYTES_PER_KEPT_INCIDENT * reps * 2 if keep_tables else 0.0  # x2: concatenation
     parent = (one if workers <= 1 else PROCESS_BASE_BYTES) + kept
-    return MemoryEstimate(n, one, parent, workers, available_memory_bytes())
+    return MemoryEstimate(n, held, one, parent, workers, available_memory_bytes())
 
 
 def cap_workers(requested: int | None, tasks: int, per_worker_bytes: float) -> tuple[int, str]:
@@ -197,28 +213,44 @@ def check_memory(scenarios: Sequence, *, workers: int = 1, keep_tables: bool = F
                  trace_rows: Sequence[int | None] | None = None) -> None:
     """Refuse, before anything runs, a run that cannot fit in this machine's memory.
 
-    The error names the scenario file and ``simulation.weeks`` (the usual lever), the estimate,
-    the memory available and the largest run that fits.
+    The error names the scenario file and the field that drives the size (the busiest
+    service's ``incidents_per_week`` for a streamed run, ``simulation.weeks`` when the tables are
+    kept in memory, ``demand.trace`` for a replayed trace), the estimate, the memory available
+    and the largest run that fits.
     """
     rows = list(trace_rows) if trace_rows is not None else [None] * len(scenarios)
+    procs = max(1, workers)
     for scn, tr in zip(scenarios, rows):
         est = estimate_memory(scn, workers=workers, keep_tables=keep_tables, trace_rows=tr)
         if est.fits:
             continue
         budget = HEADROOM * est.available_bytes
-        procs = max(1, workers)
-        per = _per_incident(scn) + (BYTES_PER_KEPT_INCIDENT * 2 * scn.simulation.replications
-                                    / procs if keep_tables else 0.0)
-        largest = max(0.0, (budget / procs - PROCESS_BASE_BYTES) / per)
-        rate = sum(s.incidents_per_week for s in scn.services.values())
-        weeks = (f"; at {rate:,.0f} incidents a week that is about "
-                 f"{max(0.0, largest / rate - scn.simulation.warmup_hours / 168):.1f} weeks"
-                 if rate > 0 and tr is None else "")
-        field = "simulation.weeks" if tr is None else "demand.trace"
-        raise InputError(
-            scn.source, field,
-            f"a replication would hold about {est.incidents:,.0f} incidents and the run need "
-            f"about {format_bytes(est.total_bytes)} with {procs} process"
-            f"{'es' if procs > 1 else ''}, more than the {format_bytes(budget)} this machine "
-            f"can give it; the largest run that fits is about {math.floor(largest):,} "
-            f"incidents per replication{weeks}")
+        room = budget / procs - PROCESS_BASE_BYTES
+        need = f"about {format_bytes(est.total_bytes)} with {procs} process" \
+               f"{'es' if procs > 1 else ''}, more than the {format_bytes(budget)} this " \
+               "machine can give it"
+        if tr is not None:
+            largest = max(0.0, room / (BYTES_PER_TRACE_ROW + 2 * _per_held(scn)))
+            raise InputError(scn.source, "demand.trace",
+                             f"replaying {tr:,} incidents would need {need}; the largest trace "
+                             f"that fits is about {math.floor(largest):,} incidents")
+        if keep_tables:
+            per = _per_held(scn) / 10 + BYTES_PER_KEPT_INCIDENT * (
+                1 + 2 * scn.simulation.replications / procs)
+            largest = max(0.0, room / per)
+            rate = sum(s.incidents_per_week for s in scn.services.values())
+            weeks = (f"; at {rate:,.0f} incidents a week that is about "
+                     f"{max(0.0, largest / rate - scn.simulation.warmup_hours / 168):.1f} weeks"
+                     if rate > 0 else "")
+            raise InputError(scn.source, "simulation.weeks",
+                             f"keeping {est.incidents:,.0f} incidents a replication in memory "
+                             f"would need {need}; the largest run that fits is about "
+                             f"{math.floor(largest):,} incidents per replication{weeks} (the "
+                             "command line streams its tables and needs far less)")
+        busiest = max(scn.services, key=lambda k: scn.services[k].incidents_per_week)
+        largest = max(0.0, room / _per_held(scn) / 2)
+        raise InputError(scn.source, f"services.{busiest}.incidents_per_week",
+                         f"a replication holds about two weeks of incidents at once "
+                         f"({est.held:,.0f}), which would need {need}; the largest demand that "
+                         f"fits is about {math.floor(largest):,} incidents a week in all "
+                         "(the run's length does not matter: records are streamed)")

@@ -274,9 +274,8 @@ def _(t):
 
 @case("ranges", "memory_too_small")
 def _(t):
-    p = _child(t, "[simulation]\nweeks = 520.0\n[services.police]\nincidents_per_week = "
-                  "900000.0\n")
-    return _run(p, "--weeks", "520"), ["--weeks", "largest run that fits"]
+    p = _child(t, "[services.police]\nincidents_per_week = 900000.0\n")
+    return _run(p), [str(p), "services.police.incidents_per_week", "largest demand that fits"]
 
 
 @case("ranges", "lattice_radius_too_small")
@@ -637,6 +636,20 @@ def test_bad_input(kind, name, tmp_path, capsys, monkeypatch):
     assert code == 2, err
     _assert_one_line(err, must)
     assert _tree(tmp_path) == before  # nothing written, nothing removed
+
+
+def test_api_run_keeping_tables_is_checked_against_memory(monkeypatch):
+    """The Python API keeps every table in memory: a long run is refused with the largest that
+    fits, naming simulation.weeks."""
+    from dronesim.errors import InputError
+    from dronesim.experiment import run_scenario
+    from dronesim.scenario import load_scenario
+
+    monkeypatch.setenv("DRONESIM_MEMORY_LIMIT", "2G")
+    scn = load_scenario(MET_BASELINE, {"simulation": {"weeks": 400.0}})
+    with pytest.raises(InputError) as ei:
+        run_scenario(scn, workers=1)
+    assert ei.value.field == "simulation.weeks" and "largest run that fits" in str(ei.value)
 
 
 def test_there_are_many_cases_of_every_kind():
