@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .metrics import WITHIN_S
-from .records import DRONE_OUTCOMES, IncidentChunk, MissionChunk
+from .records import DRONE_OUTCOMES, GROUNDED_REASONS, IncidentChunk, MissionChunk
 
 if TYPE_CHECKING:
     from .model import Prepared
@@ -140,6 +140,9 @@ class Aggregates:
         self.pilots = pilots
         self.mutual_aid = any(sv.ground.mutual_aid != "off" and sv.ground.base == "patrol"
                               for sv in scn.services.values())
+        #: Operations figures counted only when their feature is on (dronesim.availability).
+        self.grounding = scn.weather.enabled or scn.night.rule == "not_allowed"
+        self.faults = scn.faults.failures_per_flight_hour > 0
         self.bins = LogLinearBins()
         S, B = len(self.services), len(self.codes)
         # Group families: 0 = all incidents, 1..S = each service, then each borough.
@@ -204,8 +207,13 @@ class Aggregates:
         add("suited", suited)
         add("on", on)
         for k, name in enumerate(DRONE_OUTCOMES):
-            if name in _COUNTED:
+            if name in _COUNTED or (name == "grounded" and self.grounding) or (
+                    name == "fault" and self.faults):
                 add(f"outcome_{name}", outcome == k)
+        if self.grounding:
+            why = c["grounded_reason"][w].astype(np.int64)
+            for k in range(1, len(GROUNDED_REASONS)):
+                add(f"grounded_{GROUNDED_REASONS[k]}", why == k)
         d_ok = on & ~np.isnan(drone)
         add("drone_sum", d_ok, np.where(d_ok, drone, 0.0))
         add("drone_n", d_ok)
@@ -321,6 +329,12 @@ class Aggregates:
         }
         for name in _COUNTED:
             out[f"{name}_per_week"] = int(st[f"outcome_{name}"][g]) / weeks
+        if self.grounding:  # calls missed to weather and night, in all and by reason
+            out["grounded_per_week"] = int(st["outcome_grounded"][g]) / weeks
+            for r in GROUNDED_REASONS[1:]:
+                out[f"grounded_{r}_per_week"] = int(st[f"grounded_{r}"][g]) / weeks
+        if self.faults:
+            out["fault_per_week"] = int(st["outcome_fault"][g]) / weeks
         out["drone_queue_wait_s"] = self._mean("qwait", g) if on else math.nan
         out["pilot_wait_s"] = self._mean("pwait", g) if on else math.nan
         out["p_pilot_wait"] = int(st["pwait_pos"][g]) / on if on else math.nan

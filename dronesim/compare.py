@@ -116,15 +116,14 @@ def difference(reference: Sequence[float], scenario: Sequence[float], paired: bo
             "ci_high": hi, "n": min(na, nb), "n_reference": na, "n_scenario": nb}
 
 
-def _mean_ci(values: np.ndarray, unit: str = "", signed: bool = False
-             ) -> tuple[float, float, float, int]:
-    """Mean and 95% interval of one figure over replications; the interval of a non-negative
-    figure is clipped at 0 (a share's at 1 too), of ``signed`` ones (time saved) not."""
+def _mean_ci(values: np.ndarray, metric: Metric) -> tuple[float, float, float, int]:
+    """Mean and 95% interval of one figure over replications, clipped as the figure declares
+    (:attr:`dronesim.kpis.Metric.limits`: at 0 for a non-negative figure, a share's at 1 too,
+    a signed one such as time saved not at all)."""
     v = values[np.isfinite(values)]
     if v.size == 0:
         return math.nan, math.nan, math.nan, 0
-    low = None if signed else 0.0
-    lo, hi = metrics.clipped_ci95(v, low, 1.0 if unit == "share" else None)
+    lo, hi = metrics.clipped_ci95(v, *metric.limits)
     return float(v.mean()), lo, hi, int(v.size)
 
 
@@ -353,8 +352,7 @@ def _means(values: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (lab, service, metric), g in values.groupby(["scenario", "service", "metric"],
                                                     sort=False):
-        mean, lo, hi, n = _mean_ci(g["value"].to_numpy(float), units[metric],
-                                   signed=registry.metric(metric).bound == "signed")
+        mean, lo, hi, n = _mean_ci(g["value"].to_numpy(float), registry.metric(metric))
         rows.append({"scenario": lab, "service": service, "metric": metric,
                      "unit": units[metric], "mean": mean, "ci_low": lo, "ci_high": hi, "n": n})
     return pd.DataFrame(rows, columns=["scenario", "service", "metric", "unit", "mean", "ci_low",

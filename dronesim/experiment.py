@@ -412,9 +412,7 @@ def _borough_summary(kpis: Sequence[dict[str, Any]], codes: Sequence[str],
         }
         for m in registry.borough_metrics():
             if not kpis or m.present(kpis[0]["per_borough"][b]):
-                row[m.key] = metrics._scalar_block([m.value(p) for p in per],
-                                                   share=m.bound == "share",
-                                                   nonneg=m.bound == "nonneg")
+                row[m.key] = metrics.metric_block(m, [m.value(p) for p in per])
         rows.append(row)
     return rows
 

@@ -36,16 +36,21 @@ from .sites import Docks
 if TYPE_CHECKING:
     from .model import Kernel
 
-__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "IDLE", "RESERVED", "FLYING"]
+__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "IDLE", "RESERVED", "FLYING", "OFF"]
 
-# Drone states.
-IDLE, RESERVED, FLYING = 0, 1, 2
+# Drone states. OFF: at its dock but out of service (availability.Duty: roster, repair, ...).
+IDLE, RESERVED, FLYING, OFF = 0, 1, 2, 3
 
 _ON_SCENE = OUTCOME["on_scene"]
 _ABANDONED = OUTCOME["queue_abandoned"]
 _CANCELLED = OUTCOME["cancelled"]
 _TASK_DONE, _BATTERY, _GROUND = LEAVE["task_done"], LEAVE["battery"], LEAVE["ground_arrived"]
 _PREEMPTED = LEAVE["preempted"]
+_FAULT_LEAVE = LEAVE["fault"]
+_GROUNDED, _FAULT = OUTCOME["grounded"], OUTCOME["fault"]
+#: Holds that a booked mission does not outlast: repair, maintenance, dock fault
+#: (dronesim.availability: REPAIR | MAINTENANCE | DOCK_FAULT).
+_HARD_HOLD = 4 | 8 | 16
 
 
 def flight_time_s(distance_m: np.ndarray | float, spec: DroneSpec) -> np.ndarray | float:
@@ -182,6 +187,17 @@ class Fleet:
         self._loiter = rec.drone_loiter_s
         self._t_ground = rec.t_ground_arrival
         self._t_decision = rec.t_drone_decision
+        # Operations (dronesim.availability), all off unless the model sets them: the
+        # weather / night grounding, the duty holds (rosters, repairs, maintenance), faults.
+        self.grounding = None
+        self.duty = None
+        self.hold = [0] * n  # bit mask of reasons holding each drone out of service
+        self._holds = False
+        self._fail = [math.inf] * n  # fault time of the mission in hand (inf: none)
+        #: Called with an incident whose booked drone went out of service on landing.
+        self.on_unbook: Callable[[int], None] = lambda i: None
+        #: Speed at which a dispatch's charge is judged (the night speed under "slower").
+        self._need_speed = float(spec.speed_m_s)
 
     # --- pure state queries ------------------------------------------------------------------
     def battery_at(self, d: int, t: float) -> float:
@@ -192,7 +208,7 @@ class Fleet:
 
     def _need(self, dist: float) -> float:
         spec = self.spec
-        return 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+        return 2 * (spec.climb_s + dist / self._need_speed + spec.descent_s) \
             + spec.min_on_scene_s + spec.reserve_s
 
     def _ready_time(self, d: int, need: float, now: float) -> tuple[int, float]:
@@ -205,7 +221,8 @@ class Fleet:
             if b >= need:
                 return READY, now
             return CHARGING, now + (need - b) / self._rate
-        if st == FLYING and self.booked[d] < 0 and now >= self.leave_at[d]:
+        if st == FLYING and self.booked[d] < 0 and now >= self.leave_at[d] \
+                and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
             battery_land = self.battery_launch[d] - (self.land_at[d] - self.t_launch[d])
             short = max(0.0, need - battery_land)
             extra = 0.0 if short == 0 else short / self._rate
@@ -227,6 +244,7 @@ class Fleet:
         endurance = self._endurance
         full = self._full
         stop = self.by_distance
+        speed = self._need_speed
         pos = -1
         for k, dist in zip(row[0], row[1]):
             pos += 1
@@ -238,7 +256,7 @@ class Fleet:
                 continue
             if not dock_idle[k]:
                 continue
-            need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+            need = 2 * (spec.climb_s + dist / speed + spec.descent_s) \
                 + spec.min_on_scene_s + spec.reserve_s
             if need > endurance:
                 continue
@@ -348,7 +366,7 @@ class Fleet:
         i = self.incident_of[d]
         spec = self.spec
         dist = self.rec.drone_distance_m[i]
-        need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+        need = 2 * (spec.climb_s + dist / self._need_speed + spec.descent_s) \
             + spec.min_on_scene_s + spec.reserve_s
         now = self.env._now
         b = self._endurance if self._full else self.battery_at(d, now)
@@ -428,6 +446,20 @@ class Fleet:
         delay = (0.0 if delay != delay else delay) + self._sector_delay
         rec.airspace_delay_s[i] = delay
         t_launch = now + delay + spec.launch_overhead_s
+        speed = spec.speed_m_s
+        gr = self.grounding
+        if gr is not None:  # weather and night (dronesim.availability)
+            code = gr.reason_at(t_launch)
+            if code:  # grounded when it would take off: stand down, with the reason
+                self._release(d)
+                rec.drone_outcome[i] = _GROUNDED
+                rec.grounded_reason[i] = code
+                rec.range_of[i].open -= 1
+                self._to_idle(d, self.battery_at(d, now), now)
+                return
+            if gr.slower and gr.slow_at(t_launch):
+                t_launch += gr.extra_launch_s
+                speed *= gr.speed_factor
         g = self._t_ground[i]
         if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
@@ -437,14 +469,22 @@ class Fleet:
             self._to_idle(d, self.battery_at(d, now), now)
             return
         dist = rec.drone_distance_m[i]
-        out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s  # dock to scene
+        out = spec.climb_s + dist / speed + spec.descent_s  # dock to scene
         back = out  # scene to dock (same path)
         battery = self._endurance if self._full else self.battery_at(d, t_launch)
         self.t_launch[d] = t_launch
         self.battery_launch[d] = battery
         t_scene = t_launch + out
         self.t_scene[d] = t_scene
-        latest = self._latest[d] = t_scene + max(0.0, battery - out - back - spec.reserve_s)
+        latest = t_scene + max(0.0, battery - out - back - spec.reserve_s)
+        duty = self.duty
+        if duty is not None and duty.rate_h > 0:
+            t_fail = self._fail[d] = duty.fault_time(d, t_launch)
+            if t_fail < t_scene:  # a fault on the way out: turn back at once
+                self._outbound_fault(d, i, t_launch, t_fail, battery)
+                return
+            latest = min(latest, t_fail)
+        self._latest[d] = latest
         self._back[d] = back
         self.state[d] = FLYING
         self._leg[d] = (rec.t_pilot[i], t_launch, battery)
@@ -486,7 +526,8 @@ class Fleet:
     def ground_eta_known(self, i: int) -> None:
         """The ground arrival of incident i is now known: shorten the loiter if flying."""
         d = self.rec.drone_id[i]
-        if d >= 0 and self.incident_of[d] == i and self.state[d] == FLYING:
+        if d >= 0 and self.incident_of[d] == i and self.state[d] == FLYING \
+                and self.t_scene[d] == self.t_scene[d]:  # (NaN: turned back by a fault)
             if self.env._now < self.leave_at[d]:  # not yet on the way home
                 self._schedule_landing(d, i)
             else:  # already homeward: same landing, re-timed from now
@@ -512,17 +553,51 @@ class Fleet:
         t_pilot, t_launch, b_start = self._leg[d]
         # The leg's record (as _close_leg).
         t_scene, leave = self.t_scene[d], self.leave_at[d]
+        reason = self._reason[d]
+        outcome = _ON_SCENE
+        duty = self.duty
+        failed = False
+        if duty is not None:  # faults and maintenance (dronesim.availability)
+            t_fail = self._fail[d]
+            failed = t_fail <= t_land
+            outbound = t_scene != t_scene  # (NaN: turned back before reaching the scene)
+            if failed and not outbound and leave >= t_fail - 1e-9:
+                reason = _FAULT_LEAVE  # left the scene when the fault came
+            if outbound:
+                outcome = _FAULT
+            self._fail[d] = math.inf
+            duty.landed(d, self.t_launch[d], t_land, failed, outbound,
+                        failed and not outbound and leave >= t_fail - 1e-9)
         rec.t_launch[i] = t_launch
         rec.t_drone_on_scene[i] = t_scene
         rec.t_drone_leave[i] = leave
         rec.t_drone_landed[i] = t_land
-        rec.drone_leave_reason[i] = self._reason[d]
-        rec.drone_outcome[i] = _ON_SCENE
+        rec.drone_leave_reason[i] = reason
+        rec.drone_outcome[i] = outcome
         rec.missions.append((d, self.dock_of[d], rec.gid[i], rec.t_drone_assigned[i], t_pilot,
                              t_launch, t_scene, leave, t_land, b_start, b_land, False,
                              self._svc[i]))
+        if duty is not None and failed:
+            rec.flag_mission(1)  # MISSION_FLAGS["fault"]
         rec.range_of[i].open -= 1
         self._to_idle(d, b_land, t_land)
+
+    def _outbound_fault(self, d: int, i: int, t_launch: float, t_fail: float,
+                        battery: float) -> None:
+        """A fault on the way out (see dronesim.availability): the drone turns back at
+        ``t_fail`` and flies home as far as it came; the incident gets no drone."""
+        rec = self.rec
+        self.t_scene[d] = math.nan
+        self._latest[d] = t_fail
+        self._back[d] = t_fail - t_launch
+        self.state[d] = FLYING
+        self._leg[d] = (rec.t_pilot[i], t_launch, battery)
+        self.leave_at[d] = t_fail
+        land = self.land_at[d] = t_fail + (t_fail - t_launch)
+        self._reason[d] = _FAULT_LEAVE
+        tok = self.token[d] = self.token[d] + 1
+        now = self.env._now
+        self.env.at(now + (land - now), self._landed, (d, tok))
 
     def _release(self, d: int) -> None:
         """Give back the pilot and sector slot of drone d's mission."""
@@ -607,11 +682,24 @@ class Fleet:
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
         back = spec.climb_s + home / spec.speed_m_s + spec.descent_s
         self._back[d] = back
-        self._latest[d] = t_scene + max(0.0, battery - (t_scene - t_launch) - back
-                                        - spec.reserve_s)
+        self._latest[d] = min(t_scene + max(0.0, battery - (t_scene - t_launch) - back
+                                            - spec.reserve_s), self._fail[d])
         self._schedule_landing(d, j)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:
+        if self._holds and self.hold[d] and (self.booked[d] < 0 or self.hold[d] & _HARD_HOLD):
+            # Back at the dock but out of service (roster, repair, ...): charges, not offered.
+            # A mission booked on its return goes first if the hold is a roster's; after a
+            # fault or for maintenance the booked incident waits for another drone.
+            self.state[d] = OFF
+            self.battery0[d] = battery
+            self.t0[d] = t
+            self.incident_of[d] = -1
+            booked = self.booked[d]
+            if booked >= 0:
+                self.booked[d] = -1
+                self.on_unbook(booked)
+            return
         self.dock_idle[self.dock_of[d]] += 1
         self.n_idle += 1
         self.state[d] = IDLE
@@ -624,3 +712,25 @@ class Fleet:
             self._start(d, booked)
         elif self.waiting:
             self.on_free(d)
+
+    # --- out of service (dronesim.availability.Duty) ------------------------------------------
+    def hold_drone(self, d: int, bit: int) -> None:
+        """Hold drone d out of service for a reason (a bit); an idle drone leaves at once, a
+        busy one when its mission (and a mission booked on its return) is over."""
+        self._holds = True
+        was = self.hold[d]
+        self.hold[d] = was | bit
+        if not was and self.state[d] == IDLE:
+            self.state[d] = OFF
+            self.dock_idle[self.dock_of[d]] -= 1
+            self.n_idle -= 1
+
+    def release_drone(self, d: int, bit: int) -> None:
+        """End one reason of drone d's hold; back in service when none is left."""
+        self.hold[d] &= ~bit
+        if not self.hold[d] and self.state[d] == OFF:
+            self.state[d] = IDLE
+            self.dock_idle[self.dock_of[d]] += 1
+            self.n_idle += 1
+            if self.waiting:
+                self.on_free(d)

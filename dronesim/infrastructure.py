@@ -202,7 +202,8 @@ class ControlRoom:
 
     def __init__(self, env: Kernel, pilots: int, flights_per_pilot: int = 1,
                  shift_pattern: tuple[float, ...] = (), horizon_s: float = math.inf,
-                 name: str = "joint") -> None:
+                 name: str = "joint", night: list[bool] | None = None,
+                 pilots_per_night_flight: int = 1) -> None:
         self.env = env
         self.name = name
         self.pilots_on_roll = int(pilots)
@@ -210,7 +211,11 @@ class ControlRoom:
         self.slots = SlotPool(pilots * flights_per_pilot, env)
         self._pattern = tuple(shift_pattern)
         self._horizon_s = horizon_s
-        if self._pattern:
+        #: Night hours under the "second pilot" rule (dronesim.availability): a night flight
+        #: holds ``pilots_per_night_flight`` pilots, so the room holds fewer flights then.
+        self._night = night if night and pilots_per_night_flight > 1 else None
+        self._per_night_flight = int(pilots_per_night_flight)
+        if self._pattern or self._night:
             self._shift(None)  # hour 0, before anything else happens
 
     @property
@@ -220,9 +225,14 @@ class ControlRoom:
     def _shift(self, _ev: Any) -> None:
         env = self.env
         if env.now < self._horizon_s:
-            hour = int(env.now // 3600) % 24
-            on_duty = round(self.pilots_on_roll * self._pattern[hour])
-            target = (self.pilots_on_roll - on_duty) * self.flights_per_pilot
+            h = int(env.now // 3600)
+            hour = h % 24
+            on_duty = (round(self.pilots_on_roll * self._pattern[hour]) if self._pattern
+                       else self.pilots_on_roll)
+            flights = on_duty * self.flights_per_pilot
+            if self._night is not None and h < len(self._night) and self._night[h]:
+                flights //= self._per_night_flight
+            target = self.pilots_on_roll * self.flights_per_pilot - flights
             env.at(env.now + (3600 - env.now % 3600), self._shift)
         else:
             target = 0  # end of horizon: everyone back, so the run can drain
@@ -237,12 +247,22 @@ class PilotRooms:
         cr = scn.control_room
         self.names = list(scn.services)
         self.separate = scn.sharing.pilots == "separate"
+        night, per_flight = None, 1
+        if scn.night.rule == "second_pilot" and scn.night.pilots_per_flight > 1:
+            from .daylight import night_hours
+
+            night = night_hours(scn.simulation.start_date,
+                                int(math.ceil(min(horizon_s, 520 * 7 * 86_400.0) / 3600)),
+                                scn.night).tolist()
+            per_flight = scn.night.pilots_per_flight
         if self.separate:
             self.rooms = [ControlRoom(env, cr.pilots_by_service.get(s, 1), cr.flights_per_pilot,
-                                      cr.shift_pattern, horizon_s, s) for s in self.names]
+                                      cr.shift_pattern, horizon_s, s, night, per_flight)
+                          for s in self.names]
         else:
             self.rooms = [ControlRoom(env, cr.pilots_for(fleet_size), cr.flights_per_pilot,
-                                      cr.shift_pattern, horizon_s)]
+                                      cr.shift_pattern, horizon_s, night=night,
+                                      pilots_per_night_flight=per_flight)]
         #: Room of each service index (the joint room for all in joint mode).
         self.of_service = ([r.slots for r in self.rooms] if self.separate
                            else [self.rooms[0].slots] * len(self.names))

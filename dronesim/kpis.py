@@ -90,6 +90,7 @@ class Metric:
     group: str = "core"
     rank: int = 100  # order of the run table's lines and the report's cards (then declaration)
     feature: str = ""  # the scenario setting without which the figure is absent ("" = always)
+    upper: float | None = None  # an upper bound of the interval besides a share's 1
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -100,6 +101,13 @@ class Metric:
             raise ValueError(f"{self.key}: unknown bound {self.bound!r}")
         if self.get is None:
             object.__setattr__(self, "get", _key(self.key))
+
+    @property
+    def limits(self) -> tuple[float | None, float | None]:
+        """Where the 95% interval is clipped: (low, high), None for no bound."""
+        low = None if self.bound == "signed" else 0.0
+        high = 1.0 if self.bound == "share" else self.upper
+        return low, high
 
     @property
     def fmt(self) -> str:
@@ -220,6 +228,49 @@ METRICS: tuple[Metric, ...] = (
            borough=True, group="ground"),
     Metric("ground_priority1_within_900", "priority 1 reached by ground within 15 min",
            "share", borough=True, group="ground"),
+    # --- weather and night (availability.py) ---------------------------------------------------
+    Metric("flyable_hours_per_day", "flyable hours per day", "hours_per_day", upper=24.0,
+           compare=True,
+           sweep="flyable_hours_per_day", line="flyable hours per day", rank=10,
+           card="Flyable hours a day", group="weather", feature="weather",
+           note="hours in which neither weather nor a night rule grounds the fleet (Gao et "
+                "al. 2021: a median 5.7 h a day worldwide for common drones)"),
+    Metric("grounded_per_week", "calls missed to weather or night per week", "per_week",
+           compare=True, sweep="grounded_per_week", step=True,
+           line="calls missed to weather/wk", rank=11,
+           card="Drone calls missed to weather or night, a week", group="weather",
+           feature="weather",
+           note="drone-suited incidents in range declined, or stood down at launch, because "
+                "the fleet was grounded"),
+    *[Metric(f"grounded_{r}_per_week", f"calls missed to {r} per week", "per_week",
+             group="weather", feature="weather")
+      for r in ("wind", "rain", "visibility", "cloud", "night")],
+    Metric("grounded_hours_per_week", "grounded hours per week", "hours_per_week",
+           compare=True, group="weather", feature="weather"),
+    *[Metric(f"grounded_hours_{r}_per_week", f"hours grounded by {r} per week",
+             "hours_per_week", group="weather", feature="weather")
+      for r in ("wind", "rain", "visibility", "cloud", "night")],
+    # --- faults, maintenance and rosters (availability.py) ----------------------------------
+    Metric("drone_failures_per_week", "drone faults per week", "per_week", compare=True,
+           sweep="drone_failures_per_week", line="drone faults per week", rank=12,
+           group="faults", feature="faults",
+           card="Drone faults a week",
+           note="faults in flight ([faults] failures_per_flight_hour x flight hours)"),
+    Metric("fault_per_week", "incidents lost to a fault on the way per week", "per_week",
+           compare=True, group="faults", feature="faults"),
+    Metric("failures_outbound_per_week", "faults on the way out per week", "per_week",
+           group="faults", feature="faults"),
+    Metric("failures_on_scene_per_week", "faults on scene per week", "per_week",
+           group="faults", feature="faults"),
+    Metric("maintenance_per_week", "scheduled maintenance visits per week", "per_week",
+           compare=True, group="faults", feature="faults"),
+    Metric("dock_failures_per_week", "dock faults per week", "per_week", group="faults",
+           feature="faults"),
+    Metric("drone_availability", "drone time in service", "share", compare=True,
+           sweep="drone_availability", line="drone time in service", rank=13,
+           card="Drone time in service", group="faults", feature="faults or rosters",
+           note="share of drone time not held out by rosters, dock hours, repairs, "
+                "maintenance or dock faults"),
     # --- costs (operations.py, from [costs]) --------------------------------------------------
     Metric("cost_per_year_gbp", "cost per year (GBP)", "gbp", compare=True,
            sweep="cost_per_year_gbp", step=True, line="cost per year (GBP)", rank=20,

@@ -230,6 +230,15 @@ def _scalar_block(vals: Sequence[float], share: bool = False, nonneg: bool = Fal
     return {"mean": float(np.mean(v)) if v else math.nan, "ci95_mean": ci}
 
 
+def metric_block(metric: Any, vals: Sequence[float]) -> dict[str, Any]:
+    """Mean and 95% interval of one :mod:`dronesim.kpis` figure over replications, the
+    interval clipped as the figure declares (:attr:`dronesim.kpis.Metric.limits`)."""
+    v = [x for x in vals if not math.isnan(x)]
+    low, high = metric.limits
+    return {"mean": float(np.mean(v)) if v else math.nan,
+            "ci95_mean": clipped_ci95(v, low, high)}
+
+
 def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Across replications: responses as blocks, scalars as mean with a 95% interval, as
     declared in :mod:`dronesim.kpis` (a figure absent from the replications' KPIs, its feature
@@ -240,8 +249,7 @@ def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
                            for r in registry.RESPONSES}
     for m in registry.METRICS:
         if m.summary and m.present(kpis[0]):
-            out[m.key] = _scalar_block([m.value(k) for k in kpis], share=m.bound == "share",
-                                       nonneg=m.bound == "nonneg")
+            out[m.key] = metric_block(m, [m.value(k) for k in kpis])
     for key in ("drone_within", "ground_within"):
         out[f"{key}_s"] = {t: _scalar_block([k[key][t] for k in kpis], share=True)
                            for t in kpis[0][key]}

@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import gc
 import heapq
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -288,6 +289,9 @@ class _DroneDispatcher:
         self.refuse_outside = prep.connectivity.outside == "refuse"
         #: Candidate docks of each incident to decide, by key: (docks, lengths, delays).
         self.cand: list[tuple[list, list, list] | None] = []
+        #: Weather and night grounding (dronesim.availability), None when off.
+        self.grounding = fleet.grounding if fleet.grounding is not None and \
+            fleet.grounding.grounds else None
 
     def load(self, start: int, inc: Incidents) -> np.ndarray:
         """A chunk's drone side: outcomes known in advance written at once (decision time, out
@@ -322,6 +326,16 @@ class _DroneDispatcher:
             flagged[suited[no_link]] = 1
             rec.link_outside[sl] = flagged.tolist()
             go = in_range
+        gr = self.grounding
+        if gr is not None:  # grounded when the decision falls due: declined with the reason
+            code = gr.reasons_at(decision[suited])
+            down = go & (code > 0)
+            if down.any():
+                outcome[suited[down]] = _GROUNDED
+                reason = np.zeros(n, np.int64)
+                reason[suited[down]] = code[down]
+                rec.grounded_reason[sl] = reason.tolist()
+                go = go & ~down
         rec.drone_outcome[sl] = outcome.tolist()
         rows = suited[go]
         # Each incident's row as lists (docks, flight lengths, authorisation delays), made in
@@ -337,9 +351,15 @@ class _DroneDispatcher:
         return rows
 
     def _try(self, i: int) -> str:
-        """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
+        """Ask the policy about incident i; returns 'dispatched', 'queued', 'declined' or
+        'grounded'."""
         row = self.cand[i]
         now = self.env._now
+        if self.grounding is not None:
+            code = self.grounding.reason_at(now)
+            if code:
+                self.rec.grounded_reason[i] = code
+                return "grounded"
         fleet = self.fleet
         svc = self.rec.service[i]
         snap = _Snapshot(fleet, row, svc, now)
@@ -379,6 +399,9 @@ class _DroneDispatcher:
         elif outcome == "declined":
             self.rec.drone_outcome[i] = _DECLINED
             self.rec.range_of[i].open -= 1
+        elif outcome == "grounded":
+            self.rec.drone_outcome[i] = _GROUNDED
+            self.rec.range_of[i].open -= 1
 
     def _stale(self, i: int, now: float) -> bool:
         g = self.rec.t_ground_arrival[i]
@@ -415,9 +438,25 @@ class _DroneDispatcher:
             elif outcome == "declined":
                 rec.drone_outcome[i] = _DECLINED
                 rec.range_of[i].open -= 1
+            elif outcome == "grounded":
+                rec.drone_outcome[i] = _GROUNDED
+                rec.range_of[i].open -= 1
         for entry in keep:
             heapq.heappush(queue, entry)
         fleet.begin_deferred()
+
+    def requeue(self, i: int) -> None:
+        """Incident i's booked drone went out of service when it landed (a fault, maintenance):
+        the incident waits again for a drone, as it did before it was booked."""
+        rec = self.rec
+        rec.t_drone_assigned[i] = math.nan
+        rec.drone_id[i] = -1
+        rec.dock_id[i] = -1
+        rec.drone_distance_m[i] = math.nan
+        rec.airspace_delay_s[i] = math.nan
+        rec.drone_outcome[i] = _PENDING
+        heapq.heappush(self.queue, (rec.rank[i], rec.t_call[i], rec.gid[i], i))
+        self.drone_free(-1)  # another drone may be free now
 
     def finish(self) -> None:
         """Incidents still queued when the run drains: abandoned if they waited too long."""
@@ -430,6 +469,7 @@ class _DroneDispatcher:
 
 
 _PENDING, _DECLINED, _ABANDONED = OUTCOME["pending"], OUTCOME["declined"], OUTCOME["queue_abandoned"]
+_GROUNDED = OUTCOME["grounded"]
 
 
 def _chunk_timeline(inc: Incidents, start: int, first_id: int, decide_rows: np.ndarray,
@@ -504,6 +544,7 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     fleet = Fleet(env, scn.drones, prep.docks, rooms, rec, None, owners=prep.owners,
                   pooled=scn.sharing.airframes == "pooled", sectors=sectors,
                   max_wait_s=scn.dispatch.max_queue_wait_s)
+    ops = _operations(prep, env, fleet, streams)
     forces = []
     offset = 0
     for name in names:
@@ -513,6 +554,7 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         forces.append(force)
     dispatcher = _DroneDispatcher(env, prep, rec, fleet, policy, forces)
     fleet.on_free = dispatcher.drone_free
+    fleet.on_unbook = dispatcher.requeue
     fleet.waiting = dispatcher.queue
     # Rows are in flight-time order; that is distance order unless authorisation delays
     # (restriction zones flown through in "authorise" mode) add to some legs.
@@ -582,5 +624,29 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         peak_held=peak,
     )
     result.kpis = agg.kpis()
+    for part in ops:  # weather and duty figures (dronesim.availability)
+        result.kpis.update(part.kpis())
     result.wall_s = time.perf_counter() - wall0
     return result
+
+
+def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams) -> list:
+    """Weather, night, rosters, faults and maintenance (:mod:`dronesim.availability`) attached
+    to the fleet when the scenario turns them on; nothing otherwise."""
+    from .availability import Duty, make_grounding
+
+    out: list = []
+    gr = make_grounding(prep, streams)
+    if gr is not None:
+        fleet.grounding = gr
+        if gr.slower:  # a dispatch's charge is judged at the night speed
+            fleet._need_speed = prep.scenario.drones.speed_m_s * gr.speed_factor
+        out.append(gr)
+    scn = prep.scenario
+    f, r = scn.faults, scn.rosters
+    if (f.failures_per_flight_hour > 0 or f.maintenance_every_flight_hours > 0
+            or f.dock_failures_per_year > 0 or r.drone_pattern or r.dock_hours):
+        duty = Duty(prep, env, fleet, streams)
+        fleet.duty = duty
+        out.append(duty)
+    return out

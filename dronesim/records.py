@@ -29,7 +29,8 @@ import pandas as pd
 from .demand import Incidents
 
 __all__ = ["Records", "IncidentChunk", "MissionChunk", "DRONE_OUTCOMES", "LEAVE_REASONS",
-           "MISSION_COLUMNS", "OUTCOME", "LEAVE", "incident_frame", "mission_frame"]
+           "MISSION_COLUMNS", "MISSION_FLAGS", "OUTCOME", "LEAVE", "GROUNDED_REASONS",
+           "incident_frame", "mission_frame"]
 
 #: Outcome of the drone side of an incident (stored as a category in the tables).
 DRONE_OUTCOMES = (
@@ -41,10 +42,14 @@ DRONE_OUTCOMES = (
     "cancelled",  # drone assigned, but ground on scene before launch
     "pending",  # still waiting when the run ended
     "no_link",  # outside the service's link coverage, and such flights are refused
+    "grounded",  # the fleet was grounded (weather, night) at the decision or at launch
+    "fault",  # the drone had a fault on the way and turned back before reaching the scene
 )
 OUTCOME = {name: k for k, name in enumerate(DRONE_OUTCOMES)}
+#: Reasons a grounded incident got no drone: dronesim.weather.REASONS, "" = not grounded.
+GROUNDED_REASONS = ("", "wind", "rain", "visibility", "cloud", "night")
 
-LEAVE_REASONS = ("", "ground_arrived", "battery", "task_done", "preempted")
+LEAVE_REASONS = ("", "ground_arrived", "battery", "task_done", "preempted", "fault")
 LEAVE = {name: k for k, name in enumerate(LEAVE_REASONS)}
 
 _FLOAT_COLS = (
@@ -53,9 +58,9 @@ _FLOAT_COLS = (
     "t_ground_arrival", "t_ground_clear", "ground_distance_m", "airspace_delay_s", "t_sector",
 )
 _INT_COLS = ("drone_id", "dock_id", "ground_unit", "drone_outcome", "drone_leave_reason",
-             "preempted_by", "link_outside", "mutual_aid_from")
+             "preempted_by", "link_outside", "mutual_aid_from", "grounded_reason")
 _INT_DEFAULT = {"drone_outcome": OUTCOME["not_suited"], "drone_leave_reason": 0,
-                "link_outside": 0}
+                "link_outside": 0, "grounded_reason": 0}
 #: Incident inputs the domain modules read by key (see :class:`~dronesim.demand.Incidents`).
 _INPUTS = ("t_call", "x", "y", "borough", "service", "priority", "suited", "handling_s",
            "turnout_s", "travel_factor", "ground_on_scene_s", "drone_loiter_s")
@@ -66,6 +71,10 @@ MISSION_COLUMNS = ("drone_id", "dock_id", "incident", "t_assigned", "t_pilot", "
                    "t_on_scene", "t_leave", "t_landed", "battery_launch_s", "battery_landed_s",
                    "redirected")
 _MISSION_INT = ("drone_id", "dock_id", "incident")
+#: Flags of a mission leg (columns after ``service``): ``fault``, the drone had a fault in
+#: flight on this leg (dronesim.availability); ``relief``, the leg relieved another drone on
+#: scene.
+MISSION_FLAGS = {"fault": 1, "relief": 2}
 
 
 @dataclass(eq=False)
@@ -152,6 +161,7 @@ class Records:
         #: do it inline, :meth:`side_done` is the same as a call).
         self.range_of: list[_Range | None] = []
         self.missions: list[tuple] = []
+        self.mission_flags: dict[int, int] = {}  # position in missions -> MISSION_FLAGS bits
         self._ranges: list[_Range] = []  # live chunks, in load order
         self._next_chunk = 0
         self._next_id = 0
@@ -260,6 +270,8 @@ class Records:
         cols["mutual_aid_from"] = np.where(aid >= 0, self.borough_codes[np.maximum(aid, 0)], "")
         cols["drone_outcome"] = np.array(self.drone_outcome[sl], np.int8)
         cols["drone_leave_reason"] = np.array(self.drone_leave_reason[sl], np.int8)
+        # Why a grounded incident got no drone (dronesim.weather.REASONS; "" otherwise).
+        cols["grounded_reason"] = np.array(self.grounded_reason[sl], np.int8)
         cols["drone_response_s"] = cols["t_drone_on_scene"] - inc.t_call
         cols["ground_response_s"] = cols["t_ground_arrival"] - inc.t_call
         return IncidentChunk(cols, self.categories, np.asarray(inc.borough, np.int64))
@@ -267,7 +279,7 @@ class Records:
     @property
     def categories(self) -> dict[str, tuple[str, ...]]:
         return {"service": self.service_names, "drone_outcome": DRONE_OUTCOMES,
-                "drone_leave_reason": LEAVE_REASONS}
+                "drone_leave_reason": LEAVE_REASONS, "grounded_reason": GROUNDED_REASONS}
 
     def empty_chunk(self) -> IncidentChunk:
         """No incident, with every column typed."""
@@ -278,12 +290,21 @@ class Records:
             service_names=self.service_names)
         return self._take(_Range(-1, 0, 0, 0, empty))
 
+    def flag_mission(self, flag: int) -> None:
+        """Mark the mission leg logged last with ``flag`` (:data:`MISSION_FLAGS`: a fault in
+        flight, a relief leg). Flags are kept apart from the rows, so legs without one cost
+        nothing."""
+        pos = len(self.missions) - 1
+        self.mission_flags[pos] = self.mission_flags.get(pos, 0) | flag
+
     def take_missions(self) -> MissionChunk:
         """The mission legs logged since the last call (the log is emptied)."""
         rows, self.missions[:] = list(self.missions), []
-        return self.mission_chunk(rows)
+        flags, self.mission_flags = self.mission_flags, {}
+        return self.mission_chunk(rows, flags)
 
-    def mission_chunk(self, rows: list[tuple]) -> MissionChunk:
+    def mission_chunk(self, rows: list[tuple], flags: dict[int, int] | None = None
+                      ) -> MissionChunk:
         n = len(rows)
         cols_in = list(zip(*rows)) if rows else [()] * (len(MISSION_COLUMNS) + 1)
         data: dict[str, np.ndarray] = {"replication": np.full(n, self.replication, np.int32)}
@@ -292,4 +313,9 @@ class Records:
                      else bool if name == "redirected" else np.float64)
             data[name] = np.asarray(values, dtype=dtype)
         data["service"] = np.asarray(cols_in[len(MISSION_COLUMNS)], np.int8)
+        bits = np.zeros(n, np.int64)
+        for pos, f in (flags or {}).items():
+            bits[pos] = f
+        for name, bit in MISSION_FLAGS.items():
+            data[name] = (bits & bit) > 0
         return MissionChunk(data, {"service": self.service_names})

@@ -241,8 +241,7 @@ def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> 
                 continue
             vals = g[m.sweep].to_numpy(float)
             ok = vals[~np.isnan(vals)]
-            low = None if m.bound == "signed" else 0.0
-            high = 1.0 if m.bound == "share" else None
+            low, high = m.limits
             row[m.sweep] = {"mean": None if unstable or not ok.size else float(ok.mean()),
                             "ci95_mean": [None, None] if unstable else metrics.clipped_ci95(
                                 ok, low, high)}

@@ -28,6 +28,9 @@ GROUND_CHAIN = ("t_call", "t_ground_dispatch", "t_ground_arrival", "t_ground_cle
 DEFINED = {
     "not_suited": 0, "out_of_range": 1, "declined": 1, "queue_abandoned": (1, 2), "pending": 1,
     "cancelled": 3, "on_scene": 7, "no_link": 1,
+    # Operations (availability.py): grounded at the decision, or stood down at launch; a fault on
+    # the way out: launched, never on scene, back home (checked apart below).
+    "grounded": (1, 3), "fault": None,
 }
 # queue_abandoned: 1 = gave up waiting for a drone; 2 = a drone was assigned but no pilot was
 # free within max_queue_wait_s of the decision.
@@ -77,7 +80,9 @@ def check_invariants(prep, res) -> None:
     drone_times = df[list(DRONE_CHAIN[1:])].notna().to_numpy()
     for name, ks in DEFINED.items():
         rows = drone_times[(out == name).to_numpy()]
-        if rows.size:
+        if rows.size and ks is None:  # fault: decision to launch, no scene, leave and landing
+            assert (rows[:, :4].all(axis=1) & ~rows[:, 4] & rows[:, 5:].all(axis=1)).all()
+        elif rows.size:
             ks = ks if isinstance(ks, tuple) else (ks,)
             ok = np.zeros(len(rows), bool)
             for k in ks:
@@ -128,8 +133,9 @@ def check_invariants(prep, res) -> None:
     # (Pre-emption splits a mission into legs; these scenarios do not enable it.)
     if "redirected" in mis:
         assert not mis["redirected"].any()
-    assert len(mis) == len(on)
-    assert sorted(mis["incident"]) == sorted(on["incident_id"])
+    flown = df[out.isin(["on_scene", "fault"])]
+    assert len(mis) == len(flown)
+    assert sorted(mis["incident"]) == sorted(flown["incident_id"])
     m = mis.set_index("incident").loc[on["incident_id"]]
     np.testing.assert_array_equal(m["drone_id"], on["drone_id"])
     np.testing.assert_array_equal(m["t_launch"], on["t_launch"])
@@ -155,11 +161,14 @@ def check_invariants(prep, res) -> None:
     else:
         want = np.maximum(on["t_ground_arrival"].to_numpy() + spec.handover_s,
                           on["t_drone_on_scene"].to_numpy())
-    np.testing.assert_allclose(on["t_drone_leave"], np.minimum(want, latest), atol=1e-6)
     reason = on["drone_leave_reason"].astype(str).to_numpy()
-    assert set(reason) <= ({"task_done", "battery"} if spec.loiter == "exponential"
-                           else {"ground_arrived", "battery"})
-    np.testing.assert_array_equal(reason == "battery", ~(want < latest))
+    fault = reason == "fault"  # left early: a fault on scene (availability.py), checked apart
+    assert (on["t_drone_leave"].to_numpy()[fault] <= np.minimum(want, latest)[fault] + 1e-6).all()
+    np.testing.assert_allclose(on["t_drone_leave"][~fault], np.minimum(want, latest)[~fault],
+                               atol=1e-6)
+    assert set(reason) <= ({"task_done", "battery", "fault"} if spec.loiter == "exponential"
+                           else {"ground_arrived", "battery", "fault"})
+    np.testing.assert_array_equal((reason == "battery")[~fault], ~(want < latest)[~fault])
 
     # --- no drone on two missions at once ----------------------------------------------------
     for d, g in mis.groupby("drone_id"):
