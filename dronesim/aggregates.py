@@ -143,6 +143,7 @@ class Aggregates:
         #: Operations figures counted only when their feature is on (dronesim.availability).
         self.grounding = scn.weather.enabled or scn.night.rule == "not_allowed"
         self.faults = scn.faults.failures_per_flight_hour > 0
+        self.resolving = any(any(v) for v in scn.value.drone_resolved_share.values())
         self.bins = LogLinearBins()
         S, B = len(self.services), len(self.codes)
         # Group families: 0 = all incidents, 1..S = each service, then each borough.
@@ -234,7 +235,16 @@ class Aggregates:
         gd_ok = on & g_ok
         add("ground_d_sum", gd_ok, np.where(gd_ok, ground, 0.0))
         add("ground_d_n", gd_ok)
-        add("first", on & (drone < ground))
+        if self.resolving:  # resolved by the drone: no ground unit ever came, the drone first
+            resolved = c["drone_resolved"][w]
+            add("resolved", on & resolved)
+            add("first", on & ((drone < ground) | resolved))
+            busy = (c["t_ground_clear"] - c["t_ground_dispatch"])[w]
+            b_ok = ~np.isnan(busy)
+            add("busy_sum", b_ok, np.where(b_ok, busy, 0.0))
+            add("busy_n", b_ok)
+        else:
+            add("first", on & (drone < ground))
         add("saved_sum", gd_ok, np.where(gd_ok, ground - drone, 0.0))
         add("hit", suited & on & (drone <= self.within_s))
         for name, v, mask in (("qwait", qwait, on), ("pwait", pwait, on), ("gwait", gwait, ones)):
@@ -335,6 +345,9 @@ class Aggregates:
                 out[f"grounded_{r}_per_week"] = int(st[f"grounded_{r}"][g]) / weeks
         if self.faults:
             out["fault_per_week"] = int(st["outcome_fault"][g]) / weeks
+        if self.resolving:  # value: incidents resolved by the drone, officer time per job
+            out["drone_resolved_per_week"] = int(st["resolved"][g]) / weeks
+            out["ground_busy_s"] = self._mean("busy", g)
         out["drone_queue_wait_s"] = self._mean("qwait", g) if on else math.nan
         out["pilot_wait_s"] = self._mean("pwait", g) if on else math.nan
         out["p_pilot_wait"] = int(st["pwait_pos"][g]) / on if on else math.nan

@@ -46,7 +46,7 @@ _ABANDONED = OUTCOME["queue_abandoned"]
 _CANCELLED = OUTCOME["cancelled"]
 _TASK_DONE, _BATTERY, _GROUND = LEAVE["task_done"], LEAVE["battery"], LEAVE["ground_arrived"]
 _PREEMPTED = LEAVE["preempted"]
-_FAULT_LEAVE = LEAVE["fault"]
+_FAULT_LEAVE, _RESOLVED = LEAVE["fault"], LEAVE["resolved"]
 _GROUNDED, _FAULT = OUTCOME["grounded"], OUTCOME["fault"]
 #: Holds that a booked mission does not outlast: repair, maintenance, dock fault
 #: (dronesim.availability: REPAIR | MAINTENANCE | DOCK_FAULT).
@@ -712,6 +712,31 @@ class Fleet:
             self._start(d, booked)
         elif self.waiting:
             self.on_free(d)
+
+    # --- incidents resolved by the drone (dronesim.ground.DroneResolution) -------------------
+    def on_scene(self, i: int) -> bool:
+        """A drone is on scene at incident i now (arrived, not yet leaving)."""
+        d = self.rec.drone_id[i]
+        if d < 0 or self.incident_of[d] != i or self.state[d] != FLYING:
+            return False
+        now = self.env._now
+        return self.t_scene[d] <= now < self.leave_at[d]
+
+    def resolved(self, i: int) -> None:
+        """The drone on scene at incident i resolved it (no ground unit comes): it leaves once
+        it has been there ``min_on_scene_s``, or when its battery says so."""
+        d = self.rec.drone_id[i]
+        now = self.env._now
+        leave = max(now, self.t_scene[d] + self.spec.min_on_scene_s)
+        reason = _RESOLVED
+        if not leave < self._latest[d]:
+            leave, reason = self._latest[d], self._reason[d]
+        back = self._back[d]
+        self.leave_at[d] = leave
+        self.land_at[d] = leave + back
+        self._reason[d] = reason
+        self.token[d] += 1
+        self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
 
     # --- out of service (dronesim.availability.Duty) ------------------------------------------
     def hold_drone(self, d: int, bit: int) -> None:

@@ -85,7 +85,7 @@ if TYPE_CHECKING:
     from .model import Kernel
 
 __all__ = ["units_per_borough", "travel_time_s", "GroundForce", "StationForce", "NoForce",
-           "make_force", "basic_command_units"]
+           "DroneResolution", "make_force", "basic_command_units"]
 
 
 def travel_time_s(distance_m: np.ndarray | float, spec_turnout_s: float, circuity: float,
@@ -520,6 +520,55 @@ class NoForce(_Force):
 
     def estimate_arrival(self, i: int, now: float) -> float:
         return math.nan
+
+
+class DroneResolution:
+    """A service's ground force, for a scenario where drones resolve some incidents alone
+    (``[value] drone_resolved_share``, :mod:`dronesim.value`).
+
+    Each incident of the service is resolvable by a drone or not: one uniform per incident from
+    the named stream ``<service>.resolved``, in call order, below the share of its priority (so
+    changing a share changes which incidents are resolvable, not the draws of any other).
+    When call handling ends (the moment a unit would be dispatched) and a drone is on scene at
+    a resolvable incident, no unit is sent: the incident is resolved by the drone
+    (``drone_resolved``), its ground side closes with no ground timestamps, and the drone leaves
+    once it has been on scene ``drones.min_on_scene_s`` (leave reason ``resolved``). Otherwise the
+    ground response goes ahead as usual, and an officer already on the way is not recalled if a
+    drone arrives first (assumptions; the share itself must be sourced or stated as an
+    assumption in the scenario). Everything else is the wrapped force's.
+    """
+
+    def __init__(self, force: _Force, name: str, shares: tuple[float, ...], fleet: Any,
+                 rec: Records, streams: Streams) -> None:
+        self.force = force
+        self.shares = tuple(float(x) for x in shares)
+        self.fleet = fleet
+        self.rec = rec
+        self._rng = streams[f"{name}.resolved"]
+        self.resolvable: list[bool] = []
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self.force, item)
+
+    def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
+        from .value import draw_drone_resolved
+
+        self.force.load(start, inc, mine)
+        need = start + len(inc)
+        if len(self.resolvable) < need:
+            self.resolvable.extend([False] * (need - len(self.resolvable)))
+        flags = draw_drone_resolved(self._rng, inc.priority[mine], self.shares)
+        for key, f in zip((start + mine).tolist(), flags.tolist()):
+            self.resolvable[key] = f
+
+    def dispatch(self, i: int) -> None:
+        if self.resolvable[i] and self.fleet.on_scene(i):
+            rec = self.rec
+            rec.drone_resolved[i] = 1
+            rec.range_of[i].open -= 1  # the ground side is final: nobody is sent
+            self.fleet.resolved(i)
+        else:
+            self.force.dispatch(i)
 
 
 def make_force(env: Kernel, name: str, spec: ServiceSpec, london: London, rec: Records,

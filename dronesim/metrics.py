@@ -148,6 +148,8 @@ def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: floa
     ground_all = w["ground_response_s"].to_numpy()
     ground_d = w.loc[on, "ground_response_s"].to_numpy()
     first = drone < ground_d
+    if "drone_resolved" in w:  # resolved by the drone alone: no ground unit came, drone first
+        first = first | w.loc[on, "drone_resolved"].to_numpy(bool)
     suited = w["drone_suited"].to_numpy()
     out = {
         "incidents_per_week": len(w) / weeks,

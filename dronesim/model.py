@@ -552,6 +552,12 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
                            fleet.ground_eta_known)
         offset += force.size
         forces.append(force)
+    for k, name in enumerate(names):  # drones resolving incidents alone ([value])
+        shares = scn.value.drone_resolved_share.get(name)
+        if shares and any(shares):
+            from .ground import DroneResolution
+
+            forces[k] = DroneResolution(forces[k], name, shares, fleet, rec, streams)
     dispatcher = _DroneDispatcher(env, prep, rec, fleet, policy, forces)
     fleet.on_free = dispatcher.drone_free
     fleet.on_unbook = dispatcher.requeue

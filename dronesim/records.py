@@ -49,7 +49,8 @@ OUTCOME = {name: k for k, name in enumerate(DRONE_OUTCOMES)}
 #: Reasons a grounded incident got no drone: dronesim.weather.REASONS, "" = not grounded.
 GROUNDED_REASONS = ("", "wind", "rain", "visibility", "cloud", "night")
 
-LEAVE_REASONS = ("", "ground_arrived", "battery", "task_done", "preempted", "fault")
+LEAVE_REASONS = ("", "ground_arrived", "battery", "task_done", "preempted", "fault",
+                 "resolved")
 LEAVE = {name: k for k, name in enumerate(LEAVE_REASONS)}
 
 _FLOAT_COLS = (
@@ -58,9 +59,10 @@ _FLOAT_COLS = (
     "t_ground_arrival", "t_ground_clear", "ground_distance_m", "airspace_delay_s", "t_sector",
 )
 _INT_COLS = ("drone_id", "dock_id", "ground_unit", "drone_outcome", "drone_leave_reason",
-             "preempted_by", "link_outside", "mutual_aid_from", "grounded_reason")
+             "preempted_by", "link_outside", "mutual_aid_from", "grounded_reason",
+             "drone_resolved")
 _INT_DEFAULT = {"drone_outcome": OUTCOME["not_suited"], "drone_leave_reason": 0,
-                "link_outside": 0, "grounded_reason": 0}
+                "link_outside": 0, "grounded_reason": 0, "drone_resolved": 0}
 #: Incident inputs the domain modules read by key (see :class:`~dronesim.demand.Incidents`).
 _INPUTS = ("t_call", "x", "y", "borough", "service", "priority", "suited", "handling_s",
            "turnout_s", "travel_factor", "ground_on_scene_s", "drone_loiter_s")
@@ -265,6 +267,8 @@ class Records:
         for col in ("drone_id", "dock_id", "ground_unit", "preempted_by"):
             cols[col] = np.array(getattr(self, col)[sl], np.int32)
         cols["link_outside"] = np.array(self.link_outside[sl], bool)
+        # The drone on scene resolved the incident alone: no ground unit was sent.
+        cols["drone_resolved"] = np.array(self.drone_resolved[sl], bool)
         # Mutual aid: GSS code of the borough whose unit came (ground.py), "" for none.
         aid = np.array(self.mutual_aid_from[sl], np.int64)
         cols["mutual_aid_from"] = np.where(aid >= 0, self.borough_codes[np.maximum(aid, 0)], "")

@@ -96,9 +96,14 @@ def check_invariants(prep, res) -> None:
     assert not bad.any(), df.loc[bad, list(DRONE_CHAIN)].head()
     bad = ~_ordered(df, GROUND_CHAIN)
     assert not bad.any(), df.loc[bad, list(GROUND_CHAIN)].head()
-    # Every incident gets a ground response by the time the run drains.
-    assert df[list(GROUND_CHAIN)].notna().all().all()
-    assert (df["ground_unit"] >= 0).all()
+    # Every incident gets a ground response by the time the run drains, unless the drone on
+    # scene resolved it alone (then none at all).
+    resolved = df["drone_resolved"].to_numpy(bool) if "drone_resolved" in df else \
+        np.zeros(n, bool)
+    assert df.loc[~resolved, list(GROUND_CHAIN)].notna().all().all()
+    assert df.loc[resolved, list(GROUND_CHAIN[1:])].isna().all().all()
+    assert (df.loc[~resolved, "ground_unit"] >= 0).all()
+    assert (out[resolved] == "on_scene").all()
 
     # --- drone timing arithmetic -----------------------------------------------------------
     s = df[df["drone_suited"]]
@@ -126,7 +131,7 @@ def check_invariants(prep, res) -> None:
     c = df[out == "cancelled"]
     assert (c["t_ground_arrival"]
             <= cleared[c.index] + delay[c.index] + spec.launch_overhead_s + EPS).all()
-    assert (on["t_ground_arrival"] > on["t_launch"] - EPS).all()
+    assert ((on["t_ground_arrival"] > on["t_launch"] - EPS) | resolved[on.index]).all()
 
     # --- the mission log ---------------------------------------------------------------------
     assert list(mis.columns)[:len(MISSION_COLUMNS) + 1] == ["replication", *MISSION_COLUMNS]
@@ -161,14 +166,25 @@ def check_invariants(prep, res) -> None:
     else:
         want = np.maximum(on["t_ground_arrival"].to_numpy() + spec.handover_s,
                           on["t_drone_on_scene"].to_numpy())
+    # Resolved by the drone: it stays min_on_scene_s (and at least until the moment the ground
+    # unit would have been sent), within its battery.
+    res_on = on["drone_resolved"].to_numpy(bool) if "drone_resolved" in on else \
+        np.zeros(len(on), bool)
+    if res_on.any():
+        disp = (on["t_call"] + inc.handling_s[on["incident_id"]]).to_numpy()
+        want = np.where(res_on, np.maximum(disp, on["t_drone_on_scene"].to_numpy()
+                                           + spec.min_on_scene_s), want)
     reason = on["drone_leave_reason"].astype(str).to_numpy()
-    fault = reason == "fault"  # left early: a fault on scene (availability.py), checked apart
+    fault = reason == "fault"  # left early: a fault on scene (availability.py)
     assert (on["t_drone_leave"].to_numpy()[fault] <= np.minimum(want, latest)[fault] + 1e-6).all()
     np.testing.assert_allclose(on["t_drone_leave"][~fault], np.minimum(want, latest)[~fault],
                                atol=1e-6)
-    assert set(reason) <= ({"task_done", "battery", "fault"} if spec.loiter == "exponential"
-                           else {"ground_arrived", "battery", "fault"})
+    assert set(reason) <= ({"task_done", "battery", "fault", "resolved"}
+                           if spec.loiter == "exponential"
+                           else {"ground_arrived", "battery", "fault", "resolved"})
     np.testing.assert_array_equal((reason == "battery")[~fault], ~(want < latest)[~fault])
+    np.testing.assert_array_equal((reason == "resolved")[~fault], (res_on & (want < latest))
+                                  [~fault])
 
     # --- no drone on two missions at once ----------------------------------------------------
     for d, g in mis.groupby("drone_id"):
@@ -185,7 +201,7 @@ def check_invariants(prep, res) -> None:
     assert _max_overlap(mis["t_pilot"].to_numpy(), mis["t_landed"].to_numpy()) <= res.pilots
 
     # --- a ground unit never on two incidents at once ----------------------------------------
-    for u, g in df.groupby("ground_unit"):
+    for u, g in df[df["ground_unit"] >= 0].groupby("ground_unit"):  # (-1: none sent)
         g = g.sort_values("t_ground_dispatch")
         disp, clear = g["t_ground_dispatch"].to_numpy(), g["t_ground_clear"].to_numpy()
         assert (disp[1:] >= clear[:-1] - EPS).all(), f"ground unit {u} on two incidents"

@@ -297,6 +297,44 @@ def test_duty_off_costs_nothing(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
+# Incidents resolved by the drone alone
+# --------------------------------------------------------------------------------------------
+
+
+def test_drone_on_scene_resolves_and_no_officer_is_sent(tmp_path):
+    # One drone. Call 1: it is on scene when call handling ends (600 s): resolved, nobody sent.
+    # Call 2 comes while the drone is still at call 1 and gives up waiting for a drone after
+    # 100 s: the officer is sent when its call handling ends, at 900 s.
+    trace = _trace(tmp_path, [0.0, 300.0, 5000.0])
+    d = _scenario(trace, drones=1, value={"drone_resolved_share": {"police": [1.0]}},
+                  dispatch={"max_queue_wait_s": 100.0})
+    res = run_replication(prepare(scenario_from_dict(d)), 0)
+    df = res.incidents
+    first = df.iloc[0]
+    t_scene = DECISION + OVERHEAD + CLIMB + 400.0 / SPEED + DESCENT
+    assert first["t_drone_on_scene"] == pytest.approx(t_scene)
+    assert bool(first["drone_resolved"]) and math.isnan(first["t_ground_dispatch"])
+    assert first["ground_unit"] == -1 and math.isnan(first["ground_response_s"])
+    # The drone stays its minimum time on scene, at least until the unit would have gone.
+    assert first["t_drone_leave"] == pytest.approx(max(600.0, t_scene + 180.0))
+    assert first["drone_leave_reason"] == "resolved"
+    second = df.iloc[1]
+    assert second["drone_outcome"] == "queue_abandoned"
+    assert not second["drone_resolved"] and second["t_ground_dispatch"] == pytest.approx(900.0)
+    # The third: the drone is back and resolves it too.
+    assert bool(df.iloc[2]["drone_resolved"])
+    assert res.kpis["drone_resolved_per_week"] > 0 and res.kpis["p_drone_first"] == 1.0
+
+
+def test_no_share_no_resolution(tmp_path):
+    trace = _trace(tmp_path, [0.0, 5000.0])
+    a = run_replication(prepare(scenario_from_dict(_scenario(trace))), 0).incidents
+    b = run_replication(prepare(scenario_from_dict(_scenario(
+        trace, value={"drone_resolved_share": {"police": [0.0]}}))), 0).incidents
+    assert a.equals(b) and not a["drone_resolved"].any()
+
+
+# --------------------------------------------------------------------------------------------
 # Invariants under hypothesis, with exploration on (new examples on every run)
 # --------------------------------------------------------------------------------------------
 
@@ -347,6 +385,8 @@ def ops_scenarios(draw):
                    "dock_repair_s": 7200.0},
         "rosters": draw(st.sampled_from([{}, {"drone_pattern": [0.5] * 12 + [1.0] * 12},
                                          {"dock_hours": {"Islington": [6, 22]}}])),
+        "value": {"drone_resolved_share": {"police": draw(st.sampled_from(
+            [[0.0, 0.0], [0.3, 0.0], [1.0, 1.0]]))}},
     }
     return scenario_from_dict(d, source="<hypothesis>")
 
@@ -401,6 +441,11 @@ def test_operations_invariants(scn, rep):
                 assert units[a] and units[a] == units[b]
         assert (aid["ground_distance_m"] <= g.mutual_aid_max_distance_m + 1e-6).all()
         assert (aid["t_ground_dispatch"] - aid["t_call"] >= g.mutual_aid_delay_s - 1e-6).all()
+    # Resolved only by a drone on scene at the moment a unit would have been sent.
+    res_rows = df[df["drone_resolved"]]
+    if not any(scn.value.drone_resolved_share["police"]):
+        assert res_rows.empty
+    assert (res_rows["t_drone_on_scene"] <= res_rows["t_drone_leave"]).all()
     # Availability is a share; counts are counts.
     k = res.kpis
     if "drone_availability" in k:
