@@ -330,38 +330,61 @@ def _cmd_validate(args: argparse.Namespace, notes: _Notes) -> int:
     return 0
 
 
+def _execute(args: argparse.Namespace, notes: _Notes, folder, factors, reps: int, what: str,
+             plugins: list[str], write, records: bool = False):
+    """What run, sweep and compare share once their inputs are checked: the memory check, the
+    tasks in the output folder with a progress bar, ``write(results, t0)`` (the command's own
+    outputs, committed), then ``--report`` / ``--geopackage``. Returns (results, what write
+    returned, extra files written, t0)."""
+    from .experiment import run_tasks
+
+    _check_memory([f.scenario for f in factors], args, reps * len(factors),
+                  [f.prepared for f in factors])
+    notes.release()
+    t0 = time.perf_counter()
+    with folder, _progress(args.quiet, what) as update:
+        results = run_tasks(factors, reps, workers=args.workers, scheduler=args.scheduler,
+                            plugins=plugins, folder=folder, records=records, progress=update)
+        written = write(results, t0)
+    extras = _write_extras(args, folder.path) if written is not None else []
+    return results, written, extras, t0
+
+
+def _outputs_line(folder, names: str, extras: list[str], t0: float) -> str:
+    return (f"outputs: {folder.path}/ ({names}){''.join(', ' + e for e in extras)}; "
+            f"{time.perf_counter() - t0:.1f} s")
+
+
 def _cmd_run(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
-    from .experiment import Factor, prepare_checked, run_result, run_tasks
+    from .experiment import Factor, prepare_checked, run_result
     from .outputs import RUN_ENTRIES
+    from .report import format_table, write_run
 
     plugins = _plugins(args)
     scn = _load(args.scenario, args)
     folder = _folder(args.out, scn.name, RUN_ENTRIES, args)
     _extra_outputs(args, folder)
     prep = prepare_checked(scn, labels=CLI_LABELS)
-    n = prep.scenario.simulation.replications
-    _check_memory([prep.scenario], args, n, [prep])
-    notes.release()
-    t0 = time.perf_counter()
     factor = Factor(prep.scenario.name, prep)
-    from .report import format_table, write_run
 
-    with folder, _progress(args.quiet, "replications") as update:
-        results = run_tasks([factor], n, workers=args.workers, scheduler=args.scheduler,
-                            plugins=plugins, folder=folder, records=True, progress=update)
+    def write(results, t0):
         result = run_result(factor, results, time.perf_counter() - t0, keep_tables=False)
         write_run(result, folder, argv, plots=not args.no_plots)
-    extras = _write_extras(args, folder.path)
+        return result
+
+    results, result, extras, t0 = _execute(args, notes, folder, [factor],
+                                           prep.scenario.simulation.replications,
+                                           "replications", plugins, write, records=True)
     print(format_table(result.summary))
-    print(f"outputs: {folder.path}/ (summary.json, manifest.json, scenario.resolved.toml, "
-          f"incidents.parquet/, missions.parquet/, tasks/{'' if args.no_plots else ', plots/'})"
-          f"{''.join(', ' + e for e in extras)}; {time.perf_counter() - t0:.1f} s")
+    print(_outputs_line(folder, "summary.json, manifest.json, scenario.resolved.toml, "
+                                "incidents.parquet/, missions.parquet/, tasks/"
+                                + ("" if args.no_plots else ", plots/"), extras, t0))
     return _finish(folder, results, "replications")
 
 
 def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
-    from .experiment import run_tasks
     from .outputs import SWEEP_ENTRIES
+    from .report import format_sweep, write_sweep
     from .scenario import blame
     from .sweep import parse_fleet, sweep_factors, sweep_result
 
@@ -375,28 +398,25 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
     except InputError as exc:
         raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
     reps = scn.simulation.replications
-    _check_memory([f.scenario for f in factors], args, reps * len(factors),
-                  [f.prepared for f in factors])
-    notes.release()
-    t0 = time.perf_counter()
-    from .report import format_sweep, write_sweep
 
-    with folder, _progress(args.quiet, "tasks") as update:
-        results = run_tasks(factors, reps, workers=args.workers, scheduler=args.scheduler,
-                            plugins=plugins, folder=folder, progress=update)
+    def write(results, t0):
         result = sweep_result(scn, requested, factors, results, reps)
         write_sweep(result, scn, folder, argv, time.perf_counter() - t0, tasks=results)
-    extras = _write_extras(args, folder.path)
+        return result
+
+    results, result, extras, t0 = _execute(args, notes, folder, factors, reps, "tasks",
+                                           plugins, write)
     print(format_sweep(result.summary))
-    print(f"outputs: {folder.path}/ (sweep.csv, boroughs.csv, sites.csv, summary.json, tasks/, "
-          f"plots/){''.join(', ' + e for e in extras)}; {time.perf_counter() - t0:.1f} s")
+    print(_outputs_line(folder, "sweep.csv, boroughs.csv, sites.csv, summary.json, tasks/, "
+                                "plots/", extras, t0))
     return _finish(folder, results, "tasks")
 
 
 def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
     from .compare import _align, comparison_dir_name, comparison_result, scenario_labels
-    from .experiment import Factor, prepare_checked, run_tasks
+    from .experiment import Factor, prepare_checked
     from .outputs import COMPARE_ENTRIES
+    from .report import format_comparison, write_comparison
 
     if len(args.scenarios) < 2:
         raise InputError(_CLI, "scenarios",
@@ -409,24 +429,22 @@ def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> in
     aligned, n, cmp_notes = _align(scns, labels, None)
     factors = [Factor(lab, prepare_checked(s, labels=CLI_LABELS))
                for lab, s in zip(labels, aligned)]
-    _check_memory([f.scenario for f in factors], args, n * len(factors),
-                  [f.prepared for f in factors])
-    notes.release()
-    t0 = time.perf_counter()
-    from .report import format_comparison, write_comparison
 
-    with folder, _progress(args.quiet, "tasks") as update:
-        results = run_tasks(factors, n, workers=args.workers, scheduler=args.scheduler,
-                            plugins=plugins, folder=folder, progress=update)
-        if any(not r.ok for r in results):
-            return _finish(folder, results, "tasks")
+    def write(results, t0):
+        if any(not r.ok for r in results):  # pairs need every replication of every scenario
+            return None
         result = comparison_result(factors, results, n, cmp_notes, time.perf_counter() - t0)
         write_comparison(result, folder, argv, plots=not args.no_plots, tasks=results)
-    extras = _write_extras(args, folder.path)
+        return result
+
+    results, result, extras, t0 = _execute(args, notes, folder, factors, n, "tasks", plugins,
+                                           write)
+    if result is None:
+        return _finish(folder, results, "tasks")
     print(format_comparison(result.summary))
-    print(f"outputs: {folder.path}/ (differences.csv, values.csv, summary.json, manifest.json, "
-          f"scenarios/, tasks/{'' if args.no_plots else ', plots/'})"
-          f"{''.join(', ' + e for e in extras)}; {time.perf_counter() - t0:.1f} s")
+    print(_outputs_line(folder, "differences.csv, values.csv, summary.json, manifest.json, "
+                                "scenarios/, tasks/" + ("" if args.no_plots else ", plots/"),
+                        extras, t0))
     return 0
 
 
