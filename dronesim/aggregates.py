@@ -144,6 +144,7 @@ class Aggregates:
         self.grounding = scn.weather.enabled or scn.night.rule == "not_allowed"
         self.faults = scn.faults.failures_per_flight_hour > 0
         self.resolving = any(any(v) for v in scn.value.drone_resolved_share.values())
+        self.relief = scn.relief.enabled
         self.bins = LogLinearBins()
         S, B = len(self.services), len(self.codes)
         # Group families: 0 = all incidents, 1..S = each service, then each borough.
@@ -233,6 +234,17 @@ class Aggregates:
         add("ground1_n", g1)
         add("ground1_le_900", g1 & (ground <= 900))
         gd_ok = on & g_ok
+        # Covered until handover: a drone on scene without a break from the first arrival
+        # until the ground unit arrived (reliefs included, dronesim.relief).
+        end = np.fmax(c["t_drone_leave"][w], c["t_relief_leave"][w])
+        gap = c["relief_gap_s"][w]
+        g_at = c["t_ground_arrival"][w]
+        add("covered", gd_ok & (end >= g_at - 1e-9) & ~(gap > 0))
+        if self.relief:
+            relieved = on & (c["relief_drones"][w] > 0)
+            add("relieved", relieved)
+            add("relief_legs", relieved, c["relief_drones"][w].astype(float))
+            add("rgap_sum", relieved, np.where(relieved, np.nan_to_num(gap), 0.0))
         add("ground_d_sum", gd_ok, np.where(gd_ok, ground, 0.0))
         add("ground_d_n", gd_ok)
         if self.resolving:  # resolved by the drone: no ground unit ever came, the drone first
@@ -345,6 +357,13 @@ class Aggregates:
                 out[f"grounded_{r}_per_week"] = int(st[f"grounded_{r}"][g]) / weeks
         if self.faults:
             out["fault_per_week"] = int(st["outcome_fault"][g]) / weeks
+        nd = int(st["ground_d_n"][g])
+        out["covered_until_handover"] = int(st["covered"][g]) / nd if nd else math.nan
+        if self.relief:
+            rel = int(st["relieved"][g])
+            out["relief_per_week"] = float(st["relief_legs"][g]) / weeks
+            out["relieved_incidents_per_week"] = rel / weeks
+            out["relief_gap_s"] = float(st["rgap_sum"][g]) / rel if rel else math.nan
         if self.resolving:  # value: incidents resolved by the drone, officer time per job
             out["drone_resolved_per_week"] = int(st["resolved"][g]) / weeks
             out["ground_busy_s"] = self._mean("busy", g)

@@ -275,11 +275,13 @@ class Duty:
         return True
 
     def landed(self, d: int, t_launch: float, t_land: float, failed: bool, outbound: bool,
-               on_scene: bool) -> None:
+               on_scene: bool, exposed: bool = True) -> None:
         """A mission of drone d ended (it is back at its dock): count the fault, consume the
-        budget, and hold the drone for repair or maintenance."""
+        budget, and hold the drone for repair or maintenance. A leg not ``exposed`` to faults
+        (a relief leg, dronesim.relief) counts towards maintenance only."""
         air = t_land - t_launch
-        self.flight_s += air
+        if exposed:
+            self.flight_s += air
         now = self.env._now
         counted = self.lo <= now < self.hi
         if failed:
@@ -293,7 +295,7 @@ class Duty:
             self.budget[d] = float(self._rng.exponential(HOUR_S / self.rate_h))
             self.hold(d, REPAIR)
             self.env.at(now + self.repair_s, self._release_ev, (d, REPAIR))
-        else:
+        elif exposed:
             self.budget[d] -= air
         if self.maint_every_s > 0:
             self.since_maint[d] += air

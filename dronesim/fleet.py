@@ -194,6 +194,8 @@ class Fleet:
         self.hold = [0] * n  # bit mask of reasons holding each drone out of service
         self._holds = False
         self._fail = [math.inf] * n  # fault time of the mission in hand (inf: none)
+        #: Relief drones (dronesim.relief), None when off.
+        self.relief = None
         #: Called with an incident whose booked drone went out of service on landing.
         self.on_unbook: Callable[[int], None] = lambda i: None
         #: Speed at which a dispatch's charge is judged (the night speed under "slower").
@@ -496,6 +498,9 @@ class Fleet:
                 leave, reason = latest, _BATTERY
         else:
             leave, reason = self._leave_time(i, t_scene, latest)
+            if reason == _BATTERY and self.relief is not None:
+                self.leave_at[d] = leave
+                self.relief.watch(d, i)  # home before the ground unit: a relief may come
         self.leave_at[d] = leave
         land = self.land_at[d] = leave + back
         self._reason[d] = reason
@@ -517,6 +522,8 @@ class Fleet:
         leave, reason = self._leave_time(i, self.t_scene[d], self._latest[d])
         back = self._back[d]
         self.leave_at[d] = leave
+        if reason == _BATTERY and self.relief is not None and not self._exponential:
+            self.relief.watch(d, i)
         self.land_at[d] = leave + back
         self._reason[d] = reason
         self.token[d] += 1
@@ -525,6 +532,8 @@ class Fleet:
 
     def ground_eta_known(self, i: int) -> None:
         """The ground arrival of incident i is now known: shorten the loiter if flying."""
+        if self.relief is not None:
+            self.relief.ground_eta_known(i)
         d = self.rec.drone_id[i]
         if d >= 0 and self.incident_of[d] == i and self.state[d] == FLYING \
                 and self.t_scene[d] == self.t_scene[d]:  # (NaN: turned back by a fault)

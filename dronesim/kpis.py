@@ -228,6 +228,22 @@ METRICS: tuple[Metric, ...] = (
            borough=True, group="ground"),
     Metric("ground_priority1_within_900", "priority 1 reached by ground within 15 min",
            "share", borough=True, group="ground"),
+    # --- relief drones (relief.py) -----------------------------------------------------------
+    Metric("covered_until_handover", "drone incidents covered until handover", "share",
+           compare=True, sweep="covered_until_handover", line="covered until handover",
+           rank=7, card="Drone incidents covered until handover",
+           note="a drone on scene without a break (relief drones included) from its arrival "
+                "until {ground} arrived, among incidents a drone reached and {ground} "
+                "attended"),
+    Metric("relief_per_week", "relief drones sent per week", "per_week", compare=True,
+           sweep="relief_per_week", line="relief drones per week", rank=8, group="relief",
+           feature="relief", card="Relief drones a week",
+           note="a second drone sent to take over before the first one's battery reserve "
+                "forced it home"),
+    Metric("relieved_incidents_per_week", "incidents with a relief per week", "per_week",
+           group="relief", feature="relief"),
+    Metric("relief_gap_s", "gap in cover at a relief, mean", "s", compare=True,
+           line="gap in cover at a relief", rank=9, group="relief", feature="relief"),
     # --- weather and night (availability.py) ---------------------------------------------------
     Metric("flyable_hours_per_day", "flyable hours per day", "hours_per_day", upper=24.0,
            compare=True,

@@ -191,6 +191,14 @@ def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: floa
     if within_s is not None:
         out["suited_within_target"] = suited_within_share(w, warmup_s, horizon_s, within_s)
     out.update(ground_extra(w))
+    gd = (on & w["ground_response_s"].notna()).to_numpy()
+    if "t_relief_leave" in w:
+        end = np.fmax(w["t_drone_leave"].to_numpy(float), w["t_relief_leave"].to_numpy(float))
+        gap = w["relief_gap_s"].to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            covered = gd & (end >= w["t_ground_arrival"].to_numpy(float) - 1e-9) & ~(gap > 0)
+        out["covered_until_handover"] = float(covered.sum() / gd.sum()) if gd.any() \
+            else math.nan
     return out
 
 

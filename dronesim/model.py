@@ -167,6 +167,10 @@ def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
                          f"{scn.simulation.warmup_hours:g} h leaves nothing of the trace "
                          f"{prep.trace.path} (it ends {prep.horizon_s / 3600:,.0f} h in)")
     prep.new_policy()  # fail early on an unknown policy or bad parameters
+    if scn.relief.enabled:  # and the relief policy ([relief], dronesim.relief)
+        from .relief import relief_policy
+
+        relief_policy(prep)
     prep.connectivity  # fail early on a bad coverage file
     return prep
 
@@ -445,6 +449,10 @@ class _DroneDispatcher:
             heapq.heappush(queue, entry)
         fleet.begin_deferred()
 
+    def incident_view(self, i: int) -> IncidentView:
+        """What a policy sees of incident i (read from the records when asked)."""
+        return _Incident(self, i)
+
     def requeue(self, i: int) -> None:
         """Incident i's booked drone went out of service when it landed (a fault, maintenance):
         the incident waits again for a drone, as it did before it was booked."""
@@ -559,6 +567,10 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
 
             forces[k] = DroneResolution(forces[k], name, shares, fleet, rec, streams)
     dispatcher = _DroneDispatcher(env, prep, rec, fleet, policy, forces)
+    if scn.relief.enabled and scn.drones.loiter == "until_ground":
+        from .relief import Relief
+
+        fleet.relief = Relief(prep, env, fleet, rec, dispatcher)
     fleet.on_free = dispatcher.drone_free
     fleet.on_unbook = dispatcher.requeue
     fleet.waiting = dispatcher.queue

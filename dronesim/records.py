@@ -57,12 +57,14 @@ _FLOAT_COLS = (
     "t_drone_decision", "t_drone_assigned", "t_pilot", "t_launch", "t_drone_on_scene",
     "t_drone_leave", "t_drone_landed", "drone_distance_m", "t_ground_dispatch",
     "t_ground_arrival", "t_ground_clear", "ground_distance_m", "airspace_delay_s", "t_sector",
+    "t_relief_on_scene", "t_relief_leave", "relief_gap_s",
 )
 _INT_COLS = ("drone_id", "dock_id", "ground_unit", "drone_outcome", "drone_leave_reason",
              "preempted_by", "link_outside", "mutual_aid_from", "grounded_reason",
-             "drone_resolved")
+             "drone_resolved", "relief_drones", "relief_drone_id")
 _INT_DEFAULT = {"drone_outcome": OUTCOME["not_suited"], "drone_leave_reason": 0,
-                "link_outside": 0, "grounded_reason": 0, "drone_resolved": 0}
+                "link_outside": 0, "grounded_reason": 0, "drone_resolved": 0,
+                "relief_drones": 0}
 #: Incident inputs the domain modules read by key (see :class:`~dronesim.demand.Incidents`).
 _INPUTS = ("t_call", "x", "y", "borough", "service", "priority", "suited", "handling_s",
            "turnout_s", "travel_factor", "ground_on_scene_s", "drone_loiter_s")
@@ -264,8 +266,10 @@ class Records:
         }
         for col in _FLOAT_COLS:
             cols[col] = np.array(getattr(self, col)[sl], np.float64)
-        for col in ("drone_id", "dock_id", "ground_unit", "preempted_by"):
+        for col in ("drone_id", "dock_id", "ground_unit", "preempted_by", "relief_drone_id"):
             cols[col] = np.array(getattr(self, col)[sl], np.int32)
+        # Relief drones (dronesim.relief): how many took over the scene.
+        cols["relief_drones"] = np.array(self.relief_drones[sl], np.int16)
         cols["link_outside"] = np.array(self.link_outside[sl], bool)
         # The drone on scene resolved the incident alone: no ground unit was sent.
         cols["drone_resolved"] = np.array(self.drone_resolved[sl], bool)

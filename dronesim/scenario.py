@@ -49,6 +49,7 @@ __all__ = [
     "RosterSpec",
     "CostSpec",
     "ValueSpec",
+    "ReliefSpec",
     "load_scenario",
     "scenario_from_dict",
     "scenario_to_dict",
@@ -512,6 +513,25 @@ class CostSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ReliefSpec:
+    """Relief drones (see :mod:`dronesim.relief`): when a drone's battery reserve will force it
+    home before the ground unit arrives, a second drone may be sent to take over.
+
+    ``enabled = false`` (the default): no relief. ``policy`` (a registered dispatch policy, with
+    ``params``) chooses the relief drone from the incident's candidates, as for a dispatch; a
+    relief flies only if the drone chosen is ready to launch at once with a pilot free.
+    ``lead_s``: the relief is asked for this long before the drone on scene must leave
+    (assumption: 5 minutes, about what a relief within a 2 km radius needs to launch and fly
+    there at 20 m/s).
+    """
+
+    enabled: bool = False
+    policy: str = "earliest_arrival"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    lead_s: float = _num(300.0, ge=0, le=86_400, doc="assumption")
+
+
+@dataclass(frozen=True, slots=True)
 class ValueSpec:
     """What a drone deployment is worth (see :mod:`dronesim.value`).
 
@@ -554,6 +574,7 @@ class Scenario:
     rosters: RosterSpec = field(default_factory=RosterSpec)
     costs: CostSpec = field(default_factory=CostSpec)
     value: ValueSpec = field(default_factory=ValueSpec)
+    relief: ReliefSpec = field(default_factory=ReliefSpec)
     source: str = field(default="<memory>", metadata={"internal": True})
     #: Which file (or ``<command line>``) set each dotted field, for error messages that name the
     #: file actually at fault (a parent reached through ``extends``); see :func:`blame`.

@@ -138,6 +138,8 @@ def check_invariants(prep, res) -> None:
     # (Pre-emption splits a mission into legs; these scenarios do not enable it.)
     if "redirected" in mis:
         assert not mis["redirected"].any()
+    relief = mis["relief"].to_numpy(bool) if "relief" in mis else np.zeros(len(mis), bool)
+    legs, mis = mis, mis[~relief]  # relief legs (relief.py) are checked apart below
     flown = df[out.isin(["on_scene", "fault"])]
     assert len(mis) == len(flown)
     assert sorted(mis["incident"]) == sorted(flown["incident_id"])
@@ -185,6 +187,18 @@ def check_invariants(prep, res) -> None:
     np.testing.assert_array_equal((reason == "battery")[~fault], ~(want < latest)[~fault])
     np.testing.assert_array_equal((reason == "resolved")[~fault], (res_on & (want < latest))
                                   [~fault])
+
+    # --- relief legs: one per relief counted on its incident, flown like any leg ----------
+    r = legs[relief]
+    assert len(r) == int(df["relief_drones"].sum()) if "relief_drones" in df else not len(r)
+    if len(r):
+        assert (r["t_launch"] <= r["t_on_scene"] + EPS).all()
+        assert (r["t_on_scene"] <= r["t_leave"] + EPS).all()
+        assert (r["battery_landed_s"] >= spec.reserve_s - EPS).all()
+        hit = df[df["relief_drones"] > 0]
+        assert (hit["relief_gap_s"] >= 0).all() and (hit["drone_outcome"] == "on_scene").all()
+        assert (hit["t_relief_on_scene"] > hit["t_drone_on_scene"]).all()
+    mis = legs  # every leg, relief ones too, for the checks of drones and pilots below
 
     # --- no drone on two missions at once ----------------------------------------------------
     for d, g in mis.groupby("drone_id"):

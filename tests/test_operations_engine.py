@@ -335,10 +335,72 @@ def test_no_share_no_resolution(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
+# Relief drones
+# --------------------------------------------------------------------------------------------
+
+
+def _relief_run(tmp_path, lead_s: float, handling_s: float, relief: bool = True):
+    trace = _trace(tmp_path, [0.0])
+    d = _scenario(trace, drones=2, relief={"enabled": relief, "lead_s": lead_s})
+    d["drones"].update({"endurance_s": 900.0, "reserve_s": 300.0, "min_on_scene_s": 60.0})
+    d["services"]["police"]["ground"]["call_handling_mean_s"] = handling_s
+    return run_replication(prepare(scenario_from_dict(d)), 0)
+
+
+FLY = CLIMB + 400.0 / SPEED + DESCENT  # 40 s dock to scene
+T_SCENE = DECISION + OVERHEAD + FLY  # 70 s
+LEAVE = T_SCENE + (900.0 - 2 * FLY - 300.0)  # 590 s: the battery reserve forces it home
+
+
+def test_relief_arrives_before_the_first_drone_leaves(tmp_path):
+    res = _relief_run(tmp_path, lead_s=300.0, handling_s=3000.0)
+    inc = res.incidents.iloc[0]
+    assert inc["t_drone_on_scene"] == pytest.approx(T_SCENE)
+    assert inc["t_drone_leave"] == pytest.approx(LEAVE) and inc["drone_leave_reason"] == "battery"
+    # Asked 300 s before, launched at once (20 s), 40 s to the scene.
+    assert inc["relief_drones"] == 1 and inc["relief_drone_id"] == 1
+    assert inc["t_relief_on_scene"] == pytest.approx(LEAVE - 300.0 + OVERHEAD + FLY)
+    assert inc["relief_gap_s"] == 0.0
+    # The relief stays until its own battery says so (the officers come much later); no third
+    # drone is free to relieve it.
+    assert inc["t_relief_leave"] == pytest.approx(inc["t_relief_on_scene"] + 900 - 2 * FLY - 300)
+    relief = res.missions[res.missions["relief"]]
+    assert len(relief) == 1 and relief["drone_id"].iloc[0] == 1
+    assert relief["t_launch"].iloc[0] == pytest.approx(LEAVE - 300.0 + OVERHEAD)
+    assert relief["battery_landed_s"].iloc[0] == pytest.approx(300.0)
+
+
+def test_late_relief_leaves_a_gap(tmp_path):
+    res = _relief_run(tmp_path, lead_s=10.0, handling_s=3000.0)
+    inc = res.incidents.iloc[0]
+    arrive = LEAVE - 10.0 + OVERHEAD + FLY
+    assert inc["t_relief_on_scene"] == pytest.approx(arrive)
+    # Each drone is relieved in turn by the other (back and recharged at once), each time 50 s
+    # late, until the officers arrive.
+    n = int(inc["relief_drones"])
+    assert n >= 2
+    assert inc["relief_gap_s"] == pytest.approx(n * (arrive - LEAVE))
+    assert inc["t_relief_leave"] >= inc["t_ground_arrival"]
+    assert res.kpis["covered_until_handover"] == 0.0  # covered to the end, but with gaps
+
+
+def test_relief_hands_over_to_the_ground_unit(tmp_path):
+    res = _relief_run(tmp_path, lead_s=300.0, handling_s=200.0)
+    inc = res.incidents.iloc[0]
+    g = inc["t_ground_arrival"]
+    assert LEAVE < g < inc["t_relief_on_scene"] + 900 - 2 * FLY - 300  # within the relief's stay
+    assert inc["t_relief_leave"] == pytest.approx(g + 60.0)  # handover_s
+    assert res.kpis["covered_until_handover"] == 1.0
+    # Without relief the scene is left uncovered from LEAVE until the officers arrive.
+    off = _relief_run(tmp_path, lead_s=300.0, handling_s=200.0, relief=False)
+    assert off.kpis["covered_until_handover"] == 0.0 and off.incidents["relief_drones"].iloc[0] == 0
+
+
+# --------------------------------------------------------------------------------------------
 # Invariants under hypothesis, with exploration on (new examples on every run)
 # --------------------------------------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from test_invariants import check_invariants  # noqa: E402
@@ -361,7 +423,10 @@ def ops_scenarios(draw):
                                                            "2025-10-27"]))},
         "drones": {"loiter": draw(st.sampled_from(["until_ground", "exponential"])),
                    "loiter_mean_s": 900.0, "max_range_m": 4000.0,
+                   "endurance_s": draw(st.sampled_from([900.0, 2400.0])),
                    "recharge_full_s": draw(st.sampled_from([0.0, 2700.0]))},
+        "relief": {"enabled": draw(st.booleans()),
+                   "lead_s": draw(st.sampled_from([0.0, 300.0]))},
         "docks": docks,
         "services": {"police": {
             "incidents_per_week": draw(st.sampled_from([3000.0, 20000.0])),
@@ -399,6 +464,12 @@ def test_operations_invariants(scn, rep):
     res = run_replication(prep, rep)
     check_invariants(prep, res)  # ordered, conserved, one mission at a time, battery, ...
     df, mis = res.incidents, res.missions
+    for name, seen in (("relief", mis["relief"].any()), ("fault", mis["fault"].any()),
+                       ("grounded", (df["drone_outcome"] == "grounded").any()),
+                       ("resolved", df["drone_resolved"].any()),
+                       ("mutual aid", (df["mutual_aid_from"] != "").any())):
+        if seen:
+            event(name)  # --hypothesis-show-statistics shows how often each is exercised
     out = df["drone_outcome"].astype(str)
     why = df["grounded_reason"].astype(str)
     # Grounding: the reason recorded is the weather's (or night's) at that moment.
