@@ -448,8 +448,10 @@ def _assumptions(scns: dict[str, Any], res: Results) -> str:
         f"filled in, as this run used them (from <code>{_e(src)}</code>). The scenario files "
         "in dronesim's <code>scenarios/</code> give the source, calibration or the word "
         "\"assumption\" for each value; the README's \"Assumptions and sources\" and "
-        "\"Calibration\" tables summarise them. Left out of the model: weather, relief drones, "
-        "drone faults and road networks (straight-line distance times a circuity factor).</p>"
+        "\"Calibration\" tables summarise them; its \"Operations as they are\" section says what "
+        "weather, night rules, faults, rosters, relief drones, mutual aid, drone-resolved "
+        "incidents and costs assume (each off unless the scenario turns it on). Left out of "
+        "the model: road networks (straight-line distance times a circuity factor).</p>"
         + "".join(blocks) + "</section>")
 
 

@@ -226,6 +226,28 @@ def run_sweep(scn: Scenario, fleet_sizes: Sequence[int], *, replications: int | 
     return sweep_result(scn, requested, factors, results, reps)
 
 
+def _marginal_costs(per_step: list[dict[str, Any]]) -> None:
+    """What each step adds: ``marginal_cost_per_minute_saved_gbp``, the extra cost per year of
+    the step over the one before divided by the extra minutes saved in a year (means over
+    replications; None for the first step, an unstable step, or no extra minute saved)."""
+    from .costs import YEAR_S
+    from .demand import WEEK_S
+
+    prev = None
+    for row in per_step:
+        c = (row.get("cost_per_year_gbp") or {}).get("mean")
+        m = (row.get("minutes_saved_per_week") or {}).get("mean")
+        if c is None or m is None:
+            prev = None
+            continue
+        out = None
+        if prev is not None and m > prev[1]:
+            out = (c - prev[0]) / ((m - prev[1]) * YEAR_S / WEEK_S)
+        if "cost_per_year_gbp" in row:
+            row["marginal_cost_per_minute_saved_gbp"] = out
+        prev = (c, m)
+
+
 def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> dict[str, Any]:
     per_step = []
     for step, g in steps.groupby("step"):
@@ -246,6 +268,7 @@ def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> 
                             "ci95_mean": [None, None] if unstable else metrics.clipped_ci95(
                                 ok, low, high)}
         per_step.append(row)
+    _marginal_costs(per_step)
     covering = [s for s in per_step if s["boroughs_covered"] >= n_boroughs]
     smallest = covering[0]["fleet_size"] if covering else None
     return {

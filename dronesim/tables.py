@@ -184,6 +184,11 @@ def format_sweep_table(summary: dict[str, Any]) -> str:
                      f"{s['boroughs_covered']:>7}/{n_b}"
                      + (f"{value_formatter('gbp')(c):>15}" if cost else "")
                      + f"  {'UNSTABLE' if s['unstable'] else ''}".rstrip())
+    marg = [(st["fleet_size"], st.get("marginal_cost_per_minute_saved_gbp"))
+            for st in summary["steps"] if "marginal_cost_per_minute_saved_gbp" in st]
+    if any(v is not None for _, v in marg):
+        lines += _wrap("GBP per extra minute saved, each step over the one before: " + ", ".join(
+            f"{n} drones {value_formatter('gbp')(v)}" for n, v in marg if v is not None), 100)
     small = summary["smallest_fleet_covering_every_borough"]
     lines.append(
         f"smallest fleet covering every borough (>= {summary['borough_population_share']:.0%} "

@@ -207,3 +207,17 @@ def test_run_summary_carries_costs_and_equity(tiny_run):
     by_hand = np.mean([k["cost_per_year_gbp"] for k in tiny_run.kpis])
     assert s["cost_per_year_gbp"]["mean"] == pytest.approx(by_hand)
     assert dataclasses.is_dataclass(tiny_run.scenario.costs)
+
+
+def test_marginal_cost_per_minute_saved_by_hand():
+    from dronesim.sweep import _marginal_costs
+
+    steps = [{"cost_per_year_gbp": {"mean": 100_000.0}, "minutes_saved_per_week": {"mean": 100.0}},
+             {"cost_per_year_gbp": {"mean": 400_000.0}, "minutes_saved_per_week": {"mean": 400.0}},
+             {"cost_per_year_gbp": {"mean": 700_000.0}, "minutes_saved_per_week": {"mean": 350.0}}]
+    _marginal_costs(steps)
+    weeks_a_year = YEAR_S / WEEK_S
+    assert steps[0]["marginal_cost_per_minute_saved_gbp"] is None
+    assert steps[1]["marginal_cost_per_minute_saved_gbp"] == pytest.approx(
+        300_000.0 / (300.0 * weeks_a_year))
+    assert steps[2]["marginal_cost_per_minute_saved_gbp"] is None  # no extra minute saved
