@@ -145,6 +145,11 @@ class Aggregates:
         self.faults = scn.faults.failures_per_flight_hour > 0
         self.resolving = any(any(v) for v in scn.value.drone_resolved_share.values())
         self.relief = scn.relief.enabled
+        # Mixed fleets: missions and flight time by airframe type (fleet.AirframeTable).
+        self.types = prep.airframes if scn.airframes else None
+        if self.types is not None:
+            self._type_of_dock = np.asarray(self.types.type_of_dock, np.int64)
+            self.by_type = np.zeros((2, len(self.types.names)))
         self.bins = LogLinearBins()
         S, B = len(self.services), len(self.codes)
         # Group families: 0 = all incidents, 1..S = each service, then each borough.
@@ -301,6 +306,12 @@ class Aggregates:
         self.busy[1, 0] += held.sum()
         self.busy[0, 1:] += np.bincount(svc, weights=air, minlength=S)[:S]
         self.busy[1, 1:] += np.bincount(svc, weights=held, minlength=S)[:S]
+        if self.types is not None:
+            kind = self._type_of_dock[c["dock_id"]]
+            t = len(self.types.names)
+            launched = (c["t_launch"] >= lo) & (c["t_launch"] < hi)
+            self.by_type[0] += np.bincount(kind, weights=launched.astype(float), minlength=t)
+            self.by_type[1] += np.bincount(kind, weights=air, minlength=t)
 
     # --- results -------------------------------------------------------------------------------
     def _resp(self, key: str, g: int) -> dict[str, float]:
@@ -440,4 +451,11 @@ class Aggregates:
             for k, hs in self._fp.items()}
         out["n_incidents"] = self.n_incidents
         out["n_missions"] = self.n_missions
+        if self.types is not None:  # mixed fleets: each airframe type's share of the work
+            out["per_airframe"] = {
+                (name or "[drones]"): {"missions_per_week": float(self.by_type[0, k] / weeks),
+                                       "flight_hours_per_week": float(
+                                           self.by_type[1, k] / 3600.0 / weeks)}
+                for k, name in enumerate(self.types.names)
+                if k in set(self.types.type_of_dock)}
         return out

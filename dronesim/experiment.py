@@ -461,6 +461,12 @@ def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
     from .operations import equity_summary
 
     summary["equity"] = equity_summary(prep, summary["per_borough"])
+    if kpis and "per_airframe" in kpis[0]:  # mixed fleets: the work of each airframe type
+        summary["per_airframe"] = {
+            name: {key: metrics._scalar_block([k["per_airframe"][name][key] for k in kpis],
+                                              nonneg=True)
+                   for key in ("missions_per_week", "flight_hours_per_week")}
+            for name in kpis[0]["per_airframe"]}
     return summary
 
 

@@ -36,7 +36,8 @@ from .sites import Docks
 if TYPE_CHECKING:
     from .model import Kernel
 
-__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "IDLE", "RESERVED", "FLYING", "OFF"]
+__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "AirframeTable", "IDLE", "RESERVED",
+           "FLYING", "OFF"]
 
 # Drone states. OFF: at its dock but out of service (availability.Duty: roster, repair, ...).
 IDLE, RESERVED, FLYING, OFF = 0, 1, 2, 3
@@ -103,12 +104,76 @@ class _Snapshot(FleetSnapshot):
         return n
 
     @property
+    def airframe(self) -> np.ndarray:
+        """Airframe type (index into ``airframe_names``) of each candidate row."""
+        types = np.asarray(self._fleet.airframes.type_of_dock, np.int64)
+        a = types[self.dock] if len(self.dock) else np.zeros(0, np.int64)
+        a.flags.writeable = False
+        return a.view()
+
+    @property
+    def airframe_names(self) -> tuple[str, ...]:
+        return self._fleet.airframes.names
+
+    @property
     def dock_idle(self) -> np.ndarray:
         if self._idle is None:
             a = np.array(self._fleet.dock_idle, np.int64)
             a.flags.writeable = False
             self._idle = a.view()
         return self._idle
+
+
+class AirframeTable:
+    """Performance of each dock's airframe type (mixed fleets, ``[[airframes]]`` with
+    ``[[docks]] airframe``): cruise speed, endurance, recharge rate (endurance per second of
+    charging; inf: instant) and service radius per dock, the type's index and the type names.
+    A type's unset (NaN) figures are the ``[drones]`` values; a dock naming no type flies the
+    ``[drones]`` airframe, called ``""``."""
+
+    def __init__(self, names: tuple[str, ...], type_of_dock: list[int], speed: list[float],
+                 endurance: list[float], rate: list[float], range_m: list[float]) -> None:
+        self.names = names
+        self.type_of_dock = type_of_dock
+        self.speed, self.endurance, self.rate, self.range_m = speed, endurance, rate, range_m
+
+    @property
+    def mixed(self) -> bool:
+        return len(set(zip(self.speed, self.endurance, self.rate, self.range_m))) > 1
+
+    @classmethod
+    def single(cls, spec: DroneSpec, n_docks: int) -> AirframeTable:
+        rate = spec.endurance_s / spec.recharge_full_s if spec.recharge_full_s > 0 else math.inf
+        return cls(("",), [0] * n_docks, [float(spec.speed_m_s)] * n_docks,
+                   [float(spec.endurance_s)] * n_docks, [rate] * n_docks,
+                   [float(spec.max_range_m)] * n_docks)
+
+    @classmethod
+    def of(cls, scn: Any) -> AirframeTable:
+        """The table of a scenario (its ``[[docks]]`` in order, after siting)."""
+        d = scn.drones
+        types = {a.name: a for a in scn.airframes}
+        names = ("", *types)
+
+        def val(x: float, default: float) -> float:
+            return float(default if x != x else x)
+
+        speed, end, rate, rng, kind = [], [], [], [], []
+        for dock in scn.docks:
+            a = types.get(dock.airframe)
+            if a is None:
+                s_, e_, r_, m_ = d.speed_m_s, d.endurance_s, d.recharge_full_s, d.max_range_m
+            else:
+                s_ = val(a.speed_m_s, d.speed_m_s)
+                e_ = val(a.endurance_s, d.endurance_s)
+                r_ = val(a.recharge_full_s, d.recharge_full_s)
+                m_ = val(a.max_range_m, d.max_range_m)
+            kind.append(names.index(dock.airframe) if a is not None else 0)
+            speed.append(float(s_))
+            end.append(float(e_))
+            rate.append(e_ / r_ if r_ > 0 else math.inf)
+            rng.append(float(m_))
+        return cls(names, kind, speed, end, rate, rng)
 
 
 class Fleet:
@@ -121,7 +186,8 @@ class Fleet:
     def __init__(self, env: Kernel, spec: DroneSpec, docks: Docks, rooms: PilotRooms,
                  rec: Records, on_free: Callable[[int], None], *,
                  owners: np.ndarray | None = None, pooled: bool = True,
-                 sectors: Sectors | None = None, max_wait_s: float = math.inf) -> None:
+                 sectors: Sectors | None = None, max_wait_s: float = math.inf,
+                 airframes: AirframeTable | None = None) -> None:
         self.env = env
         self.spec = spec
         self.docks = docks
@@ -180,6 +246,17 @@ class Fleet:
                       if spec.recharge_full_s > 0 else math.inf)
         self._exponential = spec.loiter == "exponential"
         self._full = self._rate == math.inf  # recharge is instant: always full at the dock
+        # Airframe types (mixed fleets, AirframeTable): per dock speed, endurance, recharge
+        # rate and range; per drone endurance and rate (battery_at). One type: all the same.
+        at = airframes if airframes is not None else AirframeTable.single(spec, len(docks))
+        self.airframes = at
+        self._spd = list(at.speed)  # cruise speed per dock
+        self._end_k = list(at.endurance)
+        self._full_k = [r == math.inf for r in at.rate]
+        self._range_k = list(at.range_m)
+        self._end = [at.endurance[k] for k in self.dock_of]  # per drone
+        self._rt = [at.rate[k] for k in self.dock_of]
+        self.battery0 = list(self._end)
         self._room_of = rooms.of_service
         # Incident columns used on the hot path (lists keep their identity for the run).
         self._svc, self._rank = rec.service, rec.rank
@@ -198,36 +275,43 @@ class Fleet:
         self.relief = None
         #: Called with an incident whose booked drone went out of service on landing.
         self.on_unbook: Callable[[int], None] = lambda i: None
-        #: Speed at which a dispatch's charge is judged (the night speed under "slower").
-        self._need_speed = float(spec.speed_m_s)
+        #: Speed per dock at which a dispatch's charge is judged (the night speed under
+        #: "slower": availability.py).
+        self._need_spd = list(self._spd)
 
     # --- pure state queries ------------------------------------------------------------------
     def battery_at(self, d: int, t: float) -> float:
         """Charge of an IDLE drone at time t (it charges from t0)."""
-        if self._rate == math.inf:
-            return self._endurance
-        return min(self._endurance, self.battery0[d] + (t - self.t0[d]) * self._rate)
+        rate = self._rt[d]
+        if rate == math.inf:
+            return self._end[d]
+        return min(self._end[d], self.battery0[d] + (t - self.t0[d]) * rate)
 
-    def _need(self, dist: float) -> float:
+    def _need(self, dist: float, k: int) -> float:
+        """Charge a dispatch from dock k over ``dist`` needs (see battery_needed_s)."""
         spec = self.spec
-        return 2 * (spec.climb_s + dist / self._need_speed + spec.descent_s) \
+        return 2 * (spec.climb_s + dist / self._need_spd[k] + spec.descent_s) \
             + spec.min_on_scene_s + spec.reserve_s
+
+    def set_need_speed_factor(self, factor: float) -> None:
+        """Judge every dispatch's charge at ``factor`` x cruise speed (night rule "slower")."""
+        self._need_spd = [v * factor for v in self._spd]
 
     def _ready_time(self, d: int, need: float, now: float) -> tuple[int, float]:
         """(status, time it could launch with ``need`` charge) or (-1, inf) if unavailable."""
-        if need > self._endurance:
+        if need > self._end[d]:
             return -1, math.inf
         st = self.state[d]
         if st == IDLE:
             b = self.battery_at(d, now)
             if b >= need:
                 return READY, now
-            return CHARGING, now + (need - b) / self._rate
+            return CHARGING, now + (need - b) / self._rt[d]
         if st == FLYING and self.booked[d] < 0 and now >= self.leave_at[d] \
                 and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
             battery_land = self.battery_launch[d] - (self.land_at[d] - self.t_launch[d])
             short = max(0.0, need - battery_land)
-            extra = 0.0 if short == 0 else short / self._rate
+            extra = 0.0 if short == 0 else short / self._rt[d]
             return RETURNING, self.land_at[d] + extra
         return -1, math.inf
 
@@ -243,10 +327,10 @@ class Fleet:
         dock_idle, by_dock, state = self.dock_idle, self.by_dock, self.state
         best, best_dist, best_pos = None, math.inf, -1
         spec = self.spec
-        endurance = self._endurance
-        full = self._full
+        endurance = self._end_k
+        full = self._full_k
         stop = self.by_distance
-        speed = self._need_speed
+        speed = self._need_spd
         pos = -1
         for k, dist in zip(row[0], row[1]):
             pos += 1
@@ -258,14 +342,14 @@ class Fleet:
                 continue
             if not dock_idle[k]:
                 continue
-            need = 2 * (spec.climb_s + dist / speed + spec.descent_s) \
+            need = 2 * (spec.climb_s + dist / speed[k] + spec.descent_s) \
                 + spec.min_on_scene_s + spec.reserve_s
-            if need > endurance:
+            if need > endurance[k]:
                 continue
             for d in by_dock[k]:
                 if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
                     continue
-                if full or self.battery_at(d, now) >= need:
+                if full[k] or self.battery_at(d, now) >= need:
                     if dist < best_dist or d < best:
                         best, best_dist, best_pos = d, dist, pos
                     break  # drones of a dock are in id order
@@ -279,7 +363,7 @@ class Fleet:
         for k, dist, delay in zip(*row):
             if k < 0:
                 break
-            need = self._need(dist)
+            need = self._need(dist, k)
             for d in self.by_dock[k]:
                 if not self._eligible(d, service):
                     continue
@@ -294,8 +378,9 @@ class Fleet:
                 rows_delay.append(delay)
         dist = np.array(rows_dist, float)
         ready = np.array(rows_ready, float)
+        speed = np.array([self._spd[k] for k in rows_k], float)
         arrival = (ready + np.array(rows_delay, float) + spec.launch_overhead_s
-                   + flight_time_s(dist, spec))
+                   + spec.climb_s + dist / speed + spec.descent_s)
         cols = (np.array(rows_d, np.int64), np.array(rows_k, np.int64),
                 np.array(rows_s, np.int64), dist, ready, np.asarray(arrival, float))
         for a in cols:
@@ -321,7 +406,8 @@ class Fleet:
             if kk < 0:
                 break
             if kk == k:
-                return pos if self._ready_time(d, self._need(row[1][pos]), now)[0] >= 0 else -1
+                return pos if self._ready_time(d, self._need(row[1][pos], k), now)[0] >= 0 \
+                    else -1
         return -1
 
     # --- actions -----------------------------------------------------------------------------
@@ -368,12 +454,11 @@ class Fleet:
         i = self.incident_of[d]
         spec = self.spec
         dist = self.rec.drone_distance_m[i]
-        need = 2 * (spec.climb_s + dist / self._need_speed + spec.descent_s) \
-            + spec.min_on_scene_s + spec.reserve_s
+        need = self._need(dist, self.dock_of[d])
         now = self.env._now
-        b = self._endurance if self._full else self.battery_at(d, now)
+        b = self.battery_at(d, now)
         if b < need:
-            self.env.at(now + (need - b) / self._rate, self._charged, d)
+            self.env.at(now + (need - b) / self._rt[d], self._charged, d)
             return
         pool = self._room_of[self._svc[i]]
         if pool.free > 0 and not pool._waiting:
@@ -448,7 +533,7 @@ class Fleet:
         delay = (0.0 if delay != delay else delay) + self._sector_delay
         rec.airspace_delay_s[i] = delay
         t_launch = now + delay + spec.launch_overhead_s
-        speed = spec.speed_m_s
+        speed = self._spd[self.dock_of[d]]
         gr = self.grounding
         if gr is not None:  # weather and night (dronesim.availability)
             code = gr.reason_at(t_launch)
@@ -473,7 +558,7 @@ class Fleet:
         dist = rec.drone_distance_m[i]
         out = spec.climb_s + dist / speed + spec.descent_s  # dock to scene
         back = out  # scene to dock (same path)
-        battery = self._endurance if self._full else self.battery_at(d, t_launch)
+        battery = self.battery_at(d, t_launch)
         self.t_launch[d] = t_launch
         self.battery_launch[d] = battery
         t_scene = t_launch + out
@@ -654,13 +739,14 @@ class Fleet:
                 continue
             hop = math.hypot(xi - self._ix[j], yi - self._iy[j])
             k = self.dock_of[d]
+            v = self._spd[k]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
             remaining = self.battery_launch[d] - (now - self.t_launch[d])
-            need = hop / spec.speed_m_s + spec.min_on_scene_s + (
-                spec.climb_s + home / spec.speed_m_s + spec.descent_s) + spec.reserve_s
-            if remaining < need or home > spec.max_range_m:
+            need = hop / v + spec.min_on_scene_s + (
+                spec.climb_s + home / v + spec.descent_s) + spec.reserve_s
+            if remaining < need or home > self._range_k[k]:
                 continue
-            t = now + hop / spec.speed_m_s
+            t = now + hop / v
             if t < best_t:
                 best, best_t = (d, hop), t
         return best
@@ -685,11 +771,11 @@ class Fleet:
         self.incident_of[d] = j
         rec.t_pilot[j] = rec.t_launch[j] = now
         self._leg[d] = (now, now, battery - (now - t_launch))
-        t_scene = now + hop / spec.speed_m_s
-        self.t_scene[d] = t_scene
         k = self.dock_of[d]
+        t_scene = now + hop / self._spd[k]
+        self.t_scene[d] = t_scene
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
-        back = spec.climb_s + home / spec.speed_m_s + spec.descent_s
+        back = spec.climb_s + home / self._spd[k] + spec.descent_s
         self._back[d] = back
         self._latest[d] = min(t_scene + max(0.0, battery - (t_scene - t_launch) - back
                                             - spec.reserve_s), self._fail[d])

@@ -47,7 +47,7 @@ from .coverage import StaticCoverage, reach_radius_m, static_coverage
 from .demand import WEEK_S, Incidents, demand_chunks
 from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
 from .dispatch.base import DispatchPolicy, PolicyContext
-from .fleet import Fleet, _Snapshot
+from .fleet import AirframeTable, Fleet, _Snapshot
 from .geography import WEIGHT_COLUMNS, London, load_london
 from .errors import InputError
 from .ground import make_force
@@ -80,6 +80,19 @@ class Prepared:
     def owners(self) -> np.ndarray:
         """Owning service of each drone (-1: any), after dock sharing."""
         return drone_owners(self.scenario, self.docks)
+
+    @functools.cached_property
+    def airframes(self) -> AirframeTable:
+        """Each dock's airframe type and its performance (mixed fleets, ``[[airframes]]``)."""
+        return AirframeTable.of(self.scenario)
+
+    @property
+    def max_range_m(self) -> float:
+        """The farthest any dock's drones fly (the ``[drones]`` radius without airframe types)."""
+        scn = self.scenario
+        if not scn.airframes or not len(self.docks):
+            return scn.drones.max_range_m
+        return max(self.airframes.range_m)
 
     @functools.cached_property
     def connectivity(self) -> Connectivity:
@@ -312,11 +325,13 @@ class _DroneDispatcher:
         decision[suited] = inc.t_call[suited] + scn.drones.decision_s
         rec.t_drone_decision[sl] = decision.tolist()
         xs, ys = inc.x[suited], inc.y[suited]
-        cand, dist = prep.docks.candidates(xs, ys, scn.dispatch.candidate_docks,
-                                           scn.drones.max_range_m)
+        reach = prep.max_range_m
+        cand, dist = prep.docks.candidates(xs, ys, scn.dispatch.candidate_docks, reach)
         cand, dist, delay = candidate_legs(prep.airspace_policy, prep.zones, prep.docks.x,
                                            prep.docks.y, cand, dist, xs, ys,
-                                           scn.drones.max_range_m, scn.drones.speed_m_s)
+                                           reach, scn.drones.speed_m_s)
+        if scn.airframes:  # mixed fleets: each dock reaches as far as its airframe type
+            cand, dist, delay = _within_type_range(cand, dist, delay, prep.airframes.range_m)
         link_ok = prep.connectivity.covered(inc.service[suited], xs, ys)
         in_range = cand[:, 0] >= 0
         outcome = np.zeros(n, np.int64)  # not_suited
@@ -480,6 +495,22 @@ _PENDING, _DECLINED, _ABANDONED = OUTCOME["pending"], OUTCOME["declined"], OUTCO
 _GROUNDED = OUTCOME["grounded"]
 
 
+def _within_type_range(cand: np.ndarray, dist: np.ndarray, delay: np.ndarray,
+                       range_m: list[float]) -> tuple[np.ndarray, ...]:
+    """Candidate rows with each dock kept only within its airframe type's radius, the docks kept
+    in their order and -1 (distance inf) after them."""
+    rng = np.asarray(range_m, float)
+    ok = (cand >= 0) & (dist <= rng[np.maximum(cand, 0)] * (1 + 1e-12))
+    order = np.argsort(~ok, axis=1, kind="stable")
+    take = np.take_along_axis
+    cand, dist, delay = (take(cand, order, 1), take(dist, order, 1), take(delay, order, 1))
+    keep = take(ok, order, 1)
+    cand = np.where(keep, cand, -1)
+    dist = np.where(keep, dist, np.inf)
+    delay = np.where(keep, delay, 0.0)
+    return cand, dist, delay
+
+
 def _chunk_timeline(inc: Incidents, start: int, first_id: int, decide_rows: np.ndarray,
                     decision_s: float, ground: np.ndarray) -> tuple[np.ndarray, ...]:
     """Known moments of a chunk: ground dispatch (call + handling; kind = service index) of
@@ -551,7 +582,8 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     policy = prep.new_policy()
     fleet = Fleet(env, scn.drones, prep.docks, rooms, rec, None, owners=prep.owners,
                   pooled=scn.sharing.airframes == "pooled", sectors=sectors,
-                  max_wait_s=scn.dispatch.max_queue_wait_s)
+                  max_wait_s=scn.dispatch.max_queue_wait_s,
+                  airframes=prep.airframes if scn.airframes else None)
     ops = _operations(prep, env, fleet, streams)
     forces = []
     offset = 0
@@ -658,7 +690,7 @@ def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams) -> 
     if gr is not None:
         fleet.grounding = gr
         if gr.slower:  # a dispatch's charge is judged at the night speed
-            fleet._need_speed = prep.scenario.drones.speed_m_s * gr.speed_factor
+            fleet.set_need_speed_factor(gr.speed_factor)
         out.append(gr)
     scn = prep.scenario
     f, r = scn.faults, scn.rosters

@@ -124,7 +124,7 @@ class Relief:
         if pos < 0 or d2 == d or fl.state[d2] != 0:  # 0: IDLE at its dock
             return
         dist = row[1][pos]
-        if fl.battery_at(d2, now) < fl._need(dist):
+        if fl.battery_at(d2, now) < fl._need(dist, fl.dock_of[d2]):
             return
         pool = fl._room_of[svc]
         if pool.free <= 0 or pool._waiting:
@@ -141,13 +141,13 @@ class Relief:
         fl.dock_idle[fl.dock_of[d]] -= 1
         fl.n_idle -= 1
         t_launch = now + spec.launch_overhead_s
-        speed = spec.speed_m_s
+        speed = fl._spd[fl.dock_of[d]]
         gr = fl.grounding
         if gr is not None and gr.slower and gr.slow_at(t_launch):
             t_launch += gr.extra_launch_s
             speed *= gr.speed_factor
         out = spec.climb_s + dist / speed + spec.descent_s
-        battery = fl._endurance if fl._full else fl.battery_at(d, t_launch)
+        battery = fl.battery_at(d, t_launch)
         t_scene = t_launch + out
         latest = t_scene + max(0.0, battery - 2 * out - spec.reserve_s)
         fl.state[d] = 2  # FLYING (incident_of stays -1: the fleet's own mission code leaves it)

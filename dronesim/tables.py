@@ -147,6 +147,11 @@ def format_run_table(summary: dict[str, Any]) -> str:
         f"{summary['weeks']:g} weeks, seed {summary['seed']}",
         f"{'':30}{'mean':>7}  {'95% CI of mean':<16}{'median':>8}{'P90':>8}",
         *body,
+        *(_wrap("missions a week by airframe type: " + ", ".join(
+            f"{name} {b['missions_per_week']['mean']:.1f} "
+            f"({b['flight_hours_per_week']['mean']:.1f} flight hours)"
+            for name, b in summary["per_airframe"].items()), 100)
+          if summary.get("per_airframe") else []),
         f"{'coverage within ' + target:<30}area {share_text(cov['area_share'])}, population "
         f"{share_text(cov['population_share'])}, boroughs {cov['boroughs_covered']}/"
         f"{len(summary.get('per_borough') or []) or 33}",

@@ -111,11 +111,18 @@ def check_invariants(prep, res) -> None:
     a = df[df["t_drone_assigned"].notna()]
     assert (a["t_drone_assigned"] - a["t_drone_decision"]
             <= scn.dispatch.max_queue_wait_s + EPS).all()
-    assert (a["drone_distance_m"] <= spec.max_range_m * (1 + 1e-9)).all()
+    # Each dock's airframe type (mixed fleets; one type: the [drones] figures everywhere).
+    types = prep.airframes
+    k_speed, k_end = np.asarray(types.speed), np.asarray(types.endurance)
+    k_range = np.asarray(types.range_m)
+    assert (a["drone_distance_m"] <= k_range[a["dock_id"]] * (1 + 1e-9)).all()
     dock_of = np.repeat(np.arange(len(prep.docks)), prep.docks.drones)
     np.testing.assert_array_equal(a["dock_id"], dock_of[a["drone_id"]])
     on = df[out == "on_scene"]
-    fo = flight_time_s(on["drone_distance_m"].to_numpy(), spec)
+    fo = (spec.climb_s + on["drone_distance_m"].to_numpy() / k_speed[on["dock_id"]]
+          + spec.descent_s)
+    assert scn.airframes or np.allclose(fo, flight_time_s(on["drone_distance_m"].to_numpy(),
+                                                          spec))
     # Launch: pilot assigned (then an airspace sector slot, if sectors are capped), then the
     # authorisation delay (restriction zones, airspace management), then the launch overhead.
     delay = (df["airspace_delay_s"].fillna(0.0) if "airspace_delay_s" in df
@@ -150,14 +157,16 @@ def check_invariants(prep, res) -> None:
     np.testing.assert_array_equal(m["dock_id"], dock_of[m["drone_id"]])
 
     # --- battery and endurance ---------------------------------------------------------------
-    assert (mis["t_landed"] - mis["t_launch"] <= spec.endurance_s + EPS).all()
+    assert (mis["t_landed"] - mis["t_launch"] <= k_end[mis["dock_id"]] + EPS).all()
     assert (mis["battery_landed_s"] >= spec.reserve_s - EPS).all()
-    assert (mis["battery_launch_s"] <= spec.endurance_s + EPS).all()
+    assert (mis["battery_launch_s"] <= k_end[mis["dock_id"]] + EPS).all()
     np.testing.assert_allclose(mis["battery_launch_s"] - mis["battery_landed_s"],
                                mis["t_landed"] - mis["t_launch"], atol=EPS)
     # Launched with enough charge for the flight out, the minimum stay, the flight back and
     # the reserve.
-    need = battery_needed_s(on["drone_distance_m"].to_numpy(), spec)
+    need = 2 * fo + spec.min_on_scene_s + spec.reserve_s
+    assert scn.airframes or np.allclose(need, battery_needed_s(
+        on["drone_distance_m"].to_numpy(), spec))
     assert (m["battery_launch_s"].to_numpy() >= need - EPS).all()
 
     # --- how long the drone stays -------------------------------------------------------------

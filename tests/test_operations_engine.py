@@ -397,6 +397,80 @@ def test_relief_hands_over_to_the_ground_unit(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
+# Mixed fleets
+# --------------------------------------------------------------------------------------------
+
+CROY = INSIDE["croydon"]
+
+
+def _mixed(tmp_path, rows: list[tuple[float, float, float]], **over) -> dict:
+    body = "time,x,y,service\n" + "".join(f"{t},{x},{y},police\n" for t, x, y in rows)
+    (tmp_path / "m.csv").write_text(body, encoding="utf-8")
+    d = _scenario(str(tmp_path / "m.csv"), **over)
+    d["airframes"] = [{"name": "long_range", "speed_m_s": 30.0, "endurance_s": 3600.0,
+                       "max_range_m": 6000.0, "cost_gbp": 40000.0}]
+    d["docks"] = [{"name": "Islington", "x": ISL[0], "y": ISL[1], "drones": 1},
+                  {"name": "Croydon", "x": CROY[0], "y": CROY[1], "drones": 1,
+                   "airframe": "long_range"}]
+    return d
+
+
+def test_each_dock_flies_its_airframe_type(tmp_path):
+    rows = [(0.0, ISL[0] + 1000.0, ISL[1]),  # 1 km from Islington: the [drones] type, 20 m/s
+            (7200.0, CROY[0] + 4000.0, CROY[1]),  # 4 km from Croydon: only the long-range type
+            (14400.0, ISL[0] + 4000.0, ISL[1])]  # 4 km from Islington: out of its 3 km range
+    res = run_replication(prepare(scenario_from_dict(_mixed(tmp_path, rows))), 0)
+    df = res.incidents
+    assert df["dock_id"].tolist()[:2] == [0, 1]
+    a, b = df.iloc[0], df.iloc[1]
+    assert a["t_drone_on_scene"] - a["t_launch"] == pytest.approx(CLIMB + 1000.0 / SPEED + DESCENT)
+    assert b["t_drone_on_scene"] - b["t_launch"] == pytest.approx(CLIMB + 4000.0 / 30.0 + DESCENT)
+    assert df["drone_outcome"].iloc[2] == "out_of_range"  # Croydon is 18 km away
+    # The long-range battery: 3,600 s at launch.
+    m = res.missions.set_index("dock_id")
+    assert m.loc[1, "battery_launch_s"] == pytest.approx(3600.0)
+    assert m.loc[0, "battery_launch_s"] == pytest.approx(2400.0)
+    per = res.kpis["per_airframe"]
+    assert set(per) == {"[drones]", "long_range"}
+
+
+def test_policies_see_the_airframe_type(tmp_path):
+    from dronesim import Decline, Dispatch, register_policy
+    from dronesim.dispatch.registry import _REGISTRY
+
+    seen = []
+
+    @register_policy("test_long_range_only")
+    class LongRangeOnly:
+        def decide(self, incident, fleet, now):
+            names = fleet.airframe_names
+            seen.append([names[t] for t in fleet.airframe])
+            rows = [j for j, t in enumerate(fleet.airframe) if names[t] == "long_range"]
+            return Dispatch(int(fleet.drone[rows[0]])) if rows else Decline("type")
+
+    try:
+        # Half-way between the docks (about 9 km each way): in range of the long-range dock only;
+        # then next to Islington, where both are candidates but the policy wants long range.
+        mid = ((ISL[0] + CROY[0]) / 2, (ISL[1] + CROY[1]) / 2)
+        rows = [(0.0, ISL[0] + 200.0, ISL[1])]
+        d = _mixed(tmp_path, rows, dispatch={"policy": "test_long_range_only"})
+        d["airframes"][0]["max_range_m"] = 30_000.0
+        res = run_replication(prepare(scenario_from_dict(d)), 0)
+        assert seen[0] == ["", "long_range"]
+        assert res.incidents["dock_id"].iloc[0] == 1  # the long-range drone from Croydon
+        assert mid  # (documenting the geometry)
+    finally:
+        _REGISTRY.pop("test_long_range_only", None)
+
+
+def test_mixed_fleet_costs_by_type(tmp_path):
+    from dronesim.operations import airframe_prices
+
+    prep = prepare(scenario_from_dict(_mixed(tmp_path, [(0.0, ISL[0] + 100.0, ISL[1])])))
+    assert airframe_prices(prep) == [prep.scenario.costs.airframe_cost_gbp, 40000.0]
+
+
+# --------------------------------------------------------------------------------------------
 # Invariants under hypothesis, with exploration on (new examples on every run)
 # --------------------------------------------------------------------------------------------
 
@@ -416,6 +490,8 @@ def ops_scenarios(draw):
              {"name": "Croydon", "x": INSIDE["croydon"][0], "y": INSIDE["croydon"][1],
               "drones": draw(st.integers(0, 2))}]
     night_rule = draw(st.sampled_from(["allowed", "not_allowed", "second_pilot"]))
+    if draw(st.booleans()):  # a mixed fleet: Croydon's drones of a long-range type
+        docks[1]["airframe"] = "long_range"
     d = {
         "name": "ops",
         "simulation": {"weeks": 0.15, "warmup_hours": 2.0, "seed": draw(st.integers(0, 2**31)),
@@ -450,6 +526,8 @@ def ops_scenarios(draw):
                    "dock_repair_s": 7200.0},
         "rosters": draw(st.sampled_from([{}, {"drone_pattern": [0.5] * 12 + [1.0] * 12},
                                          {"dock_hours": {"Islington": [6, 22]}}])),
+        "airframes": [{"name": "long_range", "speed_m_s": 27.0, "endurance_s": 3300.0,
+                       "recharge_full_s": 3600.0, "max_range_m": 6000.0}],
         "value": {"drone_resolved_share": {"police": draw(st.sampled_from(
             [[0.0, 0.0], [0.3, 0.0], [1.0, 1.0]]))}},
     }

@@ -103,7 +103,8 @@ class FleetSnapshot:
     ``ready_at`` is when the drone could launch for this incident (battery charged enough, back
     at its dock); ``arrival_at`` the predicted on-scene time if it were chosen now (pilot waits
     excluded). ``status`` is READY, CHARGING (at the dock, not yet enough charge) or RETURNING.
-    Rows come nearest dock first, then by drone id. ``fleet_ready`` counts drones idle at a dock
+    Rows come nearest dock first, then by drone id; ``airframe`` gives each row's airframe type
+    (an index into ``airframe_names``; mixed fleets). ``fleet_ready`` counts drones idle at a dock
     anywhere in the fleet; ``in_range_docks`` the docks within range of the incident;
     ``dock_idle`` the drones idle at each dock of the fleet (index = dock id), charged or not.
 
@@ -147,6 +148,19 @@ class FleetSnapshot:
 
     def __len__(self) -> int:
         return int(self.drone.size)
+
+    # Mixed fleets: the airframe type of each row. A hand-made snapshot has one type ("").
+    @property
+    def airframe(self) -> np.ndarray:
+        """Airframe type of each candidate row (index into :attr:`airframe_names`)."""
+        a = np.zeros(len(self), np.int64)
+        a.flags.writeable = False
+        return a.view()
+
+    @property
+    def airframe_names(self) -> tuple[str, ...]:
+        """Names of the airframe types (``""``: the ``[drones]`` airframe)."""
+        return ("",)
 
     def nearest_ready(self) -> int | None:
         """The READY drone at the nearest dock (ties: lowest drone id), or None.
