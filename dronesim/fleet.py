@@ -454,9 +454,11 @@ class Fleet:
         i = self.incident_of[d]
         spec = self.spec
         dist = self.rec.drone_distance_m[i]
-        need = self._need(dist, self.dock_of[d])
+        k = self.dock_of[d]
+        need = 2 * (spec.climb_s + dist / self._need_spd[k] + spec.descent_s) \
+            + spec.min_on_scene_s + spec.reserve_s
         now = self.env._now
-        b = self.battery_at(d, now)
+        b = self._end[d] if self._full_k[k] else self.battery_at(d, now)
         if b < need:
             self.env.at(now + (need - b) / self._rt[d], self._charged, d)
             return
@@ -533,7 +535,8 @@ class Fleet:
         delay = (0.0 if delay != delay else delay) + self._sector_delay
         rec.airspace_delay_s[i] = delay
         t_launch = now + delay + spec.launch_overhead_s
-        speed = self._spd[self.dock_of[d]]
+        k = self.dock_of[d]
+        speed = self._spd[k]
         gr = self.grounding
         if gr is not None:  # weather and night (dronesim.availability)
             code = gr.reason_at(t_launch)
@@ -558,7 +561,7 @@ class Fleet:
         dist = rec.drone_distance_m[i]
         out = spec.climb_s + dist / speed + spec.descent_s  # dock to scene
         back = out  # scene to dock (same path)
-        battery = self.battery_at(d, t_launch)
+        battery = self._end[d] if self._full_k[k] else self.battery_at(d, t_launch)
         self.t_launch[d] = t_launch
         self.battery_launch[d] = battery
         t_scene = t_launch + out
