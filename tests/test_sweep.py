@@ -49,6 +49,10 @@ STEP_COLUMNS = {
     "p_drone_first", "time_saved_s", "drone_utilisation", "pilot_utilisation", "p_pilot_wait",
     "out_of_range_per_week", "declined_per_week", "queue_abandoned_per_week", "unstable",
     "area_share", "population_share", "boroughs_covered",
+    # issue 9: cover until handover, costs and equity (dronesim.operations), always present
+    "covered_until_handover", "cost_per_year_gbp", "cost_per_deployment_gbp",
+    "cost_per_minute_saved_gbp", "minutes_saved_per_week", "flight_hours_per_week",
+    "equity_worst_share", "equity_spread", "equity_gini", "population_share_missing_target",
 }
 
 
