@@ -123,3 +123,25 @@ def test_met_baseline_child_with_weather_and_night(tmp_path: Path):
     scn = load_scenario(path)
     assert scn.weather.enabled and scn.night.rule == "not_allowed"
     assert scn.fleet_size == 9
+
+
+def test_relief_section_loads_and_its_policy_is_checked():
+    from dronesim.model import prepare
+
+    scn = scenario_from_dict(tiny_scenario_dict(relief={"enabled": True, "lead_s": 120.0}))
+    assert scn.relief.enabled and scn.relief.lead_s == 120.0
+    assert load_scenario(MET_BASELINE).relief.enabled is False  # off by default
+    bad = scenario_from_dict(tiny_scenario_dict(relief={"enabled": True, "policy": "nope"}))
+    with pytest.raises(InputError, match="relief.policy"):
+        prepare(bad)
+    with pytest.raises(InputError, match="relief.lead_s"):
+        scenario_from_dict(tiny_scenario_dict(relief={"lead_s": -1.0}))
+
+
+def test_mutual_aid_bcu_is_a_choice():
+    scn = scenario_from_dict(tiny_scenario_dict(
+        services={"police": {"ground": {"mutual_aid": "bcu"}}}))
+    assert scn.services["police"].ground.mutual_aid == "bcu"
+    with pytest.raises(InputError, match="mutual_aid"):
+        scenario_from_dict(tiny_scenario_dict(
+            services={"police": {"ground": {"mutual_aid": "everyone"}}}))
