@@ -34,5 +34,7 @@ data: $(STAMP)
 calibrate: $(STAMP)
 	$(BIN)/python scripts/calibrate.py scenarios/met_baseline.toml
 
+# Removes the virtual environment and caches only: results/ may hold files of yours, so it
+# is left alone (delete what you no longer want yourself).
 clean:
-	rm -rf $(VENV) results .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis

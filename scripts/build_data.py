@@ -597,15 +597,39 @@ def build_travel_pairs(inc: pd.DataFrame, sites: pd.DataFrame, out: Path) -> Non
 
 # --------------------------------------------------------------------------- main
 
+#: The first line of the project's data/README.md: a folder holding it is this script's own.
+DATA_README_TITLE = "# Derived data for `dronesim`"
+
+
+def check_out_folder(out: Path) -> None:
+    """The script replaces its own files by name, so it writes only where those names are its
+    own: a new or empty folder, or the project's data folder (marked by its README). Anything
+    else is refused before a file is touched: a user's folder is never overwritten."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: --out is a file, not a folder")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    readme = out / "README.md"
+    try:
+        first = readme.read_text(encoding="utf-8").splitlines()[0].strip() if readme.is_file() else ""
+    except (OSError, UnicodeDecodeError, IndexError):
+        first = ""
+    if first != DATA_README_TITLE:
+        raise DataError(f"{out}: --out holds files and is not the project's data folder (no "
+                        f"README.md starting {DATA_README_TITLE!r}); give a new or empty folder")
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("source", type=Path, metavar="SHARED_DATA_DIR", help="shared raw data folder (contains boroughs/, population/, ...)")
-    ap.add_argument("--out", type=Path, default=Path("data"), help="output folder (default: data)")
+    ap.add_argument("--out", type=Path, default=Path("data"),
+                    help="output folder (default: data): the project's data folder (it holds "
+                         "this project's data/README.md), or a new or empty folder")
     args = ap.parse_args(argv)
     try:
-        paths = resolve_sources(args.source)
         out = args.out
+        check_out_folder(out)
+        paths = resolve_sources(args.source)
         out.mkdir(parents=True, exist_ok=True)
         boroughs = build_boroughs(paths, out)
         build_lsoa_demand(paths, out)
