@@ -13,17 +13,21 @@ Runs three scenarios on the same incidents (common random numbers):
 
 and prints :func:`dronesim.calibration.met_anchor_table` (published I-grade figures of
 ``data/calibration/met_response_anchors.csv`` beside the model's priority-1 figures, then the
-boroughs with the highest all-calls mean) with times as m:ss. Changes no file.
+boroughs with the highest all-calls mean) with times as m:ss. Changes no file, except the new
+``--csv`` file asked for (an existing file is refused before the runs, never overwritten).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from dronesim.calibration import met_anchor_table
+from dronesim.errors import InputError
 from dronesim.experiment import run_scenario
+from dronesim.outputs import check_output_file, write_output_file
 from dronesim.scenario import load_scenario
 from dronesim.tables import mmss
 
@@ -36,6 +40,12 @@ def main() -> None:
     ap.add_argument("--weeks", type=float, default=4.0)
     ap.add_argument("--csv", help="also write the table here")
     args = ap.parse_args()
+    if args.csv:
+        try:  # before the runs: a file of the user's is never replaced
+            check_output_file(args.csv, lambda p: False, "anchor table", "--csv")
+        except InputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
     over = {"simulation": {"weeks": args.weeks}}
     runs = {
         "off": load_scenario(ROOT / "scenarios/met_baseline.toml", over),
@@ -69,7 +79,8 @@ def main() -> None:
         print(f"{r['area']:<22}{r['period']:<22}{r['measure']:<32}{show(r['published']):>10}"
               + "".join(f"{show(r[k]):>12}" for k in summaries))
     if args.csv:
-        table.to_csv(args.csv, index=False)
+        write_output_file(args.csv, lambda tmp: table.to_csv(tmp, index=False),
+                          lambda p: False, "anchor table", "--csv")
 
 
 if __name__ == "__main__":
