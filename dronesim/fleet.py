@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -147,7 +148,9 @@ class Fleet:
         self.t0 = [0.0] * n
         self.booked = [-1] * n  # incident waiting for this drone to land
         self.incident_of = [-1] * n
-        self.token = [0] * n  # version of the drone's landing event
+        #: The drone's pending landing event: a landing whose event is no longer this one was
+        #: rescheduled and is ignored.
+        self._landing: list[Any] = [None] * n
         # The mission in hand (valid while FLYING): launch and battery at launch, the current
         # leg, its timing.
         self.t_launch = [nan] * n
@@ -182,6 +185,12 @@ class Fleet:
         self._loiter = rec.drone_loiter_s
         self._t_ground = rec.t_ground_arrival
         self._t_decision = rec.t_drone_decision
+        # Landings are pushed on the kernel's queue directly (see Kernel.Call): one shared
+        # callbacks list, the drone as the argument.
+        self._queue = env._queue
+        self._eid = env._eid
+        self._Call = type(env).Call
+        self._landed_cbs = [self._landed]
 
     # --- pure state queries ------------------------------------------------------------------
     def battery_at(self, d: int, t: float) -> float:
@@ -250,6 +259,27 @@ class Fleet:
                         best, best_dist, best_pos = d, dist, pos
                     break  # drones of a dock are in id order
         return None if best is None else (best, best_pos)
+
+    def first_ready(self, k: int, dist: float, next_dist: float, now: float, service: int
+                    ) -> int:
+        """The drone :meth:`nearest_ready` would choose when its answer lies at the nearest
+        candidate dock ``k`` (flight length ``dist``; the next candidate's is ``next_dist``):
+        a READY drone there, and no other dock as near (a tie could hold a lower drone id).
+        -1 when that is not so; the caller then asks :meth:`nearest_ready`."""
+        if not self.dock_idle[k] or not next_dist > dist:
+            return -1
+        spec = self.spec
+        need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+            + spec.min_on_scene_s + spec.reserve_s
+        if need > self._endurance:
+            return -1
+        state = self.state
+        for d in self.by_dock[k]:
+            if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
+                continue
+            if self._full or self.battery_at(d, now) >= need:
+                return d
+        return -1
 
     def _candidates(self, row: tuple[list, list, list], now: float, service: int
                     ) -> tuple[np.ndarray, ...]:
@@ -321,6 +351,74 @@ class Fleet:
         if self.state[d] != IDLE:
             raise RuntimeError(f"drone {d} is not available")
         self._start(d, i)
+
+    def send(self, d: int, i: int, distance_m: float, delay_s: float) -> None:
+        """Commit drone d, READY for incident i (:meth:`nearest_ready` found it), and start its
+        mission: as :meth:`assign` and the mission's first steps, with the common case (a pilot
+        free at once, no sector caps, the ground not yet on scene) inline.
+
+        ``delay_s`` is the authorisation delay of the leg from d's dock. The writes, their
+        order and the arithmetic are those of the general path, so results are identical.
+        """
+        now = self.env._now
+        rec = self.rec
+        rec.airspace_delay_s[i] = delay_s
+        rec.t_drone_assigned[i] = now
+        rec.drone_id[i] = d
+        k = self.dock_of[d]
+        rec.dock_id[i] = k
+        rec.drone_distance_m[i] = distance_m
+        self.dock_idle[k] -= 1
+        self.n_idle -= 1
+        self.incident_of[d] = i
+        pool = self._room_of[self._svc[i]]
+        if self._deferred is not None:
+            self.state[d] = RESERVED
+            self._deferred.append(d)
+            return
+        spec = self.spec
+        if delay_s != delay_s:  # NaN: no authorisation needed
+            delay_s = 0.0
+        delay_s += self._sector_delay
+        t_launch = now + delay_s + spec.launch_overhead_s
+        g = self._t_ground[i]
+        if pool.free <= 0 or pool._waiting or self._sectors_on or (g == g and g <= t_launch):
+            # A wait for a pilot or a sector slot, or a stand-down: the general path.
+            self.state[d] = RESERVED
+            self._begin(d)
+            return
+        # A pilot at once (_begin), then the mission's times (_cleared). nearest_ready chose d
+        # with the charge this leg needs now, so there is no wait for charge.
+        pool.free -= 1
+        self._pilot_pool[d] = pool
+        rec.t_pilot[i] = now
+        rec.airspace_delay_s[i] = delay_s
+        out = spec.climb_s + distance_m / spec.speed_m_s + spec.descent_s
+        battery = self._endurance if self._full else self.battery_at(d, t_launch)
+        self.t_launch[d] = t_launch
+        self.battery_launch[d] = battery
+        t_scene = t_launch + out
+        self.t_scene[d] = t_scene
+        spare = battery - out - out - spec.reserve_s
+        latest = self._latest[d] = t_scene + (spare if spare > 0.0 else 0.0)
+        self._back[d] = out
+        self.state[d] = FLYING
+        self._leg[d] = (now, t_launch, battery)
+        if self._exponential:
+            leave = t_scene + self._loiter[i]
+            reason = _TASK_DONE
+            if not leave < latest:
+                leave, reason = latest, _BATTERY
+        else:
+            leave, reason = self._leave_time(i, t_scene, latest)
+        self.leave_at[d] = leave
+        land = self.land_at[d] = leave + out
+        self._reason[d] = reason
+        ev = self._Call()
+        ev.callbacks = self._landed_cbs
+        ev.arg = d
+        self._landing[d] = ev
+        heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
 
     def _start(self, d: int, i: int) -> None:
         self.dock_idle[self.dock_of[d]] -= 1
@@ -459,8 +557,15 @@ class Fleet:
         self.leave_at[d] = leave
         land = self.land_at[d] = leave + back
         self._reason[d] = reason
-        tok = self.token[d] = self.token[d] + 1
-        env.at(now + (land - now), self._landed, (d, tok))
+        self._land(d, now + (land - now))
+
+    def _land(self, d: int, t: float) -> None:
+        """Schedule drone d's landing at t (Kernel.at, inline); an earlier one is void."""
+        ev = self._Call()
+        ev.callbacks = self._landed_cbs
+        ev.arg = d
+        self._landing[d] = ev
+        heappush(self._queue, (t, 1, next(self._eid), ev))
 
     def _leave_time(self, i: int, t_scene: float, latest: float) -> tuple[float, int]:
         if self._exponential:
@@ -479,9 +584,8 @@ class Fleet:
         self.leave_at[d] = leave
         self.land_at[d] = leave + back
         self._reason[d] = reason
-        self.token[d] += 1
         now = self.env._now
-        self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
+        self._land(d, now + (leave + back - now))
 
     def ground_eta_known(self, i: int) -> None:
         """The ground arrival of incident i is now known: shorten the loiter if flying."""
@@ -491,14 +595,14 @@ class Fleet:
                 self._schedule_landing(d, i)
             else:  # already homeward: same landing, re-timed from now
                 leave, back = self.leave_at[d], self._back[d]
-                self.token[d] += 1
                 now = self.env._now
-                self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
+                self._land(d, now + (leave + back - now))
 
     def _landed(self, ev: Any) -> None:
-        d, token = ev.arg
-        if token != self.token[d]:
+        d = ev.arg
+        if self._landing[d] is not ev:
             return  # rescheduled
+        self._landing[d] = None
         t_land = self.env._now
         i = self.incident_of[d]
         rec = self.rec

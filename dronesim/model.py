@@ -45,7 +45,7 @@ from . import siting
 from .coverage import StaticCoverage, reach_radius_m, static_coverage
 from .demand import WEEK_S, Incidents, demand_chunks
 from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
-from .dispatch.base import DispatchPolicy, PolicyContext
+from .dispatch.base import DispatchPolicy, PolicyContext, picks_nearest_ready
 from .fleet import Fleet, _Snapshot
 from .geography import WEIGHT_COLUMNS, London, load_london
 from .errors import InputError
@@ -198,14 +198,17 @@ class ReplicationResult:
 class _Event:
     """The smallest object SimPy's kernel can process: its callbacks, and an argument."""
 
-    __slots__ = ("callbacks", "_ok", "arg")
+    __slots__ = ("callbacks", "arg")
+    _ok = True  # the model's events never fail (a class value: one store less per event)
 
 
 class Kernel(simpy.Environment):
     """SimPy's environment with two additions for an event-economical model.
 
     * :meth:`at` schedules a plain callback at an absolute time (one small object, no
-      ``Process`` and no ``Timeout`` wrapper).
+      ``Process`` and no ``Timeout`` wrapper). Hot paths that schedule many events of one kind
+      push ``(t, NORMAL, next(_eid), event)`` themselves with a :attr:`Call` whose
+      ``callbacks`` list they share (the kernel only reads it).
     * :meth:`walk` runs a pre-sorted timeline of moments known in advance (incident arrivals)
       against the kernel's own queue: before each moment, every kernel event due at or before
       it is processed, then the clock is set to it and its handler called. The known moments
@@ -214,11 +217,13 @@ class Kernel(simpy.Environment):
     The model's hot paths read the clock as ``_now`` (what SimPy's ``now`` property returns).
     """
 
+    #: The event type :meth:`at` schedules (for hot paths that push events themselves).
+    Call = _Event
+
     def at(self, t: float, callback: Callable[[Any], None], arg: Any = None) -> None:
         """Call ``callback(event)`` at time ``t`` (``event.arg`` is ``arg``)."""
         ev = _Event()
         ev.callbacks = [callback]
-        ev._ok = True
         ev.arg = arg
         heapq.heappush(self._queue, (t, 1, next(self._eid), ev))  # 1: SimPy's NORMAL priority
 
@@ -282,12 +287,29 @@ class _DroneDispatcher:
         self.policy = policy
         self.decide_policy = policy.decide
         self.ready_only = bool(getattr(policy, "ready_only", False))
+        #: The policy is the closest-idle rule (picks_nearest_ready): decisions are taken here,
+        #: without a snapshot, an incident view or a decision object.
+        self.nearest_only = picks_nearest_ready(policy)
+        if self.nearest_only:
+            self.decide = self._decide_nearest
         self.max_wait = scn.dispatch.max_queue_wait_s
         self.queue: list[tuple[int, float, int, int]] = []
         self.service_names = rec.service_names
         self.refuse_outside = prep.connectivity.outside == "refuse"
         #: Candidate docks of each incident to decide, by key: (docks, lengths, delays).
         self.cand: list[tuple[list, list, list] | None] = []
+        #: ``flat`` (set by the model): the closest-idle rule on rows in distance order. Then no
+        #: row is made per incident: the nearest candidate (dock, length, delay) and the
+        #: second's length are kept by key in flat lists, enough to decide whenever the nearest
+        #: dock has a READY drone; the whole row is read from the chunk's arrays (by key:
+        #: the arrays and the position in them) only when it does not.
+        self.flat = False
+        self.dock0: list[int] = []
+        self.dist0: list[float] = []
+        self.dist1: list[float] = []
+        self.delay0: list[float] = []
+        self._arrays: list[tuple | None] = []
+        self._pos: list[int] = []
 
     def load(self, start: int, inc: Incidents) -> np.ndarray:
         """A chunk's drone side: outcomes known in advance written at once (decision time, out
@@ -295,7 +317,10 @@ class _DroneDispatcher:
         prep, scn, rec = self.prep, self.prep.scenario, self.rec
         n = len(inc)
         if len(self.cand) < rec.size:
-            self.cand.extend([None] * (rec.size - len(self.cand)))
+            grow = rec.size - len(self.cand)
+            for col in (self.cand, self.dock0, self.dist0, self.dist1, self.delay0,
+                        self._arrays, self._pos):
+                col.extend([None] * grow)
         suited = np.flatnonzero(inc.suited)
         sl = slice(start, start + n)
         if suited.size == 0:
@@ -324,9 +349,12 @@ class _DroneDispatcher:
             go = in_range
         rec.drone_outcome[sl] = outcome.tolist()
         rows = suited[go]
+        cand, dist, delay = cand[go], dist[go], delay[go]
+        if self.flat:
+            self._load_flat(start, n, rows, cand, dist, delay)
+            return rows
         # Each incident's row as lists (docks, flight lengths, authorisation delays), made in
         # bulk; rows without any delay share one list of zeros.
-        cand, dist, delay = cand[go], dist[go], delay[go]
         if delay.any():
             delays = delay.tolist()
         else:
@@ -336,12 +364,64 @@ class _DroneDispatcher:
             store[key] = row
         return rows
 
+    def _load_flat(self, start: int, n: int, rows: np.ndarray, cand: np.ndarray,
+                   dist: np.ndarray, delay: np.ndarray) -> None:
+        """The flat candidate lists of a chunk (see ``flat``)."""
+        arrays = (cand, dist, delay)
+        second = dist[:, 1] if dist.shape[1] > 1 else np.full(rows.size, np.inf)
+        cols = (cand[:, 0], dist[:, 0], second, delay[:, 0], np.arange(rows.size))
+        stores = (self.dock0, self.dist0, self.dist1, self.delay0, self._pos)
+        if rows.size == n:  # every incident decides: whole slices
+            sl = slice(start, start + n)
+            for store, col in zip(stores, cols):
+                store[sl] = col.tolist()
+            self._arrays[sl] = [arrays] * n
+            return
+        keys = (start + rows).tolist()
+        for store, col in zip(stores, cols):
+            for key, v in zip(keys, col.tolist()):
+                store[key] = v
+        store = self._arrays
+        for key in keys:
+            store[key] = arrays
+
+    def _row(self, i: int) -> tuple[list, list, list]:
+        """Incident i's candidate row (docks, lengths, delays)."""
+        if not self.flat:
+            return self.cand[i]
+        cand, dist, delay = self._arrays[i]
+        p = self._pos[i]
+        return cand[p].tolist(), dist[p].tolist(), delay[p].tolist()
+
+    def _decide_flat(self, i: int) -> None:
+        """:meth:`decide` for the closest-idle rule on flat candidates (see ``flat``)."""
+        fleet = self.fleet
+        dist = self.dist0[i]
+        d = fleet.first_ready(self.dock0[i], dist, self.dist1[i], self.env._now,
+                              self.rec.service[i])
+        if d >= 0:
+            fleet.send(d, i, dist, self.delay0[i])
+        else:
+            self._decide(i)
+
     def _try(self, i: int) -> str:
         """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
-        row = self.cand[i]
+        row = self._row(i)
         now = self.env._now
         fleet = self.fleet
         svc = self.rec.service[i]
+        if self.nearest_only:
+            found = fleet.nearest_ready(row, now, svc)
+            if found is not None:
+                pos = found[1]
+                fleet.send(found[0], i, row[1][pos], row[2][pos])
+                return "dispatched"
+            if self.preempt:
+                found = fleet.preemption_candidate(i, now)
+                if found is not None:
+                    fleet.redirect(found[0], i, found[1])
+                    return "dispatched"
+            return "queued"
         snap = _Snapshot(fleet, row, svc, now)
         decision = self.decide_policy(_Incident(self, i), snap, now)
         if type(decision) is Dispatch or isinstance(decision, Dispatch):
@@ -370,7 +450,22 @@ class _DroneDispatcher:
             return "declined"
         raise TypeError(f"policy returned {decision!r}, not Dispatch, Queue or Decline")
 
+    def _decide_nearest(self, i: int) -> None:
+        """:meth:`decide` for the closest-idle rule: the common case (a READY drone) inline."""
+        if self.flat:
+            return self._decide_flat(i)
+        row = self.cand[i]
+        found = self.fleet.nearest_ready(row, self.env._now, self.rec.service[i])
+        if found is not None:
+            pos = found[1]
+            self.fleet.send(found[0], i, row[1][pos], row[2][pos])
+        else:
+            self._decide(i)
+
     def decide(self, i: int) -> None:
+        self._decide(i)
+
+    def _decide(self, i: int) -> None:
         outcome = self._try(i)
         if outcome == "queued":
             rec = self.rec
@@ -518,6 +613,9 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     # (restriction zones flown through in "authorise" mode) add to some legs.
     fleet.by_distance = prep.zones is None or len(prep.zones) == 0 or \
         scn.airspace.mode != "authorise"
+    if dispatcher.nearest_only and fleet.by_distance:
+        dispatcher.flat = True
+        dispatcher.decide = dispatcher._decide_flat
     ground = np.array([scn.services[n].ground.base != "none" for n in names])
     handlers = [f.dispatch for f in forces] + [dispatcher.decide]
     own_sink = sink is None
