@@ -162,6 +162,14 @@ class Fleet:
         self._back = [nan] * n
         self._reason = [0] * n
         self._leg = [(nan, nan, nan)] * n  # (t_pilot, t_launch, battery) of the current leg
+        # The assignment in hand (valid while incident_of >= 0): when, the flight length, the
+        # authorisation delay (NaN: none asked), when a pilot was granted (NaN: not yet). They
+        # go into the leg's row (Records.legs) or, without a leg, a stand-down row.
+        self._t_assigned = [nan] * n
+        self._dist = [nan] * n
+        self._delay = [nan] * n
+        self._t_pilot = [nan] * n
+        self._booking: list[tuple[float, float, float]] = [(nan, nan, nan)] * n  # of booked
         self._pilot_pool: list[SlotPool | None] = [None] * n
         self._sector_pool: list[SlotPool | None] = [None] * n
         self.dock_idle = np.asarray(docks.drones, np.int64).tolist()  # IDLE drones per dock
@@ -185,6 +193,10 @@ class Fleet:
         self._loiter = rec.drone_loiter_s
         self._t_ground = rec.t_ground_arrival
         self._t_decision = rec.t_drone_decision
+        self._drone_id = rec.drone_id
+        self._range_of = rec.range_of
+        self._legs = rec.legs
+        rec.drone_dock = np.asarray(self.dock_of, np.int64)
         # Landings are pushed on the kernel's queue directly (see Kernel.Call): one shared
         # callbacks list, the drone as the argument.
         self._queue = env._queue
@@ -335,21 +347,25 @@ class Fleet:
         return -1
 
     # --- actions -----------------------------------------------------------------------------
-    def assign(self, d: int, i: int, distance_m: float) -> None:
-        """Commit drone d to incident i (a RETURNING drone is booked for when it lands)."""
+    def assign(self, d: int, i: int, distance_m: float, delay_s: float = math.nan) -> None:
+        """Commit drone d to incident i (a RETURNING drone is booked for when it lands).
+
+        ``distance_m`` and ``delay_s`` are the flight length and authorisation delay of the leg
+        from d's dock."""
         now = self.env._now
-        rec = self.rec
-        rec.t_drone_assigned[i] = now
-        rec.drone_id[i] = d
-        rec.dock_id[i] = self.dock_of[d]
-        rec.drone_distance_m[i] = distance_m
+        self._drone_id[i] = d
         if self.state[d] == FLYING:
             if self.booked[d] >= 0 or now < self.leave_at[d]:
                 raise RuntimeError(f"drone {d} is not bookable")  # policy broke the protocol
             self.booked[d] = i
+            self._booking[d] = (now, distance_m, delay_s)
             return
         if self.state[d] != IDLE:
             raise RuntimeError(f"drone {d} is not available")
+        self._t_assigned[d] = now
+        self._dist[d] = distance_m
+        self._delay[d] = delay_s
+        self._t_pilot[d] = math.nan
         self._start(d, i)
 
     def send(self, d: int, i: int, distance_m: float, delay_s: float) -> None:
@@ -361,14 +377,12 @@ class Fleet:
         order and the arithmetic are those of the general path, so results are identical.
         """
         now = self.env._now
-        rec = self.rec
-        rec.airspace_delay_s[i] = delay_s
-        rec.t_drone_assigned[i] = now
-        rec.drone_id[i] = d
-        k = self.dock_of[d]
-        rec.dock_id[i] = k
-        rec.drone_distance_m[i] = distance_m
-        self.dock_idle[k] -= 1
+        self._drone_id[i] = d
+        self._t_assigned[d] = now
+        self._dist[d] = distance_m
+        self._delay[d] = delay_s
+        self._t_pilot[d] = math.nan
+        self.dock_idle[self.dock_of[d]] -= 1
         self.n_idle -= 1
         self.incident_of[d] = i
         pool = self._room_of[self._svc[i]]
@@ -391,8 +405,8 @@ class Fleet:
         # with the charge this leg needs now, so there is no wait for charge.
         pool.free -= 1
         self._pilot_pool[d] = pool
-        rec.t_pilot[i] = now
-        rec.airspace_delay_s[i] = delay_s
+        self._t_pilot[d] = now
+        self._delay[d] = delay_s
         out = spec.climb_s + distance_m / spec.speed_m_s + spec.descent_s
         battery = self._endurance if self._full else self.battery_at(d, t_launch)
         self.t_launch[d] = t_launch
@@ -445,7 +459,7 @@ class Fleet:
         """The mission starts at the dock: wait for charge if short, then ask for a pilot."""
         i = self.incident_of[d]
         spec = self.spec
-        dist = self.rec.drone_distance_m[i]
+        dist = self._dist[d]
         need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
             + spec.min_on_scene_s + spec.reserve_s
         now = self.env._now
@@ -458,7 +472,7 @@ class Fleet:
             # A pilot at once (SlotPool.take and _pilot, inline on this hot path).
             pool.free -= 1
             self._pilot_pool[d] = pool
-            self.rec.t_pilot[i] = now
+            self._t_pilot[d] = now
             if self._sectors_on:
                 self._sector(d, i, now)
             else:
@@ -491,6 +505,7 @@ class Fleet:
             return
         SlotPool.cancel(ticket)
         i = self.incident_of[d]
+        self._stand_down(d, i)
         self.rec.drone_outcome[i] = _ABANDONED
         self.rec.range_of[i].open -= 1
         now = self.env._now
@@ -500,7 +515,7 @@ class Fleet:
         """Drone d's mission has a pilot: take a sector slot if sectors are capped."""
         i = self.incident_of[d]
         now = self.env._now
-        self.rec.t_pilot[i] = now
+        self._t_pilot[d] = now
         if self._sectors_on:
             self._sector(d, i, now)
         else:
@@ -522,19 +537,20 @@ class Fleet:
             rec.t_sector[i] = now
         # Authorisation: crossing a restriction zone in "authorise" mode, plus the airspace
         # management service's latency; sought before launch, and it covers the return leg.
-        delay = rec.airspace_delay_s[i]
+        delay = self._delay[d]
         delay = (0.0 if delay != delay else delay) + self._sector_delay
-        rec.airspace_delay_s[i] = delay
+        self._delay[d] = delay
         t_launch = now + delay + spec.launch_overhead_s
         g = self._t_ground[i]
         if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
             self._release(d)
+            self._stand_down(d, i)
             rec.drone_outcome[i] = _CANCELLED
             rec.range_of[i].open -= 1
             self._to_idle(d, self.battery_at(d, now), now)
             return
-        dist = rec.drone_distance_m[i]
+        dist = self._dist[d]
         out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s  # dock to scene
         back = out  # scene to dock (same path)
         battery = self._endurance if self._full else self.battery_at(d, t_launch)
@@ -545,7 +561,7 @@ class Fleet:
         latest = self._latest[d] = t_scene + max(0.0, battery - out - back - spec.reserve_s)
         self._back[d] = back
         self.state[d] = FLYING
-        self._leg[d] = (rec.t_pilot[i], t_launch, battery)
+        self._leg[d] = (self._t_pilot[d], t_launch, battery)
         # Leave time (as _leave_time) and the landing, inline on this hot path.
         if self._exponential:
             leave = t_scene + self._loiter[i]
@@ -614,18 +630,11 @@ class Fleet:
             self._release(d)
         b_land = self.battery_launch[d] - (t_land - self.t_launch[d])
         t_pilot, t_launch, b_start = self._leg[d]
-        # The leg's record (as _close_leg).
-        t_scene, leave = self.t_scene[d], self.leave_at[d]
-        rec.t_launch[i] = t_launch
-        rec.t_drone_on_scene[i] = t_scene
-        rec.t_drone_leave[i] = leave
-        rec.t_drone_landed[i] = t_land
-        rec.drone_leave_reason[i] = self._reason[d]
-        rec.drone_outcome[i] = _ON_SCENE
-        rec.missions.append((d, self.dock_of[d], rec.gid[i], rec.t_drone_assigned[i], t_pilot,
-                             t_launch, t_scene, leave, t_land, b_start, b_land, False,
-                             self._svc[i]))
-        rec.range_of[i].open -= 1
+        # The leg's row (as _close_leg); the incident's columns follow from it (Records).
+        self._legs.append((i, d, self._t_assigned[d], t_pilot, t_launch, self.t_scene[d],
+                           self.leave_at[d], t_land, b_start, b_land, 0, self._reason[d],
+                           self._dist[d], self._delay[d]))
+        self._range_of[i].open -= 1
         self._to_idle(d, b_land, t_land)
 
     def _release(self, d: int) -> None:
@@ -642,17 +651,25 @@ class Fleet:
     def _close_leg(self, d: int, i: int, t_pilot: float, t_launch: float, t_scene: float,
                    leave: float, t_end: float, reason: int, b_start: float, b_end: float,
                    redirected: bool = False) -> None:
-        rec = self.rec
-        rec.t_launch[i] = t_launch
-        rec.t_drone_on_scene[i] = t_scene
-        rec.t_drone_leave[i] = leave
-        if not redirected:
-            rec.t_drone_landed[i] = t_end
-        rec.drone_leave_reason[i] = reason
-        rec.drone_outcome[i] = _ON_SCENE
-        rec.missions.append((d, self.dock_of[d], rec.gid[i], rec.t_drone_assigned[i], t_pilot,
-                             t_launch, t_scene, leave, t_end, b_start, b_end, redirected,
-                             self._svc[i]))
+        """Log the leg of drone d at incident i (Records.legs)."""
+        self._legs.append((i, d, self._t_assigned[d], t_pilot, t_launch, t_scene, leave, t_end,
+                           b_start, b_end, 1 if redirected else 0, reason, self._dist[d],
+                           self._delay[d]))
+
+    def _stand_down(self, d: int, i: int) -> None:
+        """Log drone d's assignment to incident i, ending without a leg (Records.stood_down)."""
+        self.rec.stood_down.append((i, d, self._t_assigned[d], self._t_pilot[d], self._dist[d],
+                                    self._delay[d]))
+
+    def open_assignments(self) -> None:
+        """Log every assignment still in hand (or booked) as stood down, so that its columns
+        reach the records; for a run that ends with some (a drained run has none)."""
+        for d in range(self.size):
+            if self.booked[d] >= 0:
+                t, dist, delay = self._booking[d]
+                self.rec.stood_down.append((self.booked[d], d, t, math.nan, dist, delay))
+            if self.incident_of[d] >= 0 and self.state[d] == RESERVED:
+                self._stand_down(d, self.incident_of[d])
 
     # --- pre-emption ------------------------------------------------------------------------
     def preemption_candidate(self, i: int, now: float) -> tuple[int, float] | None:
@@ -691,10 +708,7 @@ class Fleet:
         The pilot and sector slot of the first incident stay with the drone."""
         rec, spec = self.rec, self.spec
         now = self.env._now
-        rec.t_drone_assigned[j] = now
         rec.drone_id[j] = d
-        rec.dock_id[j] = self.dock_of[d]
-        rec.drone_distance_m[j] = hop
         i = self.incident_of[d]
         battery, t_launch = self.battery_launch[d], self.t_launch[d]
         t_pilot, leg_launch, leg_battery = self._leg[d]
@@ -703,7 +717,10 @@ class Fleet:
         rec.preempted_by[i] = rec.gid[j]
         rec.range_of[i].open -= 1
         self.incident_of[d] = j
-        rec.t_pilot[j] = rec.t_launch[j] = now
+        self._t_assigned[d] = now
+        self._dist[d] = hop
+        self._delay[d] = math.nan
+        self._t_pilot[d] = now
         self._leg[d] = (now, now, battery - (now - t_launch))
         t_scene = now + hop / spec.speed_m_s
         self.t_scene[d] = t_scene
@@ -725,6 +742,8 @@ class Fleet:
         booked = self.booked[d]
         if booked >= 0:
             self.booked[d] = -1
+            self._t_assigned[d], self._dist[d], self._delay[d] = self._booking[d]
+            self._t_pilot[d] = math.nan
             self._start(d, booked)
         elif self.waiting:
             self.on_free(d)

@@ -436,8 +436,7 @@ class _DroneDispatcher:
                     raise RuntimeError(f"policy {type(self.policy).__name__} chose drone "
                                        f"{decision.drone}, which was not offered for incident "
                                        f"{self.rec.gid[i]}")
-            self.rec.airspace_delay_s[i] = row[2][pos]
-            fleet.assign(d, i, row[1][pos])
+            fleet.assign(d, i, row[1][pos], row[2][pos])
             return "dispatched"
         if type(decision) is Queue or isinstance(decision, Queue):
             if self.preempt:
@@ -623,14 +622,15 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     agg = Aggregates(prep, fleet_size=fleet.size, pilots=rooms.capacity)
 
     def flush(force: bool = False) -> None:
-        for chunk in rec.finished(force):
-            if len(chunk):
-                out.write_incidents(chunk)
-                agg.add_incidents(chunk)
+        # Legs first: their rows fill their incidents' columns before a chunk leaves.
         missions = rec.take_missions()
         if len(missions):
             out.write_missions(missions)
             agg.add_missions(missions)
+        for chunk in rec.finished(force):
+            if len(chunk):
+                out.write_incidents(chunk)
+                agg.add_incidents(chunk)
 
     # Known moments not yet walked: (time, kind, incident id, key).
     later = tuple(np.zeros(0, dt) for dt in (float, np.int64, np.int64, np.int64))
@@ -657,6 +657,7 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     env.walk(later[0].tolist(), later[1].tolist(), later[3].tolist(), handlers)
     env.run()
     dispatcher.finish()
+    fleet.open_assignments()
     flush(force=True)
     if rec.live:
         raise RuntimeError("records left behind")  # pragma: no cover

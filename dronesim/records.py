@@ -13,6 +13,16 @@ unit is dispatched, the drone side until its outcome is final), and the domain m
 (:meth:`Records.take`) as an :class:`IncidentChunk` of numpy columns, and its keys are reused.
 Memory therefore holds only the chunks still in play, whatever the run length.
 
+Legs written once (../shared/design/PERFORMANCE.md, techniques 2 and 6): a drone's mission leg
+is logged as one row (:data:`LEG_FIELDS`) when it ends, and an assignment that ends without a
+leg (stood down, given up) as one shorter row (:data:`STAND_DOWN_FIELDS`). The incident's drone
+columns that follow from them (assigned, pilot, launch, on scene, leave, landed, leave reason,
+distance, authorisation delay, dock) are not written one element at a time on the hot path:
+they are numpy arrays by key, filled from the rows in bulk when the rows are taken
+(:meth:`Records.take_missions`), which happens before any chunk they belong to leaves. Columns
+other modules write while the run goes on (ground timestamps, outcomes, ``drone_id``, which the
+ground side reads) stay Python lists.
+
 The table columns and dtypes are those of :func:`incident_frame` / :func:`mission_frame` (the
 ``incidents.parquet`` / ``missions.parquet`` contract); :mod:`dronesim.metrics` and
 :mod:`dronesim.aggregates` derive every KPI from them.
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -29,7 +40,8 @@ import pandas as pd
 from .demand import Incidents
 
 __all__ = ["Records", "IncidentChunk", "MissionChunk", "DRONE_OUTCOMES", "LEAVE_REASONS",
-           "MISSION_COLUMNS", "OUTCOME", "LEAVE", "incident_frame", "mission_frame"]
+           "MISSION_COLUMNS", "LEG_FIELDS", "STAND_DOWN_FIELDS", "OUTCOME", "LEAVE",
+           "incident_frame", "mission_frame"]
 
 #: Outcome of the drone side of an incident (stored as a category in the tables).
 DRONE_OUTCOMES = (
@@ -47,15 +59,30 @@ OUTCOME = {name: k for k, name in enumerate(DRONE_OUTCOMES)}
 LEAVE_REASONS = ("", "ground_arrived", "battery", "task_done", "preempted")
 LEAVE = {name: k for k, name in enumerate(LEAVE_REASONS)}
 
+#: Float result columns, in table order.
 _FLOAT_COLS = (
     "t_drone_decision", "t_drone_assigned", "t_pilot", "t_launch", "t_drone_on_scene",
     "t_drone_leave", "t_drone_landed", "drone_distance_m", "t_ground_dispatch",
     "t_ground_arrival", "t_ground_clear", "ground_distance_m", "airspace_delay_s", "t_sector",
 )
-_INT_COLS = ("drone_id", "dock_id", "ground_unit", "drone_outcome", "drone_leave_reason",
-             "preempted_by", "link_outside")
+#: Result columns filled from leg and stand-down rows: numpy arrays by key (see the module
+#: docstring); the others are Python lists.
+_ROW_FLOAT = ("t_drone_assigned", "t_pilot", "t_launch", "t_drone_on_scene", "t_drone_leave",
+              "t_drone_landed", "drone_distance_m", "airspace_delay_s")
+_ROW_INT = ("dock_id", "drone_leave_reason")
+_LIST_FLOAT = tuple(c for c in _FLOAT_COLS if c not in _ROW_FLOAT)
+_INT_COLS = ("drone_id", "ground_unit", "drone_outcome", "preempted_by", "link_outside")
 _INT_DEFAULT = {"drone_outcome": OUTCOME["not_suited"], "drone_leave_reason": 0,
                 "link_outside": 0}
+
+#: A mission leg as the fleet logs it (:attr:`Records.legs`): the incident's key, the drone,
+#: the leg's times and charge, whether it ended by pre-emption (1) or a landing (0), why the
+#: drone left the scene (:data:`LEAVE`), the flight length and the authorisation delay.
+LEG_FIELDS = ("key", "drone", "t_assigned", "t_pilot", "t_launch", "t_on_scene", "t_leave",
+              "t_end", "battery_launch", "battery_end", "redirected", "reason", "distance",
+              "delay")
+#: An assignment that ended without a leg (:attr:`Records.stood_down`).
+STAND_DOWN_FIELDS = ("key", "drone", "t_assigned", "t_pilot", "distance", "delay")
 #: Incident inputs the domain modules read by key (see :class:`~dronesim.demand.Incidents`).
 _INPUTS = ("t_call", "x", "y", "borough", "service", "priority", "suited", "handling_s",
            "turnout_s", "travel_factor", "ground_on_scene_s", "drone_loiter_s")
@@ -66,6 +93,7 @@ MISSION_COLUMNS = ("drone_id", "dock_id", "incident", "t_assigned", "t_pilot", "
                    "t_on_scene", "t_leave", "t_landed", "battery_launch_s", "battery_landed_s",
                    "redirected")
 _MISSION_INT = ("drone_id", "dock_id", "incident")
+_ON_SCENE = OUTCOME["on_scene"]
 
 
 @dataclass(eq=False)
@@ -131,9 +159,13 @@ class _Range:
 class Records:
     """Incident inputs and results by key, for the chunks of one replication still in play.
 
-    Every column is a Python list (faster than numpy for one element at a time); the lists keep
-    their identity for the whole run, so the domain modules may hold references to them. ``gid``
-    is the incident id (call-time order over the whole replication) of each key.
+    Columns written one element at a time are Python lists (faster than numpy for that); the
+    lists keep their identity for the whole run, so the domain modules may hold references to
+    them. The drone columns that follow from legs are numpy arrays by key, filled in bulk (see
+    the module docstring); ``legs`` and ``stood_down`` are the logs the fleet appends rows to
+    (their identity is kept too). ``gid`` is the incident id (call-time order over the whole
+    replication) of each key. ``drone_dock`` (the dock of each drone, set by the model) gives
+    ``dock_id``.
     """
 
     def __init__(self, replication: int, service_names: tuple[str, ...],
@@ -142,16 +174,25 @@ class Records:
         self.service_names = service_names
         self.borough_codes = borough_codes
         self.size = 0
-        for col in _FLOAT_COLS + _INPUTS:
+        for col in _LIST_FLOAT + _INPUTS:
             setattr(self, col, [])
         for col in _INT_COLS:
             setattr(self, col, [])
+        for col in _ROW_FLOAT:
+            setattr(self, col, np.zeros(0))
+        for col in _ROW_INT:
+            setattr(self, col, np.zeros(0, np.int64))
+        self._on_scene = np.zeros(0, bool)  # by key: a leg reached the scene
+        self._gid = np.zeros(0, np.int64)  # gid and service by key, for the legs' rows
+        self._service = np.zeros(0, np.int8)
+        self.drone_dock = np.zeros(0, np.int64)
         self.gid: list[int] = []
         self.rank: list[int] = []
         #: The live chunk of each key; ``range_of[key].open -= 1`` closes one side (hot paths
         #: do it inline, :meth:`side_done` is the same as a call).
         self.range_of: list[_Range | None] = []
-        self.missions: list[tuple] = []
+        self.legs: list[tuple] = []
+        self.stood_down: list[tuple] = []
         self._ranges: list[_Range] = []  # live chunks, in load order
         self._next_chunk = 0
         self._next_id = 0
@@ -168,12 +209,15 @@ class Records:
         if self.size - lo < n:
             grow = lo + n - self.size
             nan_pad = [math.nan] * grow
-            for col in _FLOAT_COLS + _INPUTS:
+            for col in _LIST_FLOAT + _INPUTS:
                 getattr(self, col).extend(nan_pad)
             for col in _INT_COLS:
                 getattr(self, col).extend([0] * grow)
             for col in ("gid", "rank", "range_of"):
                 getattr(self, col).extend([0] * grow)
+            for col in _ROW_FLOAT + _ROW_INT + ("_on_scene", "_gid", "_service"):
+                a = getattr(self, col)
+                setattr(self, col, np.concatenate([a, np.zeros(grow, a.dtype)]))
             self.size += grow
         return lo
 
@@ -190,10 +234,17 @@ class Records:
         for col in _INPUTS:
             getattr(self, col)[sl] = getattr(inc, col).tolist()
         nan_block = [math.nan] * n
-        for col in _FLOAT_COLS:
+        for col in _LIST_FLOAT:
             getattr(self, col)[sl] = nan_block
         for col in _INT_COLS:
             getattr(self, col)[sl] = [_INT_DEFAULT.get(col, -1)] * n
+        for col in _ROW_FLOAT:
+            getattr(self, col)[sl] = np.nan
+        for col in _ROW_INT:
+            getattr(self, col)[sl] = _INT_DEFAULT.get(col, -1)
+        self._on_scene[sl] = False
+        self._gid[sl] = np.arange(self._next_id, self._next_id + n)
+        self._service[sl] = inc.service
         self.gid[sl] = range(self._next_id, self._next_id + n)
         self.rank[sl] = rank.tolist()
         r = _Range(cid, start, n, self._next_id, inc)
@@ -251,12 +302,20 @@ class Records:
             "drone_suited": inc.suited,
         }
         for col in _FLOAT_COLS:
-            cols[col] = np.array(getattr(self, col)[sl], np.float64)
+            if col in _ROW_FLOAT:
+                cols[col] = getattr(self, col)[sl].copy()
+            else:
+                cols[col] = np.array(getattr(self, col)[sl], np.float64)
         for col in ("drone_id", "dock_id", "ground_unit", "preempted_by"):
-            cols[col] = np.array(getattr(self, col)[sl], np.int32)
+            if col in _ROW_INT:
+                cols[col] = getattr(self, col)[sl].astype(np.int32)
+            else:
+                cols[col] = np.array(getattr(self, col)[sl], np.int32)
         cols["link_outside"] = np.array(self.link_outside[sl], bool)
-        cols["drone_outcome"] = np.array(self.drone_outcome[sl], np.int8)
-        cols["drone_leave_reason"] = np.array(self.drone_leave_reason[sl], np.int8)
+        outcome = np.array(self.drone_outcome[sl], np.int8)
+        outcome[self._on_scene[sl]] = _ON_SCENE
+        cols["drone_outcome"] = outcome
+        cols["drone_leave_reason"] = self.drone_leave_reason[sl].astype(np.int8)
         cols["drone_response_s"] = cols["t_drone_on_scene"] - inc.t_call
         cols["ground_response_s"] = cols["t_ground_arrival"] - inc.t_call
         return IncidentChunk(cols, self.categories, np.asarray(inc.borough, np.int64))
@@ -276,11 +335,48 @@ class Records:
         return self._take(_Range(-1, 0, 0, 0, empty))
 
     def take_missions(self) -> MissionChunk:
-        """The mission legs logged since the last call (the log is emptied)."""
-        rows, self.missions[:] = list(self.missions), []
-        return self.mission_chunk(rows)
+        """The mission legs logged since the last call, as a chunk of the mission table; their
+        incidents' drone columns (and those of stood-down assignments) are filled on the way.
+        Both logs are emptied. Call it before :meth:`finished`."""
+        if self.stood_down:
+            rows = _table(self.stood_down, len(STAND_DOWN_FIELDS))
+            del self.stood_down[:]
+            key, d = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
+            self.t_drone_assigned[key] = rows[:, 2]
+            self.t_pilot[key] = rows[:, 3]
+            self.drone_distance_m[key] = rows[:, 4]
+            self.airspace_delay_s[key] = rows[:, 5]
+            self.dock_id[key] = self.drone_dock[d]
+        rows = _table(self.legs, len(LEG_FIELDS))
+        del self.legs[:]
+        key, d = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
+        redirected = rows[:, 10] != 0
+        self.t_drone_assigned[key] = rows[:, 2]
+        self.t_pilot[key] = rows[:, 3]
+        self.t_launch[key] = rows[:, 4]
+        self.t_drone_on_scene[key] = rows[:, 5]
+        self.t_drone_leave[key] = rows[:, 6]
+        landed = ~redirected  # a pre-empted leg did not land (its t_end is the hand-over)
+        self.t_drone_landed[key[landed]] = rows[landed, 7]
+        self.drone_leave_reason[key] = rows[:, 11].astype(np.int64)
+        self.drone_distance_m[key] = rows[:, 12]
+        self.airspace_delay_s[key] = rows[:, 13]
+        dock = self.drone_dock[d]
+        self.dock_id[key] = dock
+        self._on_scene[key] = True
+        data: dict[str, np.ndarray] = {
+            "replication": np.full(key.size, self.replication, np.int32),
+            "drone_id": d, "dock_id": dock, "incident": self._gid[key],
+            "t_assigned": rows[:, 2], "t_pilot": rows[:, 3], "t_launch": rows[:, 4],
+            "t_on_scene": rows[:, 5], "t_leave": rows[:, 6], "t_landed": rows[:, 7],
+            "battery_launch_s": rows[:, 8], "battery_landed_s": rows[:, 9],
+            "redirected": redirected, "service": self._service[key].astype(np.int8)}
+        return MissionChunk({k: np.ascontiguousarray(v) for k, v in data.items()},
+                            {"service": self.service_names})
 
     def mission_chunk(self, rows: list[tuple]) -> MissionChunk:
+        """A chunk of the mission table from rows in table order (``MISSION_COLUMNS`` then the
+        service index); with no rows, the typed empty chunk."""
         n = len(rows)
         cols_in = list(zip(*rows)) if rows else [()] * (len(MISSION_COLUMNS) + 1)
         data: dict[str, np.ndarray] = {"replication": np.full(n, self.replication, np.int32)}
@@ -290,3 +386,10 @@ class Records:
             data[name] = np.asarray(values, dtype=dtype)
         data["service"] = np.asarray(cols_in[len(MISSION_COLUMNS)], np.int8)
         return MissionChunk(data, {"service": self.service_names})
+
+
+def _table(rows: list[tuple], width: int) -> np.ndarray:
+    """Rows of numbers as one float array (one pass, no per-column tuples). Integers in the
+    rows (keys, drone ids, codes) are far below 2**53, so they come back exactly."""
+    n = len(rows)
+    return np.fromiter(chain.from_iterable(rows), np.float64, n * width).reshape(n, width)
