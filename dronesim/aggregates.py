@@ -26,6 +26,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import sparse
 
 from .metrics import WITHIN_S
 from .records import DRONE_OUTCOMES, IncidentChunk, MissionChunk
@@ -109,10 +110,15 @@ class _Stats:
 
     def add(self, name: str, groups: np.ndarray, weights: np.ndarray | None = None) -> None:
         x = np.bincount(groups, weights=weights, minlength=self.g)[:self.g]
+        self.add_sums(name, x, counts=weights is None)
+
+    def add_sums(self, name: str, x: np.ndarray, counts: bool) -> None:
+        """Add one chunk's per-group sums (``counts``: whole numbers, kept as integers)."""
+        x = x.astype(np.int64) if counts else x.astype(float)
         if name in self.v:
             self.v[name] = self.v[name] + x
         else:
-            self.v[name] = x.astype(float) if weights is not None else x.astype(np.int64)
+            self.v[name] = x
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.v.get(name, np.zeros(self.g))
@@ -187,17 +193,23 @@ class Aggregates:
         pwait = (c["t_pilot"] - c["t_drone_assigned"])[w]
         gwait = (c["t_ground_dispatch"] - c["t_call"])[w]
         outcome = c["drone_outcome"][w].astype(np.int64)
-        # Each row counts in "all", its service and its borough.
-        rows = np.arange(t.size)
-        grp = np.concatenate([np.zeros(t.size, np.int64), 1 + svc, 1 + S + bor])
-        rep = np.concatenate([rows, rows, rows])
-        st = self.stats
+        # Each row counts in "all", its service and its borough: the chunk's group sums are one
+        # product of the rows-by-groups incidence (3 ones a row) with a table of the per-row
+        # quantities, 0 where a quantity does not apply. csc_matvecs adds the rows into each
+        # group in row order, as a bincount of the masked rows would: the sums are the same to
+        # the bit (adding 0.0 changes no sum).
+        n = t.size
+        grp = np.stack([np.zeros(n, np.int64), 1 + svc, 1 + S + bor], axis=1)
+        member = sparse.csr_matrix((np.ones(3 * n), grp.ravel(), np.arange(0, 3 * n + 1, 3)),
+                                   shape=(n, self.n_groups))
+        names: list[str] = []
+        cols: list[np.ndarray] = []
 
         def add(name: str, mask: np.ndarray, weights: np.ndarray | None = None) -> None:
-            m = mask[rep]
-            st.add(name, grp[m], None if weights is None else weights[rep][m])
+            names.append(name)
+            cols.append(mask if weights is None else np.where(mask, weights, 0.0))
 
-        ones = np.ones(t.size, bool)
+        ones = np.ones(n, bool)
         add("n", ones)
         add("suited", suited)
         add("on", on)
@@ -205,46 +217,51 @@ class Aggregates:
             if name in _COUNTED:
                 add(f"outcome_{name}", outcome == k)
         d_ok = on & ~np.isnan(drone)
-        add("drone_sum", d_ok, np.where(d_ok, drone, 0.0))
+        add("drone_sum", d_ok, drone)
         add("drone_n", d_ok)
         for s in WITHIN_S:
             add(f"drone_le_{s}", on & (drone <= s))
         g_ok = ~np.isnan(ground)
-        add("ground_sum", g_ok, np.where(g_ok, ground, 0.0))
+        add("ground_sum", g_ok, ground)
         add("ground_n", g_ok)
         for s in WITHIN_S:
             add(f"ground_le_{s}", ground <= s)
         gd_ok = on & g_ok
-        add("ground_d_sum", gd_ok, np.where(gd_ok, ground, 0.0))
+        add("ground_d_sum", gd_ok, ground)
         add("ground_d_n", gd_ok)
         add("first", on & (drone < ground))
-        add("saved_sum", gd_ok, np.where(gd_ok, ground - drone, 0.0))
+        add("saved_sum", gd_ok, ground - drone)
         add("hit", suited & on & (drone <= self.within_s))
+        early, late = t < self.fifths[0], t >= self.fifths[1]
         for name, v, mask in (("qwait", qwait, on), ("pwait", pwait, on), ("gwait", gwait, ones)):
             ok = mask & ~np.isnan(v)
-            vv = np.where(ok, v, 0.0)
-            add(f"{name}_sum", ok, vv)
+            add(f"{name}_sum", ok, v)
             add(f"{name}_n", ok)
             if name != "pwait":
-                add(f"{name}_first_sum", ok & (t < self.fifths[0]), vv)
-                add(f"{name}_first_n", ok & (t < self.fifths[0]))
-                add(f"{name}_last_sum", ok & (t >= self.fifths[1]), vv)
-                add(f"{name}_last_n", ok & (t >= self.fifths[1]))
+                add(f"{name}_first_sum", ok & early, v)
+                add(f"{name}_first_n", ok & early)
+                add(f"{name}_last_sum", ok & late, v)
+                add(f"{name}_last_n", ok & late)
         add("pwait_pos", on & (pwait > 1e-9))
+        table = np.empty((n, len(cols)))
+        for j, col in enumerate(cols):
+            table[:, j] = col
+        sums = np.asarray(member.T @ table)
+        st = self.stats
+        for j, name in enumerate(names):
+            st.add_sums(name, sums[:, j], counts=not name.endswith("_sum"))
         # Histograms: drone and ground for every group, ground on drone incidents for all and
-        # per service.
+        # per service. Only the cells hit are touched (a bincount over the whole table would
+        # cost per chunk what the table holds, not what the chunk holds).
         nb = self.bins.n
-        for key, v, mask, groups in (("drone", drone, d_ok, 3), ("ground", ground, g_ok, 3),
-                                     ("ground_d", ground, gd_ok, 2)):
-            m = mask[rep[:groups * t.size]]
-            if not m.any():
+        for key, v, mask, families in (("drone", drone, d_ok, 3), ("ground", ground, g_ok, 3),
+                                       ("ground_d", ground, gd_ok, 2)):
+            rows = np.flatnonzero(mask)
+            if rows.size == 0:
                 continue
-            g = grp[:groups * t.size][m]
-            b = self.bins.index(v[rep[:groups * t.size]][m])
-            # Only the bins hit (a bincount over the whole table would cost per chunk what
-            # the table holds, not what the chunk holds).
-            cells, counts = np.unique(g * nb + b, return_counts=True)
-            self.hist[key].reshape(-1)[cells] += counts
+            b = self.bins.index(v[rows])
+            cells = grp[rows, :families] * nb + b[:, None]
+            np.add.at(self.hist[key].reshape(-1), cells.ravel(), 1)
 
     def add_missions(self, chunk: MissionChunk) -> None:
         """Fold mission legs in: airborne and pilot-held time within the window."""
