@@ -272,26 +272,89 @@ class Fleet:
                     break  # drones of a dock are in id order
         return None if best is None else (best, best_pos)
 
-    def first_ready(self, k: int, dist: float, next_dist: float, now: float, service: int
-                    ) -> int:
-        """The drone :meth:`nearest_ready` would choose when its answer lies at the nearest
-        candidate dock ``k`` (flight length ``dist``; the next candidate's is ``next_dist``):
-        a READY drone there, and no other dock as near (a tie could hold a lower drone id).
-        -1 when that is not so; the caller then asks :meth:`nearest_ready`."""
-        if not self.dock_idle[k] or not next_dist > dist:
-            return -1
-        spec = self.spec
-        need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
-            + spec.min_on_scene_s + spec.reserve_s
-        if need > self._endurance:
-            return -1
-        state = self.state
-        for d in self.by_dock[k]:
-            if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
-                continue
-            if self._full or self.battery_at(d, now) >= need:
-                return d
-        return -1
+    def bind_first(self, dock0: list[int], dist0: list[float], dist1: list[float],
+                   delay0: list[float], otherwise: Callable[[int], None]) -> None:
+        """Take decisions of the closest-idle rule from the dispatcher's flat candidate lists
+        (by key: nearest dock, its flight length, the next candidate's length, the delay):
+        :meth:`decide_first` sends the READY drone of the nearest dock and leaves every other
+        case to ``otherwise(key)``."""
+        self._dock0, self._dist0, self._dist1, self._delay0 = dock0, dist0, dist1, delay0
+        self._otherwise = otherwise
+
+    def decide_first(self, i: int) -> None:
+        """Decide incident i by the closest-idle rule when the answer lies at its nearest dock,
+        and start the mission; else ``otherwise(i)``.
+
+        The answer lies at the nearest dock when that dock has a READY drone and the next
+        candidate is strictly farther (a dock as near could hold a lower drone id): then it is
+        the drone :meth:`nearest_ready` would choose. This is the kernel's handler for drone
+        decisions, so the common case (:meth:`send`'s) is inline, with the same arithmetic;
+        the equality checks of every change guard that the two stay in step."""
+        k = self._dock0[i]
+        dist = self._dist0[i]
+        if self.dock_idle[k] and self._dist1[i] > dist:
+            spec = self.spec
+            out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s
+            need = 2 * out + spec.min_on_scene_s + spec.reserve_s
+            if need <= self._endurance:
+                state = self.state
+                env = self.env
+                now = env._now
+                for d in self.by_dock[k]:
+                    if state[d] != IDLE or not (self.pooled or self._eligible(d, self._svc[i])):
+                        continue
+                    if self._full or self.battery_at(d, now) >= need:
+                        break
+                else:
+                    d = -1
+                if d >= 0:
+                    pool = self._room_of[self._svc[i]]
+                    delay = self._delay0[i]
+                    t_launch = now + ((0.0 if delay != delay else delay) + self._sector_delay) \
+                        + spec.launch_overhead_s
+                    g = self._t_ground[i]
+                    if (pool.free <= 0 or pool._waiting or self._sectors_on
+                            or self._deferred is not None or (g == g and g <= t_launch)):
+                        self.send(d, i, dist, delay)
+                        return
+                    # send's common case, inline.
+                    self._drone_id[i] = d
+                    self._t_assigned[d] = now
+                    self._dist[d] = dist
+                    self._delay[d] = (0.0 if delay != delay else delay) + self._sector_delay
+                    self._t_pilot[d] = now
+                    self.dock_idle[k] -= 1
+                    self.n_idle -= 1
+                    self.incident_of[d] = i
+                    pool.free -= 1
+                    self._pilot_pool[d] = pool
+                    battery = self._endurance if self._full else self.battery_at(d, t_launch)
+                    self.t_launch[d] = t_launch
+                    self.battery_launch[d] = battery
+                    t_scene = t_launch + out
+                    self.t_scene[d] = t_scene
+                    spare = battery - out - out - spec.reserve_s
+                    latest = self._latest[d] = t_scene + (spare if spare > 0.0 else 0.0)
+                    self._back[d] = out
+                    state[d] = FLYING
+                    self._leg[d] = (now, t_launch, battery)
+                    if self._exponential:
+                        leave = t_scene + self._loiter[i]
+                        reason = _TASK_DONE
+                        if not leave < latest:
+                            leave, reason = latest, _BATTERY
+                    else:
+                        leave, reason = self._leave_time(i, t_scene, latest)
+                    self.leave_at[d] = leave
+                    land = self.land_at[d] = leave + out
+                    self._reason[d] = reason
+                    ev = self._Call()
+                    ev.callbacks = self._landed_cbs
+                    ev.arg = d
+                    self._landing[d] = ev
+                    heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
+                    return
+        self._otherwise(i)
 
     def _candidates(self, row: tuple[list, list, list], now: float, service: int
                     ) -> tuple[np.ndarray, ...]:
@@ -621,11 +684,13 @@ class Fleet:
         self._landing[d] = None
         t_land = self.env._now
         i = self.incident_of[d]
-        rec = self.rec
         pool = self._pilot_pool[d]
         if pool is not None:
             self._pilot_pool[d] = None
-            pool.release()
+            if pool.pending_blocks or pool._waiting:
+                pool.release()
+            else:  # SlotPool.release with nothing to settle, inline
+                pool.free += 1
         if self._sector_pool[d] is not None:
             self._release(d)
         b_land = self.battery_launch[d] - (t_land - self.t_launch[d])
@@ -635,7 +700,15 @@ class Fleet:
                            self.leave_at[d], t_land, b_start, b_land, 0, self._reason[d],
                            self._dist[d], self._delay[d]))
         self._range_of[i].open -= 1
-        self._to_idle(d, b_land, t_land)
+        # _to_idle, inline.
+        self.dock_idle[self.dock_of[d]] += 1
+        self.n_idle += 1
+        self.state[d] = IDLE
+        self.battery0[d] = b_land
+        self.t0[d] = t_land
+        self.incident_of[d] = -1
+        if self.booked[d] >= 0 or self.waiting:
+            self._next_after_idle(d)
 
     def _release(self, d: int) -> None:
         """Give back the pilot and sector slot of drone d's mission."""
@@ -739,6 +812,10 @@ class Fleet:
         self.battery0[d] = battery
         self.t0[d] = t
         self.incident_of[d] = -1
+        self._next_after_idle(d)
+
+    def _next_after_idle(self, d: int) -> None:
+        """Drone d is idle at its dock: start its booked mission, or offer it to the queue."""
         booked = self.booked[d]
         if booked >= 0:
             self.booked[d] = -1

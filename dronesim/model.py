@@ -393,17 +393,6 @@ class _DroneDispatcher:
         p = self._pos[i]
         return cand[p].tolist(), dist[p].tolist(), delay[p].tolist()
 
-    def _decide_flat(self, i: int) -> None:
-        """:meth:`decide` for the closest-idle rule on flat candidates (see ``flat``)."""
-        fleet = self.fleet
-        dist = self.dist0[i]
-        d = fleet.first_ready(self.dock0[i], dist, self.dist1[i], self.env._now,
-                              self.rec.service[i])
-        if d >= 0:
-            fleet.send(d, i, dist, self.delay0[i])
-        else:
-            self._decide(i)
-
     def _try(self, i: int) -> str:
         """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
         row = self._row(i)
@@ -451,8 +440,6 @@ class _DroneDispatcher:
 
     def _decide_nearest(self, i: int) -> None:
         """:meth:`decide` for the closest-idle rule: the common case (a READY drone) inline."""
-        if self.flat:
-            return self._decide_flat(i)
         row = self.cand[i]
         found = self.fleet.nearest_ready(row, self.env._now, self.rec.service[i])
         if found is not None:
@@ -613,8 +600,12 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     fleet.by_distance = prep.zones is None or len(prep.zones) == 0 or \
         scn.airspace.mode != "authorise"
     if dispatcher.nearest_only and fleet.by_distance:
+        # Decisions straight from the flat candidate lists, in the fleet (Fleet.decide_first);
+        # the dispatcher takes every case the nearest dock does not settle.
         dispatcher.flat = True
-        dispatcher.decide = dispatcher._decide_flat
+        fleet.bind_first(dispatcher.dock0, dispatcher.dist0, dispatcher.dist1,
+                         dispatcher.delay0, dispatcher._decide)
+        dispatcher.decide = fleet.decide_first
     ground = np.array([scn.services[n].ground.base != "none" for n in names])
     handlers = [f.dispatch for f in forces] + [dispatcher.decide]
     own_sink = sink is None
