@@ -37,7 +37,12 @@ from .sites import Docks
 if TYPE_CHECKING:
     from .model import Kernel
 
-__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "IDLE", "RESERVED", "FLYING"]
+__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "IDLE", "RESERVED", "FLYING",
+           "UNSETTLED"]
+
+#: :meth:`Fleet.nearest_ready` on a row that is only a prefix of the candidates, when the
+#: answer could lie beyond it (see there).
+UNSETTLED = (-1, -1)
 
 # Drone states.
 IDLE, RESERVED, FLYING = 0, 1, 2
@@ -241,7 +246,11 @@ class Fleet:
         """(drone, position of its dock in ``row``) of the READY drone at the nearest candidate
         dock (ties: lowest drone id), or None. Scans only docks with an idle drone; builds
         nothing. When the rows are in distance order (``by_distance``: no authorisation delay
-        reorders them) the scan stops at the first dock farther than one with a READY drone."""
+        reorders them) the scan stops at the first dock farther than one with a READY drone.
+
+        A row may carry a fourth element, true when it is only the first candidates of a longer
+        list (in distance order): if the scan reaches its end without stopping, the answer
+        could lie beyond it, and :data:`UNSETTLED` is returned."""
         dock_idle, by_dock, state = self.dock_idle, self.by_dock, self.state
         best, best_dist, best_pos = None, math.inf, -1
         spec = self.spec
@@ -270,6 +279,9 @@ class Fleet:
                     if dist < best_dist or d < best:
                         best, best_dist, best_pos = d, dist, pos
                     break  # drones of a dock are in id order
+        else:
+            if len(row) > 3 and row[3]:
+                return UNSETTLED
         return None if best is None else (best, best_pos)
 
     def bind_first(self, dock0: list[int], dist0: list[float], dist1: list[float],

@@ -46,7 +46,7 @@ from .coverage import StaticCoverage, reach_radius_m, static_coverage
 from .demand import WEEK_S, Incidents, demand_chunks
 from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
 from .dispatch.base import DispatchPolicy, PolicyContext, picks_nearest_ready
-from .fleet import Fleet, _Snapshot
+from .fleet import UNSETTLED, Fleet, _Snapshot
 from .geography import WEIGHT_COLUMNS, London, load_london
 from .errors import InputError
 from .ground import make_force
@@ -310,6 +310,11 @@ class _DroneDispatcher:
         self.delay0: list[float] = []
         self._arrays: list[tuple | None] = []
         self._pos: list[int] = []
+        #: With ``flat`` and straight legs, the batched KD-tree query asks only for the
+        #: FLAT_PREFIX nearest docks (the k-nearest query's cost grows with k): the answer lies
+        #: there unless all of them lack a READY drone, and then (``_truncated``) one query of
+        #: the incident alone gives its whole row (Fleet.nearest_ready's UNSETTLED).
+        self._truncated = False
 
     def load(self, start: int, inc: Incidents) -> np.ndarray:
         """A chunk's drone side: outcomes known in advance written at once (decision time, out
@@ -329,8 +334,11 @@ class _DroneDispatcher:
         decision[suited] = inc.t_call[suited] + scn.drones.decision_s
         rec.t_drone_decision[sl] = decision.tolist()
         xs, ys = inc.x[suited], inc.y[suited]
-        cand, dist = prep.docks.candidates(xs, ys, scn.dispatch.candidate_docks,
-                                           scn.drones.max_range_m)
+        k = scn.dispatch.candidate_docks
+        if self.flat and (prep.zones is None or len(prep.zones) == 0):
+            self._truncated = min(k, len(prep.docks)) > FLAT_PREFIX
+            k = min(k, FLAT_PREFIX)
+        cand, dist = prep.docks.candidates(xs, ys, k, scn.drones.max_range_m)
         cand, dist, delay = candidate_legs(prep.airspace_policy, prep.zones, prep.docks.x,
                                            prep.docks.y, cand, dist, xs, ys,
                                            scn.drones.max_range_m, scn.drones.speed_m_s)
@@ -391,7 +399,19 @@ class _DroneDispatcher:
             return self.cand[i]
         cand, dist, delay = self._arrays[i]
         p = self._pos[i]
-        return cand[p].tolist(), dist[p].tolist(), delay[p].tolist()
+        docks = cand[p].tolist()
+        if self._truncated and docks[-1] >= 0:  # a prefix of the candidates (see _truncated)
+            return docks, dist[p].tolist(), delay[p].tolist(), True
+        return docks, dist[p].tolist(), delay[p].tolist()
+
+    def _whole_row(self, i: int) -> tuple[list, list, list]:
+        """Incident i's whole candidate row, from a query of the incident alone (straight legs,
+        so no authorisation delay): the row the batched query would give."""
+        scn = self.prep.scenario
+        cand, dist = self.prep.docks.candidates_of(self.rec.x[i], self.rec.y[i],
+                                                   scn.dispatch.candidate_docks,
+                                                   scn.drones.max_range_m)
+        return cand, dist, [0.0] * len(cand)
 
     def _try(self, i: int) -> str:
         """Ask the policy about incident i; returns 'dispatched', 'queued' or 'declined'."""
@@ -401,6 +421,9 @@ class _DroneDispatcher:
         svc = self.rec.service[i]
         if self.nearest_only:
             found = fleet.nearest_ready(row, now, svc)
+            if found is UNSETTLED:
+                row = self._whole_row(i)
+                found = fleet.nearest_ready(row, now, svc)
             if found is not None:
                 pos = found[1]
                 fleet.send(found[0], i, row[1][pos], row[2][pos])
@@ -511,6 +534,8 @@ class _DroneDispatcher:
 
 
 _PENDING, _DECLINED, _ABANDONED = OUTCOME["pending"], OUTCOME["declined"], OUTCOME["queue_abandoned"]
+#: Candidate docks queried in bulk for the closest-idle rule (see _DroneDispatcher._truncated).
+FLAT_PREFIX = 8
 
 
 def _chunk_timeline(inc: Incidents, start: int, first_id: int, decide_rows: np.ndarray,
