@@ -632,6 +632,21 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
                          dispatcher.delay0, dispatcher._decide)
         dispatcher.decide = fleet.decide_first
     ground = np.array([scn.services[n].ground.base != "none" for n in names])
+    # Inputs read by key: by the ground forces, by policies (the incident view), by the fleet
+    # (pre-emption and sectors read positions, the exponential loiter its draw) and by
+    # whole-row queries (positions).
+    unread = {"suited", "handling_s"}
+    if not ground.any():
+        unread |= {"travel_factor", "turnout_s", "ground_on_scene_s", "priority", "borough"}
+    if dispatcher.flat:
+        if not (ground.any() or dispatcher.preempt or sectors.active
+                or len(prep.docks) > FLAT_PREFIX):
+            unread |= {"x", "y"}
+    if not fleet._exponential:
+        unread.add("drone_loiter_s")
+    if not dispatcher.flat:  # the incident view reads these
+        unread -= {"priority", "borough", "x", "y"}
+    rec.unread = frozenset(unread)
     handlers = [f.dispatch for f in forces] + [dispatcher.decide]
     own_sink = sink is None
     out = MemorySink() if own_sink else sink

@@ -196,6 +196,9 @@ class Records:
         self._ranges: list[_Range] = []  # live chunks, in load order
         self._next_chunk = 0
         self._next_id = 0
+        #: Inputs by key nobody reads in this run (set by the model): not copied into their
+        #: lists. ``suited`` and ``handling_s`` are read only as whole columns.
+        self.unread: frozenset[str] = frozenset(("suited", "handling_s"))
 
     # --- keys ----------------------------------------------------------------------------------
     def _allocate(self, n: int) -> int:
@@ -232,7 +235,8 @@ class Records:
         self._next_chunk += 1
         sl = slice(start, start + n)
         for col in _INPUTS:
-            getattr(self, col)[sl] = getattr(inc, col).tolist()
+            if col not in self.unread:
+                getattr(self, col)[sl] = getattr(inc, col).tolist()
         nan_block = [math.nan] * n
         for col in _LIST_FLOAT:
             getattr(self, col)[sl] = nan_block
