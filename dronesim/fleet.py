@@ -40,6 +40,14 @@ if TYPE_CHECKING:
 __all__ = ["flight_time_s", "battery_needed_s", "Fleet", "IDLE", "RESERVED", "FLYING",
            "UNSETTLED"]
 
+# Fields of a mission in flight (Fleet._m): the incident; its assignment time, flight length,
+# authorisation delay; the current leg's pilot time, launch and launch charge; the drone's
+# launch and launch charge (of the first leg, for a pre-empted chain); on scene, latest leave
+# (battery), the flight home, leave, land, leave reason; the pending landing event (a landing
+# whose event is no longer this one was rescheduled and is ignored).
+(_M_I, _M_ASSIGNED, _M_DIST, _M_DELAY, _M_PILOT, _M_LEG_LAUNCH, _M_LEG_BATTERY, _M_LAUNCH,
+ _M_BATTERY, _M_SCENE, _M_LATEST, _M_BACK, _M_LEAVE, _M_LAND, _M_REASON, _M_EV) = range(16)
+
 #: :meth:`Fleet.nearest_ready` on a row that is only a prefix of the candidates, when the
 #: answer could lie beyond it (see there).
 UNSETTLED = (-1, -1)
@@ -153,23 +161,15 @@ class Fleet:
         self.t0 = [0.0] * n
         self.booked = [-1] * n  # incident waiting for this drone to land
         self.incident_of = [-1] * n
-        #: The drone's pending landing event: a landing whose event is no longer this one was
-        #: rescheduled and is ignored.
-        self._landing: list[Any] = [None] * n
         # The mission in hand (valid while FLYING): launch and battery at launch, the current
         # leg, its timing.
-        self.t_launch = [nan] * n
-        self.battery_launch = [nan] * n
-        self.t_scene = [nan] * n
-        self.leave_at = [nan] * n
-        self.land_at = [nan] * n
-        self._latest = [nan] * n
-        self._back = [nan] * n
-        self._reason = [0] * n
-        self._leg = [(nan, nan, nan)] * n  # (t_pilot, t_launch, battery) of the current leg
-        # The assignment in hand (valid while incident_of >= 0): when, the flight length, the
+        #: The mission in flight (while FLYING): one list indexed by the _M_* constants, made
+        #: when the drone is cleared to launch (one store where a list per field took a dozen)
+        #: and read back at the landing in one unpacking.
+        self._m: list[list | None] = [None] * n
+        # The assignment in hand before launch (while RESERVED): when, the flight length, the
         # authorisation delay (NaN: none asked), when a pilot was granted (NaN: not yet). They
-        # go into the leg's row (Records.legs) or, without a leg, a stand-down row.
+        # go into the mission, or into a stand-down row (Records.stood_down).
         self._t_assigned = [nan] * n
         self._dist = [nan] * n
         self._delay = [nan] * n
@@ -231,11 +231,12 @@ class Fleet:
             if b >= need:
                 return READY, now
             return CHARGING, now + (need - b) / self._rate
-        if st == FLYING and self.booked[d] < 0 and now >= self.leave_at[d]:
-            battery_land = self.battery_launch[d] - (self.land_at[d] - self.t_launch[d])
+        if st == FLYING and self.booked[d] < 0 and now >= self._m[d][_M_LEAVE]:
+            m = self._m[d]
+            battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH])
             short = max(0.0, need - battery_land)
             extra = 0.0 if short == 0 else short / self._rate
-            return RETURNING, self.land_at[d] + extra
+            return RETURNING, m[_M_LAND] + extra
         return -1, math.inf
 
     def _eligible(self, d: int, service: int) -> bool:
@@ -331,25 +332,16 @@ class Fleet:
                         return
                     # send's common case, inline.
                     self._drone_id[i] = d
-                    self._t_assigned[d] = now
-                    self._dist[d] = dist
-                    self._delay[d] = (0.0 if delay != delay else delay) + self._sector_delay
-                    self._t_pilot[d] = now
                     self.dock_idle[k] -= 1
                     self.n_idle -= 1
                     self.incident_of[d] = i
                     pool.free -= 1
                     self._pilot_pool[d] = pool
                     battery = self._endurance if self._full else self.battery_at(d, t_launch)
-                    self.t_launch[d] = t_launch
-                    self.battery_launch[d] = battery
                     t_scene = t_launch + out
-                    self.t_scene[d] = t_scene
                     spare = battery - out - out - spec.reserve_s
-                    latest = self._latest[d] = t_scene + (spare if spare > 0.0 else 0.0)
-                    self._back[d] = out
+                    latest = t_scene + (spare if spare > 0.0 else 0.0)
                     state[d] = FLYING
-                    self._leg[d] = (now, t_launch, battery)
                     if self._exponential:
                         leave = t_scene + self._loiter[i]
                         reason = _TASK_DONE
@@ -357,13 +349,14 @@ class Fleet:
                             leave, reason = latest, _BATTERY
                     else:
                         leave, reason = self._leave_time(i, t_scene, latest)
-                    self.leave_at[d] = leave
-                    land = self.land_at[d] = leave + out
-                    self._reason[d] = reason
+                    land = leave + out
                     ev = self._Call()
                     ev.callbacks = self._landed_cbs
                     ev.arg = d
-                    self._landing[d] = ev
+                    self._m[d] = [i, now, dist,
+                                  (0.0 if delay != delay else delay) + self._sector_delay,
+                                  now, t_launch, battery, t_launch, battery, t_scene, latest, out,
+                                  leave, land, reason, ev]
                     heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
                     return
         self._otherwise(i)
@@ -430,7 +423,7 @@ class Fleet:
         now = self.env._now
         self._drone_id[i] = d
         if self.state[d] == FLYING:
-            if self.booked[d] >= 0 or now < self.leave_at[d]:
+            if self.booked[d] >= 0 or now < self._m[d][_M_LEAVE]:
                 raise RuntimeError(f"drone {d} is not bookable")  # policy broke the protocol
             self.booked[d] = i
             self._booking[d] = (now, distance_m, delay_s)
@@ -480,19 +473,12 @@ class Fleet:
         # with the charge this leg needs now, so there is no wait for charge.
         pool.free -= 1
         self._pilot_pool[d] = pool
-        self._t_pilot[d] = now
-        self._delay[d] = delay_s
         out = spec.climb_s + distance_m / spec.speed_m_s + spec.descent_s
         battery = self._endurance if self._full else self.battery_at(d, t_launch)
-        self.t_launch[d] = t_launch
-        self.battery_launch[d] = battery
         t_scene = t_launch + out
-        self.t_scene[d] = t_scene
         spare = battery - out - out - spec.reserve_s
-        latest = self._latest[d] = t_scene + (spare if spare > 0.0 else 0.0)
-        self._back[d] = out
+        latest = t_scene + (spare if spare > 0.0 else 0.0)
         self.state[d] = FLYING
-        self._leg[d] = (now, t_launch, battery)
         if self._exponential:
             leave = t_scene + self._loiter[i]
             reason = _TASK_DONE
@@ -500,13 +486,12 @@ class Fleet:
                 leave, reason = latest, _BATTERY
         else:
             leave, reason = self._leave_time(i, t_scene, latest)
-        self.leave_at[d] = leave
-        land = self.land_at[d] = leave + out
-        self._reason[d] = reason
+        land = leave + out
         ev = self._Call()
         ev.callbacks = self._landed_cbs
         ev.arg = d
-        self._landing[d] = ev
+        self._m[d] = [i, now, distance_m, delay_s, now, t_launch, battery, t_launch, battery,
+                      t_scene, latest, out, leave, land, reason, ev]
         heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
 
     def _start(self, d: int, i: int) -> None:
@@ -629,15 +614,9 @@ class Fleet:
         out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s  # dock to scene
         back = out  # scene to dock (same path)
         battery = self._endurance if self._full else self.battery_at(d, t_launch)
-        self.t_launch[d] = t_launch
-        self.battery_launch[d] = battery
         t_scene = t_launch + out
-        self.t_scene[d] = t_scene
-        latest = self._latest[d] = t_scene + max(0.0, battery - out - back - spec.reserve_s)
-        self._back[d] = back
+        latest = t_scene + max(0.0, battery - out - back - spec.reserve_s)
         self.state[d] = FLYING
-        self._leg[d] = (self._t_pilot[d], t_launch, battery)
-        # Leave time (as _leave_time) and the landing, inline on this hot path.
         if self._exponential:
             leave = t_scene + self._loiter[i]
             reason = _TASK_DONE
@@ -645,17 +624,19 @@ class Fleet:
                 leave, reason = latest, _BATTERY
         else:
             leave, reason = self._leave_time(i, t_scene, latest)
-        self.leave_at[d] = leave
-        land = self.land_at[d] = leave + back
-        self._reason[d] = reason
-        self._land(d, now + (land - now))
+        land = leave + back
+        m = self._m[d] = [i, self._t_assigned[d], dist, delay, self._t_pilot[d], t_launch,
+                          battery, t_launch, battery, t_scene, latest, back, leave, land, reason,
+                          None]
+        self._land(m, d, now + (land - now))
 
-    def _land(self, d: int, t: float) -> None:
-        """Schedule drone d's landing at t (Kernel.at, inline); an earlier one is void."""
+    def _land(self, m: list, d: int, t: float) -> None:
+        """Schedule the landing of drone d (mission m) at t (Kernel.at, inline); an earlier
+        one is void."""
         ev = self._Call()
         ev.callbacks = self._landed_cbs
         ev.arg = d
-        self._landing[d] = ev
+        m[_M_EV] = ev
         heappush(self._queue, (t, 1, next(self._eid), ev))
 
     def _leave_time(self, i: int, t_scene: float, latest: float) -> tuple[float, int]:
@@ -670,32 +651,36 @@ class Fleet:
         return latest, _BATTERY
 
     def _schedule_landing(self, d: int, i: int) -> None:
-        leave, reason = self._leave_time(i, self.t_scene[d], self._latest[d])
-        back = self._back[d]
-        self.leave_at[d] = leave
-        self.land_at[d] = leave + back
-        self._reason[d] = reason
+        m = self._m[d]
+        leave, reason = self._leave_time(i, m[_M_SCENE], m[_M_LATEST])
+        back = m[_M_BACK]
+        m[_M_LEAVE] = leave
+        m[_M_LAND] = leave + back
+        m[_M_REASON] = reason
         now = self.env._now
-        self._land(d, now + (leave + back - now))
+        self._land(m, d, now + (leave + back - now))
 
     def ground_eta_known(self, i: int) -> None:
         """The ground arrival of incident i is now known: shorten the loiter if flying."""
         d = self.rec.drone_id[i]
         if d >= 0 and self.incident_of[d] == i and self.state[d] == FLYING:
-            if self.env._now < self.leave_at[d]:  # not yet on the way home
+            m = self._m[d]
+            if self.env._now < m[_M_LEAVE]:  # not yet on the way home
                 self._schedule_landing(d, i)
             else:  # already homeward: same landing, re-timed from now
-                leave, back = self.leave_at[d], self._back[d]
+                leave, back = m[_M_LEAVE], m[_M_BACK]
                 now = self.env._now
-                self._land(d, now + (leave + back - now))
+                self._land(m, d, now + (leave + back - now))
 
     def _landed(self, ev: Any) -> None:
         d = ev.arg
-        if self._landing[d] is not ev:
+        m = self._m[d]
+        if m is None or m[_M_EV] is not ev:
             return  # rescheduled
-        self._landing[d] = None
+        (i, t_assigned, dist, delay, t_pilot, t_launch, b_start, launch0, battery0, t_scene, _,
+         _, leave, _, reason, _) = m
+        self._m[d] = None
         t_land = self.env._now
-        i = self.incident_of[d]
         pool = self._pilot_pool[d]
         if pool is not None:
             self._pilot_pool[d] = None
@@ -705,12 +690,10 @@ class Fleet:
                 pool.free += 1
         if self._sector_pool[d] is not None:
             self._release(d)
-        b_land = self.battery_launch[d] - (t_land - self.t_launch[d])
-        t_pilot, t_launch, b_start = self._leg[d]
+        b_land = battery0 - (t_land - launch0)
         # The leg's row (as _close_leg); the incident's columns follow from it (Records).
-        self._legs.append((i, d, self._t_assigned[d], t_pilot, t_launch, self.t_scene[d],
-                           self.leave_at[d], t_land, b_start, b_land, 0, self._reason[d],
-                           self._dist[d], self._delay[d]))
+        self._legs.append((i, d, t_assigned, t_pilot, t_launch, t_scene, leave, t_land, b_start,
+                           b_land, 0, reason, dist, delay))
         self._range_of[i].open -= 1
         # _to_idle, inline.
         self.dock_idle[self.dock_of[d]] += 1
@@ -733,13 +716,12 @@ class Fleet:
         if spool is not None:
             spool.release()
 
-    def _close_leg(self, d: int, i: int, t_pilot: float, t_launch: float, t_scene: float,
-                   leave: float, t_end: float, reason: int, b_start: float, b_end: float,
-                   redirected: bool = False) -> None:
-        """Log the leg of drone d at incident i (Records.legs)."""
-        self._legs.append((i, d, self._t_assigned[d], t_pilot, t_launch, t_scene, leave, t_end,
-                           b_start, b_end, 1 if redirected else 0, reason, self._dist[d],
-                           self._delay[d]))
+    def _close_leg(self, d: int, m: list, leave: float, t_end: float, reason: int,
+                   b_end: float, redirected: bool = False) -> None:
+        """Log the current leg of drone d (mission m) in Records.legs."""
+        self._legs.append((m[_M_I], d, m[_M_ASSIGNED], m[_M_PILOT], m[_M_LEG_LAUNCH],
+                           m[_M_SCENE], leave, t_end, m[_M_LEG_BATTERY], b_end,
+                           1 if redirected else 0, reason, m[_M_DIST], m[_M_DELAY]))
 
     def _stand_down(self, d: int, i: int) -> None:
         """Log drone d's assignment to incident i, ending without a leg (Records.stood_down)."""
@@ -772,12 +754,13 @@ class Fleet:
             j = self.incident_of[d]
             if j < 0 or self._rank[j] <= self._rank[i]:
                 continue
-            if not (self.t_scene[d] <= now < self.leave_at[d]):
+            m = self._m[d]
+            if not (m[_M_SCENE] <= now < m[_M_LEAVE]):
                 continue
             hop = math.hypot(xi - self._ix[j], yi - self._iy[j])
             k = self.dock_of[d]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
-            remaining = self.battery_launch[d] - (now - self.t_launch[d])
+            remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH])
             need = hop / spec.speed_m_s + spec.min_on_scene_s + (
                 spec.climb_s + home / spec.speed_m_s + spec.descent_s) + spec.reserve_s
             if remaining < need or home > spec.max_range_m:
@@ -795,26 +778,27 @@ class Fleet:
         now = self.env._now
         rec.drone_id[j] = d
         i = self.incident_of[d]
-        battery, t_launch = self.battery_launch[d], self.t_launch[d]
-        t_pilot, leg_launch, leg_battery = self._leg[d]
-        self._close_leg(d, i, t_pilot, leg_launch, self.t_scene[d], now, now, _PREEMPTED,
-                        leg_battery, battery - (now - t_launch), redirected=True)
+        m = self._m[d]
+        battery, t_launch = m[_M_BATTERY], m[_M_LAUNCH]
+        self._close_leg(d, m, now, now, _PREEMPTED, battery - (now - t_launch),
+                        redirected=True)
         rec.preempted_by[i] = rec.gid[j]
         rec.range_of[i].open -= 1
         self.incident_of[d] = j
-        self._t_assigned[d] = now
-        self._dist[d] = hop
-        self._delay[d] = math.nan
-        self._t_pilot[d] = now
-        self._leg[d] = (now, now, battery - (now - t_launch))
+        m[_M_I] = j
+        m[_M_ASSIGNED] = now
+        m[_M_DIST] = hop
+        m[_M_DELAY] = math.nan
+        m[_M_PILOT] = m[_M_LEG_LAUNCH] = now
+        m[_M_LEG_BATTERY] = battery - (now - t_launch)
         t_scene = now + hop / spec.speed_m_s
-        self.t_scene[d] = t_scene
+        m[_M_SCENE] = t_scene
         k = self.dock_of[d]
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
         back = spec.climb_s + home / spec.speed_m_s + spec.descent_s
-        self._back[d] = back
-        self._latest[d] = t_scene + max(0.0, battery - (t_scene - t_launch) - back
-                                        - spec.reserve_s)
+        m[_M_BACK] = back
+        m[_M_LATEST] = t_scene + max(0.0, battery - (t_scene - t_launch) - back
+                                     - spec.reserve_s)
         self._schedule_landing(d, j)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:
