@@ -285,34 +285,54 @@ class Fleet:
                 return UNSETTLED
         return None if best is None else (best, best_pos)
 
-    def bind_first(self, dock0: list[int], dist0: list[float], dist1: list[float],
-                   delay0: list[float], otherwise: Callable[[int], None]) -> None:
+    def bind_first(self, first: tuple[list, ...], otherwise: Callable[[int], None]) -> None:
         """Take decisions of the closest-idle rule from the dispatcher's flat candidate lists
-        (by key: nearest dock, its flight length, the next candidate's length, the delay):
-        :meth:`decide_first` sends the READY drone of the nearest dock and leaves every other
-        case to ``otherwise(key)``."""
-        self._dock0, self._dist0, self._dist1, self._delay0 = dock0, dist0, dist1, delay0
+        ``first``, by key: the nearest dock, its flight length and delay, the second dock, its
+        length and delay, the third's length. :meth:`decide_first` sends the READY drone of
+        the nearest or second dock and leaves every other case to ``otherwise(key)``."""
+        (self._dock0, self._dist0, self._delay0, self._dock1, self._dist1, self._delay1,
+         self._dist2) = first
         self._otherwise = otherwise
 
-    def decide_first(self, i: int) -> None:
-        """Decide incident i by the closest-idle rule when the answer lies at its nearest dock,
-        and start the mission; else ``otherwise(i)``.
+    def _ready_drone(self, k: int, dist: float, now: float, service: int) -> int:
+        """The READY drone of dock k for a leg of ``dist`` (lowest id), as
+        :meth:`nearest_ready` looks for it at one dock; -1 if none."""
+        if not self.dock_idle[k]:
+            return -1
+        spec = self.spec
+        need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+            + spec.min_on_scene_s + spec.reserve_s
+        if need > self._endurance:
+            return -1
+        state = self.state
+        for d in self.by_dock[k]:
+            if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
+                continue
+            if self._full or self.battery_at(d, now) >= need:
+                return d
+        return -1
 
-        The answer lies at the nearest dock when that dock has a READY drone and the next
-        candidate is strictly farther (a dock as near could hold a lower drone id): then it is
-        the drone :meth:`nearest_ready` would choose. This is the kernel's handler for drone
-        decisions, so the common case (:meth:`send`'s) is inline, with the same arithmetic;
-        the equality checks of every change guard that the two stay in step."""
+    def decide_first(self, i: int) -> None:
+        """Decide incident i by the closest-idle rule when the answer lies at one of its two
+        nearest docks, and start the mission; else ``otherwise(i)``.
+
+        The answer is the nearest dock's READY drone (lowest id) when the second candidate is
+        strictly farther (a dock as near could hold a lower drone id); when the nearest dock
+        has no READY drone, the second's, when the third is strictly farther. That is the
+        drone :meth:`nearest_ready` would choose on the whole row. This is the kernel's handler
+        for drone decisions, so the common case (:meth:`send`'s) is inline, with the same
+        arithmetic; the equality checks of every change guard that the two stay in step."""
         k = self._dock0[i]
         dist = self._dist0[i]
-        if self.dock_idle[k] and self._dist1[i] > dist:
-            spec = self.spec
+        env = self.env
+        now = env._now
+        spec = self.spec
+        state = self.state
+        d = -1
+        if self.dock_idle[k]:
             out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s
             need = 2 * out + spec.min_on_scene_s + spec.reserve_s
             if need <= self._endurance:
-                state = self.state
-                env = self.env
-                now = env._now
                 for d in self.by_dock[k]:
                     if state[d] != IDLE or not (self.pooled or self._eligible(d, self._svc[i])):
                         continue
@@ -320,46 +340,58 @@ class Fleet:
                         break
                 else:
                     d = -1
-                if d >= 0:
-                    pool = self._room_of[self._svc[i]]
-                    delay = self._delay0[i]
-                    t_launch = now + ((0.0 if delay != delay else delay) + self._sector_delay) \
-                        + spec.launch_overhead_s
-                    g = self._t_ground[i]
-                    if (pool.free <= 0 or pool._waiting or self._sectors_on
-                            or self._deferred is not None or (g == g and g <= t_launch)):
-                        self.send(d, i, dist, delay)
-                        return
-                    # send's common case, inline.
-                    self._drone_id[i] = d
-                    self.dock_idle[k] -= 1
-                    self.n_idle -= 1
-                    self.incident_of[d] = i
-                    pool.free -= 1
-                    self._pilot_pool[d] = pool
-                    battery = self._endurance if self._full else self.battery_at(d, t_launch)
-                    t_scene = t_launch + out
-                    spare = battery - out - out - spec.reserve_s
-                    latest = t_scene + (spare if spare > 0.0 else 0.0)
-                    state[d] = FLYING
-                    if self._exponential:
-                        leave = t_scene + self._loiter[i]
-                        reason = _TASK_DONE
-                        if not leave < latest:
-                            leave, reason = latest, _BATTERY
-                    else:
-                        leave, reason = self._leave_time(i, t_scene, latest)
-                    land = leave + out
-                    ev = self._Call()
-                    ev.callbacks = self._landed_cbs
-                    ev.arg = d
-                    self._m[d] = [i, now, dist,
-                                  (0.0 if delay != delay else delay) + self._sector_delay,
-                                  now, t_launch, battery, t_launch, battery, t_scene, latest, out,
-                                  leave, land, reason, ev]
-                    heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
-                    return
-        self._otherwise(i)
+        if d >= 0:
+            if not self._dist1[i] > dist:
+                self._otherwise(i)  # a tie: the whole row decides
+                return
+            delay = self._delay0[i]
+        else:
+            k = self._dock1[i]
+            if k < 0:
+                self._otherwise(i)
+                return
+            dist = self._dist1[i]
+            d = self._ready_drone(k, dist, now, self._svc[i])
+            if d < 0 or not self._dist2[i] > dist:
+                self._otherwise(i)
+                return
+            delay = self._delay1[i]
+            out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s
+        pool = self._room_of[self._svc[i]]
+        t_launch = now + ((0.0 if delay != delay else delay) + self._sector_delay) \
+            + spec.launch_overhead_s
+        g = self._t_ground[i]
+        if (pool.free <= 0 or pool._waiting or self._sectors_on or self._deferred is not None
+                or (g == g and g <= t_launch)):
+            self.send(d, i, dist, delay)
+            return
+        # send's common case, inline.
+        self._drone_id[i] = d
+        self.dock_idle[k] -= 1
+        self.n_idle -= 1
+        self.incident_of[d] = i
+        pool.free -= 1
+        self._pilot_pool[d] = pool
+        battery = self._endurance if self._full else self.battery_at(d, t_launch)
+        t_scene = t_launch + out
+        spare = battery - out - out - spec.reserve_s
+        latest = t_scene + (spare if spare > 0.0 else 0.0)
+        state[d] = FLYING
+        if self._exponential:
+            leave = t_scene + self._loiter[i]
+            reason = _TASK_DONE
+            if not leave < latest:
+                leave, reason = latest, _BATTERY
+        else:
+            leave, reason = self._leave_time(i, t_scene, latest)
+        land = leave + out
+        ev = self._Call()
+        ev.callbacks = self._landed_cbs
+        ev.arg = d
+        self._m[d] = [i, now, dist, (0.0 if delay != delay else delay) + self._sector_delay,
+                      now, t_launch, battery, t_launch, battery, t_scene, latest, out, leave,
+                      land, reason, ev]
+        heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
 
     def _candidates(self, row: tuple[list, list, list], now: float, service: int
                     ) -> tuple[np.ndarray, ...]:

@@ -304,10 +304,9 @@ class _DroneDispatcher:
         #: dock has a READY drone; the whole row is read from the chunk's arrays (by key:
         #: the arrays and the position in them) only when it does not.
         self.flat = False
-        self.dock0: list[int] = []
-        self.dist0: list[float] = []
-        self.dist1: list[float] = []
-        self.delay0: list[float] = []
+        #: By key: nearest dock, its length and delay, second dock, its length and delay,
+        #: third length (inf and -1 where there is none).
+        self.first: tuple[list, ...] = tuple([] for _ in range(7))
         self._arrays: list[tuple | None] = []
         self._pos: list[int] = []
         #: With ``flat`` and straight legs, the batched KD-tree query asks only for the
@@ -323,8 +322,7 @@ class _DroneDispatcher:
         n = len(inc)
         if len(self.cand) < rec.size:
             grow = rec.size - len(self.cand)
-            for col in (self.cand, self.dock0, self.dist0, self.dist1, self.delay0,
-                        self._arrays, self._pos):
+            for col in (self.cand, *self.first, self._arrays, self._pos):
                 col.extend([None] * grow)
         suited = np.flatnonzero(inc.suited)
         sl = slice(start, start + n)
@@ -376,9 +374,14 @@ class _DroneDispatcher:
                    dist: np.ndarray, delay: np.ndarray) -> None:
         """The flat candidate lists of a chunk (see ``flat``)."""
         arrays = (cand, dist, delay)
-        second = dist[:, 1] if dist.shape[1] > 1 else np.full(rows.size, np.inf)
-        cols = (cand[:, 0], dist[:, 0], second, delay[:, 0], np.arange(rows.size))
-        stores = (self.dock0, self.dist0, self.dist1, self.delay0, self._pos)
+
+        def column(a: np.ndarray, j: int, missing: float) -> np.ndarray:
+            return a[:, j] if a.shape[1] > j else np.full(rows.size, missing, a.dtype)
+
+        cols = (cand[:, 0], dist[:, 0], delay[:, 0], column(cand, 1, -1),
+                column(dist, 1, np.inf), column(delay, 1, 0.0), column(dist, 2, np.inf),
+                np.arange(rows.size))
+        stores = (*self.first, self._pos)
         if rows.size == n:  # every incident decides: whole slices
             sl = slice(start, start + n)
             for store, col in zip(stores, cols):
@@ -628,8 +631,7 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         # Decisions straight from the flat candidate lists, in the fleet (Fleet.decide_first);
         # the dispatcher takes every case the nearest dock does not settle.
         dispatcher.flat = True
-        fleet.bind_first(dispatcher.dock0, dispatcher.dist0, dispatcher.dist1,
-                         dispatcher.delay0, dispatcher._decide)
+        fleet.bind_first(dispatcher.first, dispatcher._decide)
         dispatcher.decide = fleet.decide_first
     ground = np.array([scn.services[n].ground.base != "none" for n in names])
     # Inputs read by key: by the ground forces, by policies (the incident view), by the fleet
