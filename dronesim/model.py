@@ -384,8 +384,9 @@ class _DroneDispatcher:
         stores = (*self.first, self._pos)
         if rows.size == n:  # every incident decides: whole slices
             sl = slice(start, start + n)
-            for store, col in zip(stores, cols):
-                store[sl] = col.tolist()
+            zeros = None if delay[:, :2].any() else [0.0] * n  # straight legs: no delay
+            for j, (store, col) in enumerate(zip(stores, cols)):
+                store[sl] = zeros if zeros is not None and j in (2, 5) else col.tolist()
             self._arrays[sl] = [arrays] * n
             return
         keys = (start + rows).tolist()
@@ -649,6 +650,17 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     if not dispatcher.flat:  # the incident view reads these
         unread -= {"priority", "borough", "x", "y"}
     rec.unread = frozenset(unread)
+    unwritten = set()
+    if not ground.any():
+        unwritten |= {"t_ground_dispatch", "t_ground_arrival", "t_ground_clear",
+                      "ground_distance_m", "ground_unit"}
+    if not sectors.active:
+        unwritten.add("t_sector")
+    if not dispatcher.preempt:
+        unwritten.add("preempted_by")
+    if dispatcher.refuse_outside:
+        unwritten.add("link_outside")
+    rec.unwritten = frozenset(unwritten)
     handlers = [f.dispatch for f in forces] + [dispatcher.decide]
     own_sink = sink is None
     out = MemorySink() if own_sink else sink

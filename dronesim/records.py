@@ -199,6 +199,10 @@ class Records:
         #: Inputs by key nobody reads in this run (set by the model): not copied into their
         #: lists. ``suited`` and ``handling_s`` are read only as whole columns.
         self.unread: frozenset[str] = frozenset(("suited", "handling_s"))
+        #: List columns nothing writes in this run (set by the model, e.g. the ground columns
+        #: without a ground response): neither reset on loading nor copied on leaving; their
+        #: chunks get the default value.
+        self.unwritten: frozenset[str] = frozenset()
 
     # --- keys ----------------------------------------------------------------------------------
     def _allocate(self, n: int) -> int:
@@ -238,10 +242,13 @@ class Records:
             if col not in self.unread:
                 getattr(self, col)[sl] = getattr(inc, col).tolist()
         nan_block = [math.nan] * n
+        unwritten = self.unwritten
         for col in _LIST_FLOAT:
-            getattr(self, col)[sl] = nan_block
+            if col not in unwritten:
+                getattr(self, col)[sl] = nan_block
         for col in _INT_COLS:
-            getattr(self, col)[sl] = [_INT_DEFAULT.get(col, -1)] * n
+            if col not in unwritten:
+                getattr(self, col)[sl] = [_INT_DEFAULT.get(col, -1)] * n
         for col in _ROW_FLOAT:
             getattr(self, col)[sl] = np.nan
         for col in _ROW_INT:
@@ -305,17 +312,23 @@ class Records:
             "priority": inc.priority.astype(np.int8),
             "drone_suited": inc.suited,
         }
+        unwritten = self.unwritten
         for col in _FLOAT_COLS:
             if col in _ROW_FLOAT:
                 cols[col] = getattr(self, col)[sl].copy()
+            elif col in unwritten:
+                cols[col] = np.full(r.n, np.nan)
             else:
                 cols[col] = np.array(getattr(self, col)[sl], np.float64)
         for col in ("drone_id", "dock_id", "ground_unit", "preempted_by"):
             if col in _ROW_INT:
                 cols[col] = getattr(self, col)[sl].astype(np.int32)
+            elif col in unwritten:
+                cols[col] = np.full(r.n, _INT_DEFAULT.get(col, -1), np.int32)
             else:
                 cols[col] = np.array(getattr(self, col)[sl], np.int32)
-        cols["link_outside"] = np.array(self.link_outside[sl], bool)
+        cols["link_outside"] = (np.zeros(r.n, bool) if "link_outside" in unwritten
+                                else np.array(self.link_outside[sl], bool))
         outcome = np.array(self.drone_outcome[sl], np.int8)
         outcome[self._on_scene[sl]] = _ON_SCENE
         cols["drone_outcome"] = outcome
