@@ -30,7 +30,7 @@ import numpy as np
 
 from .dispatch.base import CHARGING, READY, RETURNING, FleetSnapshot
 from .infrastructure import PilotRooms, Sectors, SlotPool
-from .records import LEAVE, OUTCOME, Records
+from .records import LEAVE, LEG_DRONE, LEG_END, LEG_FIELDS, LEG_KEY, LEG_REASON, OUTCOME, Records
 from .scenario import DroneSpec
 from .sites import Docks
 
@@ -45,8 +45,12 @@ __all__ = ["flight_time_s", "battery_needed_s", "Fleet", "IDLE", "RESERVED", "FL
 # launch and launch charge (of the first leg, for a pre-empted chain); on scene, latest leave
 # (battery), the flight home, leave, land, leave reason; the pending landing event (a landing
 # whose event is no longer this one was rescheduled and is ignored).
+# The list is laid out as a leg's row (records.LEG_FIELDS), so that the landing logs it as it
+# stands: the event's slot then holds the drone, the landing's the time it ended.
 (_M_I, _M_ASSIGNED, _M_DIST, _M_DELAY, _M_PILOT, _M_LEG_LAUNCH, _M_LEG_BATTERY, _M_LAUNCH,
  _M_BATTERY, _M_SCENE, _M_LATEST, _M_BACK, _M_LEAVE, _M_LAND, _M_REASON, _M_EV) = range(16)
+assert (_M_I, _M_LAND, _M_REASON, _M_EV) == (LEG_KEY, LEG_END, LEG_REASON, LEG_DRONE)
+assert len(LEG_FIELDS) == 16
 
 #: :meth:`Fleet.nearest_ready` on a row that is only a prefix of the candidates, when the
 #: answer could lie beyond it (see there).
@@ -709,8 +713,6 @@ class Fleet:
         m = self._m[d]
         if m is None or m[_M_EV] is not ev:
             return  # rescheduled
-        (i, t_assigned, dist, delay, t_pilot, t_launch, b_start, launch0, battery0, t_scene, _,
-         _, leave, _, reason, _) = m
         self._m[d] = None
         t_land = self.env._now
         pool = self._pilot_pool[d]
@@ -722,10 +724,12 @@ class Fleet:
                 pool.free += 1
         if self._sector_pool[d] is not None:
             self._release(d)
-        b_land = battery0 - (t_land - launch0)
-        # The leg's row (as _close_leg); the incident's columns follow from it (Records).
-        self._legs.append((i, d, t_assigned, t_pilot, t_launch, t_scene, leave, t_land, b_start,
-                           b_land, 0, reason, dist, delay))
+        b_land = m[_M_BATTERY] - (t_land - m[_M_LAUNCH])
+        # The mission is the leg's row (Records.legs): its end, and the drone.
+        m[_M_LAND] = t_land
+        m[_M_EV] = d
+        self._legs.append(m)
+        i = m[_M_I]
         self._range_of[i].open -= 1
         # _to_idle, inline.
         self.dock_idle[self.dock_of[d]] += 1
@@ -748,12 +752,14 @@ class Fleet:
         if spool is not None:
             spool.release()
 
-    def _close_leg(self, d: int, m: list, leave: float, t_end: float, reason: int,
-                   b_end: float, redirected: bool = False) -> None:
-        """Log the current leg of drone d (mission m) in Records.legs."""
-        self._legs.append((m[_M_I], d, m[_M_ASSIGNED], m[_M_PILOT], m[_M_LEG_LAUNCH],
-                           m[_M_SCENE], leave, t_end, m[_M_LEG_BATTERY], b_end,
-                           1 if redirected else 0, reason, m[_M_DIST], m[_M_DELAY]))
+    def _close_leg(self, d: int, m: list, leave: float, t_end: float, reason: int) -> None:
+        """Log the current leg of drone d (mission m) in Records.legs, ended at ``t_end``."""
+        row = m[:]
+        row[_M_LEAVE] = leave
+        row[_M_LAND] = t_end
+        row[_M_REASON] = reason
+        row[_M_EV] = d
+        self._legs.append(row)
 
     def _stand_down(self, d: int, i: int) -> None:
         """Log drone d's assignment to incident i, ending without a leg (Records.stood_down)."""
@@ -812,8 +818,7 @@ class Fleet:
         i = self.incident_of[d]
         m = self._m[d]
         battery, t_launch = m[_M_BATTERY], m[_M_LAUNCH]
-        self._close_leg(d, m, now, now, _PREEMPTED, battery - (now - t_launch),
-                        redirected=True)
+        self._close_leg(d, m, now, now, _PREEMPTED)
         rec.preempted_by[i] = rec.gid[j]
         rec.range_of[i].open -= 1
         self.incident_of[d] = j

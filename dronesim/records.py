@@ -75,12 +75,20 @@ _INT_COLS = ("drone_id", "ground_unit", "drone_outcome", "preempted_by", "link_o
 _INT_DEFAULT = {"drone_outcome": OUTCOME["not_suited"], "drone_leave_reason": 0,
                 "link_outside": 0}
 
-#: A mission leg as the fleet logs it (:attr:`Records.legs`): the incident's key, the drone,
-#: the leg's times and charge, whether it ended by pre-emption (1) or a landing (0), why the
-#: drone left the scene (:data:`LEAVE`), the flight length and the authorisation delay.
-LEG_FIELDS = ("key", "drone", "t_assigned", "t_pilot", "t_launch", "t_on_scene", "t_leave",
-              "t_end", "battery_launch", "battery_end", "redirected", "reason", "distance",
-              "delay")
+#: A mission leg as the fleet logs it (:attr:`Records.legs`; the fleet's mission in flight
+#: has this layout, so it is logged as it stands): the incident's key; its assignment time,
+#: flight length and authorisation delay; the leg's pilot time, launch and launch charge; the
+#: drone's launch and launch charge (of its first leg, when a leg was pre-empted); on scene,
+#: latest leave (battery), flight home, leave, end (landing, or hand-over to the next
+#: incident), why the drone left the scene (:data:`LEAVE`; "preempted": the leg ended by a
+#: hand-over), and the drone. The charge at the end is the drone's launch charge less the
+#: time flown since its launch.
+LEG_FIELDS = ("key", "t_assigned", "distance", "delay", "t_pilot", "t_launch",
+              "battery_launch", "drone_launch", "drone_battery", "t_on_scene", "latest",
+              "back", "t_leave", "t_end", "reason", "drone")
+(LEG_KEY, LEG_ASSIGNED, LEG_DIST, LEG_DELAY, LEG_PILOT, LEG_LAUNCH, LEG_BATTERY,
+ LEG_DRONE_LAUNCH, LEG_DRONE_BATTERY, LEG_SCENE, LEG_LATEST, LEG_BACK, LEG_LEAVE, LEG_END,
+ LEG_REASON, LEG_DRONE) = range(len(LEG_FIELDS))
 #: An assignment that ended without a leg (:attr:`Records.stood_down`).
 STAND_DOWN_FIELDS = ("key", "drone", "t_assigned", "t_pilot", "distance", "delay")
 #: Incident inputs the domain modules read by key (see :class:`~dronesim.demand.Incidents`).
@@ -94,6 +102,7 @@ MISSION_COLUMNS = ("drone_id", "dock_id", "incident", "t_assigned", "t_pilot", "
                    "redirected")
 _MISSION_INT = ("drone_id", "dock_id", "incident")
 _ON_SCENE = OUTCOME["on_scene"]
+_PREEMPTED = LEAVE["preempted"]
 
 
 @dataclass(eq=False)
@@ -366,27 +375,31 @@ class Records:
             self.dock_id[key] = self.drone_dock[d]
         rows = _table(self.legs, len(LEG_FIELDS))
         del self.legs[:]
-        key, d = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
-        redirected = rows[:, 10] != 0
-        self.t_drone_assigned[key] = rows[:, 2]
-        self.t_pilot[key] = rows[:, 3]
-        self.t_launch[key] = rows[:, 4]
-        self.t_drone_on_scene[key] = rows[:, 5]
-        self.t_drone_leave[key] = rows[:, 6]
+        key, d = rows[:, LEG_KEY].astype(np.int64), rows[:, LEG_DRONE].astype(np.int64)
+        reason = rows[:, LEG_REASON].astype(np.int64)
+        redirected = reason == _PREEMPTED
+        t_end = rows[:, LEG_END]
+        self.t_drone_assigned[key] = rows[:, LEG_ASSIGNED]
+        self.t_pilot[key] = rows[:, LEG_PILOT]
+        self.t_launch[key] = rows[:, LEG_LAUNCH]
+        self.t_drone_on_scene[key] = rows[:, LEG_SCENE]
+        self.t_drone_leave[key] = rows[:, LEG_LEAVE]
         landed = ~redirected  # a pre-empted leg did not land (its t_end is the hand-over)
-        self.t_drone_landed[key[landed]] = rows[landed, 7]
-        self.drone_leave_reason[key] = rows[:, 11].astype(np.int64)
-        self.drone_distance_m[key] = rows[:, 12]
-        self.airspace_delay_s[key] = rows[:, 13]
+        self.t_drone_landed[key[landed]] = t_end[landed]
+        self.drone_leave_reason[key] = reason
+        self.drone_distance_m[key] = rows[:, LEG_DIST]
+        self.airspace_delay_s[key] = rows[:, LEG_DELAY]
         dock = self.drone_dock[d]
         self.dock_id[key] = dock
         self._on_scene[key] = True
         data: dict[str, np.ndarray] = {
             "replication": np.full(key.size, self.replication, np.int32),
             "drone_id": d, "dock_id": dock, "incident": self._gid[key],
-            "t_assigned": rows[:, 2], "t_pilot": rows[:, 3], "t_launch": rows[:, 4],
-            "t_on_scene": rows[:, 5], "t_leave": rows[:, 6], "t_landed": rows[:, 7],
-            "battery_launch_s": rows[:, 8], "battery_landed_s": rows[:, 9],
+            "t_assigned": rows[:, LEG_ASSIGNED], "t_pilot": rows[:, LEG_PILOT],
+            "t_launch": rows[:, LEG_LAUNCH], "t_on_scene": rows[:, LEG_SCENE],
+            "t_leave": rows[:, LEG_LEAVE], "t_landed": t_end,
+            "battery_launch_s": rows[:, LEG_BATTERY],
+            "battery_landed_s": rows[:, LEG_DRONE_BATTERY] - (t_end - rows[:, LEG_DRONE_LAUNCH]),
             "redirected": redirected, "service": self._service[key].astype(np.int8)}
         return MissionChunk({k: np.ascontiguousarray(v) for k, v in data.items()},
                             {"service": self.service_names})
