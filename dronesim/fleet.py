@@ -145,6 +145,9 @@ class Fleet:
             sectors.on_grant = self._cleared
         self._sectors_on = sectors is not None and sectors.active
         self._sector_delay = sectors.delay_s if sectors is not None else 0.0
+        self._lead = 0.0 + self._sector_delay  # a leg's delay when it needs no authorisation
+        self._overhead = spec.launch_overhead_s
+        self._reserve = spec.reserve_s
         self.pooled = pooled
         self.max_wait_s = max_wait_s
         self.rec = rec
@@ -291,10 +294,13 @@ class Fleet:
 
     def bind_first(self, first: tuple[list, ...], otherwise: Callable[[int], None]) -> None:
         """Take decisions of the closest-idle rule from the dispatcher's flat candidate lists
-        ``first``, by key: the nearest dock, its flight length and delay, the second dock, its
-        length and delay, the third's length. :meth:`decide_first` sends the READY drone of
-        the nearest or second dock and leaves every other case to ``otherwise(key)``."""
-        (self._dock0, self._dist0, self._delay0, self._dock1, self._dist1, self._delay1,
+        ``first``, by key: the nearest dock, its flight length, flight time (dock to scene)
+        and the charge a dispatch from it needs (both as :func:`flight_time_s` and
+        :func:`battery_needed_s` compute them), the second dock, its length, the third's
+        length. Legs are straight, so no authorisation delay applies beyond the sector
+        service's. :meth:`decide_first` sends the READY drone of the nearest or second dock
+        and leaves every other case to ``otherwise(key)``."""
+        (self._dock0, self._dist0, self._out0, self._need0, self._dock1, self._dist1,
          self._dist2) = first
         self._otherwise = otherwise
 
@@ -327,15 +333,11 @@ class Fleet:
         for drone decisions, so the common case (:meth:`send`'s) is inline, with the same
         arithmetic; the equality checks of every change guard that the two stay in step."""
         k = self._dock0[i]
-        dist = self._dist0[i]
-        env = self.env
-        now = env._now
-        spec = self.spec
+        now = self.env._now
         state = self.state
         d = -1
         if self.dock_idle[k]:
-            out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s
-            need = 2 * out + spec.min_on_scene_s + spec.reserve_s
+            need = self._need0[i]
             if need <= self._endurance:
                 for d in self.by_dock[k]:
                     if state[d] != IDLE or not (self.pooled or self._eligible(d, self._svc[i])):
@@ -345,10 +347,11 @@ class Fleet:
                 else:
                     d = -1
         if d >= 0:
+            dist = self._dist0[i]
             if not self._dist1[i] > dist:
                 self._otherwise(i)  # a tie: the whole row decides
                 return
-            delay = self._delay0[i]
+            out = self._out0[i]
         else:
             k = self._dock1[i]
             if k < 0:
@@ -359,15 +362,15 @@ class Fleet:
             if d < 0 or not self._dist2[i] > dist:
                 self._otherwise(i)
                 return
-            delay = self._delay1[i]
+            spec = self.spec
             out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s
         pool = self._room_of[self._svc[i]]
-        t_launch = now + ((0.0 if delay != delay else delay) + self._sector_delay) \
-            + spec.launch_overhead_s
+        lead = self._lead  # the (zero) leg delay plus the sector service's, as send adds them
+        t_launch = now + lead + self._overhead
         g = self._t_ground[i]
         if (pool.free <= 0 or pool._waiting or self._sectors_on or self._deferred is not None
                 or (g == g and g <= t_launch)):
-            self.send(d, i, dist, delay)
+            self.send(d, i, dist, 0.0)
             return
         # send's common case, inline.
         self._drone_id[i] = d
@@ -378,7 +381,7 @@ class Fleet:
         self._pilot_pool[d] = pool
         battery = self._endurance if self._full else self.battery_at(d, t_launch)
         t_scene = t_launch + out
-        spare = battery - out - out - spec.reserve_s
+        spare = battery - out - out - self._reserve
         latest = t_scene + (spare if spare > 0.0 else 0.0)
         state[d] = FLYING
         if self._exponential:
@@ -392,9 +395,8 @@ class Fleet:
         ev = self._Call()
         ev.callbacks = self._landed_cbs
         ev.arg = d
-        self._m[d] = [i, now, dist, (0.0 if delay != delay else delay) + self._sector_delay,
-                      now, t_launch, battery, t_launch, battery, t_scene, latest, out, leave,
-                      land, reason, ev]
+        self._m[d] = [i, now, dist, lead, now, t_launch, battery, t_launch, battery, t_scene,
+                      latest, out, leave, land, reason, ev]
         heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
 
     def _candidates(self, row: tuple[list, list, list], now: float, service: int

@@ -304,8 +304,10 @@ class _DroneDispatcher:
         #: dock has a READY drone; the whole row is read from the chunk's arrays (by key:
         #: the arrays and the position in them) only when it does not.
         self.flat = False
-        #: By key: nearest dock, its length and delay, second dock, its length and delay,
-        #: third length (inf and -1 where there is none).
+        #: By key: nearest dock, its flight length, flight time and the charge a dispatch
+        #: from it needs (computed in bulk as Fleet computes them), second dock, its length,
+        #: third length (inf and -1 where there is none). Flat rows have no authorisation
+        #: delay (they are in distance order).
         self.first: tuple[list, ...] = tuple([] for _ in range(7))
         self._arrays: list[tuple | None] = []
         self._pos: list[int] = []
@@ -378,15 +380,19 @@ class _DroneDispatcher:
         def column(a: np.ndarray, j: int, missing: float) -> np.ndarray:
             return a[:, j] if a.shape[1] > j else np.full(rows.size, missing, a.dtype)
 
-        cols = (cand[:, 0], dist[:, 0], delay[:, 0], column(cand, 1, -1),
-                column(dist, 1, np.inf), column(delay, 1, 0.0), column(dist, 2, np.inf),
-                np.arange(rows.size))
+        if delay.any():  # flat rows are in distance order: no authorisation delay
+            raise RuntimeError("closest-idle rows with authorisation delays")  # pragma: no cover
+        spec = self.prep.scenario.drones
+        # Flight time and charge needed, elementwise with Fleet's expressions (same rounding).
+        out = spec.climb_s + dist[:, 0] / spec.speed_m_s + spec.descent_s
+        need = 2 * out + spec.min_on_scene_s + spec.reserve_s
+        cols = (cand[:, 0], dist[:, 0], out, need, column(cand, 1, -1), column(dist, 1, np.inf),
+                column(dist, 2, np.inf), np.arange(rows.size))
         stores = (*self.first, self._pos)
         if rows.size == n:  # every incident decides: whole slices
             sl = slice(start, start + n)
-            zeros = None if delay[:, :2].any() else [0.0] * n  # straight legs: no delay
-            for j, (store, col) in enumerate(zip(stores, cols)):
-                store[sl] = zeros if zeros is not None and j in (2, 5) else col.tolist()
+            for store, col in zip(stores, cols):
+                store[sl] = col.tolist()
             self._arrays[sl] = [arrays] * n
             return
         keys = (start + rows).tolist()
