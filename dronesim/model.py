@@ -332,7 +332,7 @@ class _DroneDispatcher:
             return suited
         decision = np.full(n, np.nan)
         decision[suited] = inc.t_call[suited] + scn.drones.decision_s
-        rec.t_drone_decision[sl] = decision.tolist()
+        rec.set_decision(sl, decision)
         xs, ys = inc.x[suited], inc.y[suited]
         k = scn.dispatch.candidate_docks
         if self.flat and (prep.zones is None or len(prep.zones) == 0):
@@ -355,7 +355,7 @@ class _DroneDispatcher:
             flagged[suited[no_link]] = 1
             rec.link_outside[sl] = flagged.tolist()
             go = in_range
-        rec.drone_outcome[sl] = outcome.tolist()
+        rec.drone_outcome[sl] = outcome
         rows = suited[go]
         cand, dist, delay = cand[go], dist[go], delay[go]
         if self.flat:

@@ -17,11 +17,14 @@ Legs written once (../shared/design/PERFORMANCE.md, techniques 2 and 6): a drone
 is logged as one row (:data:`LEG_FIELDS`) when it ends, and an assignment that ends without a
 leg (stood down, given up) as one shorter row (:data:`STAND_DOWN_FIELDS`). The incident's drone
 columns that follow from them (assigned, pilot, launch, on scene, leave, landed, leave reason,
-distance, authorisation delay, dock) are not written one element at a time on the hot path:
-they are numpy arrays by key, filled from the rows in bulk when the rows are taken
-(:meth:`Records.take_missions`), which happens before any chunk they belong to leaves. Columns
-other modules write while the run goes on (ground timestamps, outcomes, ``drone_id``, which the
-ground side reads) stay Python lists.
+distance, authorisation delay, dock, drone) are not written one element at a time on the hot
+path: they are numpy arrays by key, filled from the rows in bulk when the rows are taken
+(:meth:`Records.take_missions`), which happens before any chunk they belong to leaves. So is
+the drone outcome (written in bulk at load, from the legs, and one element at a time only on
+rare paths) and the decision time. Columns other modules write one element at a time while the
+run goes on (ground timestamps) or read (``drone_id``, which the ground side reads to tell the
+fleet of an arrival; decision times, read by waits) are Python lists; a list column nothing
+writes in a run (:attr:`Records.unwritten`) is not copied at all.
 
 The table columns and dtypes are those of :func:`incident_frame` / :func:`mission_frame` (the
 ``incidents.parquet`` / ``missions.parquet`` contract); :mod:`dronesim.metrics` and
@@ -71,7 +74,7 @@ _ROW_FLOAT = ("t_drone_assigned", "t_pilot", "t_launch", "t_drone_on_scene", "t_
               "t_drone_landed", "drone_distance_m", "airspace_delay_s")
 _ROW_INT = ("dock_id", "drone_leave_reason")
 _LIST_FLOAT = tuple(c for c in _FLOAT_COLS if c not in _ROW_FLOAT)
-_INT_COLS = ("drone_id", "ground_unit", "drone_outcome", "preempted_by", "link_outside")
+_INT_COLS = ("drone_id", "ground_unit", "preempted_by", "link_outside")
 _INT_DEFAULT = {"drone_outcome": OUTCOME["not_suited"], "drone_leave_reason": 0,
                 "link_outside": 0}
 
@@ -192,6 +195,12 @@ class Records:
         for col in _ROW_INT:
             setattr(self, col, np.zeros(0, np.int64))
         self._on_scene = np.zeros(0, bool)  # by key: a leg reached the scene
+        #: The drone side's outcome by key (a numpy array: written in bulk at load and from
+        #: the legs, one element at a time only on rare paths: queued, declined, abandoned,
+        #: cancelled).
+        self.drone_outcome = np.zeros(0, np.int8)
+        self._decision = np.zeros(0)  # t_drone_decision, as written in bulk (set_decision)
+        self._drone = np.zeros(0, np.int64)  # drone_id for the table, from the rows
         self._gid = np.zeros(0, np.int64)  # gid and service by key, for the legs' rows
         self._service = np.zeros(0, np.int8)
         self.drone_dock = np.zeros(0, np.int64)
@@ -231,7 +240,8 @@ class Records:
                 getattr(self, col).extend([0] * grow)
             for col in ("gid", "rank", "range_of"):
                 getattr(self, col).extend([0] * grow)
-            for col in _ROW_FLOAT + _ROW_INT + ("_on_scene", "_gid", "_service"):
+            for col in _ROW_FLOAT + _ROW_INT + ("_on_scene", "_gid", "_service",
+                                                "drone_outcome", "_decision", "_drone"):
                 a = getattr(self, col)
                 setattr(self, col, np.concatenate([a, np.zeros(grow, a.dtype)]))
             self.size += grow
@@ -263,6 +273,9 @@ class Records:
         for col in _ROW_INT:
             getattr(self, col)[sl] = _INT_DEFAULT.get(col, -1)
         self._on_scene[sl] = False
+        self.drone_outcome[sl] = _INT_DEFAULT["drone_outcome"]
+        self._decision[sl] = np.nan
+        self._drone[sl] = -1
         self._gid[sl] = np.arange(self._next_id, self._next_id + n)
         self._service[sl] = inc.service
         self.gid[sl] = range(self._next_id, self._next_id + n)
@@ -284,6 +297,11 @@ class Records:
     def side_done(self, key: int) -> None:
         """One side (ground or drone) of the incident with this key is final."""
         self.range_of[key].open -= 1
+
+    def set_decision(self, sl: slice, t: np.ndarray) -> None:
+        """The drone decision times of a chunk's keys (NaN: no decision)."""
+        self.t_drone_decision[sl] = t.tolist()
+        self._decision[sl] = t
 
     def write(self, col: str, keys: np.ndarray, values: np.ndarray) -> None:
         """Set a result column for several keys at once (vectorised outcomes at load)."""
@@ -325,12 +343,16 @@ class Records:
         for col in _FLOAT_COLS:
             if col in _ROW_FLOAT:
                 cols[col] = getattr(self, col)[sl].copy()
+            elif col == "t_drone_decision":
+                cols[col] = self._decision[sl].copy()
             elif col in unwritten:
                 cols[col] = np.full(r.n, np.nan)
             else:
                 cols[col] = np.array(getattr(self, col)[sl], np.float64)
         for col in ("drone_id", "dock_id", "ground_unit", "preempted_by"):
-            if col in _ROW_INT:
+            if col == "drone_id":
+                cols[col] = self._drone[sl].astype(np.int32)
+            elif col in _ROW_INT:
                 cols[col] = getattr(self, col)[sl].astype(np.int32)
             elif col in unwritten:
                 cols[col] = np.full(r.n, _INT_DEFAULT.get(col, -1), np.int32)
@@ -338,7 +360,7 @@ class Records:
                 cols[col] = np.array(getattr(self, col)[sl], np.int32)
         cols["link_outside"] = (np.zeros(r.n, bool) if "link_outside" in unwritten
                                 else np.array(self.link_outside[sl], bool))
-        outcome = np.array(self.drone_outcome[sl], np.int8)
+        outcome = self.drone_outcome[sl].copy()
         outcome[self._on_scene[sl]] = _ON_SCENE
         cols["drone_outcome"] = outcome
         cols["drone_leave_reason"] = self.drone_leave_reason[sl].astype(np.int8)
@@ -373,6 +395,7 @@ class Records:
             self.drone_distance_m[key] = rows[:, 4]
             self.airspace_delay_s[key] = rows[:, 5]
             self.dock_id[key] = self.drone_dock[d]
+            self._drone[key] = d
         rows = _table(self.legs, len(LEG_FIELDS))
         del self.legs[:]
         key, d = rows[:, LEG_KEY].astype(np.int64), rows[:, LEG_DRONE].astype(np.int64)
@@ -391,6 +414,7 @@ class Records:
         self.airspace_delay_s[key] = rows[:, LEG_DELAY]
         dock = self.drone_dock[d]
         self.dock_id[key] = dock
+        self._drone[key] = d
         self._on_scene[key] = True
         data: dict[str, np.ndarray] = {
             "replication": np.full(key.size, self.replication, np.int32),
