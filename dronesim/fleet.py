@@ -11,8 +11,27 @@ Its phase times are computed arithmetically the moment it is cleared to launch, 
 holds one event per mission that a policy could notice: the landing ("drone free at t"). A drone
 that must first charge adds one event (charged), a wait for a pilot with a finite
 ``max_queue_wait_s`` one more (its deadline). When the ground unit's arrival becomes known in
-flight, or the drone is pre-empted, the landing is rescheduled (the stale event is ignored by
-its token). Pilots and sector slots are counters (:class:`~dronesim.infrastructure.SlotPool`).
+flight, or the drone is pre-empted, the landing is rescheduled (the stale event is ignored: the
+mission holds its pending event). Pilots and sector slots are counters
+(:class:`~dronesim.infrastructure.SlotPool`).
+
+Why the hot path looks as it does (issue 8; every figure is per incident on the benchmark):
+
+* A mission in flight is one list per drone (``Fleet._m``), laid out as the leg's record row
+  (:data:`~dronesim.records.LEG_FIELDS`): made with one store at launch, appended as it stands
+  at the landing. The incident's drone columns are filled from these rows in bulk
+  (:meth:`~dronesim.records.Records.take_missions`), not element by element.
+* Under the closest-idle rule (a policy with ``nearest_ready_only``) the kernel calls
+  :meth:`Fleet.decide_first` directly: the READY drone of the nearest (or second) candidate
+  dock is found from flat per-key lists the dispatcher fills in bulk (dock, flight length,
+  flight time and charge needed precomputed vectorised), and the common mission (a pilot free
+  at once, no sector caps, no stand-down) is started inline with the arithmetic of
+  :meth:`Fleet.send` and :meth:`Fleet._cleared`. Every other case takes the general path.
+* Landings are pushed on SimPy's queue directly as :attr:`Kernel.Call` events sharing one
+  callbacks list, and a landing makes the drone idle inline.
+
+These copies of the general path's arithmetic are kept in step by bit-for-bit comparisons of
+the record tables on many scenarios whenever the engine changes.
 
 Battery model: flight and hover both drain one second of endurance per second; charging at the
 dock restores ``endurance_s`` in ``recharge_full_s`` (linear). A dispatch is feasible only if the
@@ -128,7 +147,8 @@ class Fleet:
     """State of every drone, and the missions that move it (see the module docstring).
 
     Drones are numbered dock by dock. Per-drone state is kept in Python lists (one element at a
-    time is all the hot path touches). Incidents are addressed by their key in ``rec``.
+    time is all the hot path touches); a flying drone's mission is one list (``_m``).
+    Incidents are addressed by their key in ``rec``.
     """
 
     def __init__(self, env: Kernel, spec: DroneSpec, docks: Docks, rooms: PilotRooms,

@@ -14,7 +14,13 @@ per incident beyond those. The run drains after the last arrival so that every i
 is complete.
 
 Decisions: the policy gets a lazily built snapshot (:class:`dronesim.fleet.Fleet.snapshot`) and
-incident view; a policy that asks only for the nearest ready drone builds no array.
+incident view; a policy that asks only for the nearest ready drone builds no array. A policy
+that is the closest-idle rule (``nearest_ready_only``, see
+:func:`dronesim.dispatch.base.picks_nearest_ready`) gets no snapshot at all: with straight
+legs the dispatcher keeps each incident's two nearest candidates in flat lists by key (filled
+in bulk per chunk, from a batched KD-tree query of the ``FLAT_PREFIX`` nearest docks) and the
+kernel's handler is :meth:`dronesim.fleet.Fleet.decide_first`; the rare incident whose answer
+lies beyond those two docks is decided on its whole candidate row.
 
 Records stream (issue 8, item 2): each chunk's records leave :class:`~dronesim.records.Records`
 as soon as they are complete, go to the sink (kept in memory by default, or written to Parquet)
