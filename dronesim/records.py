@@ -119,14 +119,17 @@ class MissionChunk:
     def __len__(self) -> int:
         return int(next(iter(self.columns.values())).size)
 
-    def to_pandas(self) -> pd.DataFrame:
-        """The chunk as rows of its table (the dtypes of the Parquet files)."""
+    def to_pandas(self, copy: bool = True) -> pd.DataFrame:
+        """The chunk as rows of its table (the dtypes of the Parquet files).
+
+        ``copy=False`` lets the table share the chunk's arrays (no copy into consolidated
+        blocks): for arrays nobody else holds, or a table that is only read and dropped."""
         data = {}
         for name, col in self.columns.items():
             cats = self.categories.get(name)
             data[name] = (pd.Categorical.from_codes(col, categories=list(cats))
                           if cats is not None else col)
-        return pd.DataFrame(data)
+        return pd.DataFrame(data, copy=copy)
 
 
 @dataclass(eq=False)
@@ -142,20 +145,21 @@ class IncidentChunk(MissionChunk):
 
 
 def _joined(chunks: list, empty: IncidentChunk | MissionChunk) -> dict[str, np.ndarray]:
-    """Columns of the chunks end to end (one copy, no intermediate tables)."""
+    """Columns of the chunks end to end, in new arrays (one copy, no intermediate tables; a
+    chunk's columns may be views of the caller's incidents)."""
     chunks = [c for c in chunks if len(c)] or [empty]
     if len(chunks) == 1:
-        return chunks[0].columns
+        return {name: col.copy() for name, col in chunks[0].columns.items()}
     return {name: np.concatenate([c.columns[name] for c in chunks]) for name in empty.columns}
 
 
 def incident_frame(chunks: list[IncidentChunk], empty: IncidentChunk) -> pd.DataFrame:
     """One table from chunks (``empty`` gives the columns and dtypes when there are none)."""
-    return IncidentChunk(_joined(chunks, empty), empty.categories).to_pandas()
+    return IncidentChunk(_joined(chunks, empty), empty.categories).to_pandas(copy=False)
 
 
 def mission_frame(chunks: list[MissionChunk], empty: MissionChunk) -> pd.DataFrame:
-    return MissionChunk(_joined(chunks, empty), empty.categories).to_pandas()
+    return MissionChunk(_joined(chunks, empty), empty.categories).to_pandas(copy=False)
 
 
 class _Range:
