@@ -158,6 +158,9 @@ class Aggregates:
         self.n_missions = 0
         self._fp = {k: [hashlib.blake2b(digest_size=16) for _ in range(4)]
                     for k in ("all", *self.services)}
+        if S == 1:  # a lone service hashes the bytes "all" hashes: share those hashers
+            own = self._fp[self.services[0]]
+            own[:3] = self._fp["all"][:3]
         self._svc_id = np.array([SERVICE_IDS[s] for s in self.services], np.int8)
 
     # --- updates -------------------------------------------------------------------------------
@@ -167,6 +170,8 @@ class Aggregates:
         for h, a in zip(self._fp["all"], parts):
             h.update(np.ascontiguousarray(a, np.float64).tobytes())
         self._fp["all"][3].update(self._svc_id[svc].tobytes())
+        if len(self.services) == 1:
+            return  # the service's hashers are those of "all" (see __init__)
         for k, name in enumerate(self.services):
             sel = svc == k
             for h, a in zip(self._fp[name], parts):
@@ -202,12 +207,10 @@ class Aggregates:
         grp = np.stack([np.zeros(n, np.int64), 1 + svc, 1 + S + bor], axis=1)
         member = sparse.csr_matrix((np.ones(3 * n), grp.ravel(), np.arange(0, 3 * n + 1, 3)),
                                    shape=(n, self.n_groups))
-        names: list[str] = []
-        cols: list[np.ndarray] = []
+        specs: list[tuple[str, np.ndarray, np.ndarray | None]] = []
 
         def add(name: str, mask: np.ndarray, weights: np.ndarray | None = None) -> None:
-            names.append(name)
-            cols.append(mask if weights is None else np.where(mask, weights, 0.0))
+            specs.append((name, mask, weights))
 
         ones = np.ones(n, bool)
         add("n", ones)
@@ -243,12 +246,16 @@ class Aggregates:
                 add(f"{name}_last_sum", ok & late, v)
                 add(f"{name}_last_n", ok & late)
         add("pwait_pos", on & (pwait > 1e-9))
-        table = np.empty((n, len(cols)))
-        for j, col in enumerate(cols):
-            table[:, j] = col
-        sums = np.asarray(member.T @ table)
+        # One quantity a row of the table (contiguous writes); a weight only where it applies.
+        table = np.zeros((len(specs), n))
+        for row, (_, mask, weights) in zip(table, specs):
+            if weights is None:
+                row[:] = mask
+            else:
+                np.copyto(row, weights, where=mask)
+        sums = np.asarray(member.T @ table.T)
         st = self.stats
-        for j, name in enumerate(names):
+        for j, (name, _, _) in enumerate(specs):
             st.add_sums(name, sums[:, j], counts=not name.endswith("_sum"))
         # Histograms: drone and ground for every group, ground on drone incidents for all and
         # per service. Only the cells hit are touched (a bincount over the whole table would
