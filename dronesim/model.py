@@ -345,9 +345,12 @@ class _DroneDispatcher:
             self._truncated = min(k, len(prep.docks)) > FLAT_PREFIX
             k = min(k, FLAT_PREFIX)
         cand, dist = prep.docks.candidates(xs, ys, k, scn.drones.max_range_m)
-        cand, dist, delay = candidate_legs(prep.airspace_policy, prep.zones, prep.docks.x,
-                                           prep.docks.y, cand, dist, xs, ys,
-                                           scn.drones.max_range_m, scn.drones.speed_m_s)
+        if prep.zones is None or len(prep.zones) == 0:  # straight legs, as candidate_legs
+            delay = np.zeros(dist.shape)
+        else:
+            cand, dist, delay = candidate_legs(prep.airspace_policy, prep.zones, prep.docks.x,
+                                               prep.docks.y, cand, dist, xs, ys,
+                                               scn.drones.max_range_m, scn.drones.speed_m_s)
         link_ok = prep.connectivity.covered(inc.service[suited], xs, ys)
         in_range = cand[:, 0] >= 0
         outcome = np.zeros(n, np.int64)  # not_suited
@@ -363,7 +366,8 @@ class _DroneDispatcher:
             go = in_range
         rec.drone_outcome[sl] = outcome
         rows = suited[go]
-        cand, dist, delay = cand[go], dist[go], delay[go]
+        if rows.size < suited.size:
+            cand, dist, delay = cand[go], dist[go], delay[go]
         if self.flat:
             self._load_flat(start, n, rows, cand, dist, delay)
             return rows
