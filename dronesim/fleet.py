@@ -228,6 +228,7 @@ class Fleet:
         self._drone_id = rec.drone_id
         self._range_of = rec.range_of
         self._legs = rec.legs
+        self._leg_block = rec.LEG_BLOCK
         rec.drone_dock = np.asarray(self.dock_of, np.int64)
         # Landings are pushed on the kernel's queue directly (see Kernel.Call): one shared
         # callbacks list, the drone as the argument.
@@ -750,7 +751,10 @@ class Fleet:
         # The mission is the leg's row (Records.legs): its end, and the drone.
         m[_M_LAND] = t_land
         m[_M_EV] = d
-        self._legs.append(m)
+        legs = self._legs
+        legs.append(m)
+        if len(legs) >= self._leg_block:
+            self.rec.pack_legs()
         i = m[_M_I]
         self._range_of[i].open -= 1
         # _to_idle, inline.

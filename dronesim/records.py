@@ -213,8 +213,9 @@ class Records:
         #: The live chunk of each key; ``range_of[key].open -= 1`` closes one side (hot paths
         #: do it inline, :meth:`side_done` is the same as a call).
         self.range_of: list[_Range | None] = []
-        self.legs: list[tuple] = []
+        self.legs: list[list] = []
         self.stood_down: list[tuple] = []
+        self._leg_blocks: list[np.ndarray] = []  # legs already packed (pack_legs)
         self._ranges: list[_Range] = []  # live chunks, in load order
         self._next_chunk = 0
         self._next_id = 0
@@ -386,6 +387,16 @@ class Records:
             service_names=self.service_names)
         return self._take(_Range(-1, 0, 0, 0, empty))
 
+    #: Legs packed into an array at a time (see pack_legs).
+    LEG_BLOCK = 2048
+
+    def pack_legs(self) -> None:
+        """Pack the legs logged so far into an array (the fleet calls this every
+        :attr:`LEG_BLOCK` legs): rows read while they are recent (in cache) and freed at once
+        cost about half as much as a week of London-wide legs read at the chunk's end."""
+        self._leg_blocks.append(_table(self.legs, len(LEG_FIELDS)))
+        del self.legs[:]
+
     def take_missions(self) -> MissionChunk:
         """The mission legs logged since the last call, as a chunk of the mission table; their
         incidents' drone columns (and those of stood-down assignments) are filled on the way.
@@ -400,8 +411,10 @@ class Records:
             self.airspace_delay_s[key] = rows[:, 5]
             self.dock_id[key] = self.drone_dock[d]
             self._drone[key] = d
-        rows = _table(self.legs, len(LEG_FIELDS))
-        del self.legs[:]
+        self.pack_legs()
+        blocks = self._leg_blocks
+        rows = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        blocks.clear()
         key, d = rows[:, LEG_KEY].astype(np.int64), rows[:, LEG_DRONE].astype(np.int64)
         reason = rows[:, LEG_REASON].astype(np.int64)
         redirected = reason == _PREEMPTED
