@@ -317,12 +317,12 @@ class Fleet:
         """Take decisions of the closest-idle rule from the dispatcher's flat candidate lists
         ``first``, by key: the nearest dock, its flight length, flight time (dock to scene)
         and the charge a dispatch from it needs (both as :func:`flight_time_s` and
-        :func:`battery_needed_s` compute them), the second dock, its length, the third's
-        length. Legs are straight, so no authorisation delay applies beyond the sector
-        service's. :meth:`decide_first` sends the READY drone of the nearest or second dock
-        and leaves every other case to ``otherwise(key)``."""
+        :func:`battery_needed_s` compute them), the second dock and its length, the third dock
+        and its length, the fourth's length. Legs are straight, so no authorisation delay
+        applies beyond the sector service's. :meth:`decide_first` sends the READY drone of one
+        of the three nearest docks and leaves every other case to ``otherwise(key)``."""
         (self._dock0, self._dist0, self._out0, self._need0, self._dock1, self._dist1,
-         self._dist2) = first
+         self._dock2, self._dist2, self._dist3) = first
         self._otherwise = otherwise
 
     def _ready_drone(self, k: int, dist: float, now: float, service: int) -> int:
@@ -344,13 +344,12 @@ class Fleet:
         return -1
 
     def decide_first(self, i: int) -> None:
-        """Decide incident i by the closest-idle rule when the answer lies at one of its two
+        """Decide incident i by the closest-idle rule when the answer lies at one of its three
         nearest docks, and start the mission; else ``otherwise(i)``.
 
-        The answer is the nearest dock's READY drone (lowest id) when the second candidate is
-        strictly farther (a dock as near could hold a lower drone id); when the nearest dock
-        has no READY drone, the second's, when the third is strictly farther. That is the
-        drone :meth:`nearest_ready` would choose on the whole row. This is the kernel's handler
+        The answer is the READY drone (lowest id) of the first of those docks that has one,
+        when the next candidate is strictly farther (a dock as near could hold a lower drone
+        id): the drone :meth:`nearest_ready` would choose on the whole row. This is the kernel's handler
         for drone decisions, so the common case (:meth:`send`'s) is inline, with the same
         arithmetic; the equality checks of every change guard that the two stay in step."""
         k = self._dock0[i]
@@ -380,7 +379,17 @@ class Fleet:
                 return
             dist = self._dist1[i]
             d = self._ready_drone(k, dist, now, self._svc[i])
-            if d < 0 or not self._dist2[i] > dist:
+            if d < 0:  # nor at the second: the third?
+                k = self._dock2[i]
+                if k < 0:
+                    self._otherwise(i)
+                    return
+                dist = self._dist2[i]
+                d = self._ready_drone(k, dist, now, self._svc[i])
+                if d < 0 or not self._dist3[i] > dist:
+                    self._otherwise(i)
+                    return
+            elif not self._dist2[i] > dist:
                 self._otherwise(i)
                 return
             spec = self.spec

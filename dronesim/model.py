@@ -311,10 +311,10 @@ class _DroneDispatcher:
         #: the arrays and the position in them) only when it does not.
         self.flat = False
         #: By key: nearest dock, its flight length, flight time and the charge a dispatch
-        #: from it needs (computed in bulk as Fleet computes them), second dock, its length,
-        #: third length (inf and -1 where there is none). Flat rows have no authorisation
-        #: delay (they are in distance order).
-        self.first: tuple[list, ...] = tuple([] for _ in range(7))
+        #: from it needs (computed in bulk as Fleet computes them), second dock and length,
+        #: third dock and length, fourth length (-1 and inf where there is none). Flat rows
+        #: have no authorisation delay (they are in distance order).
+        self.first: tuple[list, ...] = tuple([] for _ in range(9))
         self._arrays: list[tuple | None] = []
         self._pos: list[int] = []
         #: With ``flat`` and straight legs, the batched KD-tree query asks only for the
@@ -397,7 +397,8 @@ class _DroneDispatcher:
         out = spec.climb_s + dist[:, 0] / spec.speed_m_s + spec.descent_s
         need = 2 * out + spec.min_on_scene_s + spec.reserve_s
         cols = (cand[:, 0], dist[:, 0], out, need, column(cand, 1, -1), column(dist, 1, np.inf),
-                column(dist, 2, np.inf), np.arange(rows.size))
+                column(cand, 2, -1), column(dist, 2, np.inf), column(dist, 3, np.inf),
+                np.arange(rows.size))
         stores = (*self.first, self._pos)
         if rows.size == n:  # every incident decides: whole slices
             sl = slice(start, start + n)
