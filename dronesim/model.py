@@ -604,18 +604,24 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
     # The run creates millions of small objects and keeps large lists alive: automatic cyclic
     # garbage collection would traverse those lists again and again (it took two thirds of
     # the time of a drones-only run). Nothing the run creates per event forms a cycle, so it is
-    # off during the run; young objects are collected at each chunk boundary.
+    # off during the run; young objects are collected at each chunk boundary. The run's
+    # long-lived lists are frozen while still empty (gc.freeze), so that those collections do
+    # not traverse them once they hold a chunk (13 ms a run at 200 drones); a process that
+    # froze objects of its own is left as it is.
     enabled = gc.isenabled()
     gc.disable()
+    freeze = gc.get_freeze_count() == 0
     try:
-        return _run(prep, replication, sink, incidents, chunk_s)
+        return _run(prep, replication, sink, incidents, chunk_s, freeze)
     finally:
+        if freeze:
+            gc.unfreeze()
         if enabled:
             gc.enable()
 
 
 def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Incidents | None,
-         chunk_s: float | None) -> ReplicationResult:
+         chunk_s: float | None, freeze: bool = False) -> ReplicationResult:
     wall0 = time.perf_counter()
     scn = prep.scenario
     streams = Streams(scn.simulation.seed, replication)
@@ -694,6 +700,8 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
                 out.write_incidents(chunk)
                 agg.add_incidents(chunk)
 
+    if freeze:
+        gc.freeze()
     # Known moments not yet walked: (time, kind, incident id, key).
     later = tuple(np.zeros(0, dt) for dt in (float, np.int64, np.int64, np.int64))
     peak = 0
