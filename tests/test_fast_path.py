@@ -89,3 +89,75 @@ def test_fast_path_equals_the_policy_seam(case):
     pd.testing.assert_frame_equal(a.missions, b.missions, check_exact=True)
     assert json.dumps(a.kpis, sort_keys=True, default=float) == \
         json.dumps(b.kpis, sort_keys=True, default=float)
+
+
+# --- operations features (issue 9) ---------------------------------------------------------
+# Grounding (weather, night), duty holds and faults (rosters, repairs, maintenance), relief
+# drones and airframe types (per-dock speed, endurance, recharge, range) change which drone
+# goes or whether it flies. With any of them on, the closest-idle rule is not decided by
+# Fleet.decide_first (its flat lists hold the [drones] airframe's flight times and know
+# nothing of holds, grounding or faults) nor started inline by Fleet.send: it takes the
+# general path, and must still equal the policy seam bit for bit.
+
+OPS_CASES = {
+    "mixed_fleet": lambda: _scenario("met_mixed_fleet.toml", 0.5),
+    "weather_night_faults": lambda: _scenario("met_baseline_operations.toml", 0.5,
+                                              faults__failures_per_flight_hour=1.0),
+    "night_slower": lambda: _scenario("met_baseline_operations.toml", 0.5,
+                                      night__rule="slower", night__speed_factor=0.7,
+                                      night__extra_launch_s=60.0),
+    "rosters": lambda: _scenario("met_rosters.toml", 0.5),
+    "relief": lambda: _scenario("met_relief_short_battery.toml", 0.5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPS_CASES))
+def test_fast_path_equals_the_policy_seam_with_operations(case):
+    scn = OPS_CASES[case]()
+    fast = prepare(scn)
+    seam = prepare(scn)
+    seam.new_policy = ViaSnapshot
+    a = run_replication(fast, 0)
+    b = run_replication(seam, 0)
+    assert len(a.missions) > 50
+    pd.testing.assert_frame_equal(a.incidents, b.incidents, check_exact=True)
+    pd.testing.assert_frame_equal(a.missions, b.missions, check_exact=True)
+    assert json.dumps(a.kpis, sort_keys=True, default=float) == \
+        json.dumps(b.kpis, sort_keys=True, default=float)
+
+
+def _count_fast_path(monkeypatch) -> dict[str, int]:
+    """Count calls of the fast path's entry points (Fleet.decide_first, send's inline start)."""
+    from dronesim.fleet import Fleet
+
+    calls = {"decide_first": 0, "inline": 0}
+    decide_first, land = Fleet.decide_first, Fleet._land
+
+    def counted(self, i):
+        calls["decide_first"] += 1
+        return decide_first(self, i)
+
+    def landing(self, m, d, t):  # the general path schedules landings here, the inline one not
+        calls["inline"] -= 1
+        return land(self, m, d, t)
+
+    monkeypatch.setattr(Fleet, "decide_first", counted)
+    monkeypatch.setattr(Fleet, "_land", landing)
+    return calls
+
+
+@pytest.mark.parametrize("case", sorted(OPS_CASES))
+def test_operations_take_the_general_path(case, monkeypatch):
+    calls = _count_fast_path(monkeypatch)
+    res = run_replication(prepare(OPS_CASES[case]()), 0)
+    assert calls["decide_first"] == 0
+    # Every landing of the drones' own missions was scheduled by the general path (relief
+    # legs time their landings themselves and are not in the count).
+    own = int((~res.missions["relief"]).sum())
+    assert -calls["inline"] >= own > 50
+
+
+def test_without_operations_the_fast_path_is_taken(monkeypatch):
+    calls = _count_fast_path(monkeypatch)
+    run_replication(prepare(CASES["met_congested"]()), 0)
+    assert calls["decide_first"] > 100
