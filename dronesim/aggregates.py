@@ -151,6 +151,9 @@ class Aggregates:
         self.faults = scn.faults.failures_per_flight_hour > 0
         self.resolving = any(any(v) for v in scn.value.drone_resolved_share.values())
         self.relief = scn.relief.enabled
+        #: Some service sends ground units: without, the ground figures are all empty (their
+        #: sums stay zero, read as such) and are not computed per chunk.
+        self.ground = any(sv.ground.base != "none" for sv in scn.services.values())
         # Mixed fleets: missions and flight time by airframe type (fleet.AirframeTable).
         self.types = prep.airframes if scn.airframes else None
         if self.types is not None:
@@ -246,20 +249,22 @@ class Aggregates:
         add("ground_n", g_ok)
         for s in WITHIN_S:
             add(f"ground_le_{s}", ground <= s)
-        # Mutual aid (ground.py) and the most urgent grade's ground response (per-borough
-        # anchors are published for I-grade calls).
-        add("aided", g_ok & (c["mutual_aid_from"][w] != ""))
-        g1 = g_ok & (c["priority"][w] == 1)
-        add("ground1_sum", g1, ground)
-        add("ground1_n", g1)
-        add("ground1_le_900", g1 & (ground <= 900))
         gd_ok = on & g_ok
-        # Covered until handover: a drone on scene without a break from the first arrival
-        # until the ground unit arrived (reliefs included, dronesim.relief).
-        end = np.fmax(c["t_drone_leave"][w], c["t_relief_leave"][w])
         gap = c["relief_gap_s"][w]
-        g_at = c["t_ground_arrival"][w]
-        add("covered", gd_ok & (end >= g_at - 1e-9) & ~(gap > 0))
+        if self.ground:
+            # Mutual aid (ground.py) and the most urgent grade's ground response (per-borough
+            # anchors are published for I-grade calls).
+            if self.mutual_aid:
+                add("aided", g_ok & (c["mutual_aid_from"][w] != ""))
+            g1 = g_ok & (c["priority"][w] == 1)
+            add("ground1_sum", g1, ground)
+            add("ground1_n", g1)
+            add("ground1_le_900", g1 & (ground <= 900))
+            # Covered until handover: a drone on scene without a break from the first arrival
+            # until the ground unit arrived (reliefs included, dronesim.relief).
+            end = np.fmax(c["t_drone_leave"][w], c["t_relief_leave"][w])
+            g_at = c["t_ground_arrival"][w]
+            add("covered", gd_ok & (end >= g_at - 1e-9) & ~(gap > 0))
         if self.relief:
             relieved = on & (c["relief_drones"][w] > 0)
             add("relieved", relieved)

@@ -390,8 +390,12 @@ class Records:
         # The drone on scene resolved the incident alone: no ground unit was sent.
         cols["drone_resolved"] = ints("drone_resolved", bool)
         # Mutual aid: GSS code of the borough whose unit came (ground.py), "" for none.
-        aid = ints("mutual_aid_from", np.int64)
-        cols["mutual_aid_from"] = np.where(aid >= 0, self.borough_codes[np.maximum(aid, 0)], "")
+        codes = self.borough_codes
+        if "mutual_aid_from" in unwritten:  # (the dtype np.where gives below)
+            cols["mutual_aid_from"] = np.full(r.n, "", np.where(False, codes[:1], "").dtype)
+        else:
+            aid = ints("mutual_aid_from", np.int64)
+            cols["mutual_aid_from"] = np.where(aid >= 0, codes[np.maximum(aid, 0)], "")
         outcome = self.drone_outcome[sl].copy()
         outcome[self._on_scene[sl]] = _ON_SCENE
         cols["drone_outcome"] = outcome
