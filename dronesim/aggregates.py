@@ -26,6 +26,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import sparse
 
 from .metrics import WITHIN_S
 from .records import DRONE_OUTCOMES, GROUNDED_REASONS, IncidentChunk, MissionChunk
@@ -109,10 +110,15 @@ class _Stats:
 
     def add(self, name: str, groups: np.ndarray, weights: np.ndarray | None = None) -> None:
         x = np.bincount(groups, weights=weights, minlength=self.g)[:self.g]
+        self.add_sums(name, x, counts=weights is None)
+
+    def add_sums(self, name: str, x: np.ndarray, counts: bool) -> None:
+        """Add one chunk's per-group sums (``counts``: whole numbers, kept as integers)."""
+        x = x.astype(np.int64) if counts else x.astype(float)
         if name in self.v:
             self.v[name] = self.v[name] + x
         else:
-            self.v[name] = x.astype(float) if weights is not None else x.astype(np.int64)
+            self.v[name] = x
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.v.get(name, np.zeros(self.g))
@@ -145,6 +151,9 @@ class Aggregates:
         self.faults = scn.faults.failures_per_flight_hour > 0
         self.resolving = any(any(v) for v in scn.value.drone_resolved_share.values())
         self.relief = scn.relief.enabled
+        #: Some service sends ground units: without, the ground figures are all empty (their
+        #: sums stay zero, read as such) and are not computed per chunk.
+        self.ground = any(sv.ground.base != "none" for sv in scn.services.values())
         # Mixed fleets: missions and flight time by airframe type (fleet.AirframeTable).
         self.types = prep.airframes if scn.airframes else None
         if self.types is not None:
@@ -164,6 +173,9 @@ class Aggregates:
         self.n_missions = 0
         self._fp = {k: [hashlib.blake2b(digest_size=16) for _ in range(4)]
                     for k in ("all", *self.services)}
+        if S == 1:  # a lone service hashes the bytes "all" hashes: share those hashers
+            own = self._fp[self.services[0]]
+            own[:3] = self._fp["all"][:3]
         self._svc_id = np.array([SERVICE_IDS[s] for s in self.services], np.int8)
 
     # --- updates -------------------------------------------------------------------------------
@@ -173,6 +185,8 @@ class Aggregates:
         for h, a in zip(self._fp["all"], parts):
             h.update(np.ascontiguousarray(a, np.float64).tobytes())
         self._fp["all"][3].update(self._svc_id[svc].tobytes())
+        if len(self.services) == 1:
+            return  # the service's hashers are those of "all" (see __init__)
         for k, name in enumerate(self.services):
             sel = svc == k
             for h, a in zip(self._fp[name], parts):
@@ -199,17 +213,21 @@ class Aggregates:
         pwait = (c["t_pilot"] - c["t_drone_assigned"])[w]
         gwait = (c["t_ground_dispatch"] - c["t_call"])[w]
         outcome = c["drone_outcome"][w].astype(np.int64)
-        # Each row counts in "all", its service and its borough.
-        rows = np.arange(t.size)
-        grp = np.concatenate([np.zeros(t.size, np.int64), 1 + svc, 1 + S + bor])
-        rep = np.concatenate([rows, rows, rows])
-        st = self.stats
+        # Each row counts in "all", its service and its borough: the chunk's group sums are one
+        # product of the rows-by-groups incidence (3 ones a row) with a table of the per-row
+        # quantities, 0 where a quantity does not apply. csc_matvecs adds the rows into each
+        # group in row order, as a bincount of the masked rows would: the sums are the same to
+        # the bit (adding 0.0 changes no sum).
+        n = t.size
+        grp = np.stack([np.zeros(n, np.int64), 1 + svc, 1 + S + bor], axis=1)
+        member = sparse.csr_matrix((np.ones(3 * n), grp.ravel(), np.arange(0, 3 * n + 1, 3)),
+                                   shape=(n, self.n_groups))
+        specs: list[tuple[str, np.ndarray, np.ndarray | None]] = []
 
         def add(name: str, mask: np.ndarray, weights: np.ndarray | None = None) -> None:
-            m = mask[rep]
-            st.add(name, grp[m], None if weights is None else weights[rep][m])
+            specs.append((name, mask, weights))
 
-        ones = np.ones(t.size, bool)
+        ones = np.ones(n, bool)
         add("n", ones)
         add("suited", suited)
         add("on", on)
@@ -222,35 +240,37 @@ class Aggregates:
             for k in range(1, len(GROUNDED_REASONS)):
                 add(f"grounded_{GROUNDED_REASONS[k]}", why == k)
         d_ok = on & ~np.isnan(drone)
-        add("drone_sum", d_ok, np.where(d_ok, drone, 0.0))
+        add("drone_sum", d_ok, drone)
         add("drone_n", d_ok)
         for s in WITHIN_S:
             add(f"drone_le_{s}", on & (drone <= s))
         g_ok = ~np.isnan(ground)
-        add("ground_sum", g_ok, np.where(g_ok, ground, 0.0))
+        add("ground_sum", g_ok, ground)
         add("ground_n", g_ok)
         for s in WITHIN_S:
             add(f"ground_le_{s}", ground <= s)
-        # Mutual aid (ground.py) and the most urgent grade's ground response (per-borough
-        # anchors are published for I-grade calls).
-        add("aided", g_ok & (c["mutual_aid_from"][w] != ""))
-        g1 = g_ok & (c["priority"][w] == 1)
-        add("ground1_sum", g1, np.where(g1, ground, 0.0))
-        add("ground1_n", g1)
-        add("ground1_le_900", g1 & (ground <= 900))
         gd_ok = on & g_ok
-        # Covered until handover: a drone on scene without a break from the first arrival
-        # until the ground unit arrived (reliefs included, dronesim.relief).
-        end = np.fmax(c["t_drone_leave"][w], c["t_relief_leave"][w])
         gap = c["relief_gap_s"][w]
-        g_at = c["t_ground_arrival"][w]
-        add("covered", gd_ok & (end >= g_at - 1e-9) & ~(gap > 0))
+        if self.ground:
+            # Mutual aid (ground.py) and the most urgent grade's ground response (per-borough
+            # anchors are published for I-grade calls).
+            if self.mutual_aid:
+                add("aided", g_ok & (c["mutual_aid_from"][w] != ""))
+            g1 = g_ok & (c["priority"][w] == 1)
+            add("ground1_sum", g1, ground)
+            add("ground1_n", g1)
+            add("ground1_le_900", g1 & (ground <= 900))
+            # Covered until handover: a drone on scene without a break from the first arrival
+            # until the ground unit arrived (reliefs included, dronesim.relief).
+            end = np.fmax(c["t_drone_leave"][w], c["t_relief_leave"][w])
+            g_at = c["t_ground_arrival"][w]
+            add("covered", gd_ok & (end >= g_at - 1e-9) & ~(gap > 0))
         if self.relief:
             relieved = on & (c["relief_drones"][w] > 0)
             add("relieved", relieved)
             add("relief_legs", relieved, c["relief_drones"][w].astype(float))
-            add("rgap_sum", relieved, np.where(relieved, np.nan_to_num(gap), 0.0))
-        add("ground_d_sum", gd_ok, np.where(gd_ok, ground, 0.0))
+            add("rgap_sum", relieved, np.nan_to_num(gap))
+        add("ground_d_sum", gd_ok, ground)
         add("ground_d_n", gd_ok)
         if self.resolving:  # resolved by the drone: no ground unit ever came, the drone first
             resolved = c["drone_resolved"][w]
@@ -258,37 +278,46 @@ class Aggregates:
             add("first", on & ((drone < ground) | resolved))
             busy = (c["t_ground_clear"] - c["t_ground_dispatch"])[w]
             b_ok = ~np.isnan(busy)
-            add("busy_sum", b_ok, np.where(b_ok, busy, 0.0))
+            add("busy_sum", b_ok, busy)
             add("busy_n", b_ok)
         else:
             add("first", on & (drone < ground))
-        add("saved_sum", gd_ok, np.where(gd_ok, ground - drone, 0.0))
+        add("saved_sum", gd_ok, ground - drone)
         add("hit", suited & on & (drone <= self.within_s))
+        early, late = t < self.fifths[0], t >= self.fifths[1]
         for name, v, mask in (("qwait", qwait, on), ("pwait", pwait, on), ("gwait", gwait, ones)):
             ok = mask & ~np.isnan(v)
-            vv = np.where(ok, v, 0.0)
-            add(f"{name}_sum", ok, vv)
+            add(f"{name}_sum", ok, v)
             add(f"{name}_n", ok)
             if name != "pwait":
-                add(f"{name}_first_sum", ok & (t < self.fifths[0]), vv)
-                add(f"{name}_first_n", ok & (t < self.fifths[0]))
-                add(f"{name}_last_sum", ok & (t >= self.fifths[1]), vv)
-                add(f"{name}_last_n", ok & (t >= self.fifths[1]))
+                add(f"{name}_first_sum", ok & early, v)
+                add(f"{name}_first_n", ok & early)
+                add(f"{name}_last_sum", ok & late, v)
+                add(f"{name}_last_n", ok & late)
         add("pwait_pos", on & (pwait > 1e-9))
+        # One quantity a row of the table (contiguous writes); a weight only where it applies.
+        table = np.zeros((len(specs), n))
+        for row, (_, mask, weights) in zip(table, specs):
+            if weights is None:
+                row[:] = mask
+            else:
+                np.copyto(row, weights, where=mask)
+        sums = np.asarray(member.T @ table.T)
+        st = self.stats
+        for j, (name, _, _) in enumerate(specs):
+            st.add_sums(name, sums[:, j], counts=not name.endswith("_sum"))
         # Histograms: drone and ground for every group, ground on drone incidents for all and
-        # per service.
+        # per service. Only the cells hit are touched (a bincount over the whole table would
+        # cost per chunk what the table holds, not what the chunk holds).
         nb = self.bins.n
-        for key, v, mask, groups in (("drone", drone, d_ok, 3), ("ground", ground, g_ok, 3),
-                                     ("ground_d", ground, gd_ok, 2)):
-            m = mask[rep[:groups * t.size]]
-            if not m.any():
+        for key, v, mask, families in (("drone", drone, d_ok, 3), ("ground", ground, g_ok, 3),
+                                       ("ground_d", ground, gd_ok, 2)):
+            rows = np.flatnonzero(mask)
+            if rows.size == 0:
                 continue
-            g = grp[:groups * t.size][m]
-            b = self.bins.index(v[rep[:groups * t.size]][m])
-            # Only the bins hit (a bincount over the whole table would cost per chunk what
-            # the table holds, not what the chunk holds).
-            cells, counts = np.unique(g * nb + b, return_counts=True)
-            self.hist[key].reshape(-1)[cells] += counts
+            b = self.bins.index(v[rows])
+            cells = grp[rows, :families] * nb + b[:, None]
+            np.add.at(self.hist[key].reshape(-1), cells.ravel(), 1)
 
     def add_missions(self, chunk: MissionChunk) -> None:
         """Fold mission legs in: airborne and pilot-held time within the window."""

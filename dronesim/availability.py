@@ -57,6 +57,7 @@ import numpy as np
 
 from .daylight import night_hours
 from .weather import HOUR_S, REASONS, replication_flyability
+from .records import LEG_DRONE_LAUNCH, LEG_END
 
 if TYPE_CHECKING:
     from .fleet import Fleet
@@ -267,9 +268,11 @@ class Duty:
         """Whether drone d, flying home, will be in service when it lands (no fault due on
         this flight, no maintenance due after it): only then may a mission be booked on it."""
         fl = self.fleet
-        if fl._fail[d] <= fl.land_at[d]:
+        m = fl._m[d]  # the mission in flight, a leg row (records.LEG_FIELDS)
+        land = m[LEG_END]
+        if fl._fail[d] <= land:
             return False
-        if self.maint_every_s > 0 and (self.since_maint[d] + fl.land_at[d] - fl.t_launch[d]
+        if self.maint_every_s > 0 and (self.since_maint[d] + land - m[LEG_DRONE_LAUNCH]
                                        >= self.maint_every_s):
             return False
         return True

@@ -11,8 +11,33 @@ Its phase times are computed arithmetically the moment it is cleared to launch, 
 holds one event per mission that a policy could notice: the landing ("drone free at t"). A drone
 that must first charge adds one event (charged), a wait for a pilot with a finite
 ``max_queue_wait_s`` one more (its deadline). When the ground unit's arrival becomes known in
-flight, or the drone is pre-empted, the landing is rescheduled (the stale event is ignored by
-its token). Pilots and sector slots are counters (:class:`~dronesim.infrastructure.SlotPool`).
+flight, or the drone is pre-empted, the landing is rescheduled (the stale event is ignored: the
+mission holds its pending event). Pilots and sector slots are counters
+(:class:`~dronesim.infrastructure.SlotPool`).
+
+Why the hot path looks as it does (issue 8; every figure is per incident on the benchmark):
+
+* A mission in flight is one list per drone (``Fleet._m``), laid out as the leg's record row
+  (:data:`~dronesim.records.LEG_FIELDS`): made with one store at launch, appended as it stands
+  at the landing. The incident's drone columns are filled from these rows in bulk
+  (:meth:`~dronesim.records.Records.take_missions`), not element by element.
+* Under the closest-idle rule (a policy with ``nearest_ready_only``) the kernel calls
+  :meth:`Fleet.decide_first` directly: the READY drone of the nearest (or second) candidate
+  dock is found from flat per-key lists the dispatcher fills in bulk (dock, flight length,
+  flight time and charge needed precomputed vectorised), and the common mission (a pilot free
+  at once, no sector caps, no stand-down) is started inline with the arithmetic of
+  :meth:`Fleet.send` and :meth:`Fleet._cleared`. Every other case takes the general path.
+  So does every mission while an operations feature is on (:attr:`Fleet.operations`:
+  weather or night grounding, duty holds and faults, relief drones, airframe types): the flat
+  lists hold the ``[drones]`` airframe's flight times and the inline start knows nothing of
+  grounding at launch, faults or relief, so the closest-idle rule is then decided on the
+  candidate row by :meth:`Fleet.nearest_ready` (as the policy seam decides it) and started by
+  :meth:`Fleet._cleared`.
+* Landings are pushed on SimPy's queue directly as :attr:`Kernel.Call` events sharing one
+  callbacks list, and a landing makes the drone idle inline.
+
+These copies of the general path's arithmetic are kept in step by bit-for-bit comparisons of
+the record tables on many scenarios whenever the engine changes.
 
 Battery model: flight and hover both drain one second of endurance per second; charging at the
 dock restores ``endurance_s`` in ``recharge_full_s`` (linear). A dispatch is feasible only if the
@@ -23,13 +48,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .dispatch.base import CHARGING, READY, RETURNING, FleetSnapshot
 from .infrastructure import PilotRooms, Sectors, SlotPool
-from .records import LEAVE, OUTCOME, Records
+from .records import (LEAVE, LEG_DRONE, LEG_END, LEG_FIELDS, LEG_FLAGS, LEG_KEY, LEG_REASON,
+                      MISSION_FLAGS, OUTCOME, Records)
 from .scenario import DroneSpec
 from .sites import Docks
 
@@ -37,7 +64,27 @@ if TYPE_CHECKING:
     from .model import Kernel
 
 __all__ = ["flight_time_s", "battery_needed_s", "Fleet", "AirframeTable", "IDLE", "RESERVED",
-           "FLYING", "OFF"]
+           "FLYING", "OFF", "UNSETTLED"]
+
+# Fields of a mission in flight (Fleet._m): the incident; its assignment time, flight length,
+# authorisation delay; the current leg's pilot time, launch and launch charge; the drone's
+# launch and launch charge (of the first leg, for a pre-empted chain); on scene (NaN: turned
+# back by a fault on the way out), latest leave (battery, or a fault), the flight home,
+# leave, land, leave reason; the pending landing event (a landing whose event is no longer
+# this one was rescheduled and is ignored); the leg's MISSION_FLAGS bits (fault, relief).
+# The list is laid out as a leg's row (records.LEG_FIELDS), so that the landing logs it as it
+# stands: the event's slot then holds the drone, the landing's the time it ended.
+(_M_I, _M_ASSIGNED, _M_DIST, _M_DELAY, _M_PILOT, _M_LEG_LAUNCH, _M_LEG_BATTERY, _M_LAUNCH,
+ _M_BATTERY, _M_SCENE, _M_LATEST, _M_BACK, _M_LEAVE, _M_LAND, _M_REASON, _M_EV,
+ _M_FLAGS) = range(17)
+assert (_M_I, _M_LAND, _M_REASON, _M_EV, _M_FLAGS) == (LEG_KEY, LEG_END, LEG_REASON, LEG_DRONE,
+                                                      LEG_FLAGS)
+assert len(LEG_FIELDS) == 17
+_FAULT_FLAG, _RELIEF_FLAG = MISSION_FLAGS["fault"], MISSION_FLAGS["relief"]
+
+#: :meth:`Fleet.nearest_ready` on a row that is only a prefix of the candidates, when the
+#: answer could lie beyond it (see there).
+UNSETTLED = (-1, -1)
 
 # Drone states. OFF: at its dock but out of service (availability.Duty: roster, repair, ...).
 IDLE, RESERVED, FLYING, OFF = 0, 1, 2, 3
@@ -180,7 +227,8 @@ class Fleet:
     """State of every drone, and the missions that move it (see the module docstring).
 
     Drones are numbered dock by dock. Per-drone state is kept in Python lists (one element at a
-    time is all the hot path touches). Incidents are addressed by their key in ``rec``.
+    time is all the hot path touches); a flying drone's mission is one list (``_m``).
+    Incidents are addressed by their key in ``rec``.
     """
 
     def __init__(self, env: Kernel, spec: DroneSpec, docks: Docks, rooms: PilotRooms,
@@ -198,6 +246,9 @@ class Fleet:
             sectors.on_grant = self._cleared
         self._sectors_on = sectors is not None and sectors.active
         self._sector_delay = sectors.delay_s if sectors is not None else 0.0
+        self._lead = 0.0 + self._sector_delay  # a leg's delay when it needs no authorisation
+        self._overhead = spec.launch_overhead_s
+        self._reserve = spec.reserve_s
         self.pooled = pooled
         self.max_wait_s = max_wait_s
         self.rec = rec
@@ -218,18 +269,20 @@ class Fleet:
         self.t0 = [0.0] * n
         self.booked = [-1] * n  # incident waiting for this drone to land
         self.incident_of = [-1] * n
-        self.token = [0] * n  # version of the drone's landing event
         # The mission in hand (valid while FLYING): launch and battery at launch, the current
         # leg, its timing.
-        self.t_launch = [nan] * n
-        self.battery_launch = [nan] * n
-        self.t_scene = [nan] * n
-        self.leave_at = [nan] * n
-        self.land_at = [nan] * n
-        self._latest = [nan] * n
-        self._back = [nan] * n
-        self._reason = [0] * n
-        self._leg = [(nan, nan, nan)] * n  # (t_pilot, t_launch, battery) of the current leg
+        #: The mission in flight (while FLYING): one list indexed by the _M_* constants, made
+        #: when the drone is cleared to launch (one store where a list per field took a dozen)
+        #: and read back at the landing in one unpacking.
+        self._m: list[list | None] = [None] * n
+        # The assignment in hand before launch (while RESERVED): when, the flight length, the
+        # authorisation delay (NaN: none asked), when a pilot was granted (NaN: not yet). They
+        # go into the mission, or into a stand-down row (Records.stood_down).
+        self._t_assigned = [nan] * n
+        self._dist = [nan] * n
+        self._delay = [nan] * n
+        self._t_pilot = [nan] * n
+        self._booking: list[tuple[float, float, float]] = [(nan, nan, nan)] * n  # of booked
         self._pilot_pool: list[SlotPool | None] = [None] * n
         self._sector_pool: list[SlotPool | None] = [None] * n
         self.dock_idle = np.asarray(docks.drones, np.int64).tolist()  # IDLE drones per dock
@@ -250,6 +303,7 @@ class Fleet:
         # rate and range; per drone endurance and rate (battery_at). One type: all the same.
         at = airframes if airframes is not None else AirframeTable.single(spec, len(docks))
         self.airframes = at
+        self._typed = airframes is not None
         self._spd = list(at.speed)  # cruise speed per dock
         self._end_k = list(at.endurance)
         self._full_k = [r == math.inf for r in at.rate]
@@ -278,6 +332,30 @@ class Fleet:
         #: Speed per dock at which a dispatch's charge is judged (the night speed under
         #: "slower": availability.py).
         self._need_spd = list(self._spd)
+        #: An operations feature is on (set again by the model once they are attached): the
+        #: inline mission start of send is off, decide_first is not bound (see operations).
+        self._ops = airframes is not None
+        self._drone_id = rec.drone_id
+        self._range_of = rec.range_of
+        self._legs = rec.legs
+        self._leg_block = rec.LEG_BLOCK
+        rec.drone_dock = np.asarray(self.dock_of, np.int64)
+        # Landings are pushed on the kernel's queue directly (see Kernel.Call): one shared
+        # callbacks list, the drone as the argument.
+        self._queue = env._queue
+        self._eid = env._eid
+        self._Call = type(env).Call
+        self._landed_cbs = [self._landed]
+
+    @property
+    def operations(self) -> bool:
+        """An operations feature that changes which drone goes or whether it flies is on:
+        grounding (weather, night), duty holds and faults (rosters, repairs, maintenance),
+        relief drones, or airframe types (per-dock speed, endurance, recharge, range). The
+        closest-idle fast path (:meth:`decide_first`, the inline start of :meth:`send`) is
+        exact only without them; with one, missions start on the general path."""
+        return (self.grounding is not None or self.duty is not None or self.relief is not None
+                or self._typed)
 
     # --- pure state queries ------------------------------------------------------------------
     def battery_at(self, d: int, t: float) -> float:
@@ -307,12 +385,13 @@ class Fleet:
             if b >= need:
                 return READY, now
             return CHARGING, now + (need - b) / self._rt[d]
-        if st == FLYING and self.booked[d] < 0 and now >= self.leave_at[d] \
+        if st == FLYING and self.booked[d] < 0 and now >= self._m[d][_M_LEAVE] \
                 and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
-            battery_land = self.battery_launch[d] - (self.land_at[d] - self.t_launch[d])
+            m = self._m[d]
+            battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH])
             short = max(0.0, need - battery_land)
             extra = 0.0 if short == 0 else short / self._rt[d]
-            return RETURNING, self.land_at[d] + extra
+            return RETURNING, m[_M_LAND] + extra
         return -1, math.inf
 
     def _eligible(self, d: int, service: int) -> bool:
@@ -323,7 +402,11 @@ class Fleet:
         """(drone, position of its dock in ``row``) of the READY drone at the nearest candidate
         dock (ties: lowest drone id), or None. Scans only docks with an idle drone; builds
         nothing. When the rows are in distance order (``by_distance``: no authorisation delay
-        reorders them) the scan stops at the first dock farther than one with a READY drone."""
+        reorders them) the scan stops at the first dock farther than one with a READY drone.
+
+        A row may carry a fourth element, true when it is only the first candidates of a longer
+        list (in distance order): if the scan reaches its end without stopping, the answer
+        could lie beyond it, and :data:`UNSETTLED` is returned."""
         dock_idle, by_dock, state = self.dock_idle, self.by_dock, self.state
         best, best_dist, best_pos = None, math.inf, -1
         spec = self.spec
@@ -353,7 +436,130 @@ class Fleet:
                     if dist < best_dist or d < best:
                         best, best_dist, best_pos = d, dist, pos
                     break  # drones of a dock are in id order
+        else:
+            if len(row) > 3 and row[3]:
+                return UNSETTLED
         return None if best is None else (best, best_pos)
+
+    def bind_first(self, first: tuple[list, ...], otherwise: Callable[[int], None]) -> None:
+        """Take decisions of the closest-idle rule from the dispatcher's flat candidate lists
+        ``first``, by key: the nearest dock, its flight length, flight time (dock to scene)
+        and the charge a dispatch from it needs (both as :func:`flight_time_s` and
+        :func:`battery_needed_s` compute them), the second dock and its length, the third dock
+        and its length, the fourth's length. Legs are straight, so no authorisation delay
+        applies beyond the sector service's. :meth:`decide_first` sends the READY drone of one
+        of the three nearest docks and leaves every other case to ``otherwise(key)``."""
+        (self._dock0, self._dist0, self._out0, self._need0, self._dock1, self._dist1,
+         self._dock2, self._dist2, self._dist3) = first
+        self._otherwise = otherwise
+
+    def _ready_drone(self, k: int, dist: float, now: float, service: int) -> int:
+        """The READY drone of dock k for a leg of ``dist`` (lowest id), as
+        :meth:`nearest_ready` looks for it at one dock; -1 if none."""
+        if not self.dock_idle[k]:
+            return -1
+        spec = self.spec
+        need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
+            + spec.min_on_scene_s + spec.reserve_s
+        if need > self._endurance:
+            return -1
+        state = self.state
+        for d in self.by_dock[k]:
+            if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
+                continue
+            if self._full or self.battery_at(d, now) >= need:
+                return d
+        return -1
+
+    def decide_first(self, i: int) -> None:
+        """Decide incident i by the closest-idle rule when the answer lies at one of its three
+        nearest docks, and start the mission; else ``otherwise(i)``.
+
+        The answer is the READY drone (lowest id) of the first of those docks that has one,
+        when the next candidate is strictly farther (a dock as near could hold a lower drone
+        id): the drone :meth:`nearest_ready` would choose on the whole row. This is the kernel's handler
+        for drone decisions, so the common case (:meth:`send`'s) is inline, with the same
+        arithmetic; the equality checks of every change guard that the two stay in step.
+
+        Bound only while no operations feature is on (:attr:`operations`): it reads the
+        ``[drones]`` airframe's flight times and charge needs, and starts missions without the
+        grounding, fault and relief checks of :meth:`_cleared`."""
+        k = self._dock0[i]
+        now = self.env._now
+        state = self.state
+        d = -1
+        if self.dock_idle[k]:
+            need = self._need0[i]
+            if need <= self._endurance:
+                for d in self.by_dock[k]:
+                    if state[d] != IDLE or not (self.pooled or self._eligible(d, self._svc[i])):
+                        continue
+                    if self._full or self.battery_at(d, now) >= need:
+                        break
+                else:
+                    d = -1
+        if d >= 0:
+            dist = self._dist0[i]
+            if not self._dist1[i] > dist:
+                self._otherwise(i)  # a tie: the whole row decides
+                return
+            out = self._out0[i]
+        else:
+            k = self._dock1[i]
+            if k < 0:
+                self._otherwise(i)
+                return
+            dist = self._dist1[i]
+            d = self._ready_drone(k, dist, now, self._svc[i])
+            if d < 0:  # nor at the second: the third?
+                k = self._dock2[i]
+                if k < 0:
+                    self._otherwise(i)
+                    return
+                dist = self._dist2[i]
+                d = self._ready_drone(k, dist, now, self._svc[i])
+                if d < 0 or not self._dist3[i] > dist:
+                    self._otherwise(i)
+                    return
+            elif not self._dist2[i] > dist:
+                self._otherwise(i)
+                return
+            spec = self.spec
+            out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s
+        pool = self._room_of[self._svc[i]]
+        lead = self._lead  # the (zero) leg delay plus the sector service's, as send adds them
+        t_launch = now + lead + self._overhead
+        g = self._t_ground[i]
+        if (pool.free <= 0 or pool._waiting or self._sectors_on or self._deferred is not None
+                or (g == g and g <= t_launch)):
+            self.send(d, i, dist, 0.0)
+            return
+        # send's common case, inline.
+        self._drone_id[i] = d
+        self.dock_idle[k] -= 1
+        self.n_idle -= 1
+        self.incident_of[d] = i
+        pool.free -= 1
+        self._pilot_pool[d] = pool
+        battery = self._endurance if self._full else self.battery_at(d, t_launch)
+        t_scene = t_launch + out
+        spare = battery - out - out - self._reserve
+        latest = t_scene + (spare if spare > 0.0 else 0.0)
+        state[d] = FLYING
+        if self._exponential:
+            leave = t_scene + self._loiter[i]
+            reason = _TASK_DONE
+            if not leave < latest:
+                leave, reason = latest, _BATTERY
+        else:
+            leave, reason = self._leave_time(i, t_scene, latest)
+        land = leave + out
+        ev = self._Call()
+        ev.callbacks = self._landed_cbs
+        ev.arg = d
+        self._m[d] = [i, now, dist, lead, now, t_launch, battery, t_launch, battery, t_scene,
+                      latest, out, leave, land, reason, ev, 0]
+        heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
 
     def _candidates(self, row: tuple[list, list, list], now: float, service: int
                     ) -> tuple[np.ndarray, ...]:
@@ -411,22 +617,86 @@ class Fleet:
         return -1
 
     # --- actions -----------------------------------------------------------------------------
-    def assign(self, d: int, i: int, distance_m: float) -> None:
-        """Commit drone d to incident i (a RETURNING drone is booked for when it lands)."""
+    def assign(self, d: int, i: int, distance_m: float, delay_s: float = math.nan) -> None:
+        """Commit drone d to incident i (a RETURNING drone is booked for when it lands).
+
+        ``distance_m`` and ``delay_s`` are the flight length and authorisation delay of the leg
+        from d's dock."""
         now = self.env._now
-        rec = self.rec
-        rec.t_drone_assigned[i] = now
-        rec.drone_id[i] = d
-        rec.dock_id[i] = self.dock_of[d]
-        rec.drone_distance_m[i] = distance_m
+        self._drone_id[i] = d
         if self.state[d] == FLYING:
-            if self.booked[d] >= 0 or now < self.leave_at[d]:
+            if self.booked[d] >= 0 or now < self._m[d][_M_LEAVE]:
                 raise RuntimeError(f"drone {d} is not bookable")  # policy broke the protocol
             self.booked[d] = i
+            self._booking[d] = (now, distance_m, delay_s)
             return
         if self.state[d] != IDLE:
             raise RuntimeError(f"drone {d} is not available")
+        self._t_assigned[d] = now
+        self._dist[d] = distance_m
+        self._delay[d] = delay_s
+        self._t_pilot[d] = math.nan
         self._start(d, i)
+
+    def send(self, d: int, i: int, distance_m: float, delay_s: float) -> None:
+        """Commit drone d, READY for incident i (:meth:`nearest_ready` found it), and start its
+        mission: as :meth:`assign` and the mission's first steps, with the common case (a pilot
+        free at once, no sector caps, the ground not yet on scene) inline.
+
+        ``delay_s`` is the authorisation delay of the leg from d's dock. The writes, their
+        order and the arithmetic are those of the general path, so results are identical.
+        """
+        now = self.env._now
+        self._drone_id[i] = d
+        self._t_assigned[d] = now
+        self._dist[d] = distance_m
+        self._delay[d] = delay_s
+        self._t_pilot[d] = math.nan
+        self.dock_idle[self.dock_of[d]] -= 1
+        self.n_idle -= 1
+        self.incident_of[d] = i
+        pool = self._room_of[self._svc[i]]
+        if self._deferred is not None:
+            self.state[d] = RESERVED
+            self._deferred.append(d)
+            return
+        spec = self.spec
+        if delay_s != delay_s:  # NaN: no authorisation needed
+            delay_s = 0.0
+        delay_s += self._sector_delay
+        t_launch = now + delay_s + spec.launch_overhead_s
+        g = self._t_ground[i]
+        if pool.free <= 0 or pool._waiting or self._sectors_on or (g == g and g <= t_launch) \
+                or self._ops:
+            # A wait for a pilot or a sector slot, or a stand-down, or an operations feature
+            # (grounding, faults, relief, airframe types: see operations): the general path.
+            self.state[d] = RESERVED
+            self._begin(d)
+            return
+        # A pilot at once (_begin), then the mission's times (_cleared). nearest_ready chose d
+        # with the charge this leg needs now, so there is no wait for charge.
+        pool.free -= 1
+        self._pilot_pool[d] = pool
+        out = spec.climb_s + distance_m / spec.speed_m_s + spec.descent_s
+        battery = self._endurance if self._full else self.battery_at(d, t_launch)
+        t_scene = t_launch + out
+        spare = battery - out - out - spec.reserve_s
+        latest = t_scene + (spare if spare > 0.0 else 0.0)
+        self.state[d] = FLYING
+        if self._exponential:
+            leave = t_scene + self._loiter[i]
+            reason = _TASK_DONE
+            if not leave < latest:
+                leave, reason = latest, _BATTERY
+        else:
+            leave, reason = self._leave_time(i, t_scene, latest)
+        land = leave + out
+        ev = self._Call()
+        ev.callbacks = self._landed_cbs
+        ev.arg = d
+        self._m[d] = [i, now, distance_m, delay_s, now, t_launch, battery, t_launch, battery,
+                      t_scene, latest, out, leave, land, reason, ev, 0]
+        heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
 
     def _start(self, d: int, i: int) -> None:
         self.dock_idle[self.dock_of[d]] -= 1
@@ -453,7 +723,7 @@ class Fleet:
         """The mission starts at the dock: wait for charge if short, then ask for a pilot."""
         i = self.incident_of[d]
         spec = self.spec
-        dist = self.rec.drone_distance_m[i]
+        dist = self._dist[d]
         k = self.dock_of[d]
         need = 2 * (spec.climb_s + dist / self._need_spd[k] + spec.descent_s) \
             + spec.min_on_scene_s + spec.reserve_s
@@ -467,7 +737,7 @@ class Fleet:
             # A pilot at once (SlotPool.take and _pilot, inline on this hot path).
             pool.free -= 1
             self._pilot_pool[d] = pool
-            self.rec.t_pilot[i] = now
+            self._t_pilot[d] = now
             if self._sectors_on:
                 self._sector(d, i, now)
             else:
@@ -500,6 +770,7 @@ class Fleet:
             return
         SlotPool.cancel(ticket)
         i = self.incident_of[d]
+        self._stand_down(d, i)
         self.rec.drone_outcome[i] = _ABANDONED
         self.rec.range_of[i].open -= 1
         now = self.env._now
@@ -509,7 +780,7 @@ class Fleet:
         """Drone d's mission has a pilot: take a sector slot if sectors are capped."""
         i = self.incident_of[d]
         now = self.env._now
-        self.rec.t_pilot[i] = now
+        self._t_pilot[d] = now
         if self._sectors_on:
             self._sector(d, i, now)
         else:
@@ -531,9 +802,9 @@ class Fleet:
             rec.t_sector[i] = now
         # Authorisation: crossing a restriction zone in "authorise" mode, plus the airspace
         # management service's latency; sought before launch, and it covers the return leg.
-        delay = rec.airspace_delay_s[i]
+        delay = self._delay[d]
         delay = (0.0 if delay != delay else delay) + self._sector_delay
-        rec.airspace_delay_s[i] = delay
+        self._delay[d] = delay
         t_launch = now + delay + spec.launch_overhead_s
         k = self.dock_of[d]
         speed = self._spd[k]
@@ -542,6 +813,7 @@ class Fleet:
             code = gr.reason_at(t_launch)
             if code:  # grounded when it would take off: stand down, with the reason
                 self._release(d)
+                self._stand_down(d, i)
                 rec.drone_outcome[i] = _GROUNDED
                 rec.grounded_reason[i] = code
                 rec.range_of[i].open -= 1
@@ -554,31 +826,25 @@ class Fleet:
         if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
             self._release(d)
+            self._stand_down(d, i)
             rec.drone_outcome[i] = _CANCELLED
             rec.range_of[i].open -= 1
             self._to_idle(d, self.battery_at(d, now), now)
             return
-        dist = rec.drone_distance_m[i]
+        dist = self._dist[d]
         out = spec.climb_s + dist / speed + spec.descent_s  # dock to scene
         back = out  # scene to dock (same path)
         battery = self._end[d] if self._full_k[k] else self.battery_at(d, t_launch)
-        self.t_launch[d] = t_launch
-        self.battery_launch[d] = battery
         t_scene = t_launch + out
-        self.t_scene[d] = t_scene
         latest = t_scene + max(0.0, battery - out - back - spec.reserve_s)
         duty = self.duty
         if duty is not None and duty.rate_h > 0:
             t_fail = self._fail[d] = duty.fault_time(d, t_launch)
             if t_fail < t_scene:  # a fault on the way out: turn back at once
-                self._outbound_fault(d, i, t_launch, t_fail, battery)
+                self._outbound_fault(d, i, t_launch, t_fail, battery, dist, delay)
                 return
             latest = min(latest, t_fail)
-        self._latest[d] = latest
-        self._back[d] = back
         self.state[d] = FLYING
-        self._leg[d] = (rec.t_pilot[i], t_launch, battery)
-        # Leave time (as _leave_time) and the landing, inline on this hot path.
         if self._exponential:
             leave = t_scene + self._loiter[i]
             reason = _TASK_DONE
@@ -586,14 +852,22 @@ class Fleet:
                 leave, reason = latest, _BATTERY
         else:
             leave, reason = self._leave_time(i, t_scene, latest)
-            if reason == _BATTERY and self.relief is not None:
-                self.leave_at[d] = leave
-                self.relief.watch(d, i)  # home before the ground unit: a relief may come
-        self.leave_at[d] = leave
-        land = self.land_at[d] = leave + back
-        self._reason[d] = reason
-        tok = self.token[d] = self.token[d] + 1
-        env.at(now + (land - now), self._landed, (d, tok))
+        land = leave + back
+        m = self._m[d] = [i, self._t_assigned[d], dist, delay, self._t_pilot[d], t_launch,
+                          battery, t_launch, battery, t_scene, latest, back, leave, land, reason,
+                          None, 0]
+        if reason == _BATTERY and self.relief is not None and not self._exponential:
+            self.relief.watch(d, i)  # home before the ground unit: a relief may come
+        self._land(m, d, now + (land - now))
+
+    def _land(self, m: list, d: int, t: float) -> None:
+        """Schedule the landing of drone d (mission m) at t (Kernel.at, inline); an earlier
+        one is void."""
+        ev = self._Call()
+        ev.callbacks = self._landed_cbs
+        ev.arg = d
+        m[_M_EV] = ev
+        heappush(self._queue, (t, 1, next(self._eid), ev))
 
     def _leave_time(self, i: int, t_scene: float, latest: float) -> tuple[float, int]:
         if self._exponential:
@@ -607,94 +881,99 @@ class Fleet:
         return latest, _BATTERY
 
     def _schedule_landing(self, d: int, i: int) -> None:
-        leave, reason = self._leave_time(i, self.t_scene[d], self._latest[d])
-        back = self._back[d]
-        self.leave_at[d] = leave
+        m = self._m[d]
+        leave, reason = self._leave_time(i, m[_M_SCENE], m[_M_LATEST])
+        back = m[_M_BACK]
+        m[_M_LEAVE] = leave
+        m[_M_LAND] = leave + back
+        m[_M_REASON] = reason
         if reason == _BATTERY and self.relief is not None and not self._exponential:
             self.relief.watch(d, i)
-        self.land_at[d] = leave + back
-        self._reason[d] = reason
-        self.token[d] += 1
         now = self.env._now
-        self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
+        self._land(m, d, now + (leave + back - now))
 
     def ground_eta_known(self, i: int) -> None:
         """The ground arrival of incident i is now known: shorten the loiter if flying."""
         if self.relief is not None:
             self.relief.ground_eta_known(i)
         d = self.rec.drone_id[i]
-        if d >= 0 and self.incident_of[d] == i and self.state[d] == FLYING \
-                and self.t_scene[d] == self.t_scene[d]:  # (NaN: turned back by a fault)
-            if self.env._now < self.leave_at[d]:  # not yet on the way home
+        if d >= 0 and self.incident_of[d] == i and self.state[d] == FLYING:
+            m = self._m[d]
+            if m[_M_SCENE] != m[_M_SCENE]:  # (NaN: turned back by a fault)
+                return
+            if self.env._now < m[_M_LEAVE]:  # not yet on the way home
                 self._schedule_landing(d, i)
             else:  # already homeward: same landing, re-timed from now
-                leave, back = self.leave_at[d], self._back[d]
-                self.token[d] += 1
+                leave, back = m[_M_LEAVE], m[_M_BACK]
                 now = self.env._now
-                self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
+                self._land(m, d, now + (leave + back - now))
 
     def _landed(self, ev: Any) -> None:
-        d, token = ev.arg
-        if token != self.token[d]:
+        d = ev.arg
+        m = self._m[d]
+        if m is None or m[_M_EV] is not ev:
             return  # rescheduled
+        self._m[d] = None
         t_land = self.env._now
-        i = self.incident_of[d]
-        rec = self.rec
         pool = self._pilot_pool[d]
         if pool is not None:
             self._pilot_pool[d] = None
-            pool.release()
+            if pool.pending_blocks or pool._waiting:
+                pool.release()
+            else:  # SlotPool.release with nothing to settle, inline
+                pool.free += 1
         if self._sector_pool[d] is not None:
             self._release(d)
-        b_land = self.battery_launch[d] - (t_land - self.t_launch[d])
-        t_pilot, t_launch, b_start = self._leg[d]
-        # The leg's record (as _close_leg).
-        t_scene, leave = self.t_scene[d], self.leave_at[d]
-        reason = self._reason[d]
-        outcome = _ON_SCENE
+        b_land = m[_M_BATTERY] - (t_land - m[_M_LAUNCH])
+        i = m[_M_I]
         duty = self.duty
-        failed = False
         if duty is not None:  # faults and maintenance (dronesim.availability)
             t_fail = self._fail[d]
             failed = t_fail <= t_land
-            outbound = t_scene != t_scene  # (NaN: turned back before reaching the scene)
-            if failed and not outbound and leave >= t_fail - 1e-9:
-                reason = _FAULT_LEAVE  # left the scene when the fault came
+            outbound = m[_M_SCENE] != m[_M_SCENE]  # (NaN: turned back before the scene)
+            left = failed and not outbound and m[_M_LEAVE] >= t_fail - 1e-9
+            if left:
+                m[_M_REASON] = _FAULT_LEAVE  # left the scene when the fault came
             if outbound:
-                outcome = _FAULT
+                self.rec.drone_outcome[i] = _FAULT
             self._fail[d] = math.inf
-            duty.landed(d, self.t_launch[d], t_land, failed, outbound,
-                        failed and not outbound and leave >= t_fail - 1e-9)
-        rec.t_launch[i] = t_launch
-        rec.t_drone_on_scene[i] = t_scene
-        rec.t_drone_leave[i] = leave
-        rec.t_drone_landed[i] = t_land
-        rec.drone_leave_reason[i] = reason
-        rec.drone_outcome[i] = outcome
-        rec.missions.append((d, self.dock_of[d], rec.gid[i], rec.t_drone_assigned[i], t_pilot,
-                             t_launch, t_scene, leave, t_land, b_start, b_land, False,
-                             self._svc[i]))
-        if duty is not None and failed:
-            rec.flag_mission(1)  # MISSION_FLAGS["fault"]
-        rec.range_of[i].open -= 1
-        self._to_idle(d, b_land, t_land)
+            duty.landed(d, m[_M_LAUNCH], t_land, failed, outbound, left)
+            if failed:
+                m[_M_FLAGS] |= _FAULT_FLAG
+        # The mission is the leg's row (Records.legs): its end, and the drone.
+        m[_M_LAND] = t_land
+        m[_M_EV] = d
+        legs = self._legs
+        legs.append(m)
+        if len(legs) >= self._leg_block:
+            self.rec.pack_legs()
+        self._range_of[i].open -= 1
+        if self._holds:  # out of service on landing (duty holds): _to_idle decides
+            self._to_idle(d, b_land, t_land)
+            return
+        # _to_idle, inline.
+        self.dock_idle[self.dock_of[d]] += 1
+        self.n_idle += 1
+        self.state[d] = IDLE
+        self.battery0[d] = b_land
+        self.t0[d] = t_land
+        self.incident_of[d] = -1
+        if self.booked[d] >= 0 or self.waiting:
+            self._next_after_idle(d)
 
     def _outbound_fault(self, d: int, i: int, t_launch: float, t_fail: float,
-                        battery: float) -> None:
+                        battery: float, dist: float, delay: float) -> None:
         """A fault on the way out (see dronesim.availability): the drone turns back at
-        ``t_fail`` and flies home as far as it came; the incident gets no drone."""
-        rec = self.rec
-        self.t_scene[d] = math.nan
-        self._latest[d] = t_fail
-        self._back[d] = t_fail - t_launch
+        ``t_fail`` and flies home as far as it came; the incident gets no drone (its leg has
+        no on-scene time, and the outcome ``fault``)."""
         self.state[d] = FLYING
-        self._leg[d] = (rec.t_pilot[i], t_launch, battery)
-        self.leave_at[d] = t_fail
-        land = self.land_at[d] = t_fail + (t_fail - t_launch)
-        self._reason[d] = _FAULT_LEAVE
-        tok = self.token[d] = self.token[d] + 1
+        back = t_fail - t_launch
+        land = t_fail + back
+        m = self._m[d] = [i, self._t_assigned[d], dist, delay, self._t_pilot[d], t_launch,
+                          battery, t_launch, battery, math.nan, t_fail, back, t_fail, land,
+                          _FAULT_LEAVE, None, 0]
         now = self.env._now
-        self.env.at(now + (land - now), self._landed, (d, tok))
+        self._land(m, d, now + (land - now))
 
     def _release(self, d: int) -> None:
         """Give back the pilot and sector slot of drone d's mission."""
@@ -707,20 +986,29 @@ class Fleet:
         if spool is not None:
             spool.release()
 
-    def _close_leg(self, d: int, i: int, t_pilot: float, t_launch: float, t_scene: float,
-                   leave: float, t_end: float, reason: int, b_start: float, b_end: float,
-                   redirected: bool = False) -> None:
-        rec = self.rec
-        rec.t_launch[i] = t_launch
-        rec.t_drone_on_scene[i] = t_scene
-        rec.t_drone_leave[i] = leave
-        if not redirected:
-            rec.t_drone_landed[i] = t_end
-        rec.drone_leave_reason[i] = reason
-        rec.drone_outcome[i] = _ON_SCENE
-        rec.missions.append((d, self.dock_of[d], rec.gid[i], rec.t_drone_assigned[i], t_pilot,
-                             t_launch, t_scene, leave, t_end, b_start, b_end, redirected,
-                             self._svc[i]))
+    def _close_leg(self, d: int, m: list, leave: float, t_end: float, reason: int) -> None:
+        """Log the current leg of drone d (mission m) in Records.legs, ended at ``t_end``."""
+        row = m[:]
+        row[_M_LEAVE] = leave
+        row[_M_LAND] = t_end
+        row[_M_REASON] = reason
+        row[_M_EV] = d
+        self._legs.append(row)
+
+    def _stand_down(self, d: int, i: int) -> None:
+        """Log drone d's assignment to incident i, ending without a leg (Records.stood_down)."""
+        self.rec.stood_down.append((i, d, self._t_assigned[d], self._t_pilot[d], self._dist[d],
+                                    self._delay[d]))
+
+    def open_assignments(self) -> None:
+        """Log every assignment still in hand (or booked) as stood down, so that its columns
+        reach the records; for a run that ends with some (a drained run has none)."""
+        for d in range(self.size):
+            if self.booked[d] >= 0:
+                t, dist, delay = self._booking[d]
+                self.rec.stood_down.append((self.booked[d], d, t, math.nan, dist, delay))
+            if self.incident_of[d] >= 0 and self.state[d] == RESERVED:
+                self._stand_down(d, self.incident_of[d])
 
     # --- pre-emption ------------------------------------------------------------------------
     def preemption_candidate(self, i: int, now: float) -> tuple[int, float] | None:
@@ -738,13 +1026,14 @@ class Fleet:
             j = self.incident_of[d]
             if j < 0 or self._rank[j] <= self._rank[i]:
                 continue
-            if not (self.t_scene[d] <= now < self.leave_at[d]):
+            m = self._m[d]
+            if not (m[_M_SCENE] <= now < m[_M_LEAVE]):
                 continue
             hop = math.hypot(xi - self._ix[j], yi - self._iy[j])
             k = self.dock_of[d]
             v = self._spd[k]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
-            remaining = self.battery_launch[d] - (now - self.t_launch[d])
+            remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH])
             need = hop / v + spec.min_on_scene_s + (
                 spec.climb_s + home / v + spec.descent_s) + spec.reserve_s
             if remaining < need or home > self._range_k[k]:
@@ -760,28 +1049,28 @@ class Fleet:
         The pilot and sector slot of the first incident stay with the drone."""
         rec, spec = self.rec, self.spec
         now = self.env._now
-        rec.t_drone_assigned[j] = now
         rec.drone_id[j] = d
-        rec.dock_id[j] = self.dock_of[d]
-        rec.drone_distance_m[j] = hop
         i = self.incident_of[d]
-        battery, t_launch = self.battery_launch[d], self.t_launch[d]
-        t_pilot, leg_launch, leg_battery = self._leg[d]
-        self._close_leg(d, i, t_pilot, leg_launch, self.t_scene[d], now, now, _PREEMPTED,
-                        leg_battery, battery - (now - t_launch), redirected=True)
+        m = self._m[d]
+        battery, t_launch = m[_M_BATTERY], m[_M_LAUNCH]
+        self._close_leg(d, m, now, now, _PREEMPTED)
         rec.preempted_by[i] = rec.gid[j]
         rec.range_of[i].open -= 1
         self.incident_of[d] = j
-        rec.t_pilot[j] = rec.t_launch[j] = now
-        self._leg[d] = (now, now, battery - (now - t_launch))
+        m[_M_I] = j
+        m[_M_ASSIGNED] = now
+        m[_M_DIST] = hop
+        m[_M_DELAY] = math.nan
+        m[_M_PILOT] = m[_M_LEG_LAUNCH] = now
+        m[_M_LEG_BATTERY] = battery - (now - t_launch)
         k = self.dock_of[d]
         t_scene = now + hop / self._spd[k]
-        self.t_scene[d] = t_scene
+        m[_M_SCENE] = t_scene
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
         back = spec.climb_s + home / self._spd[k] + spec.descent_s
-        self._back[d] = back
-        self._latest[d] = min(t_scene + max(0.0, battery - (t_scene - t_launch) - back
-                                            - spec.reserve_s), self._fail[d])
+        m[_M_BACK] = back
+        m[_M_LATEST] = min(t_scene + max(0.0, battery - (t_scene - t_launch) - back
+                                         - spec.reserve_s), self._fail[d])
         self._schedule_landing(d, j)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:
@@ -804,9 +1093,15 @@ class Fleet:
         self.battery0[d] = battery
         self.t0[d] = t
         self.incident_of[d] = -1
+        self._next_after_idle(d)
+
+    def _next_after_idle(self, d: int) -> None:
+        """Drone d is idle at its dock: start its booked mission, or offer it to the queue."""
         booked = self.booked[d]
         if booked >= 0:
             self.booked[d] = -1
+            self._t_assigned[d], self._dist[d], self._delay[d] = self._booking[d]
+            self._t_pilot[d] = math.nan
             self._start(d, booked)
         elif self.waiting:
             self.on_free(d)
@@ -818,23 +1113,24 @@ class Fleet:
         if d < 0 or self.incident_of[d] != i or self.state[d] != FLYING:
             return False
         now = self.env._now
-        return self.t_scene[d] <= now < self.leave_at[d]
+        m = self._m[d]
+        return m[_M_SCENE] <= now < m[_M_LEAVE]
 
     def resolved(self, i: int) -> None:
         """The drone on scene at incident i resolved it (no ground unit comes): it leaves once
         it has been there ``min_on_scene_s``, or when its battery says so."""
         d = self.rec.drone_id[i]
         now = self.env._now
-        leave = max(now, self.t_scene[d] + self.spec.min_on_scene_s)
+        m = self._m[d]
+        leave = max(now, m[_M_SCENE] + self.spec.min_on_scene_s)
         reason = _RESOLVED
-        if not leave < self._latest[d]:
-            leave, reason = self._latest[d], self._reason[d]
-        back = self._back[d]
-        self.leave_at[d] = leave
-        self.land_at[d] = leave + back
-        self._reason[d] = reason
-        self.token[d] += 1
-        self.env.at(now + (leave + back - now), self._landed, (d, self.token[d]))
+        if not leave < m[_M_LATEST]:
+            leave, reason = m[_M_LATEST], m[_M_REASON]
+        back = m[_M_BACK]
+        m[_M_LEAVE] = leave
+        m[_M_LAND] = leave + back
+        m[_M_REASON] = reason
+        self._land(m, d, now + (leave + back - now))
 
     # --- out of service (dronesim.availability.Duty) ------------------------------------------
     def hold_drone(self, d: int, bit: int) -> None:

@@ -14,7 +14,16 @@ per incident beyond those. The run drains after the last arrival so that every i
 is complete.
 
 Decisions: the policy gets a lazily built snapshot (:class:`dronesim.fleet.Fleet.snapshot`) and
-incident view; a policy that asks only for the nearest ready drone builds no array.
+incident view; a policy that asks only for the nearest ready drone builds no array. A policy
+that is the closest-idle rule (``nearest_ready_only``, see
+:func:`dronesim.dispatch.base.picks_nearest_ready`) gets no snapshot at all: with straight
+legs the dispatcher keeps each incident's two nearest candidates in flat lists by key (filled
+in bulk per chunk, from a batched KD-tree query of the ``FLAT_PREFIX`` nearest docks) and the
+kernel's handler is :meth:`dronesim.fleet.Fleet.decide_first`; the rare incident whose answer
+lies beyond those two docks is decided on its whole candidate row. With an operations feature
+on (weather or night grounding, rosters, faults and maintenance, relief drones, airframe
+types: :attr:`dronesim.fleet.Fleet.operations`) the closest-idle rule is decided on the whole
+candidate row and its missions start on the general path, as through the policy seam.
 
 Records stream (issue 8, item 2): each chunk's records leave :class:`~dronesim.records.Records`
 as soon as they are complete, go to the sink (kept in memory by default, or written to Parquet)
@@ -46,8 +55,8 @@ from . import siting
 from .coverage import StaticCoverage, reach_radius_m, static_coverage
 from .demand import WEEK_S, Incidents, demand_chunks
 from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
-from .dispatch.base import DispatchPolicy, PolicyContext
-from .fleet import AirframeTable, Fleet, _Snapshot
+from .dispatch.base import DispatchPolicy, PolicyContext, picks_nearest_ready
+from .fleet import UNSETTLED, AirframeTable, Fleet, _Snapshot
 from .geography import WEIGHT_COLUMNS, London, load_london
 from .errors import InputError
 from .ground import make_force
@@ -216,14 +225,17 @@ class ReplicationResult:
 class _Event:
     """The smallest object SimPy's kernel can process: its callbacks, and an argument."""
 
-    __slots__ = ("callbacks", "_ok", "arg")
+    __slots__ = ("callbacks", "arg")
+    _ok = True  # the model's events never fail (a class value: one store less per event)
 
 
 class Kernel(simpy.Environment):
     """SimPy's environment with two additions for an event-economical model.
 
     * :meth:`at` schedules a plain callback at an absolute time (one small object, no
-      ``Process`` and no ``Timeout`` wrapper).
+      ``Process`` and no ``Timeout`` wrapper). Hot paths that schedule many events of one kind
+      push ``(t, NORMAL, next(_eid), event)`` themselves with a :attr:`Call` whose
+      ``callbacks`` list they share (the kernel only reads it).
     * :meth:`walk` runs a pre-sorted timeline of moments known in advance (incident arrivals)
       against the kernel's own queue: before each moment, every kernel event due at or before
       it is processed, then the clock is set to it and its handler called. The known moments
@@ -232,11 +244,13 @@ class Kernel(simpy.Environment):
     The model's hot paths read the clock as ``_now`` (what SimPy's ``now`` property returns).
     """
 
+    #: The event type :meth:`at` schedules (for hot paths that push events themselves).
+    Call = _Event
+
     def at(self, t: float, callback: Callable[[Any], None], arg: Any = None) -> None:
         """Call ``callback(event)`` at time ``t`` (``event.arg`` is ``arg``)."""
         ev = _Event()
         ev.callbacks = [callback]
-        ev._ok = True
         ev.arg = arg
         heapq.heappush(self._queue, (t, 1, next(self._eid), ev))  # 1: SimPy's NORMAL priority
 
@@ -300,15 +314,38 @@ class _DroneDispatcher:
         self.policy = policy
         self.decide_policy = policy.decide
         self.ready_only = bool(getattr(policy, "ready_only", False))
+        #: The policy is the closest-idle rule (picks_nearest_ready): decisions are taken here,
+        #: without a snapshot, an incident view or a decision object.
+        self.nearest_only = picks_nearest_ready(policy)
+        #: Weather and night grounding (dronesim.availability), None when off.
+        self.grounding = fleet.grounding if fleet.grounding is not None and \
+            fleet.grounding.grounds else None
+        if self.nearest_only and self.grounding is None:  # (grounding: checked in _try)
+            self.decide = self._decide_nearest
         self.max_wait = scn.dispatch.max_queue_wait_s
         self.queue: list[tuple[int, float, int, int]] = []
         self.service_names = rec.service_names
         self.refuse_outside = prep.connectivity.outside == "refuse"
         #: Candidate docks of each incident to decide, by key: (docks, lengths, delays).
         self.cand: list[tuple[list, list, list] | None] = []
-        #: Weather and night grounding (dronesim.availability), None when off.
-        self.grounding = fleet.grounding if fleet.grounding is not None and \
-            fleet.grounding.grounds else None
+        #: ``flat`` (set by the model): the closest-idle rule on rows in distance order. Then no
+        #: row is made per incident: the nearest candidate (dock, length, delay) and the
+        #: second's length are kept by key in flat lists, enough to decide whenever the nearest
+        #: dock has a READY drone; the whole row is read from the chunk's arrays (by key:
+        #: the arrays and the position in them) only when it does not.
+        self.flat = False
+        #: By key: nearest dock, its flight length, flight time and the charge a dispatch
+        #: from it needs (computed in bulk as Fleet computes them), second dock and length,
+        #: third dock and length, fourth length (-1 and inf where there is none). Flat rows
+        #: have no authorisation delay (they are in distance order).
+        self.first: tuple[list, ...] = tuple([] for _ in range(9))
+        self._arrays: list[tuple | None] = []
+        self._pos: list[int] = []
+        #: With ``flat`` and straight legs, the batched KD-tree query asks only for the
+        #: FLAT_PREFIX nearest docks (the k-nearest query's cost grows with k): the answer lies
+        #: there unless all of them lack a READY drone, and then (``_truncated``) one query of
+        #: the incident alone gives its whole row (Fleet.nearest_ready's UNSETTLED).
+        self._truncated = False
 
     def load(self, start: int, inc: Incidents) -> np.ndarray:
         """A chunk's drone side: outcomes known in advance written at once (decision time, out
@@ -316,21 +353,31 @@ class _DroneDispatcher:
         prep, scn, rec = self.prep, self.prep.scenario, self.rec
         n = len(inc)
         if len(self.cand) < rec.size:
-            self.cand.extend([None] * (rec.size - len(self.cand)))
+            grow = rec.size - len(self.cand)
+            for col in (self.cand, *self.first, self._arrays, self._pos):
+                col.extend([None] * grow)
         suited = np.flatnonzero(inc.suited)
         sl = slice(start, start + n)
         if suited.size == 0:
             return suited
         decision = np.full(n, np.nan)
         decision[suited] = inc.t_call[suited] + scn.drones.decision_s
-        rec.t_drone_decision[sl] = decision.tolist()
+        rec.set_decision(sl, decision)
         xs, ys = inc.x[suited], inc.y[suited]
         reach = prep.max_range_m
-        cand, dist = prep.docks.candidates(xs, ys, scn.dispatch.candidate_docks, reach)
-        cand, dist, delay = candidate_legs(prep.airspace_policy, prep.zones, prep.docks.x,
-                                           prep.docks.y, cand, dist, xs, ys,
-                                           reach, scn.drones.speed_m_s)
+        k = scn.dispatch.candidate_docks
+        if self.flat and (prep.zones is None or len(prep.zones) == 0):
+            self._truncated = min(k, len(prep.docks)) > FLAT_PREFIX
+            k = min(k, FLAT_PREFIX)
+        cand, dist = prep.docks.candidates(xs, ys, k, reach)
+        if prep.zones is None or len(prep.zones) == 0:  # straight legs, as candidate_legs
+            delay = np.zeros(dist.shape)
+        else:
+            cand, dist, delay = candidate_legs(prep.airspace_policy, prep.zones, prep.docks.x,
+                                               prep.docks.y, cand, dist, xs, ys,
+                                               reach, scn.drones.speed_m_s)
         if scn.airframes:  # mixed fleets: each dock reaches as far as its airframe type
+            # (never with ``flat``: see _run)
             cand, dist, delay = _within_type_range(cand, dist, delay, prep.airframes.range_m)
         link_ok = prep.connectivity.covered(inc.service[suited], xs, ys)
         in_range = cand[:, 0] >= 0
@@ -355,11 +402,15 @@ class _DroneDispatcher:
                 reason[suited[down]] = code[down]
                 rec.grounded_reason[sl] = reason.tolist()
                 go = go & ~down
-        rec.drone_outcome[sl] = outcome.tolist()
+        rec.drone_outcome[sl] = outcome
         rows = suited[go]
+        if rows.size < suited.size:
+            cand, dist, delay = cand[go], dist[go], delay[go]
+        if self.flat:
+            self._load_flat(start, n, rows, cand, dist, delay)
+            return rows
         # Each incident's row as lists (docks, flight lengths, authorisation delays), made in
         # bulk; rows without any delay share one list of zeros.
-        cand, dist, delay = cand[go], dist[go], delay[go]
         if delay.any():
             delays = delay.tolist()
         else:
@@ -369,10 +420,62 @@ class _DroneDispatcher:
             store[key] = row
         return rows
 
+    def _load_flat(self, start: int, n: int, rows: np.ndarray, cand: np.ndarray,
+                   dist: np.ndarray, delay: np.ndarray) -> None:
+        """The flat candidate lists of a chunk (see ``flat``)."""
+        arrays = (cand, dist, delay)
+
+        def column(a: np.ndarray, j: int, missing: float) -> np.ndarray:
+            return a[:, j] if a.shape[1] > j else np.full(rows.size, missing, a.dtype)
+
+        if delay.any():  # flat rows are in distance order: no authorisation delay
+            raise RuntimeError("closest-idle rows with authorisation delays")  # pragma: no cover
+        spec = self.prep.scenario.drones
+        # Flight time and charge needed, elementwise with Fleet's expressions (same rounding).
+        out = spec.climb_s + dist[:, 0] / spec.speed_m_s + spec.descent_s
+        need = 2 * out + spec.min_on_scene_s + spec.reserve_s
+        cols = (cand[:, 0], dist[:, 0], out, need, column(cand, 1, -1), column(dist, 1, np.inf),
+                column(cand, 2, -1), column(dist, 2, np.inf), column(dist, 3, np.inf),
+                np.arange(rows.size))
+        stores = (*self.first, self._pos)
+        if rows.size == n:  # every incident decides: whole slices
+            sl = slice(start, start + n)
+            for store, col in zip(stores, cols):
+                store[sl] = col.tolist()
+            self._arrays[sl] = [arrays] * n
+            return
+        keys = (start + rows).tolist()
+        for store, col in zip(stores, cols):
+            for key, v in zip(keys, col.tolist()):
+                store[key] = v
+        store = self._arrays
+        for key in keys:
+            store[key] = arrays
+
+    def _row(self, i: int) -> tuple[list, list, list]:
+        """Incident i's candidate row (docks, lengths, delays)."""
+        if not self.flat:
+            return self.cand[i]
+        cand, dist, delay = self._arrays[i]
+        p = self._pos[i]
+        docks = cand[p].tolist()
+        if self._truncated and docks[-1] >= 0:  # a prefix of the candidates (see _truncated)
+            return docks, dist[p].tolist(), delay[p].tolist(), True
+        return docks, dist[p].tolist(), delay[p].tolist()
+
+    def _whole_row(self, i: int) -> tuple[list, list, list]:
+        """Incident i's whole candidate row, from a query of the incident alone (straight legs,
+        so no authorisation delay): the row the batched query would give."""
+        scn = self.prep.scenario
+        cand, dist = self.prep.docks.candidates_of(self.rec.x[i], self.rec.y[i],
+                                                   scn.dispatch.candidate_docks,
+                                                   scn.drones.max_range_m)
+        return cand, dist, [0.0] * len(cand)
+
     def _try(self, i: int) -> str:
         """Ask the policy about incident i; returns 'dispatched', 'queued', 'declined' or
         'grounded'."""
-        row = self.cand[i]
+        row = self._row(i)
         now = self.env._now
         if self.grounding is not None:
             code = self.grounding.reason_at(now)
@@ -381,6 +484,21 @@ class _DroneDispatcher:
                 return "grounded"
         fleet = self.fleet
         svc = self.rec.service[i]
+        if self.nearest_only:
+            found = fleet.nearest_ready(row, now, svc)
+            if found is UNSETTLED:
+                row = self._whole_row(i)
+                found = fleet.nearest_ready(row, now, svc)
+            if found is not None:
+                pos = found[1]
+                fleet.send(found[0], i, row[1][pos], row[2][pos])
+                return "dispatched"
+            if self.preempt:
+                found = fleet.preemption_candidate(i, now)
+                if found is not None:
+                    fleet.redirect(found[0], i, found[1])
+                    return "dispatched"
+            return "queued"
         snap = _Snapshot(fleet, row, svc, now)
         decision = self.decide_policy(_Incident(self, i), snap, now)
         if type(decision) is Dispatch or isinstance(decision, Dispatch):
@@ -395,8 +513,7 @@ class _DroneDispatcher:
                     raise RuntimeError(f"policy {type(self.policy).__name__} chose drone "
                                        f"{decision.drone}, which was not offered for incident "
                                        f"{self.rec.gid[i]}")
-            self.rec.airspace_delay_s[i] = row[2][pos]
-            fleet.assign(d, i, row[1][pos])
+            fleet.assign(d, i, row[1][pos], row[2][pos])
             return "dispatched"
         if type(decision) is Queue or isinstance(decision, Queue):
             if self.preempt:
@@ -409,7 +526,20 @@ class _DroneDispatcher:
             return "declined"
         raise TypeError(f"policy returned {decision!r}, not Dispatch, Queue or Decline")
 
+    def _decide_nearest(self, i: int) -> None:
+        """:meth:`decide` for the closest-idle rule: the common case (a READY drone) inline."""
+        row = self.cand[i]
+        found = self.fleet.nearest_ready(row, self.env._now, self.rec.service[i])
+        if found is not None:
+            pos = found[1]
+            self.fleet.send(found[0], i, row[1][pos], row[2][pos])
+        else:
+            self._decide(i)
+
     def decide(self, i: int) -> None:
+        self._decide(i)
+
+    def _decide(self, i: int) -> None:
         outcome = self._try(i)
         if outcome == "queued":
             rec = self.rec
@@ -472,11 +602,8 @@ class _DroneDispatcher:
         """Incident i's booked drone went out of service when it landed (a fault, maintenance):
         the incident waits again for a drone, as it did before it was booked."""
         rec = self.rec
-        rec.t_drone_assigned[i] = math.nan
+        # (The booking's assignment columns were never logged: Fleet dropped the booking.)
         rec.drone_id[i] = -1
-        rec.dock_id[i] = -1
-        rec.drone_distance_m[i] = math.nan
-        rec.airspace_delay_s[i] = math.nan
         rec.drone_outcome[i] = _PENDING
         heapq.heappush(self.queue, (rec.rank[i], rec.t_call[i], rec.gid[i], i))
         self.drone_free(-1)  # another drone may be free now
@@ -493,6 +620,8 @@ class _DroneDispatcher:
 
 _PENDING, _DECLINED, _ABANDONED = OUTCOME["pending"], OUTCOME["declined"], OUTCOME["queue_abandoned"]
 _GROUNDED = OUTCOME["grounded"]
+#: Candidate docks queried in bulk for the closest-idle rule (see _DroneDispatcher._truncated).
+FLAT_PREFIX = 8
 
 
 def _within_type_range(cand: np.ndarray, dist: np.ndarray, delay: np.ndarray,
@@ -556,18 +685,24 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
     # The run creates millions of small objects and keeps large lists alive: automatic cyclic
     # garbage collection would traverse those lists again and again (it took two thirds of
     # the time of a drones-only run). Nothing the run creates per event forms a cycle, so it is
-    # off during the run; young objects are collected at each chunk boundary.
+    # off during the run; young objects are collected at each chunk boundary. The run's
+    # long-lived lists are frozen while still empty (gc.freeze), so that those collections do
+    # not traverse them once they hold a chunk (13 ms a run at 200 drones); a process that
+    # froze objects of its own is left as it is.
     enabled = gc.isenabled()
     gc.disable()
+    freeze = gc.get_freeze_count() == 0
     try:
-        return _run(prep, replication, sink, incidents, chunk_s)
+        return _run(prep, replication, sink, incidents, chunk_s, freeze)
     finally:
+        if freeze:
+            gc.unfreeze()
         if enabled:
             gc.enable()
 
 
 def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Incidents | None,
-         chunk_s: float | None) -> ReplicationResult:
+         chunk_s: float | None, freeze: bool = False) -> ReplicationResult:
     wall0 = time.perf_counter()
     scn = prep.scenario
     streams = Streams(scn.simulation.seed, replication)
@@ -592,11 +727,11 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
                            fleet.ground_eta_known)
         offset += force.size
         forces.append(force)
+    from .ground import DroneResolution
+
     for k, name in enumerate(names):  # drones resolving incidents alone ([value])
         shares = scn.value.drone_resolved_share.get(name)
         if shares and any(shares):
-            from .ground import DroneResolution
-
             forces[k] = DroneResolution(forces[k], name, shares, fleet, rec, streams)
     dispatcher = _DroneDispatcher(env, prep, rec, fleet, policy, forces)
     if scn.relief.enabled and scn.drones.loiter == "until_ground":
@@ -605,27 +740,76 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         fleet.relief = Relief(prep, env, fleet, rec, dispatcher)
     fleet.on_free = dispatcher.drone_free
     fleet.on_unbook = dispatcher.requeue
+    fleet._ops = fleet.operations  # (grounding, duty, relief, airframe types: no inline start)
     fleet.waiting = dispatcher.queue
     # Rows are in flight-time order; that is distance order unless authorisation delays
     # (restriction zones flown through in "authorise" mode) add to some legs.
     fleet.by_distance = prep.zones is None or len(prep.zones) == 0 or \
         scn.airspace.mode != "authorise"
+    if dispatcher.nearest_only and fleet.by_distance and not fleet.operations:
+        # Decisions straight from the flat candidate lists, in the fleet (Fleet.decide_first);
+        # the dispatcher takes every case the nearest dock does not settle. Not with an
+        # operations feature that changes which drone goes or whether it flies (grounding,
+        # duty holds and faults, relief, mixed airframes: Fleet.operations): those decide
+        # through the dispatcher, as the policy seam does.
+        dispatcher.flat = True
+        fleet.bind_first(dispatcher.first, dispatcher._decide)
+        dispatcher.decide = fleet.decide_first
     ground = np.array([scn.services[n].ground.base != "none" for n in names])
+    # Inputs read by key: by the ground forces, by policies (the incident view), by the fleet
+    # (pre-emption and sectors read positions, the exponential loiter its draw) and by
+    # whole-row queries (positions).
+    unread = {"suited", "handling_s"}
+    if not ground.any():
+        unread |= {"travel_factor", "turnout_s", "ground_on_scene_s", "priority", "borough"}
+    if dispatcher.flat:
+        if not (ground.any() or dispatcher.preempt or sectors.active
+                or len(prep.docks) > FLAT_PREFIX):
+            unread |= {"x", "y"}
+    if not fleet._exponential:
+        unread.add("drone_loiter_s")
+    if not dispatcher.flat:  # the incident view reads these
+        unread -= {"priority", "borough", "x", "y"}
+    rec.unread = frozenset(unread)
+    unwritten = set()
+    if not ground.any():
+        unwritten |= {"t_ground_dispatch", "t_ground_arrival", "t_ground_clear",
+                      "ground_distance_m", "ground_unit"}
+    if not sectors.active:
+        unwritten.add("t_sector")
+    if not dispatcher.preempt:
+        unwritten.add("preempted_by")
+    if dispatcher.refuse_outside:
+        unwritten.add("link_outside")
+    # Operations columns (issue 9) written only when their feature is on.
+    if fleet.relief is None:
+        unwritten |= {"t_relief_on_scene", "t_relief_leave", "relief_gap_s", "relief_drones",
+                      "relief_drone_id"}
+    if fleet.grounding is None:
+        unwritten.add("grounded_reason")
+    if not any(isinstance(f, DroneResolution) for f in forces):
+        unwritten.add("drone_resolved")
+    if not any(sv.ground.mutual_aid != "off" for sv in scn.services.values()):
+        unwritten.add("mutual_aid_from")
+    rec.unwritten = frozenset(unwritten)
     handlers = [f.dispatch for f in forces] + [dispatcher.decide]
     own_sink = sink is None
     out = MemorySink() if own_sink else sink
     agg = Aggregates(prep, fleet_size=fleet.size, pilots=rooms.capacity)
 
     def flush(force: bool = False) -> None:
-        for chunk in rec.finished(force):
-            if len(chunk):
-                out.write_incidents(chunk)
-                agg.add_incidents(chunk)
+        # Legs first: their rows fill their incidents' columns before a chunk leaves.
         missions = rec.take_missions()
         if len(missions):
             out.write_missions(missions)
             agg.add_missions(missions)
+        for chunk in rec.finished(force):
+            if len(chunk):
+                out.write_incidents(chunk)
+                agg.add_incidents(chunk)
 
+    if freeze:
+        gc.freeze()
     # Known moments not yet walked: (time, kind, incident id, key).
     later = tuple(np.zeros(0, dt) for dt in (float, np.int64, np.int64, np.int64))
     peak = 0
@@ -651,6 +835,7 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     env.walk(later[0].tolist(), later[1].tolist(), later[3].tolist(), handlers)
     env.run()
     dispatcher.finish()
+    fleet.open_assignments()
     flush(force=True)
     if rec.live:
         raise RuntimeError("records left behind")  # pragma: no cover

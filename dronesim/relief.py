@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 from .dispatch import Dispatch, make_policy
 from .errors import InputError
+from .records import (LEAVE, LEG_BACK, LEG_DRONE, LEG_END, LEG_LATEST, LEG_LAUNCH, LEG_LEAVE,
+                      LEG_REASON, LEG_SCENE, MISSION_FLAGS)
 
 if TYPE_CHECKING:
     from .dispatch.base import DispatchPolicy
@@ -48,6 +50,9 @@ if TYPE_CHECKING:
     from .records import Records
 
 __all__ = ["Relief", "relief_policy"]
+
+_RELIEF = MISSION_FLAGS["relief"]
+_BATTERY, _GROUND = LEAVE["battery"], LEAVE["ground_arrived"]
 
 
 def relief_policy(prep: Prepared) -> DispatchPolicy:
@@ -75,26 +80,25 @@ class Relief:
         self.lead_s = scn.relief.lead_s
         self.policy = relief_policy(prep)
         n = fleet.size
-        # Per relief drone: its incident (-1: not on a relief), leg times, the version of its
-        # landing event.
+        # Per relief drone: its incident (-1: not on a relief), the version of its landing
+        # event. Its leg in flight is the fleet's mission list (fleet._m, a leg row).
         self.inc = [-1] * n
         self.token = [0] * n
-        self.leg: list[tuple[float, float, float, float]] = [(math.nan,) * 4] * n
         #: Per incident key: the drone covering it now, when it is a relief.
         self.cover: dict[int, int] = {}
 
     # --- watching missions -------------------------------------------------------------------
     def watch(self, d: int, i: int) -> None:
-        """Drone d at incident i will leave for its battery at ``fleet.leave_at[d]``: ask for a
-        relief ``lead_s`` before."""
-        fl = self.fleet
-        t = max(self.env._now, fl.leave_at[d] - self.lead_s)
-        self.env.at(t, self._request, (d, i, fl.leave_at[d]))
+        """Drone d at incident i will leave for its battery at its planned leave (in its
+        mission, ``fleet._m[d]``): ask for a relief ``lead_s`` before."""
+        leave = self.fleet._m[d][LEG_LEAVE]
+        t = max(self.env._now, leave - self.lead_s)
+        self.env.at(t, self._request, (d, i, leave))
 
     def _covering(self, d: int, i: int, leave: float) -> bool:
         """Drone d is still on scene at incident i, leaving for its battery at ``leave``."""
         fl = self.fleet
-        if fl.state[d] != 2 or fl.leave_at[d] != leave:  # 2: FLYING
+        if fl.state[d] != 2 or fl._m[d][LEG_LEAVE] != leave:  # 2: FLYING
             return False
         return fl.incident_of[d] == i or self.inc[d] == i
 
@@ -151,13 +155,13 @@ class Relief:
         t_scene = t_launch + out
         latest = t_scene + max(0.0, battery - 2 * out - spec.reserve_s)
         fl.state[d] = 2  # FLYING (incident_of stays -1: the fleet's own mission code leaves it)
-        fl.t_launch[d] = t_launch
-        fl.battery_launch[d] = battery
-        fl.t_scene[d] = t_scene
-        fl._latest[d] = latest
-        fl._back[d] = out
+        # The leg in flight, laid out as a leg row (records.LEG_FIELDS): request, distance,
+        # no authorisation delay, pilot, launch and charge (leg and drone), on scene, latest
+        # leave, flight home; leave, landing and reason are set by _plan; no fleet landing
+        # event (this module times the landing); flagged relief.
+        fl._m[d] = [i, now, dist, math.nan, now, t_launch, battery, t_launch, battery, t_scene,
+                    latest, out, math.nan, math.nan, 0, None, _RELIEF]
         self.inc[d] = i
-        self.leg[d] = (now, now, t_launch, battery)  # request, pilot, launch, battery
         self.cover[i] = d
         rec.range_of[i].open += 1  # the drone side stays open until the relief lands
         rec.relief_drones[i] += 1
@@ -174,24 +178,26 @@ class Relief:
         handover, or its battery; then home."""
         fl, env = self.fleet, self.env
         g = self.rec.t_ground_arrival[i]
-        latest = fl._latest[d]
-        t_scene = fl.t_scene[d]
+        m = fl._m[d]
+        latest = m[LEG_LATEST]
+        t_scene = m[LEG_SCENE]
         if g == g and max(g + self.spec.handover_s, t_scene) < latest:
             leave, battery = max(g + self.spec.handover_s, t_scene), False
         else:
             leave, battery = latest, True
-        fl.leave_at[d] = leave
-        fl.land_at[d] = leave + fl._back[d]
+        m[LEG_LEAVE] = leave
+        land = m[LEG_END] = leave + m[LEG_BACK]
+        m[LEG_REASON] = _BATTERY if battery else _GROUND
         self.token[d] += 1
         now = env._now
-        env.at(now + (fl.land_at[d] - now), self._landed, (d, self.token[d]))
+        env.at(now + (land - now), self._landed, (d, self.token[d]))
         if battery and fl.relief is not None:
             self.watch(d, i)  # the relief may be relieved in turn
 
     def ground_eta_known(self, i: int) -> None:
         """The ground arrival of incident i is known: re-plan the relief covering it."""
         d = self.cover.get(i)
-        if d is not None and self.inc[d] == i and self.env._now < self.fleet.leave_at[d]:
+        if d is not None and self.inc[d] == i and self.env._now < self.fleet._m[d][LEG_LEAVE]:
             self._plan(d, i)
 
     def _landed(self, ev: Any) -> None:
@@ -205,14 +211,19 @@ class Relief:
         fl._pilot_pool[d] = None
         if pool is not None:
             pool.release()
-        t_req, t_pilot, t_launch, b_start = self.leg[d]
-        b_land = b_start - (t_land - t_launch)
-        leave = fl.leave_at[d]
-        rec.t_relief_leave[i] = leave
-        rec.missions.append((d, fl.dock_of[d], rec.gid[i], t_req, t_pilot, t_launch,
-                             fl.t_scene[d], leave, t_land, b_start, b_land, False,
-                             rec.service[i]))
-        rec.flag_mission(2)  # MISSION_FLAGS["relief"]
+        m = fl._m[d]
+        fl._m[d] = None
+        t_launch = m[LEG_LAUNCH]
+        b_land = m[8] - (t_land - t_launch)  # (LEG_DRONE_BATTERY)
+        rec.t_relief_leave[i] = m[LEG_LEAVE]
+        # The leg's row, flagged relief (Records.take_missions leaves the incident's own drone
+        # columns alone: the relief_* columns hold the handover).
+        m[LEG_END] = t_land
+        m[LEG_DRONE] = d
+        legs = rec.legs
+        legs.append(m)
+        if len(legs) >= rec.LEG_BLOCK:
+            rec.pack_legs()
         self.inc[d] = -1
         if self.cover.get(i) == d:
             del self.cover[i]

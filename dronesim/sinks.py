@@ -108,10 +108,10 @@ class ParquetSink:
         w.write_table(table)
 
     def write_incidents(self, chunk: IncidentChunk) -> None:
-        self._write(0, chunk.to_pandas())
+        self._write(0, chunk.to_pandas(copy=False))  # read once by pyarrow, then dropped
 
     def write_missions(self, chunk: MissionChunk) -> None:
-        self._write(1, chunk.to_pandas())
+        self._write(1, chunk.to_pandas(copy=False))
 
     def close(self) -> None:
         """Finish both files."""

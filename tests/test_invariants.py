@@ -206,7 +206,10 @@ def check_invariants(prep, res) -> None:
         assert (r["battery_landed_s"] >= spec.reserve_s - EPS).all()
         hit = df[df["relief_drones"] > 0]
         assert (hit["relief_gap_s"] >= 0).all() and (hit["drone_outcome"] == "on_scene").all()
-        assert (hit["t_relief_on_scene"] > hit["t_drone_on_scene"]).all()
+        # At the same instant at the latest: a drone whose battery allows a stay shorter than
+        # lead_s asks for its relief as it takes off, and a relief from the same dock then
+        # arrives with it (found by hypothesis; the relief is still asked for correctly).
+        assert (hit["t_relief_on_scene"] >= hit["t_drone_on_scene"] - EPS).all()
     mis = legs  # every leg, relief ones too, for the checks of drones and pilots below
 
     # --- no drone on two missions at once ----------------------------------------------------

@@ -26,6 +26,7 @@ __all__ = [
     "READY",
     "CHARGING",
     "RETURNING",
+    "picks_nearest_ready",
 ]
 
 #: Drone status codes in a snapshot.
@@ -235,10 +236,32 @@ class PolicyContext:
 class DispatchPolicy(Protocol):
     """One method: choose for one incident from a read-only snapshot.
 
-    Optional: ``bind(context)`` (called once with a :class:`PolicyContext`), and a class
-    attribute ``ready_only = True`` promising that ``decide`` returns :class:`Queue` whenever the
-    snapshot has no READY drone; the model then does not ask again about queued incidents
-    while no drone is idle at a dock (it saves a decision per queued incident per landing).
+    Optional: ``bind(context)`` (called once with a :class:`PolicyContext`), and class
+    attributes that let the model skip work:
+
+    * ``ready_only = True`` promises that ``decide`` returns :class:`Queue` whenever the
+      snapshot has no READY drone; the model then does not ask again about queued incidents
+      while no drone is idle at a dock (it saves a decision per queued incident per landing).
+    * ``nearest_ready_only = True`` promises that ``decide`` returns
+      ``Dispatch(fleet.nearest_ready())``, or :class:`Queue` when that is None, and nothing
+      else (the closest-idle rule). The model then finds the nearest READY drone itself
+      (:func:`picks_nearest_ready`): no snapshot, incident view or decision object per
+      incident. The promise holds only for the class that defines ``decide``: a subclass that
+      overrides ``decide`` does not inherit it.
     """
 
     def decide(self, incident: IncidentView, fleet: FleetSnapshot, now: float) -> Decision: ...
+
+
+def picks_nearest_ready(policy: Any) -> bool:
+    """True if ``policy`` keeps the ``nearest_ready_only`` promise (see :class:`DispatchPolicy`).
+
+    The flag counts only where ``decide`` is defined: on the class that defines the ``decide``
+    in use (not on a subclass or instance that replaces it).
+    """
+    if "decide" in getattr(policy, "__dict__", {}):
+        return False
+    for klass in type(policy).__mro__:
+        if "decide" in vars(klass):
+            return vars(klass).get("nearest_ready_only", False) is True
+    return False

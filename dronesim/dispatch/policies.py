@@ -127,6 +127,9 @@ class NearestIdle:
     #: Queues whenever no candidate is READY: the model need not ask again while no drone is
     #: idle (see :class:`~dronesim.dispatch.DispatchPolicy`).
     ready_only = True
+    #: decide is exactly "nearest_ready, else Queue": the model runs the rule itself, without a
+    #: snapshot (see :func:`~dronesim.dispatch.base.picks_nearest_ready`).
+    nearest_ready_only = True
 
     def decide(self, incident: IncidentView, fleet: FleetSnapshot, now: float) -> Decision:
         # The snapshot answers this without building its arrays (FleetSnapshot.nearest_ready).

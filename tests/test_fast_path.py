@@ -1,0 +1,163 @@
+"""The engine's closest-idle fast path gives exactly what the policy seam gives.
+
+A policy that declares ``nearest_ready_only`` (``NearestIdle``) is decided inside the engine
+(flat candidate lists, :meth:`dronesim.fleet.Fleet.decide_first`, no snapshot). The same rule
+through the seam (a subclass whose ``decide`` calls ``NearestIdle.decide`` on the snapshot, so
+the promise does not carry over) must give the same incident and mission tables bit for bit,
+in scenarios that reach every branch: queues and bookings, charging, pilot waits and their
+deadline, stand-downs, sector caps, pre-emption, more docks than the bulk query's prefix, and
+shifts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pandas as pd
+import pytest
+
+from dronesim.dispatch import NearestIdle
+from dronesim.dispatch.base import picks_nearest_ready
+from dronesim.model import FLAT_PREFIX, prepare, run_replication
+from dronesim.scenario import Scenario, load_scenario
+
+from conftest import SCENARIOS
+
+
+class ViaSnapshot(NearestIdle):
+    """The closest-idle rule asked through the snapshot (decide overridden)."""
+
+    def decide(self, incident, fleet, now):
+        return super().decide(incident, fleet, now)
+
+
+def test_promise_counts_only_where_decide_is_defined():
+    assert picks_nearest_ready(NearestIdle())
+    assert not picks_nearest_ready(ViaSnapshot())
+    odd = NearestIdle()
+    odd.decide = lambda incident, fleet, now: None  # replaced on the instance
+    assert not picks_nearest_ready(odd)
+
+    class Plain:
+        nearest_ready_only = True  # no decide of its own here: nothing to promise about
+
+    assert not picks_nearest_ready(Plain())
+
+
+def _scenario(name: str, weeks: float, **changes) -> Scenario:
+    """A scenario file made busy (longer range, more drone-suited calls, so that every path is
+    taken often), with the closest-idle rule and ``section__field`` changes."""
+    scn = load_scenario(SCENARIOS / name)
+    changes = {"simulation__weeks": weeks, "simulation__warmup_hours": 2.0,
+               "drones__max_range_m": 7000.0, "dispatch__policy": "nearest_idle", **changes}
+    for key, value in changes.items():
+        section, field = key.split("__")
+        scn = dataclasses.replace(
+            scn, **{section: dataclasses.replace(getattr(scn, section), **{field: value})})
+    services = {n: dataclasses.replace(s, drone_suited_share=tuple(
+        min(1.0, 3 * v + 0.02) for v in s.drone_suited_share)) for n, s in scn.services.items()}
+    return dataclasses.replace(scn, services=services)
+
+
+SHIFTS = (0.5,) * 7 + (1.0,) * 12 + (0.75,) * 5
+
+CASES = {
+    "met_congested": lambda: _scenario("met_baseline.toml", 0.5),
+    "met_one_pilot": lambda: _scenario("met_baseline.toml", 0.5, control_room__pilots=1,
+                                       dispatch__max_queue_wait_s=120.0),
+    "met_shifts_exponential": lambda: _scenario("met_baseline.toml", 0.5,
+                                                control_room__shift_pattern=SHIFTS,
+                                                drones__loiter="exponential"),
+    "separate_sectors": lambda: _scenario("bluelight_separate.toml", 0.3),
+    "shared_preemption": lambda: _scenario("bluelight_shared_preemption.toml", 0.3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fast_path_equals_the_policy_seam(case):
+    scn = CASES[case]()
+    if case in ("separate_sectors", "shared_preemption"):
+        assert len(scn.docks) > FLAT_PREFIX  # whole-row queries are reachable
+    fast = prepare(scn)
+    seam = prepare(scn)
+    seam.new_policy = ViaSnapshot  # the seam, with the same rule
+    a = run_replication(fast, 0)
+    b = run_replication(seam, 0)
+    assert len(a.missions) > 50
+    pd.testing.assert_frame_equal(a.incidents, b.incidents, check_exact=True)
+    pd.testing.assert_frame_equal(a.missions, b.missions, check_exact=True)
+    assert json.dumps(a.kpis, sort_keys=True, default=float) == \
+        json.dumps(b.kpis, sort_keys=True, default=float)
+
+
+# --- operations features (issue 9) ---------------------------------------------------------
+# Grounding (weather, night), duty holds and faults (rosters, repairs, maintenance), relief
+# drones and airframe types (per-dock speed, endurance, recharge, range) change which drone
+# goes or whether it flies. With any of them on, the closest-idle rule is not decided by
+# Fleet.decide_first (its flat lists hold the [drones] airframe's flight times and know
+# nothing of holds, grounding or faults) nor started inline by Fleet.send: it takes the
+# general path, and must still equal the policy seam bit for bit.
+
+OPS_CASES = {
+    "mixed_fleet": lambda: _scenario("met_mixed_fleet.toml", 0.5),
+    "weather_night_faults": lambda: _scenario("met_baseline_operations.toml", 0.5,
+                                              faults__failures_per_flight_hour=1.0),
+    "night_slower": lambda: _scenario("met_baseline_operations.toml", 0.5,
+                                      night__rule="slower", night__speed_factor=0.7,
+                                      night__extra_launch_s=60.0),
+    "rosters": lambda: _scenario("met_rosters.toml", 0.5),
+    "relief": lambda: _scenario("met_relief_short_battery.toml", 0.5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPS_CASES))
+def test_fast_path_equals_the_policy_seam_with_operations(case):
+    scn = OPS_CASES[case]()
+    fast = prepare(scn)
+    seam = prepare(scn)
+    seam.new_policy = ViaSnapshot
+    a = run_replication(fast, 0)
+    b = run_replication(seam, 0)
+    assert len(a.missions) > 50
+    pd.testing.assert_frame_equal(a.incidents, b.incidents, check_exact=True)
+    pd.testing.assert_frame_equal(a.missions, b.missions, check_exact=True)
+    assert json.dumps(a.kpis, sort_keys=True, default=float) == \
+        json.dumps(b.kpis, sort_keys=True, default=float)
+
+
+def _count_fast_path(monkeypatch) -> dict[str, int]:
+    """Count calls of the fast path's entry points (Fleet.decide_first, send's inline start)."""
+    from dronesim.fleet import Fleet
+
+    calls = {"decide_first": 0, "inline": 0}
+    decide_first, land = Fleet.decide_first, Fleet._land
+
+    def counted(self, i):
+        calls["decide_first"] += 1
+        return decide_first(self, i)
+
+    def landing(self, m, d, t):  # the general path schedules landings here, the inline one not
+        calls["inline"] -= 1
+        return land(self, m, d, t)
+
+    monkeypatch.setattr(Fleet, "decide_first", counted)
+    monkeypatch.setattr(Fleet, "_land", landing)
+    return calls
+
+
+@pytest.mark.parametrize("case", sorted(OPS_CASES))
+def test_operations_take_the_general_path(case, monkeypatch):
+    calls = _count_fast_path(monkeypatch)
+    res = run_replication(prepare(OPS_CASES[case]()), 0)
+    assert calls["decide_first"] == 0
+    # Every landing of the drones' own missions was scheduled by the general path (relief
+    # legs time their landings themselves and are not in the count).
+    own = int((~res.missions["relief"]).sum())
+    assert -calls["inline"] >= own > 50
+
+
+def test_without_operations_the_fast_path_is_taken(monkeypatch):
+    calls = _count_fast_path(monkeypatch)
+    run_replication(prepare(CASES["met_congested"]()), 0)
+    assert calls["decide_first"] > 100
