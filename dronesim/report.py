@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import figures, tables
+from . import tables
 from .compare import comparison_dir_name
 from .experiment import RunResult, safe_label, task_files
 from .outputs import OutputFolder
@@ -123,6 +123,8 @@ def write_plots(result: RunResult, plots: Path, folder: Path | None = None) -> l
     first = min(t.task.replication for t in result.tasks if t.ok)
     inc = run_incidents(result, folder, first, _FIGURE_COLUMNS)
     window = inc[(inc["t_call"] >= prep.warmup_s) & (inc["t_call"] < prep.horizon_s)]
+    from . import figures  # matplotlib: imported only when figures are drawn
+
     figs = figures.run_figures(prep.scenario, geometry_from_prepared(prep), window,
                                result.summary)
     return _save_figures(figs, plots)
@@ -167,6 +169,8 @@ def write_sweep(result, scn, folder: OutputFolder, argv: list[str] | None = None
     result.sites.to_csv(tmp / "sites.csv", index=False)
     (tmp / "summary.json").write_text(_json(result.summary), encoding="utf-8")
     (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(scn), encoding="utf-8")
+    from . import figures  # matplotlib: imported only when figures are drawn
+
     _save_figures(figures.sweep_figures(result.steps, result.boroughs, scn), tmp / "plots")
     man = _provenance(argv, wall_s, scenario_file=scn.source, seed=scn.simulation.seed,
                       resumed_tasks=sum(t.resumed for t in tasks))
@@ -203,6 +207,8 @@ def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]
 def write_comparison_plots(result, plots: Path) -> list[Path]:
     """One forest plot per service and a bar chart of mean responses, into ``plots``."""
     plots.mkdir(parents=True, exist_ok=True)
+    from . import figures  # matplotlib: imported only when figures are drawn
+
     figs = figures.comparison_figures(result.differences, result.means, result.summary)
     return _save_figures(figs, plots)
 
