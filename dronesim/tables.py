@@ -228,7 +228,9 @@ def _cmp_diff(d: dict[str, Any], unit: str, reps: int) -> str:
     scale, suffix = (100.0, " pp") if unit == "share" else (1.0, " s" if unit == "s" else "")
 
     def f(x: float) -> str:
-        return f"{x * scale + 0.0:+.1f}"
+        v = x * scale + 0.0
+        # Large figures (money, minutes a week) with separators and no decimals, as their values.
+        return f"{v:+,.0f}" if abs(v) >= 1000 else f"{v:+.1f}"
 
     lo, hi = d["ci95"]
     ok = _finite(lo) and _finite(hi)
@@ -276,7 +278,9 @@ def format_comparison_table(summary: dict[str, Any], width: int = 100) -> str:
     for n in summary.get("notes", []):
         lines += _wrap(f"note: {n}", width)
     metrics = summary["metrics"]
-    mw = min(34, max(len(m["label"]) for m in metrics.values()) + 2)
+    # The label column takes what the values leave of the width (two values and a difference
+    # with its interval need about 54 columns); a longer label wraps, it is never cut.
+    mw = min(max(24, width - 54), max(len(m["label"]) for m in metrics.values()) + 2)
     vw = 11
     for service in summary["services"]:
         for o in others:
@@ -292,11 +296,12 @@ def format_comparison_table(summary: dict[str, Any], width: int = 100) -> str:
                 if refm is None and om is None:
                     continue  # a figure not given for this service (costs, equity)
                 d = summary["differences"].get(o, {}).get(service, {}).get(key)
-                label = meta["label"][:mw - 1]
+                label, *more = textwrap.wrap(meta["label"], mw - 1) or [""]
                 row = (f"{label:<{mw}}{_cmp_value(refm and refm['mean'], unit):>{vw}}"
                        f"{_cmp_value(om and om['mean'], unit):>{vw}}  "
                        f"{_cmp_diff(d, unit, reps) if d else '-'}")
                 lines.append(row.rstrip()[:width])
+                lines += [f"  {m}" for m in more]
     lines.append("")
     lines += _wrap("differences: scenario - reference, mean over replications with a 95% "
                    "interval; shares in percentage points (pp); * the interval excludes 0; "

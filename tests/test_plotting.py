@@ -293,6 +293,29 @@ def test_comparison_table_fits_100_columns(results_folders):
     assert "service: all" in text and "suited reached within target" in text
 
 
+@pytest.mark.parametrize("width", [100, 72])
+def test_comparison_labels_are_wrapped_never_cut(results_folders, width):
+    s = json.loads((results_folders["compare"] / "summary.json").read_text())
+    s = copy.deepcopy(s)
+    key = next(iter(s["metrics"]))
+    long_label = "a figure whose label is far longer than any column could hold in one line"
+    s["metrics"][key]["label"] = long_label
+    text = tables.format_comparison_table(s, width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    lines = text.splitlines()
+    # The label's first part heads its row (before the values), the rest follows indented.
+    start = next(k for k, line in enumerate(lines) if line.startswith("a figure whose"))
+    parts = [re.split(r"\s{2,}", lines[start])[0]]
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        parts.append(line.strip())
+    assert " ".join(parts) == long_label
+    for meta in s["metrics"].values():  # no other label is cut either
+        if meta["label"] != long_label and len(meta["label"]) < width - 60:
+            assert any(line.startswith(meta["label"]) for line in lines)
+
+
 def test_one_replication_prints_na_and_warns(results_folders):
     s = json.loads((results_folders["run1"] / "summary.json").read_text())
     assert s["replications"] == 1
