@@ -34,8 +34,9 @@ The table columns and dtypes are those of :func:`incident_frame` / :func:`missio
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import starmap
 
 import numpy as np
 import pandas as pd
@@ -520,7 +521,15 @@ class Records:
 
 
 def _table(rows: list[tuple], width: int) -> np.ndarray:
-    """Rows of numbers as one float array (one pass, no per-column tuples). Integers in the
+    """Rows of numbers as one float array: each row packed as C doubles by one
+    :class:`struct.Struct` call into one buffer, viewed as an array (a third of the time of
+    ``np.fromiter`` over the chained rows, which converts element by element). Integers in the
     rows (keys, drone ids, codes) are far below 2**53, so they come back exactly."""
-    n = len(rows)
-    return np.fromiter(chain.from_iterable(rows), np.float64, n * width).reshape(n, width)
+    row = _ROW_STRUCTS.get(width)
+    if row is None:
+        row = _ROW_STRUCTS[width] = struct.Struct(f"{width}d")
+    return np.frombuffer(bytearray().join(starmap(row.pack, rows)), np.float64
+                         ).reshape(len(rows), width)
+
+
+_ROW_STRUCTS: dict[int, struct.Struct] = {}
