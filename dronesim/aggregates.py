@@ -152,7 +152,9 @@ class Aggregates:
         self.resolving = any(any(v) for v in scn.value.drone_resolved_share.values())
         self.relief = scn.relief.enabled
         #: Some service sends ground units: without, the ground figures are all empty (their
-        #: sums stay zero, read as such) and are not computed per chunk.
+        #: sums stay zero, read as such: ground response, its share within each target, on
+        #: drone incidents, time saved, drone first, dispatch delay) and are not computed per
+        #: chunk.
         self.ground = any(sv.ground.base != "none" for sv in scn.services.values())
         # Mixed fleets: missions and flight time by airframe type (fleet.AirframeTable).
         self.types = prep.airframes if scn.airframes else None
@@ -245,13 +247,16 @@ class Aggregates:
         for s in WITHIN_S:
             add(f"drone_le_{s}", on & (drone <= s))
         g_ok = ~np.isnan(ground)
-        add("ground_sum", g_ok, ground)
-        add("ground_n", g_ok)
-        for s in WITHIN_S:
-            add(f"ground_le_{s}", ground <= s)
         gd_ok = on & g_ok
         gap = c["relief_gap_s"][w]
-        if self.ground:
+        if self.ground:  # (else no incident has a ground response: these sums stay zero)
+            add("ground_sum", g_ok, ground)
+            add("ground_n", g_ok)
+            for s in WITHIN_S:
+                add(f"ground_le_{s}", ground <= s)
+            add("ground_d_sum", gd_ok, ground)
+            add("ground_d_n", gd_ok)
+            add("saved_sum", gd_ok, ground - drone)
             # Mutual aid (ground.py) and the most urgent grade's ground response (per-borough
             # anchors are published for I-grade calls).
             if self.mutual_aid:
@@ -270,8 +275,6 @@ class Aggregates:
             add("relieved", relieved)
             add("relief_legs", relieved, c["relief_drones"][w].astype(float))
             add("rgap_sum", relieved, np.nan_to_num(gap))
-        add("ground_d_sum", gd_ok, ground)
-        add("ground_d_n", gd_ok)
         if self.resolving:  # resolved by the drone: no ground unit ever came, the drone first
             resolved = c["drone_resolved"][w]
             add("resolved", on & resolved)
@@ -280,12 +283,14 @@ class Aggregates:
             b_ok = ~np.isnan(busy)
             add("busy_sum", b_ok, busy)
             add("busy_n", b_ok)
-        else:
+        elif self.ground:
             add("first", on & (drone < ground))
-        add("saved_sum", gd_ok, ground - drone)
         add("hit", suited & on & (drone <= self.within_s))
         early, late = t < self.fifths[0], t >= self.fifths[1]
-        for name, v, mask in (("qwait", qwait, on), ("pwait", pwait, on), ("gwait", gwait, ones)):
+        waits = [("qwait", qwait, on), ("pwait", pwait, on)]
+        if self.ground:
+            waits.append(("gwait", gwait, ones))
+        for name, v, mask in waits:
             ok = mask & ~np.isnan(v)
             add(f"{name}_sum", ok, v)
             add(f"{name}_n", ok)

@@ -34,8 +34,9 @@ The table columns and dtypes are those of :func:`incident_frame` / :func:`missio
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import starmap
 
 import numpy as np
 import pandas as pd
@@ -420,8 +421,10 @@ class Records:
             service_names=self.service_names)
         return self._take(_Range(-1, 0, 0, 0, empty))
 
-    #: Legs packed into an array at a time (see pack_legs).
-    LEG_BLOCK = 2048
+    #: Legs packed into an array at a time (see pack_legs). 256 rows (about 100 kB with their
+    #: floats) are still in the L2 cache when packed; blocks of 2,048 were not, and packing them
+    #: cost a quarter more (benchmark, 9 and 200 drones).
+    LEG_BLOCK = 256
 
     def pack_legs(self) -> None:
         """Pack the legs logged so far into an array (the fleet calls this every
@@ -518,7 +521,15 @@ class Records:
 
 
 def _table(rows: list[tuple], width: int) -> np.ndarray:
-    """Rows of numbers as one float array (one pass, no per-column tuples). Integers in the
+    """Rows of numbers as one float array: each row packed as C doubles by one
+    :class:`struct.Struct` call into one buffer, viewed as an array (a third of the time of
+    ``np.fromiter`` over the chained rows, which converts element by element). Integers in the
     rows (keys, drone ids, codes) are far below 2**53, so they come back exactly."""
-    n = len(rows)
-    return np.fromiter(chain.from_iterable(rows), np.float64, n * width).reshape(n, width)
+    row = _ROW_STRUCTS.get(width)
+    if row is None:
+        row = _ROW_STRUCTS[width] = struct.Struct(f"{width}d")
+    return np.frombuffer(bytearray().join(starmap(row.pack, rows)), np.float64
+                         ).reshape(len(rows), width)
+
+
+_ROW_STRUCTS: dict[int, struct.Struct] = {}
