@@ -152,7 +152,10 @@ def test_gini_extremes_and_weights():
 
 
 @settings(derandomize=False, database=None, max_examples=80, deadline=None)
-@given(st.lists(st.floats(min_value=0, max_value=1e4, allow_nan=False), min_size=1, max_size=33),
+# Values are 0 or of a size a figure can have (hypothesis found that a subnormal such as 5e-324
+# scaled by 0.5 underflows to 0, which makes an all-zero list: not a property of the Gini).
+@given(st.lists(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=1e4)),
+                min_size=1, max_size=33),
        st.floats(min_value=0.01, max_value=100))
 def test_gini_is_within_0_and_1_and_scale_free(values, k):
     g = gini(values)
