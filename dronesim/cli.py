@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--steps", type=_positive_int, default=8, help="steps for A:B (default 8)")
     sw.add_argument("--out", type=Path, default=None,
                     help="output folder (default: results/<scenario name>_sweep)")
-    _common(sw, plots=False)
+    _common(sw)
     cmp_ = sub.add_parser("compare", help="compare scenarios against the first, paired on "
                           "common random numbers")
     cmp_.add_argument("scenarios", type=Path, nargs="+",
@@ -401,14 +401,15 @@ def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
 
     def write(results, t0):
         result = sweep_result(scn, requested, factors, results, reps)
-        write_sweep(result, scn, folder, argv, time.perf_counter() - t0, tasks=results)
+        write_sweep(result, scn, folder, argv, time.perf_counter() - t0, tasks=results,
+                    plots=not args.no_plots)
         return result
 
     results, result, extras, t0 = _execute(args, notes, folder, factors, reps, "tasks",
                                            plugins, write)
     print(format_sweep(result.summary))
-    print(_outputs_line(folder, "sweep.csv, boroughs.csv, sites.csv, summary.json, tasks/, "
-                                "plots/", extras, t0))
+    print(_outputs_line(folder, "sweep.csv, boroughs.csv, sites.csv, summary.json, tasks/"
+                                + ("" if args.no_plots else ", plots/"), extras, t0))
     return _finish(folder, results, "tasks")
 
 

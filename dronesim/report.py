@@ -161,17 +161,19 @@ def format_table(summary: dict[str, Any]) -> str:
 
 
 def write_sweep(result, scn, folder: OutputFolder, argv: list[str] | None = None,
-                wall_s: float = 0.0, tasks=()) -> Path:
-    """Write a sweep's tidy tables, summary, plots and manifest into ``folder`` and commit."""
+                wall_s: float = 0.0, tasks=(), plots: bool = True) -> Path:
+    """Write a sweep's tidy tables, summary, plots (unless ``plots`` is false) and manifest into
+    ``folder`` and commit."""
     tmp = folder.staging
     result.steps.to_csv(tmp / "sweep.csv", index=False)
     result.boroughs.to_csv(tmp / "boroughs.csv", index=False)
     result.sites.to_csv(tmp / "sites.csv", index=False)
     (tmp / "summary.json").write_text(_json(result.summary), encoding="utf-8")
     (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(scn), encoding="utf-8")
-    from . import figures  # matplotlib: imported only when figures are drawn
+    if plots:
+        from . import figures  # matplotlib: imported only when figures are drawn
 
-    _save_figures(figures.sweep_figures(result.steps, result.boroughs, scn), tmp / "plots")
+        _save_figures(figures.sweep_figures(result.steps, result.boroughs, scn), tmp / "plots")
     man = _provenance(argv, wall_s, scenario_file=scn.source, seed=scn.simulation.seed,
                       resumed_tasks=sum(t.resumed for t in tasks))
     return folder.commit(man, keep=task_files(tasks, records=False))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import MET_BASELINE, extends_baseline, run_cli, write_toml
+from conftest import MET_BASELINE, SCENARIOS, extends_baseline, run_cli, write_toml
 from dronesim.cli import main
 from dronesim.scenario import load_scenario, scenario_to_dict
 
@@ -296,6 +296,17 @@ def test_no_plots_flag(tmp_path, capsys):
                             "--workers", "1", "--quiet", "--no-plots", "--out", out], capsys)
     assert code == 0, err
     assert (out / "summary.json").is_file()
+    assert not (out / "plots").exists()
+
+
+def test_no_plots_flag_on_sweep(tmp_path, capsys):
+    # --no-plots is one of the common options (README): sweep takes it too.
+    out = tmp_path / "sw"
+    code, _, err = run_cli(["sweep", SCENARIOS / "met_growth.toml", "--fleet", "9,15", "--replications", "1",
+                            "--weeks", "0.05", "--workers", "1", "--quiet", "--no-plots",
+                            "--out", out], capsys)
+    assert code == 0, err
+    assert (out / "sweep.csv").is_file() and (out / "summary.json").is_file()
     assert not (out / "plots").exists()
 
 
