@@ -302,9 +302,9 @@ def test_no_plots_flag(tmp_path, capsys):
 def test_no_plots_flag_on_sweep(tmp_path, capsys):
     # --no-plots is one of the common options (README): sweep takes it too.
     out = tmp_path / "sw"
-    code, _, err = run_cli(["sweep", SCENARIOS / "met_growth.toml", "--fleet", "9,15", "--replications", "1",
-                            "--weeks", "0.05", "--workers", "1", "--quiet", "--no-plots",
-                            "--out", out], capsys)
+    code, _, err = run_cli(["sweep", SCENARIOS / "met_growth.toml", "--fleet", "9,15",
+                            "--replications", "1", "--weeks", "0.05", "--workers", "1",
+                            "--quiet", "--no-plots", "--out", out], capsys)
     assert code == 0, err
     assert (out / "sweep.csv").is_file() and (out / "summary.json").is_file()
     assert not (out / "plots").exists()
