@@ -478,8 +478,9 @@ class Fleet:
         The answer is the READY drone (lowest id) of the first of those docks that has one,
         when the next candidate is strictly farther (a dock as near could hold a lower drone
         id): the drone :meth:`nearest_ready` would choose on the whole row. This is the kernel's handler
-        for drone decisions, so the common case (:meth:`send`'s) is inline, with the same
-        arithmetic; the equality checks of every change guard that the two stay in step.
+        for drone decisions, so it starts the common case's mission itself (:meth:`_take_off`,
+        shared with :meth:`send`), with the same arithmetic as the general path; the equality
+        checks of every change guard that the two stay in step.
 
         Bound only while no operations feature is on (:attr:`operations`): it reads the
         ``[drones]`` airframe's flight times and charge needs, and starts missions without the
@@ -534,32 +535,12 @@ class Fleet:
                 or (g == g and g <= t_launch)):
             self.send(d, i, dist, 0.0)
             return
-        # send's common case, inline.
+        # send's common case.
         self._drone_id[i] = d
         self.dock_idle[k] -= 1
         self.n_idle -= 1
         self.incident_of[d] = i
-        pool.free -= 1
-        self._pilot_pool[d] = pool
-        battery = self._endurance if self._full else self.battery_at(d, t_launch)
-        t_scene = t_launch + out
-        spare = battery - out - out - self._reserve
-        latest = t_scene + (spare if spare > 0.0 else 0.0)
-        state[d] = FLYING
-        if self._exponential:
-            leave = t_scene + self._loiter[i]
-            reason = _TASK_DONE
-            if not leave < latest:
-                leave, reason = latest, _BATTERY
-        else:
-            leave, reason = self._leave_time(i, t_scene, latest)
-        land = leave + out
-        ev = self._Call()
-        ev.callbacks = self._landed_cbs
-        ev.arg = d
-        self._m[d] = [i, now, dist, lead, now, t_launch, battery, t_launch, battery, t_scene,
-                      latest, out, leave, land, reason, ev, 0]
-        heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
+        self._take_off(d, i, pool, now, dist, lead, t_launch, out)
 
     def _candidates(self, row: tuple[list, list, list], now: float, service: int
                     ) -> tuple[np.ndarray, ...]:
@@ -673,14 +654,21 @@ class Fleet:
             self.state[d] = RESERVED
             self._begin(d)
             return
-        # A pilot at once (_begin), then the mission's times (_cleared). nearest_ready chose d
-        # with the charge this leg needs now, so there is no wait for charge.
+        out = spec.climb_s + distance_m / spec.speed_m_s + spec.descent_s
+        self._take_off(d, i, pool, now, distance_m, delay_s, t_launch, out)
+
+    def _take_off(self, d: int, i: int, pool: Any, now: float, dist: float, delay: float,
+                  t_launch: float, out: float) -> None:
+        """The common case of :meth:`send` (and of :meth:`decide_first`) from the pilot on: a
+        pilot at once (:meth:`_begin`), then the mission's times (:meth:`_cleared`) with the
+        ``[drones]`` airframe, its list made and its landing pushed (:meth:`_land`), inline.
+        :meth:`nearest_ready` chose d with the charge this leg needs now, so there is no wait
+        for charge; ``out`` is the flight dock to scene."""
         pool.free -= 1
         self._pilot_pool[d] = pool
-        out = spec.climb_s + distance_m / spec.speed_m_s + spec.descent_s
         battery = self._endurance if self._full else self.battery_at(d, t_launch)
         t_scene = t_launch + out
-        spare = battery - out - out - spec.reserve_s
+        spare = battery - out - out - self._reserve
         latest = t_scene + (spare if spare > 0.0 else 0.0)
         self.state[d] = FLYING
         if self._exponential:
@@ -694,8 +682,8 @@ class Fleet:
         ev = self._Call()
         ev.callbacks = self._landed_cbs
         ev.arg = d
-        self._m[d] = [i, now, distance_m, delay_s, now, t_launch, battery, t_launch, battery,
-                      t_scene, latest, out, leave, land, reason, ev, 0]
+        self._m[d] = [i, now, dist, delay, now, t_launch, battery, t_launch, battery, t_scene,
+                      latest, out, leave, land, reason, ev, 0]
         heappush(self._queue, (now + (land - now), 1, next(self._eid), ev))
 
     def _start(self, d: int, i: int) -> None:

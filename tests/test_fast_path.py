@@ -60,6 +60,21 @@ def _scenario(name: str, weeks: float, **changes) -> Scenario:
     return dataclasses.replace(scn, services=services)
 
 
+def _assert_fast_equals_seam(scn: Scenario) -> None:
+    """One replication decided by the fast path and by the seam (the same rule through the
+    snapshot) give the same incident and mission tables and KPIs, bit for bit."""
+    fast = prepare(scn)
+    seam = prepare(scn)
+    seam.new_policy = ViaSnapshot  # the seam, with the same rule
+    a = run_replication(fast, 0)
+    b = run_replication(seam, 0)
+    assert len(a.missions) > 50
+    pd.testing.assert_frame_equal(a.incidents, b.incidents, check_exact=True)
+    pd.testing.assert_frame_equal(a.missions, b.missions, check_exact=True)
+    assert json.dumps(a.kpis, sort_keys=True, default=float) == \
+        json.dumps(b.kpis, sort_keys=True, default=float)
+
+
 SHIFTS = (0.5,) * 7 + (1.0,) * 12 + (0.75,) * 5
 
 CASES = {
@@ -79,16 +94,7 @@ def test_fast_path_equals_the_policy_seam(case):
     scn = CASES[case]()
     if case in ("separate_sectors", "shared_preemption"):
         assert len(scn.docks) > FLAT_PREFIX  # whole-row queries are reachable
-    fast = prepare(scn)
-    seam = prepare(scn)
-    seam.new_policy = ViaSnapshot  # the seam, with the same rule
-    a = run_replication(fast, 0)
-    b = run_replication(seam, 0)
-    assert len(a.missions) > 50
-    pd.testing.assert_frame_equal(a.incidents, b.incidents, check_exact=True)
-    pd.testing.assert_frame_equal(a.missions, b.missions, check_exact=True)
-    assert json.dumps(a.kpis, sort_keys=True, default=float) == \
-        json.dumps(b.kpis, sort_keys=True, default=float)
+    _assert_fast_equals_seam(scn)
 
 
 # --- operations features (issue 9) ---------------------------------------------------------
@@ -114,28 +120,23 @@ OPS_CASES = {
 @pytest.mark.parametrize("case", sorted(OPS_CASES))
 def test_fast_path_equals_the_policy_seam_with_operations(case):
     scn = OPS_CASES[case]()
-    fast = prepare(scn)
-    seam = prepare(scn)
-    seam.new_policy = ViaSnapshot
-    a = run_replication(fast, 0)
-    b = run_replication(seam, 0)
-    assert len(a.missions) > 50
-    pd.testing.assert_frame_equal(a.incidents, b.incidents, check_exact=True)
-    pd.testing.assert_frame_equal(a.missions, b.missions, check_exact=True)
-    assert json.dumps(a.kpis, sort_keys=True, default=float) == \
-        json.dumps(b.kpis, sort_keys=True, default=float)
+    _assert_fast_equals_seam(scn)
 
 
 def _count_fast_path(monkeypatch) -> dict[str, int]:
     """Count calls of the fast path's entry points (Fleet.decide_first, send's inline start)."""
     from dronesim.fleet import Fleet
 
-    calls = {"decide_first": 0, "inline": 0}
-    decide_first, land = Fleet.decide_first, Fleet._land
+    calls = {"decide_first": 0, "inline": 0, "take_off": 0}
+    decide_first, land, take_off = Fleet.decide_first, Fleet._land, Fleet._take_off
 
     def counted(self, i):
         calls["decide_first"] += 1
         return decide_first(self, i)
+
+    def taking_off(self, *args):  # send's (and decide_first's) inline start
+        calls["take_off"] += 1
+        return take_off(self, *args)
 
     def landing(self, m, d, t):  # the general path schedules landings here, the inline one not
         calls["inline"] -= 1
@@ -143,6 +144,7 @@ def _count_fast_path(monkeypatch) -> dict[str, int]:
 
     monkeypatch.setattr(Fleet, "decide_first", counted)
     monkeypatch.setattr(Fleet, "_land", landing)
+    monkeypatch.setattr(Fleet, "_take_off", taking_off)
     return calls
 
 
@@ -150,7 +152,7 @@ def _count_fast_path(monkeypatch) -> dict[str, int]:
 def test_operations_take_the_general_path(case, monkeypatch):
     calls = _count_fast_path(monkeypatch)
     res = run_replication(prepare(OPS_CASES[case]()), 0)
-    assert calls["decide_first"] == 0
+    assert calls["decide_first"] == 0 and calls["take_off"] == 0
     # Every landing of the drones' own missions was scheduled by the general path (relief
     # legs time their landings themselves and are not in the count).
     own = int((~res.missions["relief"]).sum())
@@ -160,4 +162,4 @@ def test_operations_take_the_general_path(case, monkeypatch):
 def test_without_operations_the_fast_path_is_taken(monkeypatch):
     calls = _count_fast_path(monkeypatch)
     run_replication(prepare(CASES["met_congested"]()), 0)
-    assert calls["decide_first"] > 100
+    assert calls["decide_first"] > 100 and calls["take_off"] > 100
