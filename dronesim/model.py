@@ -37,7 +37,6 @@ import dataclasses
 import functools
 import gc
 import heapq
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -493,12 +492,7 @@ class _DroneDispatcher:
                 pos = found[1]
                 fleet.send(found[0], i, row[1][pos], row[2][pos])
                 return "dispatched"
-            if self.preempt:
-                found = fleet.preemption_candidate(i, now)
-                if found is not None:
-                    fleet.redirect(found[0], i, found[1])
-                    return "dispatched"
-            return "queued"
+            return self._preempt_or_queue(i, now)
         snap = _Snapshot(fleet, row, svc, now)
         decision = self.decide_policy(_Incident(self, i), snap, now)
         if type(decision) is Dispatch or isinstance(decision, Dispatch):
@@ -516,15 +510,20 @@ class _DroneDispatcher:
             fleet.assign(d, i, row[1][pos], row[2][pos])
             return "dispatched"
         if type(decision) is Queue or isinstance(decision, Queue):
-            if self.preempt:
-                found = fleet.preemption_candidate(i, now)
-                if found is not None:
-                    fleet.redirect(found[0], i, found[1])
-                    return "dispatched"
-            return "queued"
+            return self._preempt_or_queue(i, now)
         if isinstance(decision, Decline):
             return "declined"
         raise TypeError(f"policy returned {decision!r}, not Dispatch, Queue or Decline")
+
+    def _preempt_or_queue(self, i: int, now: float) -> str:
+        """No drone for incident i now: with pre-emption on, redirect a drone from a
+        lower-ranked incident (:meth:`Fleet.preemption_candidate`), else queue."""
+        if self.preempt:
+            found = self.fleet.preemption_candidate(i, now)
+            if found is not None:
+                self.fleet.redirect(found[0], i, found[1])
+                return "dispatched"
+        return "queued"
 
     def _decide_nearest(self, i: int) -> None:
         """:meth:`decide` for the closest-idle rule: the common case (a READY drone) inline."""
