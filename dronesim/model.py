@@ -841,12 +841,12 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     if agg.n_incidents == 0:  # typed, empty tables rather than none
         out.write_incidents(rec.empty_chunk())
     if agg.n_missions == 0:
-        out.write_missions(rec.mission_chunk([]))
+        out.write_missions(rec.empty_missions())
     out.close()
     result = ReplicationResult(
         replication=replication,
         incidents=out.incidents(rec.empty_chunk()) if own_sink else None,
-        missions=out.missions(rec.mission_chunk([])) if own_sink else None,
+        missions=out.missions(rec.empty_missions()) if own_sink else None,
         warmup_s=prep.warmup_s,
         horizon_s=prep.horizon_s,
         fleet_size=fleet.size,

@@ -499,26 +499,17 @@ class Records:
         self.dock_id[key] = dock
         self._drone[key] = d
 
-    def mission_chunk(self, rows: list[tuple], flags: dict[int, int] | None = None
-                      ) -> MissionChunk:
-        """A chunk of the mission table from rows in table order (``MISSION_COLUMNS`` then the
-        service index) and the :data:`MISSION_FLAGS` bits of some of them (by position); with
-        no rows, the typed empty chunk."""
-        n = len(rows)
-        cols_in = list(zip(*rows)) if rows else [()] * (len(MISSION_COLUMNS) + 1)
-        data: dict[str, np.ndarray] = {"replication": np.full(n, self.replication, np.int32)}
-        for name, values in zip(MISSION_COLUMNS, cols_in):
-            dtype = (np.int64 if name in _MISSION_INT
-                     else bool if name == "redirected" else np.float64)
-            data[name] = np.asarray(values, dtype=dtype)
-        data["service"] = np.asarray(cols_in[len(MISSION_COLUMNS)], np.int8)
-        bits = np.zeros(n, np.int64)
-        for pos, f in (flags or {}).items():
-            bits[pos] = f
-        for name, bit in MISSION_FLAGS.items():
-            data[name] = (bits & bit) > 0
+    def empty_missions(self) -> MissionChunk:
+        """The typed empty chunk of the mission table (the columns and dtypes of
+        :meth:`take_missions`'s chunks)."""
+        data: dict[str, np.ndarray] = {"replication": np.zeros(0, np.int32)}
+        for name in MISSION_COLUMNS:
+            data[name] = np.zeros(0, np.int64 if name in _MISSION_INT
+                                  else bool if name == "redirected" else np.float64)
+        data["service"] = np.zeros(0, np.int8)
+        for name in MISSION_FLAGS:
+            data[name] = np.zeros(0, bool)
         return MissionChunk(data, {"service": self.service_names})
-
 
 def _table(rows: list[tuple], width: int) -> np.ndarray:
     """Rows of numbers as one float array: each row packed as C doubles by one
