@@ -931,7 +931,7 @@ class Fleet:
         # The mission is the leg's row (Records.legs): its end, and the drone.
         m[_M_LAND] = t_land
         m[_M_EV] = d
-        legs = self._legs
+        legs = self._legs  # Records.log_leg, inline (the hot path)
         legs.append(m)
         if len(legs) >= self._leg_block:
             self.rec.pack_legs()
@@ -981,7 +981,7 @@ class Fleet:
         row[_M_LAND] = t_end
         row[_M_REASON] = reason
         row[_M_EV] = d
-        self._legs.append(row)
+        self.rec.log_leg(row)
 
     def _stand_down(self, d: int, i: int) -> None:
         """Log drone d's assignment to incident i, ending without a leg (Records.stood_down)."""

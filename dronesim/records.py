@@ -433,6 +433,14 @@ class Records:
         self._leg_blocks.append(_table(self.legs, len(LEG_FIELDS)))
         del self.legs[:]
 
+    def log_leg(self, row: list) -> None:
+        """Log a finished leg (a row of :data:`LEG_FIELDS`), packing every :attr:`LEG_BLOCK`
+        legs. (The fleet's landing, the hot path, does the same inline.)"""
+        legs = self.legs
+        legs.append(row)
+        if len(legs) >= self.LEG_BLOCK:
+            self.pack_legs()
+
     def take_missions(self) -> MissionChunk:
         """The mission legs logged since the last call, as a chunk of the mission table; their
         incidents' drone columns (and those of stood-down assignments) are filled on the way.

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 from .dispatch import Dispatch, make_policy
 from .errors import InputError
-from .records import (LEAVE, LEG_BACK, LEG_DRONE, LEG_END, LEG_LATEST, LEG_LAUNCH, LEG_LEAVE,
-                      LEG_REASON, LEG_SCENE, MISSION_FLAGS)
+from .records import (LEAVE, LEG_BACK, LEG_DRONE, LEG_DRONE_BATTERY, LEG_END, LEG_LATEST,
+                      LEG_LAUNCH, LEG_LEAVE, LEG_REASON, LEG_SCENE, MISSION_FLAGS)
 
 if TYPE_CHECKING:
     from .dispatch.base import DispatchPolicy
@@ -214,16 +214,13 @@ class Relief:
         m = fl._m[d]
         fl._m[d] = None
         t_launch = m[LEG_LAUNCH]
-        b_land = m[8] - (t_land - t_launch)  # (LEG_DRONE_BATTERY)
+        b_land = m[LEG_DRONE_BATTERY] - (t_land - t_launch)
         rec.t_relief_leave[i] = m[LEG_LEAVE]
         # The leg's row, flagged relief (Records.take_missions leaves the incident's own drone
         # columns alone: the relief_* columns hold the handover).
         m[LEG_END] = t_land
         m[LEG_DRONE] = d
-        legs = rec.legs
-        legs.append(m)
-        if len(legs) >= rec.LEG_BLOCK:
-            rec.pack_legs()
+        rec.log_leg(m)
         self.inc[d] = -1
         if self.cover.get(i) == d:
             del self.cover[i]
