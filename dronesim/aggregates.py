@@ -102,15 +102,11 @@ class LogLinearBins:
 
 
 class _Stats:
-    """Sums and counts of one family of groups (e.g. per service), updated by bincount."""
+    """Sums and counts per group ("all", each service, each borough), added chunk by chunk."""
 
     def __init__(self, n_groups: int) -> None:
         self.g = n_groups
         self.v: dict[str, np.ndarray] = {}
-
-    def add(self, name: str, groups: np.ndarray, weights: np.ndarray | None = None) -> None:
-        x = np.bincount(groups, weights=weights, minlength=self.g)[:self.g]
-        self.add_sums(name, x, counts=weights is None)
 
     def add_sums(self, name: str, x: np.ndarray, counts: bool) -> None:
         """Add one chunk's per-group sums (``counts``: whole numbers, kept as integers)."""
