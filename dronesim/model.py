@@ -465,11 +465,11 @@ class _DroneDispatcher:
     def _whole_row(self, i: int) -> tuple[list, list, list]:
         """Incident i's whole candidate row, from a query of the incident alone (straight legs,
         so no authorisation delay): the row the batched query would give."""
-        scn = self.prep.scenario
-        cand, dist = self.prep.docks.candidates_of(self.rec.x[i], self.rec.y[i],
-                                                   scn.dispatch.candidate_docks,
-                                                   scn.drones.max_range_m)
-        return cand, dist, [0.0] * len(cand)
+        prep = self.prep
+        cand, dist = prep.docks.candidates(np.array([self.rec.x[i]]), np.array([self.rec.y[i]]),
+                                           prep.scenario.dispatch.candidate_docks,
+                                           prep.max_range_m)
+        return cand[0].tolist(), dist[0].tolist(), [0.0] * cand.shape[1]
 
     def _try(self, i: int) -> str:
         """Ask the policy about incident i; returns 'dispatched', 'queued', 'declined' or

@@ -70,22 +70,6 @@ class Docks:
         idx[idx >= len(self.names)] = -1
         return idx, dist
 
-    def candidates_of(self, x: float, y: float, k: int, max_range_m: float
-                      ) -> tuple[list[int], list[float]]:
-        """:meth:`candidates` of one point, as lists (the same query, without the batch's
-        array handling: for a point asked about alone)."""
-        n_docks = len(self.names)
-        k = max(1, min(k, n_docks))
-        if self._tree is None:
-            return [-1] * k, [math.inf] * k
-        dist, idx = self._tree.query((x, y), k=k,
-                                     distance_upper_bound=max_range_m * (1 + 1e-12))
-        if k == 1:
-            dist, idx = [float(dist)], [int(idx)]
-        else:
-            dist, idx = dist.tolist(), idx.tolist()
-        return [j if j < n_docks else -1 for j in idx], dist
-
 
 def build_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None) -> Docks:
     """Place the scenario's dock sites on the map; refuse any outside London or in a no-fly zone."""
