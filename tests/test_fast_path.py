@@ -86,15 +86,44 @@ CASES = {
                                                 drones__loiter="exponential"),
     "separate_sectors": lambda: _scenario("bluelight_separate.toml", 0.3),
     "shared_preemption": lambda: _scenario("bluelight_shared_preemption.toml", 0.3),
+    # No restriction zones (rows are then cut to the FLAT_PREFIX nearest docks), a long range
+    # and three times the drone-suited calls: the 8 nearest docks often have no READY drone,
+    # so incidents are decided on their whole row (a query of the incident alone).
+    "whole_rows": lambda: _busier(_scenario("bluelight_separate.toml", 0.3, airspace__frz=(),
+                                            drones__max_range_m=12000.0)),
 }
 
 
+def _busier(scn: Scenario) -> Scenario:
+    """Three times the drone-suited share of every service (at most all calls)."""
+    return dataclasses.replace(scn, services={n: dataclasses.replace(s, drone_suited_share=tuple(
+        min(1.0, 3 * v) for v in s.drone_suited_share)) for n, s in scn.services.items()})
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_fast_path_equals_the_policy_seam(case):
+def test_fast_path_equals_the_policy_seam(case, monkeypatch):
     scn = CASES[case]()
-    if case in ("separate_sectors", "shared_preemption"):
-        assert len(scn.docks) > FLAT_PREFIX  # whole-row queries are reachable
+    if case in ("separate_sectors", "shared_preemption", "whole_rows"):
+        assert len(scn.docks) > FLAT_PREFIX  # more docks than the flat prefix
+    whole = _count_whole_rows(monkeypatch)
     _assert_fast_equals_seam(scn)
+    if case == "whole_rows":  # the fallback beyond the prefix is taken, and agrees
+        assert whole["n"] > 50
+
+
+def _count_whole_rows(monkeypatch) -> dict[str, int]:
+    """Count the incidents decided on their whole candidate row (beyond the flat prefix)."""
+    from dronesim.model import _DroneDispatcher
+
+    calls = {"n": 0}
+    whole_row = _DroneDispatcher._whole_row
+
+    def counted(self, i):
+        calls["n"] += 1
+        return whole_row(self, i)
+
+    monkeypatch.setattr(_DroneDispatcher, "_whole_row", counted)
+    return calls
 
 
 # --- operations features (issue 9) ---------------------------------------------------------
