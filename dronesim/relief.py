@@ -207,10 +207,7 @@ class Relief:
         fl, rec = self.fleet, self.rec
         i = self.inc[d]
         t_land = self.env._now
-        pool = fl._pilot_pool[d]
-        fl._pilot_pool[d] = None
-        if pool is not None:
-            pool.release()
+        fl._release(d)  # its pilot (relief legs hold no sector slot)
         m = fl._m[d]
         fl._m[d] = None
         t_launch = m[LEG_LAUNCH]
