@@ -451,8 +451,10 @@ class _DroneDispatcher:
         for key in keys:
             store[key] = arrays
 
-    def _row(self, i: int) -> tuple[list, list, list]:
-        """Incident i's candidate row (docks, lengths, delays)."""
+    def _row(self, i: int) -> tuple:
+        """Incident i's candidate row (docks, lengths, delays); with ``flat`` rows cut to the
+        prefix, a fourth element True says so (Fleet.nearest_ready then answers UNSETTLED when
+        the answer could lie beyond: see :meth:`_whole_row`)."""
         if not self.flat:
             return self.cand[i]
         cand, dist, delay = self._arrays[i]
