@@ -231,6 +231,25 @@ class Fleet:
     Incidents are addressed by their key in ``rec``.
     """
 
+    #: Every attribute, declared: an instance with this many attributes in a ``__dict__`` is
+    #: read through a dictionary lookup (CPython keeps at most 30 attributes inline), slots
+    #: by a fixed offset, and the hot paths (decide_first, _take_off, _landed) read some
+    #: seventy a decision.
+    __slots__ = (
+        "airframes", "battery0", "booked", "by_distance", "by_dock", "dock_idle", "dock_of",
+        "docks", "duty", "env", "grounding", "hold", "incident_of", "max_wait_s", "n_idle",
+        "on_free", "on_unbook", "owner", "pooled", "rec", "relief", "rooms", "sectors", "size",
+        "spec", "state", "t0", "waiting",
+        "_Call", "_booking", "_deferred", "_delay", "_dist", "_dist0", "_dist1", "_dist2",
+        "_dist3", "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drone_id", "_eid", "_end",
+        "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k", "_holds", "_ix",
+        "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m", "_need0",
+        "_need_spd", "_ops", "_otherwise", "_out0", "_overhead", "_pilot_pool", "_queue",
+        "_range_k", "_range_of", "_rank", "_rate", "_reserve", "_room_of", "_rt", "_sector_delay",
+        "_sector_pool", "_sectors_on", "_spd", "_svc", "_t_assigned", "_t_decision", "_t_ground",
+        "_t_pilot", "_typed",
+    )
+
     def __init__(self, env: Kernel, spec: DroneSpec, docks: Docks, rooms: PilotRooms,
                  rec: Records, on_free: Callable[[int], None], *,
                  owners: np.ndarray | None = None, pooled: bool = True,

@@ -202,6 +202,14 @@ class Records:
     ``dock_id``.
     """
 
+    #: Every attribute, declared (as Fleet's: more than 30 in a ``__dict__`` are read through
+    #: a dictionary lookup): the record columns, then the bookkeeping.
+    __slots__ = (*_INPUTS, *_FLOAT_COLS, *_INT_COLS, "drone_outcome", "dock_id",
+                 "drone_leave_reason", "_decision", "_drone", "_gid", "_service", "_on_scene",
+                 "drone_dock", "gid", "rank", "range_of", "legs", "stood_down", "_leg_blocks",
+                 "_ranges", "_next_chunk", "_next_id", "replication", "service_names",
+                 "borough_codes", "size", "unread", "unwritten")
+
     def __init__(self, replication: int, service_names: tuple[str, ...],
                  borough_codes: np.ndarray) -> None:
         self.replication = replication
