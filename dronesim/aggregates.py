@@ -40,6 +40,9 @@ __all__ = ["Aggregates", "LogLinearBins", "SERVICE_IDS"]
 SERVICE_IDS = {"police": 0, "fire": 1, "ambulance": 2}
 
 _ON = DRONE_OUTCOMES.index("on_scene")
+#: Starting width of the histograms (Aggregates._widen): the 0.5 s bins up to 1,024 s and the
+#: next two doublings (to 4,096 s), where nearly every response time falls.
+HIST_WIDTH = 4_096
 _COUNTED = ("out_of_range", "declined", "queue_abandoned", "cancelled", "pending")
 
 
@@ -162,7 +165,10 @@ class Aggregates:
         # Group families: 0 = all incidents, 1..S = each service, then each borough.
         self.n_groups = 1 + S + B
         self.stats = _Stats(self.n_groups)
-        self.hist = {k: np.zeros((self.n_groups, self.bins.n), np.int64)
+        # Histograms of each group, as wide as the highest bin hit so far (_widen): response
+        # times fill the first few thousand of the 31,744 bins, and a full-width table would
+        # cost 27 MB to zero (and its quantiles a pass over all of it) in every replication.
+        self.hist = {k: np.zeros((self.n_groups, HIST_WIDTH), np.int64)
                      for k in ("drone", "ground", "ground_d")}
         span = self.hi - self.lo
         self.fifths = (self.lo + span / 5, self.hi - span / 5)
@@ -310,15 +316,25 @@ class Aggregates:
         # Histograms: drone and ground for every group, ground on drone incidents for all and
         # per service. Only the cells hit are touched (a bincount over the whole table would
         # cost per chunk what the table holds, not what the chunk holds).
-        nb = self.bins.n
         for key, v, mask, families in (("drone", drone, d_ok, 3), ("ground", ground, g_ok, 3),
                                        ("ground_d", ground, gd_ok, 2)):
             rows = np.flatnonzero(mask)
             if rows.size == 0:
                 continue
             b = self.bins.index(v[rows])
-            cells = grp[rows, :families] * nb + b[:, None]
-            np.add.at(self.hist[key].reshape(-1), cells.ravel(), 1)
+            h = self._widen(key, int(b.max()) + 1)
+            cells = grp[rows, :families] * h.shape[1] + b[:, None]
+            np.add.at(h.reshape(-1), cells.ravel(), 1)
+
+    def _widen(self, key: str, width: int) -> np.ndarray:
+        """Histogram ``key`` at least ``width`` bins wide (doubling, at most all the bins);
+        the bins beyond a histogram's width are empty."""
+        h = self.hist[key]
+        if width > h.shape[1]:
+            wide = np.zeros((h.shape[0], min(self.bins.n, max(width, 2 * h.shape[1]))), h.dtype)
+            wide[:, :h.shape[1]] = h
+            h = self.hist[key] = wide
+        return h
 
     def add_missions(self, chunk: MissionChunk) -> None:
         """Fold mission legs in: airborne and pilot-held time within the window."""

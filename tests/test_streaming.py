@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +20,7 @@ import pandas as pd
 import pytest
 
 from conftest import MET_BASELINE, SCENARIOS
-from dronesim import metrics
+from dronesim import aggregates, metrics
 from dronesim.aggregates import LogLinearBins
 from dronesim.demand import WEEK_S, demand_chunks, generate_incidents
 from dronesim.errors import InputError
@@ -262,6 +263,26 @@ def test_histogram_quantiles_within_one_bin():
     assert w[lo < 1024].max() == 0.5
     assert (w[lo >= 1024] / lo[lo >= 1024]).max() <= 1 / 1024 + 1e-12
     np.testing.assert_array_equal(bins.index(lo[:-1] + w[:-1] / 2), np.arange(bins.n - 1))
+
+
+def test_histograms_widen_as_higher_bins_are_hit(three, monkeypatch):
+    """The histograms start narrow and widen (Aggregates._widen) when a higher bin is hit:
+    started 8 bins wide (so that every chunk widens them) they give the KPIs of the default
+    start, to the bit, and they end as wide as the highest bin hit, not all 31,744."""
+    wide = run_replication(three, 0, chunk_s=DAY).kpis
+    widths = []
+    real = aggregates.Aggregates.kpis
+
+    def kpis(self):
+        widths.append({k: h.shape[1] for k, h in self.hist.items()})
+        return real(self)
+
+    monkeypatch.setattr(aggregates.Aggregates, "kpis", kpis)
+    monkeypatch.setattr(aggregates, "HIST_WIDTH", 8)
+    narrow = run_replication(three, 0, chunk_s=DAY).kpis
+    assert json.dumps(narrow, sort_keys=True) == json.dumps(wide, sort_keys=True)
+    bins = LogLinearBins()
+    assert all(8 < w < bins.n for w in widths[0].values()), widths
 
 
 def test_fingerprints_tell_identical_incidents(three):
