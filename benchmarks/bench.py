@@ -552,7 +552,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                          "scenarios (year and memory figures then indicative only)")
     ap.add_argument("--calls", type=int, help=f"calls in the workload (default {N_CALLS:,})")
     ap.add_argument("--repeats", type=int, help="interleaved runs per model and fleet, best "
-                                                "kept (default 2)")
+                                                "kept (default 5)")
     ap.add_argument("--fleets", type=_ints, default=FLEETS, help="fleet sizes (default 9,50,200)")
     ap.add_argument("--memory-calls", type=int, help="N for the N / 4N memory runs "
                                                      "(default 25,000)")
@@ -570,7 +570,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--top", type=int, default=25, help="rows per profile table")
     args = ap.parse_args(argv)
     quick = args.quick
-    defaults = {"calls": (20_000, N_CALLS), "repeats": (1, 2), "memory_calls": (5_000, 25_000),
+    defaults = {"calls": (20_000, N_CALLS), "repeats": (1, 5), "memory_calls": (5_000, 25_000),
                 "year_weeks": (4.0, 52.0), "parallel_reps": (2, 4),
                 "parallel_weeks": (1.0, 4.0)}
     for name, (q, full) in defaults.items():

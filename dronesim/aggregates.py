@@ -205,6 +205,8 @@ class Aggregates:
         w = (t >= self.lo) & (t < self.hi)
         if not w.any():
             return
+        if w.all():  # the whole chunk in the window (all but the first and last): views
+            w = slice(None)
         S = len(self.services)
         svc = c["service"][w].astype(np.int64)
         bor = chunk.borough[w].astype(np.int64)
