@@ -184,17 +184,18 @@ class Aggregates:
 
     # --- updates -------------------------------------------------------------------------------
     def _fingerprint(self, c: dict[str, np.ndarray]) -> None:
+        # (hashed through the buffer protocol: the arrays' bytes, without a copy)
         svc = c["service"].astype(np.int64)
         parts = (c["t_call"], c["x"], c["y"])
         for h, a in zip(self._fp["all"], parts):
-            h.update(np.ascontiguousarray(a, np.float64).tobytes())
-        self._fp["all"][3].update(self._svc_id[svc].tobytes())
+            h.update(np.ascontiguousarray(a, np.float64))
+        self._fp["all"][3].update(self._svc_id[svc])
         if len(self.services) == 1:
             return  # the service's hashers are those of "all" (see __init__)
         for k, name in enumerate(self.services):
             sel = svc == k
             for h, a in zip(self._fp[name], parts):
-                h.update(np.ascontiguousarray(a[sel], np.float64).tobytes())
+                h.update(np.ascontiguousarray(a[sel], np.float64))
 
     def add_incidents(self, chunk: IncidentChunk) -> None:
         """Fold one chunk of finished incident records in."""
