@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from conftest import MET_BASELINE, SCENARIOS
-from dronesim import aggregates, metrics
+from dronesim import aggregates, metrics, records
 from dronesim.aggregates import LogLinearBins
 from dronesim.demand import WEEK_S, demand_chunks, generate_incidents
 from dronesim.errors import InputError
@@ -283,6 +283,22 @@ def test_histograms_widen_as_higher_bins_are_hit(three, monkeypatch):
     assert json.dumps(narrow, sort_keys=True) == json.dumps(wide, sort_keys=True)
     bins = LogLinearBins()
     assert all(8 < w < bins.n for w in widths[0].values()), widths
+
+
+def test_coded_string_columns_give_the_same_tables(three, monkeypatch):
+    """gss_code and mutual_aid_from are built from their codes (MissionChunk.coded): the
+    tables, and what pyarrow makes of them for Parquet, are those built from the strings."""
+    coded = run_replication(three, 0, chunk_s=DAY)
+    monkeypatch.setattr(records, "_STR_DTYPE", None)
+    plain = run_replication(three, 0, chunk_s=DAY)
+    assert coded.incidents.equals(plain.incidents)
+    assert coded.missions.equals(plain.missions)
+    assert (coded.incidents["gss_code"] != "").all()
+    cols = ["gss_code", "mutual_aid_from"]
+    import pyarrow as pa
+
+    assert pa.Table.from_pandas(coded.incidents[cols]).schema.equals(
+        pa.Table.from_pandas(plain.incidents[cols]).schema)
 
 
 def test_fingerprints_tell_identical_incidents(three):
