@@ -188,13 +188,17 @@ class IncidentChunk(MissionChunk):
     borough: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-def _joined(chunks: list, empty: IncidentChunk | MissionChunk) -> dict[str, np.ndarray]:
+def _joined(chunks: list, empty: IncidentChunk | MissionChunk, skip: frozenset = frozenset()
+            ) -> dict[str, np.ndarray]:
     """Columns of the chunks end to end, in new arrays (one copy, no intermediate tables; a
-    chunk's columns may be views of the caller's incidents)."""
+    chunk's columns may be views of the caller's incidents). Columns in ``skip`` (built from
+    their codes) are left empty."""
     chunks = [c for c in chunks if len(c)] or [empty]
     if len(chunks) == 1:
-        return {name: col.copy() for name, col in chunks[0].columns.items()}
-    return {name: np.concatenate([c.columns[name] for c in chunks]) for name in empty.columns}
+        return {name: col.copy() if name not in skip else col[:0]
+                for name, col in chunks[0].columns.items()}
+    return {name: np.concatenate([c.columns[name] for c in chunks]) if name not in skip
+            else empty.columns[name] for name in empty.columns}
 
 
 def _joined_codes(chunks: list, empty: IncidentChunk | MissionChunk
@@ -210,13 +214,18 @@ def _joined_codes(chunks: list, empty: IncidentChunk | MissionChunk
 
 def incident_frame(chunks: list[IncidentChunk], empty: IncidentChunk) -> pd.DataFrame:
     """One table from chunks (``empty`` gives the columns and dtypes when there are none)."""
-    return IncidentChunk(_joined(chunks, empty), empty.categories,
-                         coded=_joined_codes(chunks, empty)).to_pandas(copy=False)
+    return _frame(IncidentChunk, chunks, empty)
 
 
 def mission_frame(chunks: list[MissionChunk], empty: MissionChunk) -> pd.DataFrame:
-    return MissionChunk(_joined(chunks, empty), empty.categories,
-                        coded=_joined_codes(chunks, empty)).to_pandas(copy=False)
+    return _frame(MissionChunk, chunks, empty)
+
+
+def _frame(kind: type, chunks: list, empty: IncidentChunk | MissionChunk) -> pd.DataFrame:
+    coded = _joined_codes(chunks, empty)
+    skip = frozenset(coded) if _STR_DTYPE is not None else frozenset()
+    return kind(_joined(chunks, empty, skip), empty.categories, coded=coded
+                ).to_pandas(copy=False)
 
 
 class _Range:
