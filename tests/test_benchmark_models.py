@@ -127,3 +127,22 @@ def test_calls_passed_in_equal_the_trace_replay(case, tmp_path):
         else:
             assert np.array_equal(a, b), f.name
             assert a.dtype == b.dtype, f.name
+
+
+def test_instruction_count_reads_valgrind_and_runs_the_case(monkeypatch):
+    """benchmarks/instructions.py: its child runs the benchmark case; the counts are read from
+    cachegrind's summary (valgrind itself is too slow for the tests); without valgrind it says
+    so in one line and exits 2."""
+    from benchmarks import instructions
+
+    runs = []
+    monkeypatch.setattr(Dronesim, "run", lambda self, sink=None: runs.append(len(self.case)))
+    assert instructions.main(["--child", "2", "--calls", "300"]) == 0
+    assert runs == [300, 300]
+    sample = ("==12== I   refs:      9,356,802,432\n==12== I1  misses:  1\n"
+              "==12== D1  misses:     89,715,772  ( 73,829,797 rd + 15,885,975 wr)\n")
+    found = {m.group(1).split()[0]: int(m.group(2).replace(",", ""))
+             for m in instructions.COUNT.finditer(sample)}
+    assert found == {"I": 9_356_802_432, "D1": 89_715_772}
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    assert instructions.main([]) == 2
