@@ -222,8 +222,8 @@ class Aggregates:
         # Each row counts in "all", its service and its borough. The chunk's sums are taken
         # over a table of the per-row quantities (0 where a quantity does not apply): "all"
         # and each service by a sum along the rows, the boroughs by a bincount of each
-        # quantity (a sparse product of the rows-by-groups incidence with the table cost three
-        # times as much on chunks of a few thousand rows).
+        # quantity (a sparse product of the rows-by-groups incidence with the table cost four
+        # times as much on chunks of a few thousand rows: 18.6 ms against 4.8 ms per 100,000).
         n = t.size
         grp = np.stack([np.zeros(n, np.int64), 1 + svc, 1 + S + bor], axis=1)
         specs: list[tuple[str, np.ndarray, np.ndarray | None]] = []

@@ -580,6 +580,7 @@ class Records:
             data[name] = np.zeros(0, bool)
         return MissionChunk(data, {"service": self.service_names})
 
+
 def _table(rows: list[tuple], width: int) -> np.ndarray:
     """Rows of numbers as one float array: each row packed as C doubles by one
     :class:`struct.Struct` call into one buffer, viewed as an array (a third of the time of
