@@ -121,10 +121,60 @@ def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _version_text() -> str:
+    from . import __version__
+
+    return f"dronesim {__version__}"
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    """Write ``scenario.toml`` and ``sites.csv`` (the package's starter templates) into a new or
+    empty folder; never into a folder that holds anything."""
+    from importlib import resources
+
+    folder = Path(args.folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InputError(_CLI, "init", f"{folder} exists and is not a folder")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise InputError(_CLI, "init", f"{folder} is not empty; name a new folder for the "
+                                       "starter files (nothing was written)")
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(_CLI, "init", f"{folder} cannot be created: {probe} is not a "
+                                       "writable folder")
+    templates = resources.files("dronesim") / "templates"
+    texts = {name: (templates / name).read_text(encoding="utf-8")
+             for name in ("scenario.toml", "sites.csv")}
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for name, text in texts.items():
+            tmp = folder / f".{name}.tmp-{os.getpid()}"
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, folder / name)
+    except BaseException:
+        for name in texts:
+            (folder / f".{name}.tmp-{os.getpid()}").unlink(missing_ok=True)
+            (folder / name).unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    print(f"wrote {folder / 'scenario.toml'} and {folder / 'sites.csv'}; edit them, then:\n"
+          f"  dronesim validate {folder / 'scenario.toml'}\n"
+          f"  dronesim run {folder / 'scenario.toml'} --out {folder / 'results'}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dronesim", description="Drone-fleet dispatch simulator for London's "
                 "blue-light services.")
+    p.add_argument("--version", action="version", version=_version_text())
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    ini = sub.add_parser("init", help="write a starter scenario and a sites CSV to edit")
+    ini.add_argument("folder", type=Path, help="a new (or empty) folder")
     run = sub.add_parser("run", help="simulate a scenario and write its outputs")
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--out", type=Path, default=None,
@@ -460,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        if args.command == "init":
+            return _cmd_init(args)
         if args.command == "validate":
             return _cmd_validate(args, notes)
         if args.command == "report":
