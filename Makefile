@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench data calibrate clean
+.PHONY: run test bench data calibrate docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 # Rebuild data/ from the raw sources (needs ../shared/data; not needed to run or test).
 data: $(STAMP)
 	$(BIN)/python scripts/build_data.py ../shared/data --out data
+
+# Regenerate docs/scenario-keys.md from the schema (a test fails when it is stale).
+docs: $(STAMP)
+	$(BIN)/python -c "from dronesim.catalogue import scenario_keys_markdown as s; open('docs/scenario-keys.md', 'w', encoding='utf-8').write(s())"
 
 calibrate: $(STAMP)
 	$(BIN)/python scripts/calibrate.py scenarios/met_baseline.toml
