@@ -336,10 +336,12 @@ def _execute(args: argparse.Namespace, notes: _Notes, folder, factors, reps: int
     tasks in the output folder with a progress bar, ``write(results, t0)`` (the command's own
     outputs, committed), then ``--report`` / ``--geopackage``. Returns (results, what write
     returned, extra files written, t0)."""
-    from .experiment import run_tasks
+    from .experiment import check_stored_tasks, run_tasks
 
     _check_memory([f.scenario for f in factors], args, reps * len(factors),
                   [f.prepared for f in factors])
+    # A folder holding tasks of other inputs or other code: refused before anything is written.
+    check_stored_tasks(folder, factors, plugins=plugins)
     notes.release()
     t0 = time.perf_counter()
     with folder, _progress(args.quiet, what) as update:
