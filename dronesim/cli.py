@@ -107,8 +107,9 @@ def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
                    help="run the tasks on a Dask cluster: a scheduler address "
                         "(tcp://host:8786), or 'local' for a LocalCluster here")
     p.add_argument("--overwrite", action="store_true",
-                   help="write into an existing folder that holds other files (only dronesim's "
-                        "own files there are ever replaced)")
+                   help="write into an existing folder that holds other files, or results of "
+                        "other inputs or another dronesim, which the run then replaces (only "
+                        "dronesim's own files there are ever replaced)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import a Python module (name or .py file) that registers dispatch "
                         "policies; repeatable")

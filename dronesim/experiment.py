@@ -305,10 +305,8 @@ def check_stored_tasks(folder: OutputFolder, factors: Sequence[Factor], *,
         old = data.get("identity") if isinstance(data.get("identity"), dict) else None
         if old is not None and data.get("format") == TASK_FORMAT and old.get("digest") in by_digest:
             continue
-        parts = old.get("parts") if old is not None else None
-        if old is None:
-            parts = {"format": data.get("format")}
-        same = by_label.get(data.get("label"))
+        parts = old.get("parts") if old is not None else {"format": data.get("format")}
+        same = by_label.get(str(data.get("label")))
         options = [same] if same is not None else ids
         found = min((describe_change(parts, i.parts) for i in options), key=len)
         changes.extend(c for c in found if c not in changes)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["TASK_FORMAT", "PATH_FIELDS", "Identity", "task_identity", "input_files",
-           "code_digest", "data_digests", "plugin_digests", "describe_change"]
+           "code_digest", "data_digests", "plugin_digests", "file_sha256", "describe_change"]
 
 #: Version of what a stored task holds; bump it when its meaning changes.
 TASK_FORMAT = 3
@@ -244,8 +244,8 @@ def describe_change(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> li
     as short phrases naming the concrete things (scenario values, input files, plugins, code)."""
     if not isinstance(old, Mapping) or old.get("format") != new["format"]:
         fmt = old.get("format") if isinstance(old, Mapping) else None
-        return [f"dronesim's code changed (the tasks were written by another dronesim, "
-                f"task format {fmt if fmt is not None else 'unknown'})"]
+        return [(f"dronesim's code changed (the tasks were written by another dronesim, "
+                 f"task format {fmt if fmt is not None else 'unknown'})")]
     out = []
     oc, nc = old.get("code") or {}, new["code"]
     if oc.get("sha256") != nc["sha256"]:
