@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .scenario import _PATH_FIELDS
+
 __all__ = ["TASK_FORMAT", "PATH_FIELDS", "Identity", "task_identity", "input_files",
            "code_digest", "data_digests", "plugin_digests", "file_sha256", "describe_change"]
 
@@ -43,9 +45,10 @@ __all__ = ["TASK_FORMAT", "PATH_FIELDS", "Identity", "task_identity", "input_fil
 TASK_FORMAT = 3
 
 #: The scenario fields naming files the scenario reads (section, key): a string, an array of
-#: strings or a table of strings, each resolved relative to the scenario file's folder.
-PATH_FIELDS = (("demand", "trace"), ("siting", "file"), ("airspace", "no_fly_files"),
-               ("connectivity", "files"))
+#: strings or a table of strings, each resolved relative to the scenario file's folder. The
+#: scenario module's own list (it anchors them for ``extends``), so a new file field is hashed
+#: once it is listed there; tests/test_identity.py checks the list against the schema.
+PATH_FIELDS = _PATH_FIELDS
 #: How each of them is named in a message.
 _WHAT = {"demand.trace": "trace", "siting.file": "sites file",
          "airspace.no_fly_files": "no-fly zone file", "connectivity.files": "link-coverage file"}
