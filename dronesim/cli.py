@@ -107,8 +107,9 @@ def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
                    help="run the tasks on a Dask cluster: a scheduler address "
                         "(tcp://host:8786), or 'local' for a LocalCluster here")
     p.add_argument("--overwrite", action="store_true",
-                   help="write into an existing folder that holds other files (only dronesim's "
-                        "own files there are ever replaced)")
+                   help="write into an existing folder that holds other files, or results of "
+                        "other inputs or another dronesim, which the run then replaces (only "
+                        "dronesim's own files there are ever replaced)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import a Python module (name or .py file) that registers dispatch "
                         "policies; repeatable")
@@ -386,10 +387,12 @@ def _execute(args: argparse.Namespace, notes: _Notes, folder, factors, reps: int
     tasks in the output folder with a progress bar, ``write(results, t0)`` (the command's own
     outputs, committed), then ``--report`` / ``--geopackage``. Returns (results, what write
     returned, extra files written, t0)."""
-    from .experiment import run_tasks
+    from .experiment import check_stored_tasks, run_tasks
 
     _check_memory([f.scenario for f in factors], args, reps * len(factors),
                   [f.prepared for f in factors])
+    # A folder holding tasks of other inputs or other code: refused before anything is written.
+    check_stored_tasks(folder, factors, plugins=plugins)
     notes.release()
     t0 = time.perf_counter()
     with folder, _progress(args.quiet, what) as update:

@@ -42,6 +42,7 @@ from .experiment import (Factor, RunResult, TaskFailure, TaskResult, prepare_che
 from .outputs import OutputFolder
 from .kpis import Metric
 from .scenario import Scenario
+from .workers import load_plugins
 
 __all__ = ["Metric", "METRICS", "ComparisonResult", "compare_scenarios", "difference",
            "scenario_labels", "same_incidents", "UNITS"]
@@ -293,6 +294,7 @@ def compare_scenarios(scenarios: Sequence[Scenario], replications: int | None = 
         raise InputError("<command line>", "labels",
                          "one unique label per scenario expected")
     scns, n, notes = _align(scenarios, labels, replications)
+    load_plugins(plugins)  # in this process too, before the scenarios' policies are checked
     # Fail before any run; run the prepared scenarios, so a siting method is solved only once.
     factors = [Factor(lab, prepare_checked(s, data_dir)) for lab, s in zip(labels, scns)]
     results = run_tasks(factors, n, workers=workers, scheduler=scheduler, plugins=plugins,

@@ -18,8 +18,11 @@ local process pool, or Dask).
   itself; the parent never holds the incident tables of a command-line run.
 * **Resumable.** With an :class:`~dronesim.outputs.OutputFolder`, each finished task is kept at
   once (``tasks/<key>.json`` and its Parquet parts), so the same command run again after an
-  interruption runs only the tasks that are missing. A task's key holds a digest of its resolved
-  scenario, replication and the dronesim version, so a changed scenario never reuses old tasks.
+  interruption runs only the tasks that are missing. A task's key holds a digest of its factor's
+  identity (:mod:`dronesim.identity`: the resolved scenario, the content of every input file,
+  data file and plugin, and dronesim's own code), so a re-run on other inputs never reuses old
+  tasks; a folder holding tasks of other inputs is refused, naming what changed, unless
+  ``--overwrite`` is given (:func:`check_stored_tasks`). What was reused is said in a note.
 * **Failures.** A task that raises is recorded with its error (``on_error="record"``) and the
   others go on; the command then reports the failures and a re-run retries them. Running out of
   memory or file handles ends the run (:class:`~dronesim.executors.ResourceExhausted`).
@@ -28,7 +31,6 @@ local process pool, or Dask).
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import tempfile
@@ -45,6 +47,7 @@ import pandas as pd
 from . import metrics
 from .errors import InputError
 from .executors import ResourceExhausted, make_executor
+from .identity import TASK_FORMAT, Identity, describe_change, task_identity
 from .limits import cap_workers, check_memory, estimate_memory
 from .model import Prepared, ReplicationResult, prepare, run_replication
 from .outputs import OutputFolder
@@ -53,12 +56,10 @@ from .workers import load_plugins
 
 __all__ = ["Factor", "Task", "TaskResult", "RunResult", "run_tasks", "run_scenario",
            "summarise", "task_kpis", "prepare_checked", "TaskFailure", "execute_task",
-           "safe_label"]
+           "safe_label", "check_stored_tasks"]
 
 log = logging.getLogger("dronesim")
 
-#: Version of what a stored task holds; bump it when its meaning changes.
-TASK_FORMAT = 2
 _FATAL_ERRNO = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOSPC}
 
 
@@ -225,22 +226,20 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _factor_key(factor: Factor, data_dir: str | None) -> tuple[dict[str, Any], str]:
-    from . import __version__
-
-    plain = scenario_to_dict(factor.scenario)
-    text = json.dumps({"scenario": plain, "source": factor.scenario.source, "data": data_dir,
-                       "format": TASK_FORMAT, "version": __version__},
-                      sort_keys=True, default=str)
-    return plain, hashlib.sha256(text.encode()).hexdigest()[:12]
+def _identities(factors: Sequence[Factor], data_dir: str | None, plugins: Sequence[str]
+                ) -> list[Identity]:
+    """Each factor's identity (:mod:`dronesim.identity`)."""
+    return [task_identity(f.scenario, data_dir, plugins) for f in factors]
 
 
-def plan_tasks(factors: Sequence[Factor], replications: int, data_dir: str | None = None
+def plan_tasks(factors: Sequence[Factor], replications: int, data_dir: str | None = None,
+               plugins: Sequence[str] = (), identities: Sequence[Identity] | None = None
                ) -> list[Task]:
-    """Factors x replications, in that order; each task keyed by its factor's digest."""
+    """Factors x replications, in that order; each task keyed by its factor's identity."""
+    ids = identities if identities is not None else _identities(factors, data_dir, plugins)
     tasks = []
     for f, factor in enumerate(factors):
-        _, digest = _factor_key(factor, data_dir)
+        digest = ids[f].digest[:12]
         for r in range(replications):
             tasks.append(Task(len(tasks), f, r, f"{safe_label(factor.label)}-r{r:04d}-{digest}"))
     return tasks
@@ -254,8 +253,10 @@ def _task_files(key: str, records: bool) -> dict[str, str]:
     return files
 
 
-def _load_stored(folder: OutputFolder, task: Task, records: bool) -> TaskResult | None:
-    """A task finished by an earlier run on this folder, if all its files are intact."""
+def _load_stored(folder: OutputFolder, task: Task, records: bool, identity: Identity
+                 ) -> TaskResult | None:
+    """A task finished by an earlier run on this folder with the same identity, if all its
+    files are intact."""
     files = _task_files(task.key, records)
     if not all(folder.owns(rel) for rel in files.values()):
         return None
@@ -263,9 +264,58 @@ def _load_stored(folder: OutputFolder, task: Task, records: bool) -> TaskResult 
         data = json.loads((folder.path / files["task"]).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if data.get("format") != TASK_FORMAT or data.get("key") != task.key or not data.get("ok"):
+    if (not isinstance(data, dict) or data.get("format") != TASK_FORMAT
+            or data.get("key") != task.key or not data.get("ok")
+            or (data.get("identity") or {}).get("digest") != identity.digest):
         return None
     return TaskResult(task, True, data["kpis"], None, float(data.get("wall_s", 0.0)), True)
+
+
+def _stored_records(folder: OutputFolder) -> list[dict[str, Any]]:
+    """The task records (``tasks/*.json``) dronesim kept in ``folder``, unchanged since."""
+    out = []
+    for rel in sorted(folder.recorded()):
+        if not (rel.startswith("tasks/") and rel.endswith(".json") and rel.count("/") == 1):
+            continue
+        if not folder.owns(rel):
+            continue
+        try:
+            data = json.loads((folder.path / rel).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        out.append(data if isinstance(data, dict) else {})
+    return out
+
+
+def check_stored_tasks(folder: OutputFolder, factors: Sequence[Factor], *,
+                       plugins: Sequence[str] = (), data_dir: str | Path | None = None,
+                       identities: Sequence[Identity] | None = None) -> None:
+    """Refuse (one :class:`~dronesim.errors.InputError` on ``--out``) a folder holding task
+    records of other inputs or other code than ``factors`` run with ``plugins``, naming what
+    changed, unless the folder was opened with ``overwrite`` (the run then replaces them).
+    Records of the same inputs (an interrupted run, fewer replications) are fine. Reads only."""
+    if folder.overwrite or not folder.path.is_dir():
+        return
+    dd = None if data_dir is None else str(data_dir)
+    ids = identities if identities is not None else _identities(factors, dd, plugins)
+    by_digest = {i.digest for i in ids}
+    by_label = {f.label: i for f, i in zip(factors, ids)}
+    changes: list[str] = []
+    for data in _stored_records(folder):
+        old = data.get("identity") if isinstance(data.get("identity"), dict) else None
+        if old is not None and data.get("format") == TASK_FORMAT and old.get("digest") in by_digest:
+            continue
+        parts = old.get("parts") if old is not None else {"format": data.get("format")}
+        same = by_label.get(str(data.get("label")))
+        options = [same] if same is not None else ids
+        found = min((describe_change(parts, i.parts) for i in options), key=len)
+        changes.extend(c for c in found if c not in changes)
+    if changes:
+        shown = ", ".join(changes[:4]) + (f" and {len(changes) - 4} more" if len(changes) > 4
+                                          else "")
+        raise InputError("<command line>", folder.field,
+                         f"{folder.path} holds results of other inputs: {shown}; pass "
+                         "--overwrite to replace them, or name another folder")
 
 
 def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | None = None,
@@ -295,14 +345,21 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
         Called as ``progress(done, total)``; finished tasks found in ``folder`` count as done.
     """
     dd = None if data_dir is None else str(data_dir)
-    tasks = plan_tasks(factors, replications, dd)
+    if plugins:  # here too (inline tasks use the parent's registry), and hashed below
+        load_plugins(plugins)
+    ids = _identities(factors, dd, plugins)
+    tasks = plan_tasks(factors, replications, dd, plugins, ids)
     results: list[TaskResult | None] = [None] * len(tasks)
     if folder is not None and not keep_tables:
+        check_stored_tasks(folder, factors, identities=ids)
         for t in tasks:
-            results[t.index] = _load_stored(folder, t, records)
+            results[t.index] = _load_stored(folder, t, records, ids[t.factor])
     todo = [t for t in tasks if results[t.index] is None]
     total = len(tasks)
     done = total - len(todo)
+    if done and folder is not None:
+        log.warning(f"reused {done} of {total} {'replications' if len(factors) == 1 else 'tasks'}"
+                    f" from an earlier run in {folder.path}")
     if progress:
         progress(done, total)
     if not todo:
@@ -312,7 +369,8 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
     n, note = cap_workers(workers, len(todo), per_worker) if not scheduler else (workers or 1, "")
     if note:
         log.warning(note)
-    plain = {f: _factor_key(factors[f], dd) for f in {t.factor for t in todo}}
+    plain = {f: (scenario_to_dict(factors[f].scenario), ids[f].digest[:12])
+             for f in {t.factor for t in todo}}
     inline = not scheduler and n <= 1
     remote = bool(scheduler) and scheduler != "local"
     payloads = []
@@ -344,7 +402,7 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
             raise TaskFailure(f"replication {t.replication} of {factors[t.factor].label} "
                               f"failed: {r.error}\n{out.get('traceback', '')}")
         if folder is not None:
-            _keep(folder, t, r, out, records, factors[t.factor].label)
+            _keep(folder, t, r, out, records, factors[t.factor].label, ids[t.factor])
         results[t.index] = r
         done += 1
         if progress:
@@ -360,12 +418,14 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
 
 
 def _keep(folder: OutputFolder, t: Task, r: TaskResult, out: dict[str, Any], records: bool,
-          label: str) -> None:
-    """Keep a finished task in the output folder at once (see the module docstring)."""
+          label: str, identity: Identity) -> None:
+    """Keep a finished task in the output folder at once (see the module docstring), with its
+    identity (to reuse it only for the same inputs, and to say what changed otherwise)."""
     files = _task_files(t.key, records)
     body = {"format": TASK_FORMAT, "key": t.key, "label": label, "factor": t.factor,
             "replication": t.replication, "ok": r.ok, "wall_s": r.wall_s,
-            "error": r.error, "traceback": out.get("traceback"), "kpis": _jsonable(r.kpis)}
+            "error": r.error, "traceback": out.get("traceback"), "kpis": _jsonable(r.kpis),
+            "identity": {"digest": identity.digest, "parts": identity.parts}}
     staged: dict[str, Path] = {}
     if r.ok and records:
         for name in ("incidents", "missions"):
@@ -539,11 +599,15 @@ def run_scenario(scn: Scenario, *, replications: int | None = None, workers: int
         Processes to use; default one per core, at most one per replication. 1 runs in-process.
     scheduler
         A Dask scheduler address, or ``"local"`` for a LocalCluster.
+    plugins
+        Modules (names, or ``.py`` files) registering dispatch policies: imported here and in
+        every worker (:func:`dronesim.workers.load_plugins`).
     progress
         Called as ``progress(done, total)`` after each replication.
     """
     wall0 = time.perf_counter()
     n = replications or scn.simulation.replications
+    load_plugins(plugins)  # in this process too: a plugin's policy runs inline as in a pool
     prep = prepare_checked(scn, data_dir)
     check_memory([prep.scenario], workers=workers or 1, keep_tables=True,
                  trace_rows=[len(prep.trace) if prep.trace is not None else None])

@@ -219,7 +219,10 @@ def run_sweep(scn: Scenario, fleet_sizes: Sequence[int], *, replications: int | 
               scheduler: str | None = None, plugins: Sequence[str] = (),
               progress: Callable[[int, int], None] | None = None) -> SweepResult:
     """Simulate the growth pathway; see the module docstring."""
+    from .workers import load_plugins
+
     reps = replications or scn.simulation.replications
+    load_plugins(plugins)  # in this process too, before the scenario's policy is checked
     requested, factors = sweep_factors(scn, fleet_sizes, data_dir)
     results = run_tasks(factors, reps, workers=workers, scheduler=scheduler, plugins=plugins,
                         on_error="raise", data_dir=data_dir, progress=progress)

@@ -20,6 +20,7 @@ only the command line can.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -82,9 +83,22 @@ def plugin_module_name(spec: str) -> str:
     return p.stem if p.suffix == ".py" else spec
 
 
+def _changed_since_loaded(module: ModuleType, spec: str) -> bool:
+    """True if ``module`` was loaded from the plugin file ``spec`` and the file has changed
+    since (a long-lived process, e.g. a notebook, then runs the file as it is now)."""
+    loaded = getattr(module, "__dronesim_sha256__", None)
+    try:
+        same_file = Path(module.__file__ or "").resolve() == Path(spec).expanduser().resolve()
+        now = hashlib.sha256(Path(spec).expanduser().read_bytes()).hexdigest()
+    except (OSError, TypeError):
+        return False
+    return same_file and loaded is not None and loaded != now
+
+
 def _import_one(spec: str) -> ModuleType:
     name = plugin_module_name(spec)
-    if name in sys.modules and spec.endswith(".py"):
+    if (name in sys.modules and spec.endswith(".py")
+            and not _changed_since_loaded(sys.modules[name], spec)):
         return sys.modules[name]
     if spec.endswith(".py") or os.sep in spec or "/" in spec:
         path = input_file(Path(spec).expanduser(), "plugin file", source="<command line>",
@@ -93,11 +107,16 @@ def _import_one(spec: str) -> ModuleType:
         if mod_spec is None or mod_spec.loader is None:
             raise InputError("<command line>", "--plugin", f"{spec}: not a Python module")
         module = importlib.util.module_from_spec(mod_spec)
+        previous = sys.modules.get(name)
         sys.modules[name] = module
         try:
+            module.__dronesim_sha256__ = hashlib.sha256(path.read_bytes()).hexdigest()
             mod_spec.loader.exec_module(module)
         except BaseException:
-            sys.modules.pop(name, None)
+            if previous is not None:
+                sys.modules[name] = previous
+            else:
+                sys.modules.pop(name, None)
             raise
         return module
     if str(Path.cwd()) not in sys.path and "" not in sys.path:
