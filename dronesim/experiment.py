@@ -22,7 +22,10 @@ local process pool, or Dask).
   scenario, replication and the dronesim version, so a changed scenario never reuses old tasks.
 * **Failures.** A task that raises is recorded with its error (``on_error="record"``) and the
   others go on; the command then reports the failures and a re-run retries them. Running out of
-  memory or file handles ends the run (:class:`~dronesim.executors.ResourceExhausted`).
+  memory, disk space or file handles ends the run (:class:`~dronesim.executors.ResourceExhausted`,
+  naming the file that could not be written), and so does a user policy taking longer than
+  ``policy_timeout_s`` to decide one incident (:class:`TaskFailure`;
+  :mod:`dronesim.dispatch.watchdog`).
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .errors import InputError, naming
 from .dispatch.watchdog import DEFAULT_TIMEOUT_S, PolicyTimeout, decision_time_limit
+from .errors import InputError, naming
 from .executors import ResourceExhausted, make_executor
 from .limits import cap_workers, check_memory, estimate_memory
 from .model import Prepared, ReplicationResult, prepare, run_replication

@@ -15,6 +15,7 @@ are those of ``incidents.parquet`` / ``missions.parquet``.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Protocol
 
@@ -139,15 +140,11 @@ class ParquetSink:
             self._writers[k] = None
             if w is None:
                 continue
-            try:
+            with contextlib.suppress(Exception):  # the first error is the one reported
                 w.close()
-            except Exception:  # noqa: BLE001 - the first error is the one reported
-                pass
             w.is_open = False
             handle = getattr(w, "file_handle", None)
             if handle is not None:
-                try:
+                with contextlib.suppress(Exception):
                     handle.close()
-                except Exception:  # noqa: BLE001
-                    pass
 

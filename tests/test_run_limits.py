@@ -120,7 +120,7 @@ def test_policy_that_never_decides_ends_the_run_in_one_line(tmp_path, policy, wo
     assert r.returncode == 1, r.stderr
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
-    assert lines[0].startswith(f"dronesim: error: replication ") and f"of {policy}: " in lines[0]
+    assert lines[0].startswith("dronesim: error: replication ") and f"of {policy}: " in lines[0]
     assert f"policy {policy!r} took longer than 0.5 s to decide incident " in lines[0]
     assert "--policy-timeout" in lines[0]
     assert wall < 45, wall
