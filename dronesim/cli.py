@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, input_file
+from .errors import InputError, input_file, one_line
 
 __all__ = ["main"]
 
@@ -49,24 +49,39 @@ def _on_signal(signum: int, _frame: Any) -> None:
 
 
 class _Notes(logging.Handler):
-    """``dronesim: note: ...`` lines on stderr; held back until the input checks have passed,
-    so a refused run prints its one error line and nothing else."""
+    """``dronesim: note: ...`` lines on stderr; held back until the input checks have passed
+    (:meth:`publish`), so a refused run prints its one error line and nothing else. (Not named
+    ``release``: that is the lock method :meth:`logging.Handler.handle` calls after each
+    record.)"""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.held: list[str] | None = []
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def emit(self, record: logging.LogRecord) -> None:  # called with the handler's lock held
         line = f"dronesim: note: {record.getMessage()}"
         if self.held is not None:
             self.held.append(line)
         else:
             sys.stderr.write(line + "\n")
 
-    def release(self) -> None:
-        held, self.held = self.held or [], None
-        for line in held:
-            sys.stderr.write(line + "\n")
+    def publish(self) -> None:
+        """Print the notes held back; later ones are printed as they come."""
+        self.acquire()
+        try:
+            held, self.held = self.held or [], None
+            for line in held:
+                sys.stderr.write(line + "\n")
+        finally:
+            self.release()
+
+    def drop(self) -> None:
+        """Forget the notes held back (a refused run prints only its error)."""
+        self.acquire()
+        try:
+            self.held = []
+        finally:
+            self.release()
 
 
 def _number(kind: type, low: float, inclusive: bool, high: float | None = None):
@@ -94,6 +109,7 @@ _positive_int = _number(int, 1, inclusive=True)
 _workers = _number(int, 1, inclusive=True, high=4096)
 _non_negative_int = _number(int, 0, inclusive=True)
 _positive_float = _number(float, 0, inclusive=False)
+_non_negative_float = _number(float, 0, inclusive=True)
 
 
 def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
@@ -113,6 +129,11 @@ def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import a Python module (name or .py file) that registers dispatch "
                         "policies; repeatable")
+    p.add_argument("--policy-timeout", type=_non_negative_float, default=10.0,
+                   metavar="SECONDS",
+                   help="seconds a --plugin policy may take to decide one incident before the "
+                        "run stops with an error (default 10; 0: no limit, e.g. to debug a "
+                        "policy with breakpoint()); built-in policies are not timed")
     if plots:
         p.add_argument("--no-plots", action="store_true", help="skip plots/ (faster)")
     p.add_argument("--report", action="store_true",
@@ -375,7 +396,7 @@ def _cmd_validate(args: argparse.Namespace, notes: _Notes) -> int:
     scn = _load(args.scenario, args)
     prep = prepare_checked(scn, labels=CLI_LABELS)
     s = prep.scenario
-    notes.release()
+    notes.publish()
     print(f"{args.scenario}: ok ({s.name}: {s.fleet_size} drones at {len(prep.docks)} docks, "
           f"services {', '.join(s.services)}, policy {s.dispatch.policy})")
     return 0
@@ -393,11 +414,12 @@ def _execute(args: argparse.Namespace, notes: _Notes, folder, factors, reps: int
                   [f.prepared for f in factors])
     # A folder holding tasks of other inputs or other code: refused before anything is written.
     check_stored_tasks(folder, factors, plugins=plugins)
-    notes.release()
     t0 = time.perf_counter()
     with folder, _progress(args.quiet, what) as update:
+        notes.publish()  # every input check has passed, the output folder is open and locked
         results = run_tasks(factors, reps, workers=args.workers, scheduler=args.scheduler,
-                            plugins=plugins, folder=folder, records=records, progress=update)
+                            plugins=plugins, folder=folder, records=records, progress=update,
+                            policy_timeout_s=args.policy_timeout)
         written = write(results, t0)
     extras = _write_extras(args, folder.path) if written is not None else []
     return results, written, extras, t0
@@ -534,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_compare(args, argv, notes)
         return _cmd_run(args, argv, notes)
     except InputError as exc:
+        notes.drop()
         sys.stderr.write(f"dronesim: error: {exc}\n")
         return 2
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as Unix tools do
@@ -555,9 +578,10 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, ResourceExhausted | TaskFailure):
             sys.stderr.write(f"dronesim: error: {str(exc).splitlines()[0]}\n")
             return 1
-        if isinstance(exc, OSError):
-            name = getattr(exc, "filename", None) or ""
-            sys.stderr.write(f"dronesim: error: {name}: {exc.strerror or exc}\n")
+        if isinstance(exc, OSError):  # (writes name their file: errors.named_os_error)
+            name = getattr(exc, "filename", None)
+            where = f"{name}: " if name else ""
+            sys.stderr.write(f"dronesim: error: {one_line(f'{where}{exc.strerror or exc}')}\n")
             return 1 if exc.errno not in (2, 13, 20, 21) else 2
         if os.environ.get("DRONESIM_DEBUG"):
             raise
@@ -566,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
                          "DRONESIM_DEBUG=1 shows the traceback)\n")
         return 1
     finally:
-        logger.removeHandler(notes)  # notes held back by a refused run are dropped with it
+        notes.publish()  # what report, export or an interrupted run still held (none if refused)
+        logger.removeHandler(notes)
         for s, h in previous.items():
             signal.signal(s, h)
 

@@ -7,10 +7,12 @@ must be complete on its own: which file, which field, what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["InputError", "one_line", "input_file"]
+__all__ = ["InputError", "one_line", "input_file", "named_os_error", "naming"]
 
 
 def one_line(text: str) -> str:
@@ -78,3 +80,28 @@ def input_file(path: str | Path, what: str = "file", *, source: str | Path | Non
     if source is not None:
         raise InputError(source, field, f"{problem}: {p}")
     raise InputError(p, field, problem)
+
+
+def named_os_error(exc: OSError, path: str | Path) -> OSError:
+    """``exc`` as an :class:`OSError` naming ``path``, with its errno and reason kept (an error
+    while writing, e.g. a full disk, names no file: ``[Errno 28] No space left on device``);
+    ``exc`` itself when it already names a file."""
+    if getattr(exc, "filename", None):
+        return exc
+    reason = exc.strerror or str(exc)
+    if "Detail: " in reason:  # pyarrow: "Error writing bytes to file. Detail: [errno 28] ..."
+        reason = reason.rsplit("] ", 1)[-1]
+    return OSError(exc.errno, reason, str(path))
+
+
+@contextlib.contextmanager
+def naming(path: str | Path) -> Iterator[None]:
+    """An :class:`OSError` raised in the block that names no file is raised again naming
+    ``path`` (:func:`named_os_error`)."""
+    try:
+        yield
+    except OSError as exc:
+        named = named_os_error(exc, path)
+        if named is exc:
+            raise
+        raise named from None

@@ -25,7 +25,10 @@ local process pool, or Dask).
   ``--overwrite`` is given (:func:`check_stored_tasks`). What was reused is said in a note.
 * **Failures.** A task that raises is recorded with its error (``on_error="record"``) and the
   others go on; the command then reports the failures and a re-run retries them. Running out of
-  memory or file handles ends the run (:class:`~dronesim.executors.ResourceExhausted`).
+  memory, disk space or file handles ends the run (:class:`~dronesim.executors.ResourceExhausted`,
+  naming the file that could not be written), and so does a user policy taking longer than
+  ``policy_timeout_s`` to decide one incident (:class:`TaskFailure`;
+  :mod:`dronesim.dispatch.watchdog`).
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .errors import InputError
+from .dispatch.watchdog import DEFAULT_TIMEOUT_S, PolicyTimeout, decision_time_limit
+from .errors import InputError, naming
 from .executors import ResourceExhausted, make_executor
 from .identity import TASK_FORMAT, Identity, describe_change, task_identity
 from .limits import cap_workers, check_memory, estimate_memory
@@ -172,15 +176,19 @@ def _sink(payload: dict[str, Any], scratch: Path | None):
 
 def execute_task(payload: dict[str, Any]) -> dict[str, Any]:
     """Run one task (in a worker): simulate the replication, compute its KPIs, write its
-    records. Errors come back as values (``ok`` false), except when ``payload["raise"]``."""
+    records. Errors come back as values (``ok`` false), except when ``payload["raise"]``. A
+    user policy's decisions are timed (``payload["policy_timeout_s"]``,
+    :mod:`dronesim.dispatch.watchdog`); one that takes too long ends the run."""
     t0 = time.perf_counter()
+    sink = None
     try:
         if payload.get("plugins"):
             load_plugins(payload["plugins"])
         prep = _prepared(payload)
         with tempfile.TemporaryDirectory(prefix="dronesim-task-") as tmp:
             sink = _sink(payload, Path(tmp))
-            res = run_replication(prep, payload["replication"], sink=sink)
+            with decision_time_limit(payload.get("policy_timeout_s")):
+                res = run_replication(prep, payload["replication"], sink=sink)
             out: dict[str, Any] = {"ok": True, "kpis": task_kpis(prep, res)}
             if payload.get("records") == {}:  # a remote worker: the files travel as bytes
                 out["parquet"] = {name: (Path(tmp) / f"{name}.parquet").read_bytes()
@@ -189,21 +197,35 @@ def execute_task(payload: dict[str, Any]) -> dict[str, Any]:
             out["replication"] = res
         out["wall_s"] = time.perf_counter() - t0
         return out
-    except MemoryError:
-        return {"ok": False, "fatal": True, "wall_s": time.perf_counter() - t0,
+    except BaseException as exc:
+        abort = getattr(sink, "abort", None)
+        if abort is not None:  # the record files' writers closed now, quietly
+            abort()
+        if not isinstance(exc, Exception):
+            raise
+        out = _error(exc, t0)
+        if payload.get("raise") and not out.get("fatal"):
+            raise
+        return out
+
+
+def _error(exc: Exception, t0: float) -> dict[str, Any]:
+    """A task's error as a value: ``fatal`` (the run ends) for a policy that took too long and
+    for a worker out of memory, disk space or file handles; else a failed task."""
+    wall = time.perf_counter() - t0
+    if isinstance(exc, PolicyTimeout):
+        return {"ok": False, "fatal": True, "timeout": True, "wall_s": wall, "error": str(exc)}
+    if isinstance(exc, MemoryError):
+        return {"ok": False, "fatal": True, "wall_s": wall,
                 "error": "ran out of memory in a worker (MemoryError); try fewer --workers "
                          "or a shorter run"}
-    except OSError as exc:
-        if exc.errno in _FATAL_ERRNO:
-            return {"ok": False, "fatal": True, "wall_s": time.perf_counter() - t0,
-                    "error": f"a worker ran out of {'file handles' if exc.errno in (errno.EMFILE, errno.ENFILE) else 'memory or disk'} ({exc.strerror})"}
-        if payload.get("raise"):
-            raise
-        return _failure(exc, t0)
-    except Exception as exc:
-        if payload.get("raise"):
-            raise
-        return _failure(exc, t0)
+    if isinstance(exc, OSError) and exc.errno in _FATAL_ERRNO:
+        what = {errno.EMFILE: "file handles", errno.ENFILE: "file handles",
+                errno.ENOMEM: "memory"}.get(exc.errno, "disk space")
+        where = f" writing {exc.filename}" if exc.filename and what == "disk space" else ""
+        return {"ok": False, "fatal": True, "wall_s": wall,
+                "error": f"a worker ran out of {what}{where} ({exc.strerror})"}
+    return _failure(exc, t0)
 
 
 def _failure(exc: BaseException, t0: float) -> dict[str, Any]:
@@ -323,7 +345,8 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
               folder: OutputFolder | None = None, records: bool = False,
               keep_tables: bool = False, on_error: str = "record",
               data_dir: str | Path | None = None,
-              progress: Callable[[int, int], None] | None = None) -> list[TaskResult]:
+              progress: Callable[[int, int], None] | None = None,
+              policy_timeout_s: float | None = DEFAULT_TIMEOUT_S) -> list[TaskResult]:
     """Run every task of ``factors`` x ``replications``; results in task order.
 
     Parameters
@@ -343,6 +366,10 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
         failure raises (:class:`TaskFailure`, or the task's own exception in-process).
     progress
         Called as ``progress(done, total)``; finished tasks found in ``folder`` count as done.
+    policy_timeout_s
+        Seconds a user policy (not a built-in) may take to decide one incident; a longer
+        decision ends the run with :class:`TaskFailure` (None or 0: no limit; see
+        :mod:`dronesim.dispatch.watchdog`). Results never depend on it.
     """
     dd = None if data_dir is None else str(data_dir)
     if plugins:  # here too (inline tasks use the parent's registry), and hashed below
@@ -379,7 +406,7 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
         p = {"scenario": scn_plain, "source": factors[t.factor].scenario.source,
              "data_dir": dd, "replication": t.replication, "factor_key": digest,
              "plugins": list(plugins) if not inline else [], "keep_tables": keep_tables,
-             "raise": on_error == "raise" and inline}
+             "raise": on_error == "raise" and inline, "policy_timeout_s": policy_timeout_s}
         if records and folder is not None:
             p["records"] = ({} if remote else {
                 name: str(folder.partial / f"{t.key}.{name}.parquet")
@@ -394,8 +421,9 @@ def run_tasks(factors: Sequence[Factor], replications: int, *, workers: int | No
         nonlocal done
         t = todo[j]
         if out.get("fatal"):
-            raise ResourceExhausted(f"replication {t.replication} of {factors[t.factor].label}: "
-                                    f"{out['error']}")
+            kind = TaskFailure if out.get("timeout") else ResourceExhausted
+            raise kind(f"replication {t.replication} of {factors[t.factor].label}: "
+                       f"{out['error']}")
         r = TaskResult(t, bool(out["ok"]), out.get("kpis"), out.get("error"),
                        float(out.get("wall_s", 0.0)), False, out.get("replication"))
         if not r.ok and on_error == "raise":
@@ -432,10 +460,12 @@ def _keep(folder: OutputFolder, t: Task, r: TaskResult, out: dict[str, Any], rec
             src = folder.partial / f"{t.key}.{name}.parquet"
             blob = out.get("parquet", {}).get(name)
             if blob is not None:  # a remote worker sent the bytes
-                src.write_bytes(blob)
+                with naming(src):
+                    src.write_bytes(blob)
             staged[files[name]] = src
     tmp = folder.partial / f"{t.key}.json"
-    tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    with naming(tmp):  # a full disk names the file
+        tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
     staged[files["task"]] = tmp
     folder.keep(staged)
 
@@ -587,7 +617,8 @@ def run_result(factor: Factor, results: Sequence[TaskResult], wall_s: float,
 def run_scenario(scn: Scenario, *, replications: int | None = None, workers: int | None = None,
                  data_dir: str | Path | None = None, scheduler: str | None = None,
                  plugins: Sequence[str] = (),
-                 progress: Callable[[int, int], None] | None = None) -> RunResult:
+                 progress: Callable[[int, int], None] | None = None,
+                 policy_timeout_s: float | None = DEFAULT_TIMEOUT_S) -> RunResult:
     """Run all replications of a scenario and summarise them (the Python API: tables kept in
     memory, the first failure raised).
 
@@ -604,6 +635,9 @@ def run_scenario(scn: Scenario, *, replications: int | None = None, workers: int
         every worker (:func:`dronesim.workers.load_plugins`).
     progress
         Called as ``progress(done, total)`` after each replication.
+    policy_timeout_s
+        Seconds a user policy may take to decide one incident (None or 0: no limit); see
+        :func:`run_tasks`.
     """
     wall0 = time.perf_counter()
     n = replications or scn.simulation.replications
@@ -614,5 +648,5 @@ def run_scenario(scn: Scenario, *, replications: int | None = None, workers: int
     factor = Factor(prep.scenario.name, prep)
     results = run_tasks([factor], n, workers=workers, scheduler=scheduler, plugins=plugins,
                         keep_tables=True, on_error="raise", data_dir=data_dir,
-                        progress=progress)
+                        progress=progress, policy_timeout_s=policy_timeout_s)
     return run_result(factor, results, time.perf_counter() - wall0, keep_tables=True)

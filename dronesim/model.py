@@ -55,6 +55,7 @@ from .coverage import StaticCoverage, reach_radius_m, static_coverage
 from .demand import WEEK_S, Incidents, demand_chunks
 from .dispatch import Decline, Dispatch, IncidentView, Queue, make_policy
 from .dispatch.base import DispatchPolicy, PolicyContext, picks_nearest_ready
+from .dispatch.watchdog import active_limit, runs_user_code
 from .fleet import UNSETTLED, AirframeTable, Fleet, _Snapshot
 from .geography import WEIGHT_COLUMNS, London, load_london
 from .errors import InputError
@@ -312,6 +313,9 @@ class _DroneDispatcher:
         self.fleet = fleet
         self.policy = policy
         self.decide_policy = policy.decide
+        limit = active_limit()  # a user policy's decisions timed (dronesim.dispatch.watchdog)
+        if limit is not None and runs_user_code(policy):
+            self.decide_policy = limit.wrap(policy.decide, scn.dispatch.policy)
         self.ready_only = bool(getattr(policy, "ready_only", False))
         #: The policy is the closest-idle rule (picks_nearest_ready): decisions are taken here,
         #: without a snapshot, an incident view or a decision object.

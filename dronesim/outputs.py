@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, naming
 
 __all__ = ["OutputFolder", "check_output_path", "check_output_file", "write_output_file",
            "file_digest", "MANIFEST", "STATE_DIR", "write_text_atomic", "RUN_ENTRIES",
@@ -75,7 +75,8 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with naming(path):
+            tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -351,7 +352,8 @@ class OutputFolder:
 
     # --- writing ------------------------------------------------------------------------------
     def _record(self, entries: list[dict[str, Any]]) -> None:
-        with open(self.path / STATE_DIR / _LEDGER, "a", encoding="utf-8") as fh:
+        ledger = self.path / STATE_DIR / _LEDGER
+        with naming(ledger), open(ledger, "a", encoding="utf-8") as fh:
             for e in entries:
                 fh.write(json.dumps(e) + "\n")
             fh.flush()
@@ -380,8 +382,15 @@ class OutputFolder:
     def keep(self, files: dict[str, Path]) -> None:
         """Move finished task files (relative destination -> file written under
         :attr:`partial`) into place now, and record them: a later run may resume from them."""
-        placed = [self._place(src, rel) for rel, src in files.items()]
-        self._record(placed)
+        placed: list[dict[str, Any]] = []
+        try:
+            for rel, src in files.items():
+                placed.append(self._place(src, rel))
+            self._record(placed)
+        except BaseException:  # (a full disk): no file left in place that is not recorded
+            for entry in placed:
+                (self.path / entry["path"]).unlink(missing_ok=True)
+            raise
 
     def forget(self, rels: Iterable[str]) -> None:
         """Delete files dronesim wrote earlier here and no longer wants (stale task parts)."""
@@ -516,12 +525,14 @@ def write_output_file(file: str | Path, produce: Callable[[Path], None],
         folder = OutputFolder(home, entries=(rel,), field=field or "--out")
         with folder:
             tmp = folder.staging / path.name
-            produce(tmp)
+            with naming(path):
+                produce(tmp)
             folder.add(rel, tmp)
         return path
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")  # keeps the type
     try:
-        produce(tmp)
+        with naming(path):
+            produce(tmp)
         os.replace(tmp, path)
     finally:
         for p in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):

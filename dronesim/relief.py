@@ -39,6 +39,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .dispatch import Dispatch, make_policy
+from .dispatch.watchdog import active_limit, runs_user_code
 from .errors import InputError
 from .records import (LEAVE, LEG_BACK, LEG_DRONE, LEG_DRONE_BATTERY, LEG_END, LEG_LATEST,
                       LEG_LAUNCH, LEG_LEAVE, LEG_REASON, LEG_SCENE, MISSION_FLAGS)
@@ -79,6 +80,10 @@ class Relief:
         self.spec = scn.drones
         self.lead_s = scn.relief.lead_s
         self.policy = relief_policy(prep)
+        self.decide = self.policy.decide
+        limit = active_limit()  # a user policy's decisions timed (dronesim.dispatch.watchdog)
+        if limit is not None and runs_user_code(self.policy):
+            self.decide = limit.wrap(self.decide, scn.relief.policy)
         n = fleet.size
         # Per relief drone: its incident (-1: not on a relief), the version of its landing
         # event. Its leg in flight is the fleet's mission list (fleet._m, a leg row).
@@ -120,7 +125,7 @@ class Relief:
 
         svc = rec.service[i]
         snap = _Snapshot(fl, row, svc, now)
-        decision = self.policy.decide(self.dispatcher.incident_view(i), snap, now)
+        decision = self.decide(self.dispatcher.incident_view(i), snap, now)
         if not isinstance(decision, Dispatch):
             return
         d2 = int(decision.drone)

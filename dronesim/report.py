@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import tables
 from .compare import comparison_dir_name
+from .errors import naming
 from .experiment import RunResult, safe_label, task_files
 from .outputs import OutputFolder
 from .results import geometry_from_prepared
@@ -81,7 +82,8 @@ def _save_figures(figs: dict[str, Any], folder: Path) -> list[Path]:
     paths = []
     for name, fig in figs.items():
         path = folder / name
-        fig.savefig(path, dpi=120)
+        with naming(path):
+            fig.savefig(path, dpi=120)
         plt.close(fig)
         paths.append(path)
     return paths
@@ -134,14 +136,24 @@ def _json(obj: Any) -> str:
     return json.dumps(json_safe(obj), indent=2) + "\n"
 
 
+def _text(path: Path, text: str) -> None:
+    """Write a staged text file; an error (a full disk) names it."""
+    with naming(path):
+        path.write_text(text, encoding="utf-8")
+
+
+def _csv(df: pd.DataFrame, path: Path) -> None:
+    with naming(path):
+        df.to_csv(path, index=False)
+
+
 def write_run(result: RunResult, folder: OutputFolder, argv: list[str] | None = None,
               plots: bool = True) -> Path:
     """Write a run's summary, resolved scenario, plots and manifest into ``folder`` (its task
     files, with the Parquet parts of every replication, are already kept there) and commit."""
     tmp = folder.staging
-    (tmp / "summary.json").write_text(_json(result.summary), encoding="utf-8")
-    (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(result.scenario),
-                                                encoding="utf-8")
+    _text(tmp / "summary.json", _json(result.summary))
+    _text(tmp / "scenario.resolved.toml", dump_scenario_toml(result.scenario))
     if plots:
         write_plots(result, tmp / "plots", folder.path)
     return folder.commit(manifest(result, argv), keep=task_files(result.tasks, records=True))
@@ -165,11 +177,11 @@ def write_sweep(result, scn, folder: OutputFolder, argv: list[str] | None = None
     """Write a sweep's tidy tables, summary, plots (unless ``plots`` is false) and manifest into
     ``folder`` and commit."""
     tmp = folder.staging
-    result.steps.to_csv(tmp / "sweep.csv", index=False)
-    result.boroughs.to_csv(tmp / "boroughs.csv", index=False)
-    result.sites.to_csv(tmp / "sites.csv", index=False)
-    (tmp / "summary.json").write_text(_json(result.summary), encoding="utf-8")
-    (tmp / "scenario.resolved.toml").write_text(dump_scenario_toml(scn), encoding="utf-8")
+    _csv(result.steps, tmp / "sweep.csv")
+    _csv(result.boroughs, tmp / "boroughs.csv")
+    _csv(result.sites, tmp / "sites.csv")
+    _text(tmp / "summary.json", _json(result.summary))
+    _text(tmp / "scenario.resolved.toml", dump_scenario_toml(scn))
     if plots:
         from . import figures  # matplotlib: imported only when figures are drawn
 
@@ -221,14 +233,13 @@ def write_comparison(result, folder: OutputFolder, argv: list[str] | None = None
     figure per replication), ``summary.json``, ``manifest.json``, ``scenarios/<label>.toml``
     (each resolved scenario as run) and ``plots/``."""
     tmp = folder.staging
-    result.differences.to_csv(tmp / "differences.csv", index=False)
-    result.values.to_csv(tmp / "values.csv", index=False)
-    (tmp / "summary.json").write_text(_json(result.summary), encoding="utf-8")
+    _csv(result.differences, tmp / "differences.csv")
+    _csv(result.values, tmp / "values.csv")
+    _text(tmp / "summary.json", _json(result.summary))
     scn_dir = tmp / "scenarios"
     scn_dir.mkdir()
     for lab, r in zip(result.labels, result.results):
-        (scn_dir / f"{_safe_name(lab)}.resolved.toml").write_text(
-            dump_scenario_toml(r.scenario), encoding="utf-8")
+        _text(scn_dir / f"{_safe_name(lab)}.resolved.toml", dump_scenario_toml(r.scenario))
     if plots:
         write_comparison_plots(result, tmp / "plots")
     return folder.commit(comparison_manifest(result, argv),

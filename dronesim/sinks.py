@@ -15,11 +15,13 @@ are those of ``incidents.parquet`` / ``missions.parquet``.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
 
+from .errors import named_os_error
 from .records import IncidentChunk, MissionChunk, incident_frame, mission_frame
 
 __all__ = ["Sink", "MemorySink", "ParquetSink", "NullSink"]
@@ -102,10 +104,14 @@ class ParquetSink:
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(df, preserve_index=False)
-        w = self._writers[which]
-        if w is None:
-            w = self._writers[which] = pq.ParquetWriter(self.paths[which], table.schema)
-        w.write_table(table)
+        try:
+            w = self._writers[which]
+            if w is None:
+                w = self._writers[which] = pq.ParquetWriter(self.paths[which], table.schema)
+            w.write_table(table)
+        except OSError as exc:  # a full disk: both files dropped, the error names the file
+            self.abort()
+            raise named_os_error(exc, self.paths[which]) from None
 
     def write_incidents(self, chunk: IncidentChunk) -> None:
         self._write(0, chunk.to_pandas(copy=False))  # read once by pyarrow, then dropped
@@ -117,5 +123,28 @@ class ParquetSink:
         """Finish both files."""
         for k, w in enumerate(self._writers):
             if w is not None:
-                w.close()
+                try:
+                    w.close()
+                except OSError as exc:
+                    self.abort()
+                    raise named_os_error(exc, self.paths[k]) from None
             self._writers[k] = None
+
+    def abort(self) -> None:
+        """Drop the files' writers after an error, quietly: each is closed if it can be, and
+        left with nothing to do when it is garbage-collected (a writer that could not write
+        its footer would otherwise try again in ``__del__``, printing its traceback). The files
+        themselves are left to the caller (a task's partial files are removed with the
+        run's)."""
+        for k, w in enumerate(self._writers):
+            self._writers[k] = None
+            if w is None:
+                continue
+            with contextlib.suppress(Exception):  # the first error is the one reported
+                w.close()
+            w.is_open = False
+            handle = getattr(w, "file_handle", None)
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
+

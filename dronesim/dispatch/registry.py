@@ -9,7 +9,10 @@ Add your own::
         def __init__(self, margin_s: float = 0.0): ...
         def decide(self, incident, fleet, now): ...
 
-Parameters come from the scenario's ``[dispatch.params]`` table as keyword arguments.
+Parameters come from the scenario's ``[dispatch.params]`` table as keyword arguments. Each
+``decide`` of a policy that is not built in must return within ``--policy-timeout`` seconds
+(default 10; :mod:`dronesim.dispatch.watchdog`), or the run stops with one line naming the
+policy and the incident.
 """
 
 from __future__ import annotations
