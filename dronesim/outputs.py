@@ -367,6 +367,22 @@ def _unchanged(folder: Path, rel: str, rec: dict[str, Any]) -> bool:
         return False
 
 
+def _state_link(folder: Path) -> str | None:
+    """``.dronesim`` or the name of an entry in it that is a symbolic link (dronesim never makes
+    one there: writing through it would write outside the folder), or None."""
+    state = folder / STATE_DIR
+    if state.is_symlink():
+        return STATE_DIR
+    if state.is_dir():
+        try:
+            for entry in os.scandir(state):
+                if entry.is_symlink():
+                    return f"{STATE_DIR}/{entry.name}"
+        except OSError:
+            return None
+    return None
+
+
 def _interrupted_start(state: Path) -> bool:
     """True if ``state`` (``.dronesim``) is what a run killed while creating it leaves: a real
     folder holding nothing but, perhaps, a half-written owner record."""
@@ -436,8 +452,9 @@ def check_output_path(path: Path, *, overwrite: bool = False, entries: Iterable[
     except OSError as exc:
         raise InputError(_CLI, field, f"{where}: cannot list ({exc.strerror})") from None
     state = target / STATE_DIR
-    if state.is_symlink():
-        raise InputError(_CLI, field, f"{where}: {STATE_DIR} is a symbolic link, which dronesim "
+    linked = _state_link(target)
+    if linked is not None:
+        raise InputError(_CLI, field, f"{where}: {linked} is a symbolic link, which dronesim "
                                       "never makes; name another folder")
     if not content or (len(content) == 1 and content[0] == state and _interrupted_start(state)):
         return "new"
@@ -516,8 +533,9 @@ class OutputFolder:
             d.mkdir()
             self._created.append(d)
         state = self.path / STATE_DIR
-        if state.is_symlink():
-            raise InputError(_CLI, self.field, f"{self.path}: {STATE_DIR} is a symbolic link, "
+        linked = _state_link(self.path)
+        if linked is not None:
+            raise InputError(_CLI, self.field, f"{self.path}: {linked} is a symbolic link, "
                                                "which dronesim never makes; name another folder")
         if not state.exists():
             state.mkdir()
@@ -544,7 +562,7 @@ class OutputFolder:
     def _lock(self) -> None:
         path = self.path / STATE_DIR / _LOCK
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -663,14 +681,25 @@ class OutputFolder:
 
     # --- writing ------------------------------------------------------------------------------
     def _record(self, entries: list[dict[str, Any]]) -> None:
-        self._records = None
+        """Append ``entries`` to the ledger, synced (after a line a killed run cut short)."""
         if not entries:
             return
-        with open(self.path / STATE_DIR / _LEDGER, "a", encoding="utf-8") as fh:
-            for e in entries:
-                fh.write(json.dumps(e) + "\n")
+        path = self.path / STATE_DIR / _LEDGER
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
+        with os.fdopen(fd, "r+b") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            cut = end > 0 and os.pread(fd, 1, end - 1) != b"\n"
+            fh.write((("\n" if cut else "") + "".join(json.dumps(e) + "\n" for e in entries))
+                     .encode("utf-8"))
             fh.flush()
-            os.fsync(fh.fileno())
+            os.fsync(fd)
+        if self._records is not None:  # the same as reading the ledger again
+            for e in entries:
+                if e.get("deleted"):
+                    self._records.pop(e["path"], None)
+                else:
+                    self._records[e["path"]] = {"size": e.get("size"),
+                                                "sha256": e.get("sha256")}
 
     def recorded(self) -> dict[str, dict[str, Any]]:
         """Files of this folder dronesim wrote (relative path -> size, sha256)."""

@@ -150,6 +150,31 @@ def test_forged_record_refuses_and_deletes_nothing(tmp_path, capsys, kind, case)
         assert _snapshot(tmp_path) == before  # nothing deleted, nothing written, anywhere
 
 
+@pytest.mark.parametrize("link", ["state_folder", "ledger"])
+def test_symbolic_links_in_the_state_folder_are_refused(tmp_path, capsys, link):
+    """``.dronesim`` (or its ledger) a link to elsewhere: writing the run's state through it
+    would append to, or clear, someone else's files."""
+    victim = tmp_path / "victim"
+    (victim / "partial").mkdir(parents=True)
+    (victim / "partial" / "important.txt").write_text("not dronesim's")
+    (victim / "owner.json").write_text('{"dronesim_output": 1}')
+    (victim / "diary.txt").write_text("dear diary\n")
+    out = tmp_path / "shared"
+    out.mkdir()
+    if link == "state_folder":
+        (out / STATE_DIR).symlink_to(victim, target_is_directory=True)
+    else:
+        (out / STATE_DIR).mkdir()
+        (out / STATE_DIR / "owner.json").write_text('{"dronesim_output": 1}')
+        (out / STATE_DIR / "ledger.jsonl").symlink_to(victim / "diary.txt")
+    before = _snapshot(tmp_path)
+    code, _, err = run_cli([*RUN, "--replications", "1", "--no-plots", "--out", out,
+                            "--overwrite"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "is a symbolic link, which dronesim never makes" in err
+    assert _snapshot(tmp_path) == before
+
+
 def test_forged_manifest_refused_by_report_too(tmp_path, results_folders):
     """``dronesim report`` into a copied results folder whose manifest was doctored."""
     from dronesim.html_report import write_html_report
