@@ -108,7 +108,7 @@ def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
                         "(tcp://host:8786), or 'local' for a LocalCluster here")
     p.add_argument("--overwrite", action="store_true",
                    help="write into an existing folder that holds other files (only dronesim's "
-                        "own files there are ever replaced)")
+                        "own files there are ever replaced; never into dronesim's own folders)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import a Python module (name or .py file) that registers dispatch "
                         "policies; repeatable")

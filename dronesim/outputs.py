@@ -863,6 +863,8 @@ def check_output_file(file: str | Path, ours: Callable[[Path], bool], what: str,
     Inside a dronesim output folder an existing file is replaced only if that folder's manifest
     records it and it is unchanged since; elsewhere only if the file itself says dronesim wrote
     it (``ours(path)``: a report's generator tag, a GeoPackage's ``dronesim_about`` table).
+    Inside a dronesim output folder only a top-level name ending ``.html`` or ``.gpkg`` may be
+    written (:func:`record_problem`), and never inside dronesim's own folders.
     Raises :class:`~dronesim.errors.InputError` (one line) otherwise.
     """
     path = Path(file).expanduser()
