@@ -125,7 +125,8 @@ def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="write into an existing folder that holds other files, or results of "
                         "other inputs or another dronesim, which the run then replaces (only "
-                        "dronesim's own files there are ever replaced)")
+                        "dronesim's own files there are ever replaced; never into dronesim's "
+                        "own folders)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import a Python module (name or .py file) that registers dispatch "
                         "policies; repeatable")
