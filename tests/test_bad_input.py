@@ -348,6 +348,36 @@ def _(t):
     return _run(p), [str(sites), "longitude/latitude"]
 
 
+def _square(x: float, y: float, half: float = 150.0) -> str:
+    """A GeoJSON square no-fly zone centred on x, y (EPSG:27700, declared: no reprojection)."""
+    ring = [[x - half, y - half], [x + half, y - half], [x + half, y + half],
+            [x - half, y + half], [x - half, y - half]]
+    return json.dumps({"type": "FeatureCollection",
+                       "crs": {"type": "name",
+                               "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}},
+                       "features": [{"type": "Feature", "properties": {"name": "Test zone"},
+                                     "geometry": {"type": "Polygon", "coordinates": [ring]}}]})
+
+
+@case("geometry", "site_file_dock_in_no_fly_zone")
+def _(t):
+    # Row 2 (Islington police station) lies in the zone: the CSV and its row are blamed, not
+    # the scenario's docks[k] that the site becomes once the file is read.
+    _csv(t, _square(531187, 183392), "zones.geojson")
+    sites = _csv(t, "name,x,y\nCroydon,532500,165500\nIslington,531187,183392\n", "sites.csv")
+    p = _child(t, "[siting]\nmethod = 'file'\nfile = 'sites.csv'\n"
+                  '[airspace]\nno_fly_files = ["zones.geojson"]\n')
+    return _run(p), [f"{sites}: row 2: site 'Islington' at (531187, 183392) is inside the "
+                     "no-fly zone 'Test zone'"]
+
+
+@case("geometry", "site_file_unknown_column")
+def _(t):
+    sites = _csv(t, "name,x,y,capacity\nIslington,531187,183392,4\n", "sites.csv")
+    p = _child(t, "[siting]\nmethod = 'file'\nfile = 'sites.csv'\n")
+    return _run(p), [f"{sites}: capacity: unknown column", "name, drones, x, y", "lon, lat"]
+
+
 # --- files ----------------------------------------------------------------------------------
 @case("files", "scenario_missing")
 def _(t):
