@@ -69,7 +69,8 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
 from .errors import InputError, input_file
-from .geography import BNG, WEIGHT_COLUMNS, London, default_data_dir, lonlat_to_bng
+from .geography import (BNG, WEIGHT_COLUMNS, London, check_lonlat_extent, default_data_dir,
+                        lonlat_to_bng)
 
 __all__ = [
     "DemandPoints",
@@ -260,6 +261,7 @@ def _read_geo_points(path: Path, layer: str | int | None
         k = int(np.flatnonzero(not_point)[0])
         raise InputError(path, "geometry", f"row {k + 1} is a {geoms[k].geom_type}; "
                                            "expected points")
+    check_lonlat_extent(path, gdf)
     if not CRS(gdf.crs).equals(BNG, ignore_axis_order=True):
         crs_name = gdf.crs.to_string()
         try:

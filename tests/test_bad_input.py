@@ -378,6 +378,30 @@ def _(t):
     return _run(p), [f"{sites}: capacity: unknown column", "name, drones, x, y", "lon, lat"]
 
 
+def _bng_without_crs(geometry: dict) -> str:
+    """A GeoJSON of British National Grid metres with no crs member (so read as WGS84)."""
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "A"}, "geometry": geometry}]})
+
+
+@case("geometry", "site_geojson_metres_without_crs")
+def _(t):
+    sites = _csv(t, _bng_without_crs({"type": "Point", "coordinates": [531187, 183392]}),
+                 "sites.geojson")
+    p = _child(t, "[siting]\nmethod = 'file'\nfile = 'sites.geojson'\n")
+    return _run(p), [f"{sites}: crs: no CRS", "not longitude/latitude (x 531,187",
+                     "EPSG::27700"]
+
+
+@case("geometry", "link_coverage_geojson_metres_without_crs")
+def _(t):
+    ring = [[525000, 175000], [535000, 175000], [535000, 185000], [525000, 175000]]
+    cov = _csv(t, _bng_without_crs({"type": "Polygon", "coordinates": [ring]}), "link.geojson")
+    p = _child(t, "[connectivity.files]\npolice = 'link.geojson'\n")
+    return _run(p), [f"{cov}: crs: no CRS", "not longitude/latitude (x 525,000 to 535,000",
+                     "EPSG::27700"]
+
+
 # --- files ----------------------------------------------------------------------------------
 @case("files", "scenario_missing")
 def _(t):
