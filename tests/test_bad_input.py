@@ -501,6 +501,71 @@ def _(t):
     return _run(MET_BASELINE, "--trace", str(trace)), [str(trace), "line 3"]
 
 
+def _no_parse(monkeypatch, trace: Path) -> None:
+    """Make a parse of the trace CSV (pandas.read_csv in dronesim.sources) fail the test: a
+    refusal must come before it. Other files are read as usual."""
+    import pandas
+
+    import dronesim.sources as sources
+
+    class Pandas:
+        def __getattr__(self, name):
+            return getattr(pandas, name)
+
+        def read_csv(self, path, *a, **k):
+            if Path(path) == trace:
+                raise AssertionError("the trace was parsed")
+            return pandas.read_csv(path, *a, **k)
+
+    monkeypatch.setattr(sources, "pd", Pandas())
+
+
+def test_trace_too_large_is_refused_on_its_line_count_before_parsing(tmp_path, capsys,
+                                                                    monkeypatch):
+    """A trace whose rows cannot fit is refused from its line count, never parsed (a large one
+    once took minutes and gigabytes to parse before the memory check refused it); a tiny
+    memory budget keeps the file small."""
+    monkeypatch.setenv("DRONESIM_MEMORY_LIMIT", "500M")  # room for about 19,000 rows
+    trace = _csv(tmp_path, TRACE_HEAD + "90000,531187,183392,police\n" * 100_000)
+    _no_parse(monkeypatch, trace)
+    before = _tree(tmp_path)
+    code, _out, err = run_cli(_run(MET_BASELINE, "--trace", str(trace),
+                                   "--out", str(tmp_path / "out")), capsys)
+    assert code == 2, err
+    _assert_one_line(err, [f"{trace}: 100,000 rows (lines counted before reading)",
+                           "400 MB", "the largest trace that fits is about 19,"])
+    assert _tree(tmp_path) == before
+
+
+def test_trace_row_count_check_accepts_what_fits(tmp_path):
+    from dronesim.limits import check_trace_rows
+    from dronesim.scenario import load_scenario
+    from dronesim.sources import count_rows
+
+    trace = _csv(tmp_path, TRACE_HEAD + "90000,531187,183392,police\n" * 1000 + "\n")
+    assert count_rows(trace) == 1001  # an upper bound: the blank line counts
+    check_trace_rows(load_scenario(MET_BASELINE), trace, 100_000)  # no refusal
+
+
+@pytest.mark.parametrize("times", ["0\n3.2e9", "2001-01-01T00:00:00\n2020-01-01T00:00:00",
+                                   "2001-01-01T00:00:00Z\n2020-06-01T00:00:00+01:00"])
+def test_trace_span_of_a_large_trace_is_refused_from_its_time_column_first(
+        tmp_path, capsys, monkeypatch, times):
+    """A large trace (here: any, the threshold lowered) whose times span more than 520 weeks is
+    refused from a first pass over the time column alone, before the full parse."""
+    import dronesim.sources as sources
+
+    monkeypatch.setattr(sources, "QUICK_SPAN_BYTES", 0)
+    rows = "".join(f"{t},531187,183392,police\n" for t in times.split("\n"))
+    trace = _csv(tmp_path, TRACE_HEAD + rows)
+    _no_parse(monkeypatch, trace)
+    code, _out, err = run_cli(_run(MET_BASELINE, "--trace", str(trace),
+                                   "--out", str(tmp_path / "out")), capsys)
+    assert code == 2, err
+    _assert_one_line(err, [f"{trace}: time: 2 incidents reaching at least", "first pass",
+                           "at most 520 weeks"])
+
+
 # --- command line ---------------------------------------------------------------------------
 @case("command line", "replications_zero")
 def _(t):
