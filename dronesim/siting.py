@@ -69,8 +69,14 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
 from .errors import InputError, input_file
-from .geography import (BNG, WEIGHT_COLUMNS, London, check_lonlat_extent, default_data_dir,
-                        lonlat_to_bng)
+from .geography import (
+    BNG,
+    WEIGHT_COLUMNS,
+    London,
+    check_lonlat_extent,
+    default_data_dir,
+    lonlat_to_bng,
+)
 
 __all__ = [
     "DemandPoints",

@@ -367,8 +367,8 @@ def _(t):
     sites = _csv(t, "name,x,y\nCroydon,532500,165500\nIslington,531187,183392\n", "sites.csv")
     p = _child(t, "[siting]\nmethod = 'file'\nfile = 'sites.csv'\n"
                   '[airspace]\nno_fly_files = ["zones.geojson"]\n')
-    return _run(p), [f"{sites}: row 2: site 'Islington' at (531187, 183392) is inside the "
-                     "no-fly zone 'Test zone'"]
+    return _run(p), [(f"{sites}: row 2: site 'Islington' at (531187, 183392) is inside the "
+                      "no-fly zone 'Test zone'")]
 
 
 @case("geometry", "site_file_unknown_column")
@@ -506,7 +506,7 @@ def _no_parse(monkeypatch, trace: Path) -> None:
     refusal must come before it. Other files are read as usual."""
     import pandas
 
-    import dronesim.sources as sources
+    from dronesim import sources
 
     class Pandas:
         def __getattr__(self, name):
@@ -553,7 +553,7 @@ def test_trace_span_of_a_large_trace_is_refused_from_its_time_column_first(
         tmp_path, capsys, monkeypatch, times):
     """A large trace (here: any, the threshold lowered) whose times span more than 520 weeks is
     refused from a first pass over the time column alone, before the full parse."""
-    import dronesim.sources as sources
+    from dronesim import sources
 
     monkeypatch.setattr(sources, "QUICK_SPAN_BYTES", 0)
     rows = "".join(f"{t},531187,183392,police\n" for t in times.split("\n"))

@@ -227,7 +227,7 @@ HOSTILE = 'x<!--<script>&a>b'  # a scenario label that reaches the JSON (a file 
 
 def _data_block(text: str) -> str:
     m = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', text,
-                  re.S)
+                  re.DOTALL)
     assert m, "no data block"
     return m.group(1)
 
