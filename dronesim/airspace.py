@@ -93,7 +93,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from .errors import InputError, input_file
-from .geography import BNG, lonlat_to_bng
+from .geography import BNG, check_lonlat_extent, lonlat_to_bng
 
 __all__ = [
     "AERODROMES",
@@ -499,11 +499,7 @@ def read_no_fly(path: str | Path, *, layer: str | int | None = None,
         if not shapely.is_valid(g):
             raise InputError(path, f"features[{i}].geometry",
                              f"invalid polygon ({shapely.is_valid_reason(g)})")
-    if crs.is_geographic:
-        b = gdf.total_bounds
-        if b[0] < -180 or b[2] > 180 or b[1] < -90 or b[3] > 90:
-            raise InputError(path, "crs", f"is {crs.to_string()} but coordinates are not degrees "
-                                          "(projected data without a CRS?)")
+    check_lonlat_extent(path, gdf)
     if not crs.equals(BNG, ignore_axis_order=True):
         try:
             gdf = gdf.to_crs(BNG)

@@ -267,8 +267,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _load(path: Path, args: argparse.Namespace):
     from .scenario import load_scenario
 
-    return load_scenario(path, _overrides(args), overrides_origin=_CLI,
-                         override_labels=CLI_LABELS)
+    scn = load_scenario(path, _overrides(args), overrides_origin=_CLI,
+                        override_labels=CLI_LABELS)
+    if getattr(args, "trace_service", None) is not None and not scn.demand.trace:
+        raise InputError(_CLI, "--trace-service",
+                         "needs --trace (or a demand.trace in the scenario)")
+    return scn
 
 
 @contextlib.contextmanager

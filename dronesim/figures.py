@@ -33,7 +33,8 @@ def run_figures(scn: Any, geom: Any, incidents: pd.DataFrame, summary: dict[str,
         :func:`dronesim.results.scenario_geometry`.
     incidents
         Incidents of the measured window (columns x, y, replication, drone_outcome,
-        drone_response_s, ground_response_s); the map draws the first replication.
+        drone_response_s, ground_response_s); the map draws the first replication, the
+        response distributions pool every replication given (the title says how many).
     summary
         The run's ``summary.json`` contents.
     include_map
@@ -53,9 +54,13 @@ def run_figures(scn: Any, geom: Any, incidents: pd.DataFrame, summary: dict[str,
             within_s=geom.within_s, reach_m=geom.reach_m, range_m=geom.range_m,
             title=f"{scn.name}: {scn.fleet_size} drones at {len(docks)} docks; shaded: drone on "
                   f"scene within {mmss(geom.within_s)} (incidents of replication 0)")
+    # The title says what is drawn: the replications present in ``incidents``, pooled.
+    drawn = int(incidents["replication"].nunique()) if len(incidents) else 0
+    pooled = (f"{drawn} replication{'s' if drawn != 1 else ''}" if drawn == reps
+              else f"first {drawn} of {reps} replications") + (" pooled" if drawn > 1 else "")
     figs["response_cdf.png"] = plotting.response_distributions(
         incidents, ground=ground, within_s=cov.within_s,
-        title=f"{scn.name}: response time, drone against {ground} ({reps} replication{plural})")
+        title=f"{scn.name}: response time, drone against {ground} ({pooled})")
     figs["boroughs.png"] = plotting.borough_responses(
         summary["per_borough"], ground=ground,
         title=f"{scn.name}: mean response by borough ({reps} replication{plural})")

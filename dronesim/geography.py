@@ -33,6 +33,7 @@ from .errors import InputError, input_file
 __all__ = [
     "BNG",
     "London",
+    "check_lonlat_extent",
     "default_data_dir",
     "load_london",
     "lonlat_to_bng",
@@ -72,6 +73,48 @@ def lonlat_to_bng(lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.
     """WGS84 longitude/latitude to British National Grid easting/northing (metres)."""
     x, y = _to_bng().transform(np.asarray(lon, float), np.asarray(lat, float))
     return np.asarray(x, float), np.asarray(y, float)
+
+
+def _declares_crs(path: Path) -> bool:
+    """Whether a GeoJSON file has a ``crs`` member (GDAL reads one without it as EPSG:4326)."""
+    tail = b""
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                if b'"crs"' in tail + chunk:
+                    return True
+                tail = chunk[-4:]
+    except OSError:
+        return True  # cannot tell: word the refusal for a declared CRS
+    return False
+
+
+def check_lonlat_extent(path: Path, gdf: gpd.GeoDataFrame) -> None:
+    """Refuse a layer whose CRS is longitude/latitude but whose coordinates cannot be.
+
+    The usual cause is a GeoJSON of projected coordinates (metres, e.g. British National Grid)
+    written without a ``crs`` member: GeoJSON is longitude/latitude by definition (RFC 7946),
+    so GDAL reports EPSG:4326 for it, and reprojection would give NaN or nonsense. One
+    :class:`InputError` naming the file, saying so, giving the bounds seen and how to fix it.
+    """
+    crs = CRS(gdf.crs)
+    if not crs.is_geographic or not len(gdf):
+        return
+    b = gdf.total_bounds
+    if not np.all(np.isfinite(b)) or (-180 <= b[0] and b[2] <= 180 and -90 <= b[1]
+                                      and b[3] <= 90):
+        return
+    seen = f"x {b[0]:,.6g} to {b[2]:,.6g}, y {b[1]:,.6g} to {b[3]:,.6g}"
+    fix = ('declare the CRS the coordinates are in (in GeoJSON a "crs" member, e.g. '
+           '"urn:ogc:def:crs:EPSG::27700" for British National Grid metres; or save the file '
+           "with that CRS from your GIS)")
+    if path.suffix.lower() in (".geojson", ".json") and not _declares_crs(path):
+        problem = ("no CRS, so it is read as longitude/latitude (GeoJSON's default, "
+                   f"EPSG:4326), but its coordinates are not longitude/latitude ({seen})")
+    else:
+        problem = (f"is {crs.to_string()} (longitude/latitude) but the coordinates are not "
+                   f"longitude/latitude ({seen})")
+    raise InputError(path, "crs", f"{problem}; {fix}")
 
 
 def _read_layer(path: Path) -> gpd.GeoDataFrame:

@@ -37,6 +37,7 @@ import html
 import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -931,8 +932,7 @@ def build_html_report(results_dir: str | Path) -> str:
           else (("growth", "Growth"), ("boroughs", "Boroughs")) if res.kind == "sweep"
           else (("comparison", "Comparison"),)),
         ("assumptions", "Assumptions"), ("data", "Data")))
-    payload = json.dumps(_clean({"kind": res.kind, **data}), separators=(",", ":"),
-                         allow_nan=False).replace("</", "<\\/")
+    payload = script_json(_clean({"kind": res.kind, **data}))
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8">'
@@ -948,6 +948,22 @@ def build_html_report(results_dir: str | Path) -> str:
         f'<footer><h2>Provenance</h2>{prov}</footer></main>'
         f'<script id="report-data" type="application/json">{payload}</script>'
         f"<script>{_JS}</script></body></html>\n")
+
+
+#: What :func:`script_json` escapes: every character that could end the ``<script>`` element
+#: (``</script>``), open an HTML comment in it (``<!--``) or be read as an entity or a line end.
+_SCRIPT_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                        "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SCRIPT_JSON_RE = re.compile("[<>&\u2028\u2029]")
+
+
+def script_json(obj: Any) -> str:
+    """``obj`` as JSON text safe inside a ``<script>`` element of the page: ``<``, ``>``, ``&``
+    and U+2028/U+2029 written as ``\\u`` escapes (which JSON decodes back), so no string in
+    the data (a scenario label, a name) can end the element or comment out the rest of the
+    page. Every JSON embedded in the report goes through here."""
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    return _SCRIPT_JSON_RE.sub(lambda m: _SCRIPT_JSON_ESCAPES[m.group(0)], text)
 
 
 def _clean(obj: Any) -> Any:

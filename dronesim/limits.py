@@ -34,7 +34,8 @@ from pathlib import Path
 from .errors import InputError
 
 __all__ = ["available_memory_bytes", "usable_cores", "incidents_per_replication",
-           "MemoryEstimate", "estimate_memory", "check_memory", "cap_workers", "format_bytes"]
+           "MemoryEstimate", "estimate_memory", "check_memory", "check_trace_rows",
+           "cap_workers", "format_bytes"]
 
 PROCESS_BASE_BYTES = 300e6
 #: Incidents in play during a replication: two weeks of demand, at least this many.
@@ -209,6 +210,31 @@ def cap_workers(requested: int | None, tasks: int, per_worker_bytes: float) -> t
     return n, note
 
 
+def _largest_trace(scn, room: float) -> float:
+    """Most trace rows one process can replay in ``room`` bytes (beyond the process base)."""
+    return max(0.0, room / (BYTES_PER_TRACE_ROW + 2 * _per_held(scn)))
+
+
+def check_trace_rows(scn, path: str | Path, rows: int) -> None:
+    """Refuse, before it is parsed, a trace whose rows cannot fit even in one process.
+
+    ``rows`` is an upper bound counted cheaply (the file's lines less the heading), so a trace
+    refused here is one :func:`check_memory` would refuse after the parse, without the time and
+    memory of parsing it. The error names the trace file, the rows, the memory they would need
+    and the largest trace that fits.
+    """
+    est = estimate_memory(scn, workers=1, trace_rows=rows)
+    if est.fits:
+        return
+    budget = HEADROOM * est.available_bytes
+    largest = _largest_trace(scn, budget - PROCESS_BASE_BYTES)
+    raise InputError(path, "", f"{rows:,} rows (lines counted before reading) would need about "
+                               f"{format_bytes(est.total_bytes)} to replay, more than the "
+                               f"{format_bytes(budget)} this machine can give it; the largest "
+                               f"trace that fits is about {math.floor(largest):,} incidents: "
+                               "split it")
+
+
 def check_memory(scenarios: Sequence, *, workers: int = 1, keep_tables: bool = False,
                  trace_rows: Sequence[int | None] | None = None) -> None:
     """Refuse, before anything runs, a run that cannot fit in this machine's memory.
@@ -230,7 +256,7 @@ def check_memory(scenarios: Sequence, *, workers: int = 1, keep_tables: bool = F
                f"{'es' if procs > 1 else ''}, more than the {format_bytes(budget)} this " \
                "machine can give it"
         if tr is not None:
-            largest = max(0.0, room / (BYTES_PER_TRACE_ROW + 2 * _per_held(scn)))
+            largest = _largest_trace(scn, room)
             raise InputError(scn.source, "demand.trace",
                              f"replaying {tr:,} incidents would need {need}; the largest trace "
                              f"that fits is about {math.floor(largest):,} incidents")

@@ -319,27 +319,36 @@ def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprin
     return fig
 
 
+def response_cdf_data(incidents: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The sorted response times :func:`response_distributions` draws, pooled over every
+    incident given (every replication in ``incidents``): ``drone`` (drone on scene),
+    ``ground_drone`` (ground response on those incidents) and ``ground_all``."""
+    on = incidents["drone_outcome"] == "on_scene"
+    return {key: np.sort(series.dropna().to_numpy(float)) for key, series in (
+        ("drone", incidents.loc[on, "drone_response_s"]),
+        ("ground_drone", incidents.loc[on, "ground_response_s"]),
+        ("ground_all", incidents["ground_response_s"]))}
+
+
 def response_distributions(incidents: pd.DataFrame, title: str = "", ax: Any = None,
                            max_minutes: float = 30, ground: str = "ground units",
                            within_s: float | None = None):
-    """Cumulative share of incidents reached by time since call: drone against ground.
+    """Cumulative share of incidents reached by time since call: drone against ground, the
+    incidents of every replication given pooled (:func:`response_cdf_data`).
 
     ``ground`` names the ground responders (:func:`dronesim.tables.ground_label`); ``within_s``
     marks the target time. The time axis is in m:ss.
     """
     fig, ax = _fig_ax(ax, (8, 5))
-    drone = incidents.loc[incidents["drone_outcome"] == "on_scene", "drone_response_s"].dropna()
-    ground_all = incidents["ground_response_s"].dropna()
-    ground_d = incidents.loc[incidents["drone_outcome"] == "on_scene",
-                             "ground_response_s"].dropna()
-    for series, label, color, style in (
-        (drone, "drone", DRONE_C, "-"),
-        (ground_d, f"{ground}, on the drone's incidents", GROUND_C, "--"),
-        (ground_all, f"{ground}, all incidents", GROUND_C, "-"),
+    data = response_cdf_data(incidents)
+    for key, label, color, style in (
+        ("drone", "drone", DRONE_C, "-"),
+        ("ground_drone", f"{ground}, on the drone's incidents", GROUND_C, "--"),
+        ("ground_all", f"{ground}, all incidents", GROUND_C, "-"),
     ):
-        if len(series) == 0:
+        v = data[key]
+        if v.size == 0:
             continue
-        v = np.sort(series.to_numpy(float))
         ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", color=color, ls=style,
                 label=f"{label} (n={v.size:,}, mean {mmss(v.mean())})")
     for m in (2, 5, 10, 15):

@@ -117,14 +117,25 @@ _FIGURE_COLUMNS = ["t_call", "x", "y", "replication", "service", "drone_outcome"
 
 
 def write_plots(result: RunResult, plots: Path, folder: Path | None = None) -> list[Path]:
-    """The run's figures (:func:`dronesim.figures.run_figures`); the map and the response
-    distributions are drawn from the first replication (read back from its Parquet part, so
-    a long run is never held in memory whole)."""
+    """The run's figures (:func:`dronesim.figures.run_figures`); the map is drawn from the
+    first replication, the response distributions from every replication pooled (read back
+    replication by replication from their Parquet parts; whole replications up to
+    :data:`dronesim.html_report.MAX_CHART_ROWS` incidents, as the HTML report's chart, so a
+    long run is never held in memory whole; the figure's title says how many were drawn)."""
+    from .html_report import MAX_CHART_ROWS
+
     prep = result.prepared
     plots.mkdir(parents=True, exist_ok=True)
-    first = min(t.task.replication for t in result.tasks if t.ok)
-    inc = run_incidents(result, folder, first, _FIGURE_COLUMNS)
-    window = inc[(inc["t_call"] >= prep.warmup_s) & (inc["t_call"] < prep.horizon_s)]
+    parts: list[pd.DataFrame] = []
+    total = 0
+    for rep in sorted(t.task.replication for t in result.tasks if t.ok):
+        inc = run_incidents(result, folder, rep, _FIGURE_COLUMNS)
+        inc = inc[(inc["t_call"] >= prep.warmup_s) & (inc["t_call"] < prep.horizon_s)]
+        if parts and total + len(inc) > MAX_CHART_ROWS:
+            break
+        parts.append(inc)
+        total += len(inc)
+    window = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     from . import figures  # matplotlib: imported only when figures are drawn
 
     figs = figures.run_figures(prep.scenario, geometry_from_prepared(prep), window,

@@ -1058,6 +1058,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None, 
         if not isinstance(parent, str) or not parent:
             raise InputError(path, "extends", "expected a file name")
         parent_path = (path.parent / Path(parent).expanduser()).resolve()
+        # A missing parent is the child's error: its extends names a file that is not there.
+        input_file(parent_path, "scenario file", source=path, field="extends")
         base = _read_toml(parent_path)
         if "extends" in base:
             raise InputError(parent_path, "extends", "only one level of extends is allowed")

@@ -169,6 +169,14 @@ def sited_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None
         if not path.is_absolute() and not scn.source.startswith("<"):
             path = Path(scn.source).parent / path
         df = siting.read_sites(path, london=london)
+        if zones is not None and len(df):
+            # Blamed on the file and its row, as a site outside London is (not on docks[k]).
+            inside = zones.zone_of(df["x"].to_numpy(float), df["y"].to_numpy(float))
+            for k in np.flatnonzero(inside >= 0)[:1]:
+                raise InputError(path, f"row {k + 1}",
+                                 f"site {df['name'].iat[k]!r} at ({df['x'].iat[k]:.0f}, "
+                                 f"{df['y'].iat[k]:.0f}) is inside the no-fly zone "
+                                 f"{zones.names[inside[k]]!r}")
         drones = df["drones"] if "drones" in df.columns else [per] * len(df)
         return listed + tuple(DockSite(name=str(n), x=float(x), y=float(y), drones=int(d),
                                        source=str(path))

@@ -69,7 +69,14 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
 from .errors import InputError, input_file
-from .geography import BNG, WEIGHT_COLUMNS, London, default_data_dir, lonlat_to_bng
+from .geography import (
+    BNG,
+    WEIGHT_COLUMNS,
+    London,
+    check_lonlat_extent,
+    default_data_dir,
+    lonlat_to_bng,
+)
 
 __all__ = [
     "DemandPoints",
@@ -117,8 +124,10 @@ def read_sites(path: str | Path, *, london: London | None = None,
     path
         A ``.csv`` with either ``x``/``y`` (or ``easting``/``northing``) columns in EPSG:27700, or
         ``lon``/``lat`` (or ``longitude``/``latitude``) columns in WGS84; when both pairs are
-        present the BNG pair is used. Or a point layer (``.geojson``, ``.gpkg``, ``.shp``, ...,
-        or GeoParquet ``.parquet``) in any CRS, reprojected to EPSG:27700; a layer without a CRS
+        present the BNG pair is used; optional ``name`` and ``drones``; any other column is
+        refused (it would be dropped unread). Or a point layer (``.geojson``, ``.gpkg``,
+        ``.shp``, ..., or GeoParquet ``.parquet``) in any CRS, reprojected to EPSG:27700; a
+        layer without a CRS
         is refused (a GeoPackage or shapefile written without one). GeoJSON is WGS84 by
         definition (RFC 7946), so GDAL reads a GeoJSON without a ``crs`` member as EPSG:4326.
         Column names are matched case-insensitively.
@@ -196,6 +205,12 @@ def _read_csv_points(path: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         raise InputError(path, "", f"cannot read as CSV ({exc})") from None
     df = _lower_columns(df, path)
     cols = set(df.columns)
+    known = ("name", "drones", *(c for pair in (*_BNG_PAIRS, *_LONLAT_PAIRS) for c in pair))
+    # Blank columns a spreadsheet leaves after the last one (no heading, no value) are no data.
+    unknown = [c for c in df.columns if c not in known
+               and not (c.startswith("unnamed: ") and df[c].isna().all())]
+    if unknown:  # refused like an unknown scenario key, not dropped unread
+        raise InputError(path, unknown[0], f"unknown column (known columns: {', '.join(known)})")
     for cx, cy in _BNG_PAIRS:
         if cx in cols and cy in cols:
             x = _numeric_column(path, df, cx)
@@ -252,6 +267,7 @@ def _read_geo_points(path: Path, layer: str | int | None
         k = int(np.flatnonzero(not_point)[0])
         raise InputError(path, "geometry", f"row {k + 1} is a {geoms[k].geom_type}; "
                                            "expected points")
+    check_lonlat_extent(path, gdf)
     if not CRS(gdf.crs).equals(BNG, ignore_axis_order=True):
         crs_name = gdf.crs.to_string()
         try:

@@ -84,6 +84,9 @@ TRACE_TOLERANCE_M = 250.0
 MAX_TRACE_SPAN_S = 520 * 7 * 86_400.0
 #: A trace CSV parsed as text costs about this many bytes of memory per byte of file.
 _CSV_MEMORY_FACTOR = 15.0
+#: A trace larger than this (about a million rows) first gets a quick pass over its time
+#: column alone, so a span beyond ``MAX_TRACE_SPAN_S`` is refused before the full parse.
+QUICK_SPAN_BYTES = 32e6
 
 #: Stations of the candidate list that run no pumps (the Lambeth river station: fireboats).
 NO_PUMP_STATIONS = ("fire:H23",)
@@ -345,6 +348,40 @@ def _one_time(v: str, utc: bool) -> pd.Timestamp:
         return pd.NaT
 
 
+def _check_span_first(path: Path, tcol: str) -> None:
+    """Refuse a trace spanning more than ``MAX_TRACE_SPAN_S`` from a quick pass over its time
+    column alone (pyarrow's multi-threaded reader, no other column parsed), before the full
+    parse. It refuses only what the full check would; a column it cannot type (mixed, or
+    named with spaces) is left to the full parse."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv
+
+    try:
+        col = csv.read_csv(path, convert_options=csv.ConvertOptions(
+            include_columns=[tcol])).column(0)
+    except (pa.ArrowException, OSError, ValueError):
+        return
+    if len(col) == 0 or col.null_count:
+        return
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        # Seconds since the simulated Monday: the full check compares the latest with the limit.
+        lo, hi = (float(v) for v in pc.min_max(col).values())
+        over = hi if lo >= 0 and math.isfinite(hi) else 0.0
+    elif pa.types.is_timestamp(col.type):
+        mm = pc.min_max(col)
+        lo, hi = mm["min"].as_py(), mm["max"].as_py()
+        over = (hi - lo).total_seconds()  # the full check's span is at least this
+    else:
+        return
+    if over > MAX_TRACE_SPAN_S:
+        raise InputError(path, tcol,
+                         f"{len(col):,} incidents reaching at least "
+                         f"{over / (365.25 * 86_400):,.1f} years after the start (a first pass "
+                         "over this column, before reading the rest); a trace may cover at most "
+                         f"{MAX_TRACE_SPAN_S / (7 * 86_400):.0f} weeks: are the times in seconds?")
+
+
 def read_trace(path: str | Path, london: London, services: Mapping[str, object], *,
                columns: Mapping[str, str] | None = None, default_service: str = "") -> Trace:
     """Read and check a trace CSV (see the module docstring for the format).
@@ -367,6 +404,8 @@ def read_trace(path: str | Path, london: London, services: Mapping[str, object],
     if size > room:
         raise InputError(path, "", f"{format_bytes(size)} is more than this machine can read "
                                    f"as a trace (at most about {format_bytes(room)}); split it")
+    if size > QUICK_SPAN_BYTES:
+        _check_span_first(path, dict(columns or {}).get("time", "time"))
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
                          encoding="utf-8-sig")
@@ -507,11 +546,26 @@ def read_trace(path: str | Path, london: London, services: Mapping[str, object],
                  start=start, horizon_s=horizon)
 
 
+def count_rows(path: Path, chunk_bytes: int = 1 << 22) -> int:
+    """Rows of a CSV at most: its lines less the heading (blank lines and quoted line breaks
+    count too), read as bytes without parsing (about a second per GB)."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_bytes):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return max(0, lines + (last != b"\n") - 1)
+
+
 def load_trace(scn, london: London) -> Trace | None:
     """The scenario's trace (``[demand] trace``), or None when demand is generated."""
     d = scn.demand
     if not d.trace:
         return None
     path = input_file(d.trace_path(scn.source), source=scn.source, field="demand.trace")
+    # A trace too large to replay is refused on its line count, before the (slow) full parse.
+    from .limits import check_trace_rows
+
+    check_trace_rows(scn, path, count_rows(path))
     return read_trace(path, london, scn.services, columns=d.trace_columns,
                       default_service=d.trace_service)

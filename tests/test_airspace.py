@@ -307,8 +307,18 @@ def test_read_no_fly_errors(tmp_path):
     bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
                    '"properties": {}, "geometry": {"type": "Polygon", "coordinates": '
                    '[[[530000, 180000], [531000, 180000], [531000, 181000], [530000, 180000]]]}}]}')
-    with pytest.raises(InputError, match="not degrees"):
+    with pytest.raises(InputError) as err:
         read_no_fly(bad)
+    assert err.value.file == str(bad) and err.value.field == "crs"
+    assert err.value.problem.startswith("no CRS, so it is read as longitude/latitude")
+    assert "not longitude/latitude (x 530,000 to 531,000, y 180,000 to 181,000)" in str(err.value)
+    assert "EPSG::27700" in err.value.problem
+    # A declared geographic CRS over metres: named as declared.
+    declared = _write(tmp_path, [shapely.box(530000, 180000, 531000, 181000)], "EPSG:4326",
+                      "declared.gpkg")
+    with pytest.raises(InputError, match=r"crs: is EPSG:4326 \(longitude/latitude\) but the "
+                                         r"coordinates are not longitude/latitude \(x 530,000"):
+        read_no_fly(declared)
     garbage = tmp_path / "garbage.geojson"
     garbage.write_text("not json")
     with pytest.raises(InputError, match="cannot read"):

@@ -348,6 +348,60 @@ def _(t):
     return _run(p), [str(sites), "longitude/latitude"]
 
 
+def _square(x: float, y: float, half: float = 150.0) -> str:
+    """A GeoJSON square no-fly zone centred on x, y (EPSG:27700, declared: no reprojection)."""
+    ring = [[x - half, y - half], [x + half, y - half], [x + half, y + half],
+            [x - half, y + half], [x - half, y - half]]
+    return json.dumps({"type": "FeatureCollection",
+                       "crs": {"type": "name",
+                               "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}},
+                       "features": [{"type": "Feature", "properties": {"name": "Test zone"},
+                                     "geometry": {"type": "Polygon", "coordinates": [ring]}}]})
+
+
+@case("geometry", "site_file_dock_in_no_fly_zone")
+def _(t):
+    # Row 2 (Islington police station) lies in the zone: the CSV and its row are blamed, not
+    # the scenario's docks[k] that the site becomes once the file is read.
+    _csv(t, _square(531187, 183392), "zones.geojson")
+    sites = _csv(t, "name,x,y\nCroydon,532500,165500\nIslington,531187,183392\n", "sites.csv")
+    p = _child(t, "[siting]\nmethod = 'file'\nfile = 'sites.csv'\n"
+                  '[airspace]\nno_fly_files = ["zones.geojson"]\n')
+    return _run(p), [(f"{sites}: row 2: site 'Islington' at (531187, 183392) is inside the "
+                      "no-fly zone 'Test zone'")]
+
+
+@case("geometry", "site_file_unknown_column")
+def _(t):
+    sites = _csv(t, "name,x,y,capacity\nIslington,531187,183392,4\n", "sites.csv")
+    p = _child(t, "[siting]\nmethod = 'file'\nfile = 'sites.csv'\n")
+    return _run(p), [f"{sites}: capacity: unknown column", "name, drones, x, y", "lon, lat"]
+
+
+def _bng_without_crs(geometry: dict) -> str:
+    """A GeoJSON of British National Grid metres with no crs member (so read as WGS84)."""
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "A"}, "geometry": geometry}]})
+
+
+@case("geometry", "site_geojson_metres_without_crs")
+def _(t):
+    sites = _csv(t, _bng_without_crs({"type": "Point", "coordinates": [531187, 183392]}),
+                 "sites.geojson")
+    p = _child(t, "[siting]\nmethod = 'file'\nfile = 'sites.geojson'\n")
+    return _run(p), [f"{sites}: crs: no CRS", "not longitude/latitude (x 531,187",
+                     "EPSG::27700"]
+
+
+@case("geometry", "link_coverage_geojson_metres_without_crs")
+def _(t):
+    ring = [[525000, 175000], [535000, 175000], [535000, 185000], [525000, 175000]]
+    cov = _csv(t, _bng_without_crs({"type": "Polygon", "coordinates": [ring]}), "link.geojson")
+    p = _child(t, "[connectivity.files]\npolice = 'link.geojson'\n")
+    return _run(p), [f"{cov}: crs: no CRS", "not longitude/latitude (x 525,000 to 535,000",
+                     "EPSG::27700"]
+
+
 # --- files ----------------------------------------------------------------------------------
 @case("files", "scenario_missing")
 def _(t):
@@ -445,6 +499,71 @@ def _(t):
 def _(t):
     trace = _csv(t, TRACE_HEAD + "10,531187,183392,police\n-5,531187,183392,police\n")
     return _run(MET_BASELINE, "--trace", str(trace)), [str(trace), "line 3"]
+
+
+def _no_parse(monkeypatch, trace: Path) -> None:
+    """Make a parse of the trace CSV (pandas.read_csv in dronesim.sources) fail the test: a
+    refusal must come before it. Other files are read as usual."""
+    import pandas
+
+    from dronesim import sources
+
+    class Pandas:
+        def __getattr__(self, name):
+            return getattr(pandas, name)
+
+        def read_csv(self, path, *a, **k):
+            if Path(path) == trace:
+                raise AssertionError("the trace was parsed")
+            return pandas.read_csv(path, *a, **k)
+
+    monkeypatch.setattr(sources, "pd", Pandas())
+
+
+def test_trace_too_large_is_refused_on_its_line_count_before_parsing(tmp_path, capsys,
+                                                                    monkeypatch):
+    """A trace whose rows cannot fit is refused from its line count, never parsed (a large one
+    once took minutes and gigabytes to parse before the memory check refused it); a tiny
+    memory budget keeps the file small."""
+    monkeypatch.setenv("DRONESIM_MEMORY_LIMIT", "500M")  # room for about 19,000 rows
+    trace = _csv(tmp_path, TRACE_HEAD + "90000,531187,183392,police\n" * 100_000)
+    _no_parse(monkeypatch, trace)
+    before = _tree(tmp_path)
+    code, _out, err = run_cli(_run(MET_BASELINE, "--trace", str(trace),
+                                   "--out", str(tmp_path / "out")), capsys)
+    assert code == 2, err
+    _assert_one_line(err, [f"{trace}: 100,000 rows (lines counted before reading)",
+                           "400 MB", "the largest trace that fits is about 19,"])
+    assert _tree(tmp_path) == before
+
+
+def test_trace_row_count_check_accepts_what_fits(tmp_path):
+    from dronesim.limits import check_trace_rows
+    from dronesim.scenario import load_scenario
+    from dronesim.sources import count_rows
+
+    trace = _csv(tmp_path, TRACE_HEAD + "90000,531187,183392,police\n" * 1000 + "\n")
+    assert count_rows(trace) == 1001  # an upper bound: the blank line counts
+    check_trace_rows(load_scenario(MET_BASELINE), trace, 100_000)  # no refusal
+
+
+@pytest.mark.parametrize("times", ["0\n3.2e9", "2001-01-01T00:00:00\n2020-01-01T00:00:00",
+                                   "2001-01-01T00:00:00Z\n2020-06-01T00:00:00+01:00"])
+def test_trace_span_of_a_large_trace_is_refused_from_its_time_column_first(
+        tmp_path, capsys, monkeypatch, times):
+    """A large trace (here: any, the threshold lowered) whose times span more than 520 weeks is
+    refused from a first pass over the time column alone, before the full parse."""
+    from dronesim import sources
+
+    monkeypatch.setattr(sources, "QUICK_SPAN_BYTES", 0)
+    rows = "".join(f"{t},531187,183392,police\n" for t in times.split("\n"))
+    trace = _csv(tmp_path, TRACE_HEAD + rows)
+    _no_parse(monkeypatch, trace)
+    code, _out, err = run_cli(_run(MET_BASELINE, "--trace", str(trace),
+                                   "--out", str(tmp_path / "out")), capsys)
+    assert code == 2, err
+    _assert_one_line(err, [f"{trace}: time: 2 incidents reaching at least", "first pass",
+                           "at most 520 weeks"])
 
 
 # --- command line ---------------------------------------------------------------------------

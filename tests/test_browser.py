@@ -221,3 +221,36 @@ def test_step_or_scenario_selector(browser, report_files, kind):
     finally:
         ctx.close()
     assert problems == [], problems
+
+
+def test_hostile_label_neither_ends_nor_comments_out_the_data(browser, tmp_path):
+    """A comparison labelled by a file name holding ``<!--<script>``, ``&`` and ``>`` (two
+    scenarios of the same name): the page still runs its script, parses its data and offers
+    the label in the scenario selector (before the JSON was escaped, ``<!--<script>`` inside
+    the data block swallowed the rest of the page)."""
+    from dronesim.cli import main
+    from dronesim.html_report import build_html_report
+
+    hostile = 'x<!--<script>&a>b'
+    baseline = Path(__file__).resolve().parents[1] / "scenarios" / "met_baseline.toml"
+    body = (f'extends = "{baseline.as_posix()}"\n'
+            'name = "same"\n[simulation]\nweeks = 0.05\nreplications = 1\n')
+    a, b = tmp_path / f"{hostile}.toml", tmp_path / "b.toml"
+    a.write_text(body, encoding="utf-8")
+    b.write_text(body, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["compare", str(a), str(b), "--out", str(out), "--quiet", "--no-plots"]) == 0
+    page_file = tmp_path / "report.html"
+    page_file.write_text(build_html_report(out), encoding="utf-8")
+    ctx, page, problems = _open(browser, page_file, VIEWPORTS["laptop"])
+    try:
+        data = page.evaluate("JSON.parse(document.getElementById('report-data').textContent)")
+        assert hostile in data["metrics"]["pop"]["values"]
+        options = page.eval_on_selector_all("#map-group option", "os => os.map(o => o.value)")
+        assert options == [hostile, "b"]
+        page.select_option("#map-group", hostile)
+        assert page.locator("#map-metric").is_visible()
+        assert page.evaluate("document.querySelectorAll('script').length") == 2
+    finally:
+        ctx.close()
+    assert problems == [], problems

@@ -212,12 +212,16 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
                                  [str(param), "dispatch.params.greed"]),
         "validate_unknown_key": (["validate", unknown], [str(unknown), "drones.wingspan_m"]),
         "validate_outside": (["validate", paris], [str(paris), "docks[0]"]),
+        "trace_service_without_trace": (["run", MET_BASELINE, "--trace-service", "police",
+                                         *short],
+                                        ["<command line>: --trace-service: needs --trace"]),
     }
 
 
 BAD = ["malformed_toml", "unknown_key", "negative_speed", "dock_outside_london", "missing_file",
        "replications_zero", "replications_text", "weeks_negative", "unknown_policy",
-       "unknown_policy_param", "validate_unknown_key", "validate_outside"]
+       "unknown_policy_param", "validate_unknown_key", "validate_outside",
+       "trace_service_without_trace"]
 
 
 def _assert_one_error_line(err: str, must: list[str]) -> None:
@@ -364,3 +368,17 @@ def test_listings(capsys):
     assert code == 0 and "nearest_idle" in out and "earliest_arrival" in out
     code, out, _ = run_cli(["siting-methods"], capsys)
     assert code == 0 and "max_coverage" in out and "hex_grid" in out
+
+
+def test_trace_service_with_a_trace_is_used(tmp_path, capsys):
+    """The refusal of ``--trace-service`` alone leaves its use with ``--trace`` working."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("time,x,y\n0,531187,183392\n90000,531187,183392\n91000,532500,165500\n",
+                     encoding="utf-8")
+    out = tmp_path / "out"
+    code, _, err = run_cli(["run", MET_BASELINE, "--trace", trace, "--trace-service", "police",
+                            "--weeks", "0.05", "--replications", "1", "--no-plots", "--quiet",
+                            "--out", out], capsys)
+    assert code == 0, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["incidents_per_week"]["mean"] > 0  # without --trace-service: "missing column"

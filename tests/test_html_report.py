@@ -216,3 +216,52 @@ def test_failure_while_writing_removes_the_temporary_file(results_folders, tmp_p
     with pytest.raises(OSError):
         write_html_report(results_folders["run1"], tmp_path / "r.html")
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# The JSON data block: no text in the data can end the <script> element or comment out the page
+# --------------------------------------------------------------------------------------------
+
+HOSTILE = 'x<!--<script>&a>b'  # a scenario label that reaches the JSON (a file name)
+
+
+def _data_block(text: str) -> str:
+    m = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', text,
+                  re.DOTALL)
+    assert m, "no data block"
+    return m.group(1)
+
+
+@pytest.mark.parametrize("value", [
+    "<!--<script>", "</script><script>alert(1)</script>", "a & b > c", "]]>", "-->",
+    "line\u2028sep\u2029para", "plain"])
+def test_script_json_escapes_what_could_end_or_comment_out_the_element(value):
+    from dronesim.html_report import script_json
+
+    text = script_json({"name": value, value: [value, 1.5, None]})
+    for ch in "<>&\u2028\u2029":
+        assert ch not in text, (ch, text)
+    assert json.loads(text) == {"name": value, value: [value, 1.5, None]}
+
+
+def test_hostile_label_in_a_comparison_reaches_the_page_only_escaped(tmp_path):
+    """Two scenarios of the same name are labelled by their file names, which may hold
+    ``<!--<script>``, ``&`` and ``>``; the label is a key of the report's JSON data."""
+    from dronesim.cli import main
+
+    body = (f'extends = "{(REPO / "scenarios" / "met_baseline.toml").as_posix()}"\n'
+            'name = "same"\n[simulation]\nweeks = 0.05\nreplications = 1\n')
+    a = tmp_path / f"{HOSTILE}.toml"
+    a.write_text(body, encoding="utf-8")
+    (tmp_path / "b.toml").write_text(body, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["compare", str(a), str(tmp_path / "b.toml"), "--out", str(out), "--quiet",
+                 "--no-plots"]) == 0
+    text = build_html_report(out)
+    block = _data_block(text)
+    for ch in "<>&":
+        assert ch not in block, (ch, block[:200])
+    data = json.loads(block)
+    assert HOSTILE in data["metrics"]["pop"]["values"]
+    # The element ends where it should: the page's own script follows it.
+    assert text.index(block) + len(block) == text.index("</script><script>")

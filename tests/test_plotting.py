@@ -408,3 +408,62 @@ def test_summary_intervals_of_non_negative_figures_never_below_zero(results_fold
         if share:
             assert hi <= 1.0 + 1e-12, path
     assert seen > 5
+
+
+def test_response_cdf_data_pools_every_incident_given():
+    inc = pd.DataFrame({
+        "replication": [0, 0, 1, 1, 2],
+        "drone_outcome": ["on_scene", "declined", "on_scene", "on_scene", "out_of_range"],
+        "drone_response_s": [90.0, np.nan, 60.0, 120.0, np.nan],
+        "ground_response_s": [400.0, 500.0, 300.0, np.nan, 700.0]})
+    d = plotting.response_cdf_data(inc)
+    assert d["drone"].tolist() == [60.0, 90.0, 120.0]
+    assert d["ground_drone"].tolist() == [300.0, 400.0]
+    assert d["ground_all"].tolist() == [300.0, 400.0, 500.0, 700.0]
+
+
+def test_run_response_cdf_plots_every_replication(tmp_path, monkeypatch):
+    """plots/response_cdf.png pools the incidents of every replication, and its title says so
+    (it once drew only the first replication under a title naming all of them)."""
+    from dronesim.cli import main
+    from dronesim.results import open_results
+
+    drawn = []
+    real = plotting.response_distributions
+
+    def spy(incidents, *a, **kw):
+        drawn.append((incidents.copy(), kw.get("title", "")))
+        return real(incidents, *a, **kw)
+
+    monkeypatch.setattr(plotting, "response_distributions", spy)
+    out = tmp_path / "run"
+    assert main(["run", str(MET_BASELINE), "--replications", "3", "--weeks", "0.05",
+                 "--quiet", "--out", str(out)]) == 0
+    assert (out / "plots" / "response_cdf.png").is_file()
+    (inc, title), = drawn
+    every = open_results(out).read_incidents(
+        ["replication", "drone_outcome", "drone_response_s", "ground_response_s"])
+    assert sorted(inc["replication"].unique()) == [0, 1, 2]
+    assert len(inc) == len(every)
+    got, want = plotting.response_cdf_data(inc), plotting.response_cdf_data(every)
+    for key in want:
+        assert np.array_equal(got[key], want[key]), key
+    assert title.endswith("(3 replications pooled)")
+
+
+@pytest.mark.filterwarnings("ignore:Attempting to set identical")  # no borough rows
+def test_response_cdf_title_says_when_fewer_replications_are_drawn(met_geometry):
+    from dronesim import figures
+
+    scn, geom = met_geometry
+    inc = pd.DataFrame({"replication": [0, 0, 1], "drone_outcome": ["on_scene"] * 3,
+                        "drone_response_s": [60.0, 70.0, 80.0],
+                        "ground_response_s": [300.0, 400.0, 500.0]})
+    summary = {"replications": 5, "per_borough": []}
+    figs = figures.run_figures(scn, geom, inc, summary, include_map=False)
+    try:
+        title = figs["response_cdf.png"].axes[0].get_title()
+        assert title.endswith("(first 2 of 5 replications pooled)")
+    finally:
+        for f in figs.values():
+            plt.close(f)

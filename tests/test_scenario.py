@@ -262,10 +262,14 @@ def test_extends_two_levels_refused(tmp_path):
 
 
 def test_extends_missing_parent(tmp_path):
+    """The child is blamed, in its field extends, with the path that is not there."""
     path = write_toml(tmp_path / "c.toml", 'extends = "nothere.toml"\n')
     with pytest.raises(InputError) as ei:
         load_scenario(path)
-    assert "nothere.toml" in ei.value.file
+    assert ei.value.file == str(path) and ei.value.field == "extends"
+    assert "not found" in ei.value.problem
+    assert str((tmp_path / "nothere.toml").resolve()) in ei.value.problem
+    assert str(ei.value).startswith(f"{path}: extends: ")
 
 
 def test_extends_must_be_a_string(tmp_path):

@@ -293,6 +293,25 @@ def test_read_sites_geopackage_27700(tmp_path):
     assert df["name"].tolist() == ["A"] and df["x"].iat[0] == 530000.0
 
 
+@pytest.mark.parametrize("column", ["capacity", "Service", "site_id"])
+def test_read_sites_csv_refuses_an_unknown_column(tmp_path, column):
+    """A column the reader would drop unread is refused, naming it and the known ones."""
+    f = tmp_path / "docks.csv"
+    f.write_text(f"name,x,y,{column}\nA,531000,184000,4\n")
+    with pytest.raises(InputError) as ei:
+        read_sites(f)
+    assert ei.value.file == str(f) and ei.value.field == column.lower()
+    assert "unknown column" in ei.value.problem
+    assert "name, drones, x, y, easting, northing, lon, lat" in ei.value.problem
+
+
+def test_read_sites_csv_accepts_blank_trailing_columns(tmp_path):
+    f = tmp_path / "docks.csv"
+    f.write_text("Name,Easting,Northing,Drones,,\nA,531000,184000,2,,\n")
+    df = read_sites(f)
+    assert df.columns.tolist() == ["name", "x", "y", "drones"] and df["drones"].iat[0] == 2
+
+
 def test_read_sites_missing_file(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         read_sites(tmp_path / "nope.csv")
