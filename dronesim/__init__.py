@@ -20,7 +20,7 @@ from .model import prepare, run_replication
 from .scenario import Scenario, load_scenario, scenario_from_dict
 from .sweep import SweepResult, run_sweep
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "ComparisonResult", "Decline", "Dispatch", "DispatchPolicy", "FleetSnapshot", "IncidentView",

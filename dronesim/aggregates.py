@@ -31,7 +31,7 @@ from .metrics import WITHIN_S
 from .records import DRONE_OUTCOMES, GROUNDED_REASONS, IncidentChunk, MissionChunk
 
 if TYPE_CHECKING:
-    from .model import Prepared
+    from .prepared import Prepared
 
 __all__ = ["Aggregates", "LogLinearBins", "SERVICE_IDS"]
 

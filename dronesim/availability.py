@@ -61,7 +61,8 @@ from .records import LEG_DRONE_LAUNCH, LEG_END
 
 if TYPE_CHECKING:
     from .fleet import Fleet
-    from .model import Kernel, Prepared
+    from .kernel import Kernel
+    from .prepared import Prepared
     from .streams import Streams
 
 __all__ = ["Grounding", "Duty", "ROSTER", "DOCK_CLOSED", "REPAIR", "MAINTENANCE", "DOCK_FAULT",

@@ -42,7 +42,7 @@ import pandas as pd
 
 from .coverage import static_coverage
 from .geography import default_data_dir, load_london
-from .model import Prepared
+from .prepared import Prepared
 from .scenario import CoverageSpec, Scenario
 from .sources import fire_stations
 

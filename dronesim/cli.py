@@ -145,7 +145,7 @@ def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
 
 
 def _version_text() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return f"dronesim {__version__}"
 

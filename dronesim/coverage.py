@@ -25,15 +25,9 @@ import shapely
 from .airspace import AirspacePolicy, NoFlyZones
 from .geography import London
 from .scenario import CoverageSpec, DroneSpec
-from .sites import Docks
+from .sites import Docks, reach_radius_m
 
-__all__ = ["reach_radius_m", "StaticCoverage", "static_coverage"]
-
-
-def reach_radius_m(spec: DroneSpec, within_s: float) -> float:
-    """Distance a drone can cover from a dock with the call-to-scene budget ``within_s``."""
-    fixed = spec.decision_s + spec.launch_overhead_s + spec.climb_s + spec.descent_s
-    return float(min(spec.max_range_m, max(0.0, within_s - fixed) * spec.speed_m_s))
+__all__ = ["StaticCoverage", "static_coverage"]
 
 
 @dataclass(frozen=True)

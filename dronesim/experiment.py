@@ -53,7 +53,8 @@ from .errors import InputError, naming
 from .executors import ResourceExhausted, make_executor
 from .identity import TASK_FORMAT, Identity, describe_change, task_identity
 from .limits import cap_workers, check_memory, estimate_memory
-from .model import Prepared, ReplicationResult, prepare, run_replication
+from .model import ReplicationResult, prepare, run_replication
+from .prepared import Prepared
 from .outputs import OutputFolder
 from .scenario import Scenario, blame, check_fleet, scenario_from_dict, scenario_to_dict
 from .workers import load_plugins

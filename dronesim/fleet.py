@@ -61,7 +61,7 @@ from .scenario import DroneSpec
 from .sites import Docks
 
 if TYPE_CHECKING:
-    from .model import Kernel
+    from .kernel import Kernel
 
 __all__ = ["flight_time_s", "battery_needed_s", "Fleet", "AirframeTable", "IDLE", "RESERVED",
            "FLYING", "OFF", "UNSETTLED"]

@@ -32,11 +32,15 @@ from .errors import InputError, input_file
 
 __all__ = [
     "BNG",
+    "LfbSample",
     "London",
     "check_lonlat_extent",
     "default_data_dir",
+    "las_lsoa_weights",
+    "lfb_sample",
     "load_london",
     "lonlat_to_bng",
+    "lsoa_weight",
     "sample_points_in_polygons",
 ]
 
@@ -49,7 +53,7 @@ FILE_WEIGHT_COLUMNS = {
     "crime_violence": "crime_violence_12m",
 }
 #: Demand weights available for ``services.<name>.spatial_weight`` (kind -> column of
-#: ``London.lsoa``). The last two are derived on first use by :mod:`dronesim.sources` (LFB
+#: ``London.lsoa``). The last two are derived on first use (:func:`lsoa_weight`; LFB
 #: sample points per LSOA; LAS borough share spread by population) and added as columns then.
 WEIGHT_COLUMNS = {
     **FILE_WEIGHT_COLUMNS,
@@ -241,8 +245,6 @@ class London:
         """Non-negative weight of each small area for a demand kind (see WEIGHT_COLUMNS)."""
         col = WEIGHT_COLUMNS[kind]
         if col not in self.lsoa.columns:
-            from .sources import lsoa_weight  # derived from another source, on first use
-
             self.lsoa[col] = lsoa_weight(self, kind)
         return self.lsoa[col].to_numpy(dtype=float)
 
@@ -250,6 +252,98 @@ class London:
                        ) -> tuple[np.ndarray, np.ndarray]:
         """Uniform points inside the given small areas."""
         return sample_points_in_polygons(self._lsoa_geoms, which, rng)
+
+
+# --------------------------------------------------------------------------------------------
+# Small-area weights derived from a demand source (moved here from dronesim.sources, which
+# imports London from this module, so that geography does not import sources)
+# --------------------------------------------------------------------------------------------
+
+
+def _need(path: Path) -> Path:
+    return input_file(path, hint="run scripts/build_data.py, see data/README.md")
+
+
+def _columns(df: pd.DataFrame, path: Path, cols: tuple[str, ...]) -> None:
+    for col in cols:
+        if col not in df.columns:
+            raise InputError(path, col, "missing column")
+
+
+@dataclass(eq=False)
+class LfbSample:
+    """The LFB 2023 sample's incident points, ready for sampling."""
+
+    anchor_x: np.ndarray  # cell centre, or the nearest point of London for centres outside it
+    anchor_y: np.ndarray
+    outside: np.ndarray  # the cell centre lies outside every borough polygon
+    lsoa_counts: np.ndarray  # sample points per LSOA (small-area weight)
+
+    def __len__(self) -> int:
+        return int(self.anchor_x.size)
+
+
+def _lsoa_of(london: London, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    geoms = np.asarray(london.lsoa.geometry.values)
+    tree = shapely.STRtree(geoms)
+    pts = shapely.points(x, y)
+    out = np.full(x.size, -1, np.int64)
+    src, hit = tree.query(pts, predicate="within")
+    first = np.unique(src, return_index=True)[1]  # a point on a shared edge: first LSOA
+    out[src[first]] = hit[first]
+    miss = np.flatnonzero(out < 0)
+    if miss.size:
+        _, idx = tree.query_nearest(pts[miss], return_distance=False, all_matches=False)
+        out[miss] = idx
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def lfb_sample(london: London) -> LfbSample:
+    """The LFB sample's points for ``london``'s data folder (cached: London is loaded once per
+    data folder)."""
+    path = _need(Path(london.data_dir) / "demand" / "lfb_incidents_2023.csv")
+    df = pd.read_csv(path)
+    _columns(df, path, ("x", "y"))
+    x = df["x"].to_numpy(float)
+    y = df["y"].to_numpy(float)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise InputError(path, "x", "missing coordinates")
+    outside = ~london.contains(x, y)
+    ax, ay = x.copy(), y.copy()
+    if outside.any():
+        boundary = london.outline.boundary
+        lines = shapely.shortest_line(boundary, shapely.points(x[outside], y[outside]))
+        start = shapely.get_coordinates(shapely.get_point(lines, 0))
+        ax[outside], ay[outside] = start[:, 0], start[:, 1]
+    counts = np.bincount(_lsoa_of(london, ax, ay), minlength=len(london.lsoa)).astype(float)
+    return LfbSample(ax, ay, outside, counts)
+
+
+@functools.lru_cache(maxsize=4)
+def las_lsoa_weights(london: London) -> np.ndarray:
+    """LAS incident share of each LSOA: borough share x the LSOA's share of borough population."""
+    path = _need(Path(london.data_dir) / "demand" / "las_incidents_by_borough.csv")
+    df = pd.read_csv(path)
+    _columns(df, path, ("gss_code", "incidents_12m"))
+    per = df.set_index("gss_code")["incidents_12m"].astype(float)
+    missing = sorted(set(london.borough_codes) - set(per.index))
+    if missing:
+        raise InputError(path, "gss_code", f"no row for borough {missing[0]}")
+    share = per.reindex(london.borough_codes).to_numpy() / per.sum()
+    pop = london.lsoa["population"].to_numpy(float)
+    lb = london.lsoa_borough
+    pop_b = np.bincount(lb, weights=pop, minlength=london.n_boroughs)
+    return share[lb] * pop / pop_b[lb]
+
+
+def lsoa_weight(london: London, kind: str) -> np.ndarray:
+    """Small-area weight of a demand kind derived from a source here ("lfb_sample", "las")."""
+    if kind == "lfb_sample":
+        return lfb_sample(london).lsoa_counts.copy()
+    if kind == "las":
+        return las_lsoa_weights(london).copy()
+    raise KeyError(kind)
 
 
 def _load_profile(path: Path) -> np.ndarray:

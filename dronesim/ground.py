@@ -82,7 +82,7 @@ from .sources import fire_stations
 from .streams import Streams
 
 if TYPE_CHECKING:
-    from .model import Kernel
+    from .kernel import Kernel
 
 __all__ = ["units_per_borough", "travel_time_s", "GroundForce", "StationForce", "NoForce",
            "DroneResolution", "make_force", "basic_command_units"]

@@ -198,7 +198,7 @@ def _digest(parts: Mapping[str, Any]) -> str:
 def task_identity(scn, data_dir: str | Path | None = None, plugins: Sequence[str] = ()
                   ) -> Identity:
     """The identity of a (prepared) scenario's tasks run with ``plugins`` on ``data_dir``."""
-    from . import __version__
+    from ._version import __version__
 
     parts = {
         "format": TASK_FORMAT,

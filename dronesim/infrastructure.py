@@ -39,7 +39,7 @@ from .scenario import Scenario
 from .sites import Docks
 
 if TYPE_CHECKING:
-    from .model import Kernel
+    from .kernel import Kernel
 
 __all__ = ["rank", "service_ranks", "drone_owners", "SlotPool", "PilotRooms", "Sectors",
            "Connectivity", "ControlRoom"]

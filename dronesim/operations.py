@@ -54,7 +54,7 @@ from . import costs, value
 from .demand import WEEK_S
 
 if TYPE_CHECKING:
-    from .model import Prepared
+    from .prepared import Prepared
 
 __all__ = ["derived_kpis", "borough_population", "equity_summary", "pilots_on_duty",
            "airframe_prices"]

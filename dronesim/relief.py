@@ -47,7 +47,9 @@ from .records import (LEAVE, LEG_BACK, LEG_DRONE, LEG_DRONE_BATTERY, LEG_END, LE
 if TYPE_CHECKING:
     from .dispatch.base import DispatchPolicy
     from .fleet import Fleet
-    from .model import Kernel, Prepared, _DroneDispatcher
+    from .dispatcher import _DroneDispatcher
+    from .kernel import Kernel
+    from .prepared import Prepared
     from .records import Records
 
 __all__ = ["Relief", "relief_policy"]

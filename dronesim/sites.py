@@ -23,9 +23,9 @@ from scipy.spatial import cKDTree
 from .errors import InputError
 from .airspace import NoFlyZones
 from .geography import London, lonlat_to_bng
-from .scenario import DockSite, Scenario
+from .scenario import DockSite, DroneSpec, Scenario
 
-__all__ = ["Docks", "build_docks", "sited_docks", "siting_weights", "candidate_pool", "unreachable_demand", "RIVER_TOLERANCE_M"]
+__all__ = ["Docks", "reach_radius_m", "build_docks", "sited_docks", "siting_weights", "candidate_pool", "unreachable_demand", "RIVER_TOLERANCE_M"]
 
 #: Smallest coverage radius a hexagonal lattice is laid for: at 250 m London already needs about
 #: 18,000 lattice sites; much below, the lattice alone would not fit in memory.
@@ -69,6 +69,12 @@ class Docks:
         idx = np.asarray(idx, np.int64).reshape(n, k)
         idx[idx >= len(self.names)] = -1
         return idx, dist
+
+
+def reach_radius_m(spec: DroneSpec, within_s: float) -> float:
+    """Distance a drone can cover from a dock with the call-to-scene budget ``within_s``."""
+    fixed = spec.decision_s + spec.launch_overhead_s + spec.climb_s + spec.descent_s
+    return float(min(spec.max_range_m, max(0.0, within_s - fixed) * spec.speed_m_s))
 
 
 def build_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None) -> Docks:
@@ -154,8 +160,6 @@ def sited_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None
     target time (straight-line reach; candidates inside no-fly zones are excluded).
     """
     from . import siting
-    from .coverage import reach_radius_m
-
     sp = scn.siting
     listed = tuple(scn.docks)
     if sp.method == "listed":
@@ -225,8 +229,6 @@ def sited_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None
 
 def _lattice_radius(scn: Scenario, field: str) -> float:
     """The coverage radius for a hexagonal lattice, refused when too small to lay one."""
-    from .coverage import reach_radius_m
-
     radius = reach_radius_m(scn.drones, scn.coverage.within_s)
     if radius < MIN_LATTICE_RADIUS_M:
         raise InputError(scn.source, field,

@@ -58,18 +58,15 @@ import pandas as pd
 import shapely
 
 from .errors import InputError, input_file
-from .geography import London, lonlat_to_bng
+from .geography import London, _columns, _need, lfb_sample, lonlat_to_bng
 
 __all__ = [
     "LFB_CELL_M",
     "TRACE_TOLERANCE_M",
-    "LfbSample",
     "Trace",
     "fire_stations",
-    "las_lsoa_weights",
     "lfb_call_profile",
     "lfb_sample",
-    "lsoa_weight",
     "load_trace",
     "read_trace",
     "sample_lfb_points",
@@ -94,69 +91,9 @@ NO_PUMP_STATIONS = ("fire:H23",)
 _JITTER_ROUNDS = 30
 
 
-def _need(path: Path) -> Path:
-    return input_file(path, hint="run scripts/build_data.py, see data/README.md")
-
-
-def _columns(df: pd.DataFrame, path: Path, cols: tuple[str, ...]) -> None:
-    for col in cols:
-        if col not in df.columns:
-            raise InputError(path, col, "missing column")
-
-
 # --------------------------------------------------------------------------------------------
 # LFB incident sample (fire demand locations)
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class LfbSample:
-    """The LFB 2023 sample's incident points, ready for sampling."""
-
-    anchor_x: np.ndarray  # cell centre, or the nearest point of London for centres outside it
-    anchor_y: np.ndarray
-    outside: np.ndarray  # the cell centre lies outside every borough polygon
-    lsoa_counts: np.ndarray  # sample points per LSOA (small-area weight)
-
-    def __len__(self) -> int:
-        return int(self.anchor_x.size)
-
-
-def _lsoa_of(london: London, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    geoms = np.asarray(london.lsoa.geometry.values)
-    tree = shapely.STRtree(geoms)
-    pts = shapely.points(x, y)
-    out = np.full(x.size, -1, np.int64)
-    src, hit = tree.query(pts, predicate="within")
-    first = np.unique(src, return_index=True)[1]  # a point on a shared edge: first LSOA
-    out[src[first]] = hit[first]
-    miss = np.flatnonzero(out < 0)
-    if miss.size:
-        _, idx = tree.query_nearest(pts[miss], return_distance=False, all_matches=False)
-        out[miss] = idx
-    return out
-
-
-@functools.lru_cache(maxsize=4)
-def lfb_sample(london: London) -> LfbSample:
-    """The LFB sample's points for ``london``'s data folder (cached: London is loaded once per
-    data folder)."""
-    path = _need(Path(london.data_dir) / "demand" / "lfb_incidents_2023.csv")
-    df = pd.read_csv(path)
-    _columns(df, path, ("x", "y"))
-    x = df["x"].to_numpy(float)
-    y = df["y"].to_numpy(float)
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise InputError(path, "x", "missing coordinates")
-    outside = ~london.contains(x, y)
-    ax, ay = x.copy(), y.copy()
-    if outside.any():
-        boundary = london.outline.boundary
-        lines = shapely.shortest_line(boundary, shapely.points(x[outside], y[outside]))
-        start = shapely.get_coordinates(shapely.get_point(lines, 0))
-        ax[outside], ay[outside] = start[:, 0], start[:, 1]
-    counts = np.bincount(_lsoa_of(london, ax, ay), minlength=len(london.lsoa)).astype(float)
-    return LfbSample(ax, ay, outside, counts)
 
 
 def sample_lfb_points(london: London, n: int, pick: np.random.Generator,
@@ -187,32 +124,6 @@ def sample_lfb_points(london: London, n: int, pick: np.random.Generator,
 # --------------------------------------------------------------------------------------------
 # LAS borough volumes (ambulance demand) and the small-area weights derived from sources
 # --------------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4)
-def las_lsoa_weights(london: London) -> np.ndarray:
-    """LAS incident share of each LSOA: borough share x the LSOA's share of borough population."""
-    path = _need(Path(london.data_dir) / "demand" / "las_incidents_by_borough.csv")
-    df = pd.read_csv(path)
-    _columns(df, path, ("gss_code", "incidents_12m"))
-    per = df.set_index("gss_code")["incidents_12m"].astype(float)
-    missing = sorted(set(london.borough_codes) - set(per.index))
-    if missing:
-        raise InputError(path, "gss_code", f"no row for borough {missing[0]}")
-    share = per.reindex(london.borough_codes).to_numpy() / per.sum()
-    pop = london.lsoa["population"].to_numpy(float)
-    lb = london.lsoa_borough
-    pop_b = np.bincount(lb, weights=pop, minlength=london.n_boroughs)
-    return share[lb] * pop / pop_b[lb]
-
-
-def lsoa_weight(london: London, kind: str) -> np.ndarray:
-    """Small-area weight of a demand kind derived from a source here ("lfb_sample", "las")."""
-    if kind == "lfb_sample":
-        return lfb_sample(london).lsoa_counts.copy()
-    if kind == "las":
-        return las_lsoa_weights(london).copy()
-    raise KeyError(kind)
 
 
 # --------------------------------------------------------------------------------------------
