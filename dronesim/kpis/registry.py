@@ -287,7 +287,7 @@ METRICS: tuple[Metric, ...] = (
            card="Drone time in service", group="faults", feature="faults or rosters",
            note="share of drone time not held out by rosters, dock hours, repairs, "
                 "maintenance or dock faults"),
-    # --- costs (operations.py, from [costs]) --------------------------------------------------
+    # --- costs (experiment/derived.py, from [costs]) --------------------------------------------------
     Metric("cost_per_year_gbp", "cost per year (GBP)", "gbp", compare=True,
            sweep="cost_per_year_gbp", step=True, line="cost per year (GBP)", rank=20,
            card="Cost per year (GBP)", group="cost",
@@ -310,7 +310,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("cost_maintenance_gbp", "maintenance per year (GBP)", "gbp", group="cost"),
     Metric("cost_pilots_gbp", "pilots on shift per year (GBP)", "gbp", group="cost"),
     Metric("cost_flight_hours_gbp", "flight hours per year (GBP)", "gbp", group="cost"),
-    # --- value (operations.py, from [value]; the engine resolves incidents) -----------------
+    # --- value (experiment/derived.py, from [value]; the engine resolves incidents) -----------------
     Metric("officer_deployments_avoided_per_week", "officer deployments avoided per week",
            "per_week", compare=True, sweep="officer_deployments_avoided_per_week", step=True,
            line="{ground} not sent per week", rank=30,
@@ -324,7 +324,7 @@ METRICS: tuple[Metric, ...] = (
                                "takes (dispatch to clear) in the same run"),
     Metric("officer_time_freed_gbp_per_year", "officer time freed per year (GBP)", "gbp",
            compare=True, group="value", feature="value.drone_resolved_share"),
-    # --- equity (operations.py; per borough, suited incidents reached within target) --------
+    # --- equity (experiment/derived.py; per borough, suited incidents reached within target) --------
     Metric("equity_worst_share", "worst borough: suited reached within target", "share",
            compare=True, sweep="equity_worst_share", step=True,
            line="worst borough, suited<{target}", rank=40, group="equity",
