@@ -33,7 +33,7 @@ data: $(STAMP)
 
 # Regenerate docs/scenario-keys.md from the schema (a test fails when it is stale).
 docs: $(STAMP)
-	$(BIN)/python -c "from dronesim.catalogue import scenario_keys_markdown as s; open('docs/scenario-keys.md', 'w', encoding='utf-8').write(s())"
+	$(BIN)/python -c "from dronesim.cli.catalogue import scenario_keys_markdown as s; open('docs/scenario-keys.md', 'w', encoding='utf-8').write(s())"
 
 calibrate: $(STAMP)
 	$(BIN)/python scripts/calibrate.py scenarios/met_baseline.toml

@@ -5,7 +5,7 @@ they land, so each is detected (never assumed) and the mode used is printed:
 
 Input (how the workload's calls reach dronesim)
     ``incidents``: ``run_replication(prep, r, incidents=...)`` with a
-    :class:`dronesim.demand.Incidents` built from the workload arrays, when ``run_replication``
+    :class:`dronesim.inputs.demand.Incidents` built from the workload arrays, when ``run_replication``
     takes ``incidents``. Otherwise ``trace``: the workload written once as a trace CSV and replayed
     through ``[demand] trace`` (public API). In trace mode dronesim draws each call's on-scene time
     itself, from its stream ``police.loiter`` of (seed, replication 0): the same draw the workload
@@ -45,7 +45,7 @@ import pandas as pd
 from .workload import Case, Outcome, trace_scenario_dict
 
 #: Where an engine-branch ``ParquetSink`` may live (first found wins).
-SINK_MODULES = ("dronesim", "dronesim.records", "dronesim.sinks", "dronesim.sink",
+SINK_MODULES = ("dronesim", "dronesim.engine.records", "dronesim.engine.sinks", "dronesim.sink",
                 "dronesim.output", "dronesim.streaming")
 
 #: Ground of today's schema that never meets a drone (see the module docstring).
@@ -82,9 +82,9 @@ class Features:
 
 
 def detect() -> Features:
-    from dronesim.experiment import run_scenario
-    from dronesim.model import run_replication
-    from dronesim.scenario import GroundSpec
+    from dronesim.experiment.runner import run_scenario
+    from dronesim.engine.replication import run_replication
+    from dronesim.inputs.scenario import GroundSpec
 
     params = inspect.signature(run_replication).parameters
     sink_cls, where = None, ""
@@ -147,7 +147,7 @@ def write_trace(case: Case, path: Path) -> Path:
 
 def _incidents(case: Case, scn) -> Any:
     """The workload as dronesim ``Incidents`` (for ``run_replication(..., incidents=)``)."""
-    from dronesim.demand import Incidents
+    from dronesim.inputs.demand import Incidents
 
     n = len(case)
     g = scn.services["police"].ground
@@ -178,8 +178,8 @@ class Dronesim:
 
     def __init__(self, case: Case, features: Features | None = None,
                  workdir: Path | None = None) -> None:
-        from dronesim.model import prepare
-        from dronesim.scenario import scenario_from_dict
+        from dronesim.engine.replication import prepare
+        from dronesim.inputs.scenario import scenario_from_dict
 
         self.case = case
         self.features = features or detect()
@@ -216,8 +216,8 @@ class Dronesim:
 
     def _check_trace(self) -> None:
         """The replayed calls and dronesim's own on-scene draws must be the workload's."""
-        from dronesim.demand import generate_incidents
-        from dronesim.streams import Streams
+        from dronesim.inputs.demand import generate_incidents
+        from dronesim.inputs.streams import Streams
 
         tr, case = self.prep.trace, self.case
         for name in ("t_call", "x", "y"):
@@ -230,7 +230,7 @@ class Dronesim:
 
     def run(self, sink: Any = None) -> Any:
         """One replication on the case's calls; returns dronesim's ReplicationResult."""
-        from dronesim.model import run_replication
+        from dronesim.engine.replication import run_replication
 
         kwargs: dict[str, Any] = {}
         if self.incidents is not None:

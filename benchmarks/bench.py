@@ -385,8 +385,8 @@ def section_memory(args, features: Features, targets: Targets) -> None:
 
 
 def section_met(args, features: Features, targets: Targets) -> None:
-    from dronesim.experiment import run_scenario
-    from dronesim.scenario import load_scenario
+    from dronesim.experiment.runner import run_scenario
+    from dronesim.inputs.scenario import load_scenario
 
     weeks = args.met_weeks
     heading(f"3. Met baseline ({MET_BASELINE.name}, {weeks_text(weeks)}, one replication)")

@@ -6,7 +6,7 @@ queued when no drone is idle. Results are compared incident by incident.
 
 The trace
 ---------
-Generated once with dronesim's own demand code (:func:`dronesim.demand.generate_incidents`):
+Generated once with dronesim's own demand code (:func:`dronesim.inputs.demand.generate_incidents`):
 one police service, locations weighted by Met recorded crime (small area by weight, point uniform
 inside it), a homogeneous Poisson process at one call per second (``time_profile = "flat"``), and
 an exponential on-scene time per incident (``drones.loiter = "exponential"``). Each fleet replays
@@ -39,7 +39,7 @@ climb, descent, reserve, minimum on-scene time), with three benchmark choices:
   call is a dispatch decision at every fleet size (the regime in which the targets of issue 8
   were set, ../shared/design/PERFORMANCE.md); the range check is still made by every model.
 * Endurance = the charge the longest in-range dispatch needs (out, minimum on scene, back,
-  reserve: :func:`dronesim.fleet.battery_needed_s` at 40 km), so every in-range dispatch is
+  reserve: :func:`dronesim.engine.fleet.battery_needed_s` at 40 km), so every in-range dispatch is
   feasible; the battery then caps the time on scene at endurance - out - back - reserve, which
   binds on long flights.
 * The battery is exchanged on landing (``recharge_full_s = 0``): a landed drone is available at
@@ -89,9 +89,9 @@ DRONES_PER_SITE = 2
 
 @lru_cache(maxsize=1)
 def bench_drone():
-    """The benchmark drone as a :class:`dronesim.scenario.DroneSpec` (see module docstring)."""
-    from dronesim.fleet import battery_needed_s
-    from dronesim.scenario import load_scenario
+    """The benchmark drone as a :class:`dronesim.inputs.scenario.DroneSpec` (see module docstring)."""
+    from dronesim.engine.fleet import battery_needed_s
+    from dronesim.inputs.scenario import load_scenario
 
     met = load_scenario(MET_BASELINE).drones
     spec = dataclasses.replace(met, max_range_m=RANGE_M, recharge_full_s=0.0,
@@ -137,10 +137,10 @@ def trace_scenario_dict(rate_per_s: float, seed: int = SEED) -> dict:
 
 def make_workload(n: int = N_CALLS, seed: int = SEED) -> Workload:
     """The first ``n`` calls of dronesim's generator at one call per second (replication 0)."""
-    from dronesim.demand import generate_incidents
-    from dronesim.geography import load_london
-    from dronesim.scenario import scenario_from_dict
-    from dronesim.streams import Streams
+    from dronesim.inputs.demand import generate_incidents
+    from dronesim.inputs.geography import load_london
+    from dronesim.inputs.scenario import scenario_from_dict
+    from dronesim.inputs.streams import Streams
 
     scn = scenario_from_dict(trace_scenario_dict(1.0, seed), source="<bench>")
     # Long enough for n calls with overwhelming probability (Poisson mean plus 8 sd), whole hours.
@@ -181,8 +181,8 @@ class Fleet:
 
 
 def _met_fleet() -> Fleet:
-    from dronesim.geography import lonlat_to_bng
-    from dronesim.scenario import load_scenario
+    from dronesim.inputs.geography import lonlat_to_bng
+    from dronesim.inputs.scenario import load_scenario
 
     docks = load_scenario(MET_BASELINE).docks
     x, y = lonlat_to_bng([d.lon for d in docks], [d.lat for d in docks])
@@ -225,8 +225,8 @@ def make_fleet(size: int) -> Fleet:
         return _met_fleet()
     import shapely
 
-    from dronesim.airspace import london_frz
-    from dronesim.geography import default_data_dir, load_london
+    from dronesim.inputs.airspace import london_frz
+    from dronesim.inputs.geography import default_data_dir, load_london
 
     sites = pd.read_csv(default_data_dir() / "sites" / "candidate_sites.csv")
     sites = sites[sites["kind"].isin(["fire_station", "hospital"])]

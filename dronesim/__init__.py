@@ -14,13 +14,13 @@ The public API::
 from .dispatch import (Decline, Dispatch, DispatchPolicy, FleetSnapshot, IncidentView, Queue,
                        available_policies, register_policy)
 from .errors import InputError
-from .compare import ComparisonResult, compare_scenarios
-from .experiment import RunResult, run_scenario
-from .model import prepare, run_replication
-from .scenario import Scenario, load_scenario, scenario_from_dict
-from .sweep import SweepResult, run_sweep
+from .experiment.compare import ComparisonResult, compare_scenarios
+from .experiment.runner import RunResult, run_scenario
+from .engine.replication import prepare, run_replication
+from .inputs.scenario import Scenario, load_scenario, scenario_from_dict
+from .experiment.sweep import SweepResult, run_sweep
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "ComparisonResult", "Decline", "Dispatch", "DispatchPolicy", "FleetSnapshot", "IncidentView",

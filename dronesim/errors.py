@@ -48,7 +48,7 @@ class InputError(ValueError):
         self.field = field
         self.problem = problem
         #: Other fields a cross-field check involved (the error belongs to whichever file set
-        #: the last of them; see :func:`dronesim.scenario.blame`).
+        #: the last of them; see :func:`dronesim.inputs.scenario.blame`).
         self.related = tuple(related)
         where = f"{self.file}: {field}" if field else self.file
         super().__init__(one_line(f"{where}: {problem}"))

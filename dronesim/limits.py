@@ -1,6 +1,6 @@
 """What a run costs in memory and processes, checked before it starts.
 
-Every numeric bound of the schema (:mod:`dronesim.scenario`) is finite, but their product is
+Every numeric bound of the schema (:mod:`dronesim.inputs.scenario`) is finite, but their product is
 not small. Before any simulation starts, :func:`check_memory` estimates the peak memory of the
 run, compares it with the memory this machine has available, and refuses (one line, exit 2) a
 run that cannot fit, stating the largest that does.
@@ -10,7 +10,7 @@ What a run holds (measured with ``benchmarks/bench.py --only memory,year`` and
 
 * a process holding the London data and the libraries: about 300 MB (``PROCESS_BASE_BYTES``);
 * while a replication runs, the incidents in play: demand is drawn a week at a time and records
-  leave in chunks once final (:mod:`dronesim.demand`, :mod:`dronesim.records`), so a run holds
+  leave in chunks once final (:mod:`dronesim.inputs.demand`, :mod:`dronesim.engine.records`), so a run holds
   about two weeks of incidents at once (at least ``MIN_HELD`` of them) whatever its length, at
   about ``BYTES_PER_HELD`` each (inputs, record columns, the chunk being written), plus 24 bytes
   per candidate dock of each drone-suited one. A replayed trace is held whole (``BYTES_PER_TRACE_ROW``);

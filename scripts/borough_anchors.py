@@ -11,7 +11,7 @@ Runs three scenarios on the same incidents (common random numbers):
 * ``bcu``: scenarios/met_mutual_aid.toml (cars pooled within each Basic Command Unit, call
   handling recalibrated to the 9-minute mean).
 
-and prints :func:`dronesim.calibration.met_anchor_table` (published I-grade figures of
+and prints :func:`dronesim.experiment.calibration.met_anchor_table` (published I-grade figures of
 ``data/calibration/met_response_anchors.csv`` beside the model's priority-1 figures, then the
 boroughs with the highest all-calls mean) with times as m:ss. Changes no file, except the new
 ``--csv`` file asked for (an existing file is refused before the runs, never overwritten).
@@ -24,12 +24,12 @@ import math
 import sys
 from pathlib import Path
 
-from dronesim.calibration import met_anchor_table
+from dronesim.experiment.calibration import met_anchor_table
 from dronesim.errors import InputError
-from dronesim.experiment import run_scenario
-from dronesim.outputs import check_output_file, write_output_file
-from dronesim.scenario import load_scenario
-from dronesim.tables import mmss
+from dronesim.experiment.runner import run_scenario
+from dronesim.experiment.store import check_output_file, write_output_file
+from dronesim.inputs.scenario import load_scenario
+from dronesim.outputs.tables import mmss
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dronesim.calibration import call_handling_for_target, drone_suited_share, fit_road_travel
-from dronesim.model import prepare
-from dronesim.scenario import load_scenario
+from dronesim.experiment.calibration import call_handling_for_target, drone_suited_share, fit_road_travel
+from dronesim.engine.replication import prepare
+from dronesim.inputs.scenario import load_scenario
 
 MET_DEPLOYMENTS_PER_WEEK = 200.0  # Met Commissioner, 2026 (../shared/data/README.md section 6)
 MET_OFFICER_MEAN_S = 9 * 60.0  # "nine minute average response time for our response officers"

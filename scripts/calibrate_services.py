@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from dronesim.calibration import (call_handling_for_target, fire_replay_check, fit_road_travel,
+from dronesim.experiment.calibration import (call_handling_for_target, fire_replay_check, fit_road_travel,
                                   fit_road_travel_nearest)
-from dronesim.scenario import load_scenario
+from dronesim.inputs.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 ARP_CAT1_MEAN_S = 7 * 60.0  # NHS Ambulance Response Programme Category 1 mean standard

@@ -2,7 +2,7 @@
 
 * A deterministic, database-free hypothesis profile (``dronesim``) loaded for every test.
 * ``tiny_scenario``: a builder for small in-memory scenarios (validated with
-  :func:`dronesim.scenario.scenario_from_dict`), so tests state only what they vary.
+  :func:`dronesim.inputs.scenario.scenario_from_dict`), so tests state only what they vary.
 * Paths to the repository, its scenarios and the baseline scenario.
 * Helpers shared by several modules (deep merge, running the CLI in-process).
 """
@@ -88,7 +88,7 @@ def tiny_scenario_dict(**over: Any) -> dict[str, Any]:
 @pytest.fixture
 def tiny_scenario():
     """Builder: ``tiny_scenario(**tables) -> Scenario`` (validated)."""
-    from dronesim.scenario import scenario_from_dict
+    from dronesim.inputs.scenario import scenario_from_dict
 
     def build(**over: Any):
         return scenario_from_dict(tiny_scenario_dict(**over), source="<tiny>")
@@ -98,7 +98,7 @@ def tiny_scenario():
 
 @pytest.fixture(scope="session")
 def london():
-    from dronesim.geography import load_london
+    from dronesim.inputs.geography import load_london
 
     return load_london()
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
-from dronesim.airspace import (
+from dronesim.inputs.airspace import (
     AERODROMES,
     NAUTICAL_MILE_M,
     AirspacePolicy,
@@ -26,7 +26,7 @@ from dronesim.airspace import (
     read_no_fly,
 )
 from dronesim.errors import InputError
-from dronesim.geography import lonlat_to_bng
+from dronesim.inputs.geography import lonlat_to_bng
 
 PROPS = settings(derandomize=True, database=None, max_examples=150, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -206,7 +206,7 @@ def test_atz_radius_rule():
 
 def test_threshold_table_consistent_with_published_lengths():
     # Threshold separation = runway length minus displaced thresholds (Heathrow 09L/09R ~306 m).
-    from dronesim.airspace import _bng
+    from dronesim.inputs.airspace import _bng
     by = {a.icao: a for a in AERODROMES}
     sep = {}
     for a in AERODROMES:

@@ -502,11 +502,11 @@ def _(t):
 
 
 def _no_parse(monkeypatch, trace: Path) -> None:
-    """Make a parse of the trace CSV (pandas.read_csv in dronesim.sources) fail the test: a
+    """Make a parse of the trace CSV (pandas.read_csv in dronesim.inputs.sources) fail the test: a
     refusal must come before it. Other files are read as usual."""
     import pandas
 
-    from dronesim import sources
+    from dronesim.inputs import sources
 
     class Pandas:
         def __getattr__(self, name):
@@ -539,8 +539,8 @@ def test_trace_too_large_is_refused_on_its_line_count_before_parsing(tmp_path, c
 
 def test_trace_row_count_check_accepts_what_fits(tmp_path):
     from dronesim.limits import check_trace_rows
-    from dronesim.scenario import load_scenario
-    from dronesim.sources import count_rows
+    from dronesim.inputs.scenario import load_scenario
+    from dronesim.inputs.sources import count_rows
 
     trace = _csv(tmp_path, TRACE_HEAD + "90000,531187,183392,police\n" * 1000 + "\n")
     assert count_rows(trace) == 1001  # an upper bound: the blank line counts
@@ -553,7 +553,7 @@ def test_trace_span_of_a_large_trace_is_refused_from_its_time_column_first(
         tmp_path, capsys, monkeypatch, times):
     """A large trace (here: any, the threshold lowered) whose times span more than 520 weeks is
     refused from a first pass over the time column alone, before the full parse."""
-    from dronesim import sources
+    from dronesim.inputs import sources
 
     monkeypatch.setattr(sources, "QUICK_SPAN_BYTES", 0)
     rows = "".join(f"{t},531187,183392,police\n" for t in times.split("\n"))
@@ -761,8 +761,8 @@ def test_api_run_keeping_tables_is_checked_against_memory(monkeypatch):
     """The Python API keeps every table in memory: a long run is refused with the largest that
     fits, naming simulation.weeks."""
     from dronesim.errors import InputError
-    from dronesim.experiment import run_scenario
-    from dronesim.scenario import load_scenario
+    from dronesim.experiment.runner import run_scenario
+    from dronesim.inputs.scenario import load_scenario
 
     monkeypatch.setenv("DRONESIM_MEMORY_LIMIT", "2G")
     scn = load_scenario(MET_BASELINE, {"simulation": {"weeks": 400.0}})
@@ -823,7 +823,7 @@ def _leaves(table, prefix=()):
 
 
 def _baseline_table():
-    from dronesim.scenario import load_scenario, scenario_to_dict
+    from dronesim.inputs.scenario import load_scenario, scenario_to_dict
 
     table = scenario_to_dict(load_scenario(MET_BASELINE))
     table["simulation"]["weeks"] = 0.05
@@ -894,8 +894,8 @@ def test_fleet_text_is_parsed_or_refused():
     from hypothesis import strategies as st
 
     from dronesim.errors import InputError
-    from dronesim.scenario import MAX_FLEET
-    from dronesim.sweep import MAX_STEPS, parse_fleet
+    from dronesim.inputs.scenario import MAX_FLEET
+    from dronesim.experiment.sweep import MAX_STEPS, parse_fleet
 
     part = st.one_of(st.integers(-10, 10_000).map(str), st.sampled_from(["", " ", "x", "1e3"]))
     text = st.one_of(st.text(max_size=15), st.lists(part, min_size=1, max_size=4).map(":".join),

@@ -102,8 +102,8 @@ def test_dronesim_agrees_with_the_references(case, heapq_outcome, tmp_path):
 def test_calls_passed_in_equal_the_trace_replay(case, tmp_path):
     """When the engine takes ``incidents=``, the adapter passes columns built from the workload;
     they must be what the trace replay gives dronesim today, column by column."""
-    from dronesim.demand import generate_incidents
-    from dronesim.streams import Streams
+    from dronesim.inputs.demand import generate_incidents
+    from dronesim.inputs.streams import Streams
 
     from benchmarks.adapter import _incidents
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from dronesim.html_report import write_html_report
+from dronesim.outputs.html import write_html_report
 from report_checks import check_value
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install "
@@ -229,7 +229,7 @@ def test_hostile_label_neither_ends_nor_comments_out_the_data(browser, tmp_path)
     the label in the scenario selector (before the JSON was escaped, ``<!--<script>`` inside
     the data block swallowed the rest of the page)."""
     from dronesim.cli import main
-    from dronesim.html_report import build_html_report
+    from dronesim.outputs.html import build_html_report
 
     hostile = 'x<!--<script>&a>b'
     baseline = Path(__file__).resolve().parents[1] / "scenarios" / "met_baseline.toml"

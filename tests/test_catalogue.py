@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from dronesim.catalogue import SITING_METHODS, policies_text, siting_methods_text
+from dronesim.cli.catalogue import SITING_METHODS, policies_text, siting_methods_text
 from dronesim.dispatch import Queue, available_policies, register_policy
-from dronesim.scenario import SitingSpec
+from dronesim.inputs.scenario import SitingSpec
 
 
 def test_every_policy_listed_with_a_description():

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import MET_BASELINE, SCENARIOS, extends_baseline, run_cli, write_toml
 from dronesim.cli import main
-from dronesim.scenario import load_scenario, scenario_to_dict
+from dronesim.inputs.scenario import load_scenario, scenario_to_dict
 
 DRONESIM = Path(sys.executable).with_name("dronesim")  # the console script beside python
 RUN_ARGS = ["--replications", "2", "--weeks", "0.25"]
@@ -288,7 +288,7 @@ def test_no_command(capsys):
 def test_minutes_seconds_format(seconds, text):
     # The run table prints response times as m:ss; a value just under a whole minute must round
     # up to the next minute ("8:00"), never print as "7:60".
-    from dronesim.report import _mmss
+    from dronesim.outputs.report import _mmss
 
     assert _mmss(seconds) == text
 

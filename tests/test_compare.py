@@ -15,11 +15,11 @@ import pytest
 from scipy import stats
 
 from conftest import MET_BASELINE, extends_baseline, run_cli, write_toml
-from dronesim.compare import METRICS, compare_scenarios, difference, scenario_labels
+from dronesim.experiment.compare import METRICS, compare_scenarios, difference, scenario_labels
 from dronesim.errors import InputError
-from dronesim.plotting import comparison_forest, comparison_responses
-from dronesim.report import format_comparison
-from dronesim.scenario import load_scenario
+from dronesim.outputs.plots import comparison_forest, comparison_responses
+from dronesim.outputs.report import format_comparison
+from dronesim.inputs.scenario import load_scenario
 
 SHORT = {"simulation": {"weeks": 0.2, "replications": 3}}
 REQUIRED_COLUMNS = ["scenario", "reference", "service", "metric", "reference_mean",
@@ -146,7 +146,7 @@ def test_different_demand_is_flagged_unpaired(range_cmp):
 
 
 def test_suited_share_counted_from_incidents(range_cmp):
-    from dronesim.model import run_replication
+    from dronesim.engine.replication import run_replication
 
     res = range_cmp.results[0]
     rep = run_replication(res.prepared, 1)  # the comparison keeps summaries, not tables

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dronesim.daylight import (DAY_S, is_night, night_effect, night_hours, night_intervals,
+from dronesim.inputs.daylight import (DAY_S, is_night, night_effect, night_hours, night_intervals,
                                sun_times)
-from dronesim.scenario import NightSpec
+from dronesim.inputs.scenario import NightSpec
 
 
 def _hm(seconds: float) -> float:

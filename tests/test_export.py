@@ -16,7 +16,7 @@ import pytest
 import shapely
 
 from dronesim.errors import InputError
-from dronesim.export import ABOUT_LAYER, export_geopackage
+from dronesim.outputs.geopackage import ABOUT_LAYER, export_geopackage
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ def test_replaces_its_own_file(results_folders, tmp_path):
 
 
 def test_failure_leaves_nothing_half_written(results_folders, tmp_path, monkeypatch):
-    import dronesim.export as ex
+    import dronesim.outputs.geopackage as ex
 
     real = pyogrio.write_dataframe
     calls = []

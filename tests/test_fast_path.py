@@ -1,7 +1,7 @@
 """The engine's closest-idle fast path gives exactly what the policy seam gives.
 
 A policy that declares ``nearest_ready_only`` (``NearestIdle``) is decided inside the engine
-(flat candidate lists, :meth:`dronesim.fleet.Fleet.decide_first`, no snapshot). The same rule
+(flat candidate lists, :meth:`dronesim.engine.fleet.Fleet.decide_first`, no snapshot). The same rule
 through the seam (a subclass whose ``decide`` calls ``NearestIdle.decide`` on the snapshot, so
 the promise does not carry over) must give the same incident and mission tables bit for bit,
 in scenarios that reach every branch: queues and bookings, charging, pilot waits and their
@@ -19,8 +19,9 @@ import pytest
 
 from dronesim.dispatch import NearestIdle
 from dronesim.dispatch.base import picks_nearest_ready
-from dronesim.model import FLAT_PREFIX, prepare, run_replication
-from dronesim.scenario import Scenario, load_scenario
+from dronesim.engine.dispatcher import FLAT_PREFIX
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.scenario import Scenario, load_scenario
 
 from conftest import SCENARIOS
 
@@ -113,7 +114,7 @@ def test_fast_path_equals_the_policy_seam(case, monkeypatch):
 
 def _count_whole_rows(monkeypatch) -> dict[str, int]:
     """Count the incidents decided on their whole candidate row (beyond the flat prefix)."""
-    from dronesim.model import _DroneDispatcher
+    from dronesim.engine.dispatcher import _DroneDispatcher
 
     calls = {"n": 0}
     whole_row = _DroneDispatcher._whole_row
@@ -154,7 +155,7 @@ def test_fast_path_equals_the_policy_seam_with_operations(case):
 
 def _count_fast_path(monkeypatch) -> dict[str, int]:
     """Count calls of the fast path's entry points (Fleet.decide_first, send's inline start)."""
-    from dronesim.fleet import Fleet
+    from dronesim.engine.fleet import Fleet
 
     calls = {"decide_first": 0, "inline": 0, "take_off": 0}
     decide_first, land, take_off = Fleet.decide_first, Fleet._land, Fleet._take_off

@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from pyproj import CRS
 
 from conftest import INSIDE
-from dronesim.coverage import reach_radius_m, static_coverage
-from dronesim.geography import BNG, lonlat_to_bng, sample_points_in_polygons
-from dronesim.model import prepare
-from dronesim.scenario import scenario_from_dict
+from dronesim.siting.sites import reach_radius_m
+from dronesim.siting.coverage import static_coverage
+from dronesim.inputs.geography import BNG, lonlat_to_bng, sample_points_in_polygons
+from dronesim.engine.replication import prepare
+from dronesim.inputs.scenario import scenario_from_dict
 
 # --------------------------------------------------------------------------------------------
 # The derived data

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from conftest import GOLDEN_DIR, MET_BASELINE
-from dronesim.experiment import run_scenario
-from dronesim.metrics import in_window
-from dronesim.records import DRONE_OUTCOMES
-from dronesim.scenario import dump_scenario_toml, load_scenario
+from dronesim.experiment.runner import run_scenario
+from dronesim.kpis.statistics import in_window
+from dronesim.engine.records import DRONE_OUTCOMES
+from dronesim.inputs.scenario import dump_scenario_toml, load_scenario
 
 SCENARIO = GOLDEN_DIR / "met_baseline_small.toml"
 TABLE = GOLDEN_DIR / "met_baseline_small.csv"

@@ -16,8 +16,8 @@ import pytest
 
 from conftest import REPO
 from dronesim.errors import InputError
-from dronesim.export import ATTRIBUTION
-from dronesim.html_report import build_html_report, write_html_report
+from dronesim.outputs.geopackage import ATTRIBUTION
+from dronesim.outputs.html import build_html_report, write_html_report
 from report_checks import check_value, tagged_values
 
 
@@ -194,7 +194,7 @@ def test_output_folder_must_exist(results_folders, tmp_path):
 
 
 def test_failure_leaves_nothing_half_written(results_folders, tmp_path, monkeypatch):
-    import dronesim.html_report as hr
+    import dronesim.outputs.html as hr
 
     def boom(_):
         raise RuntimeError("disk full")
@@ -207,7 +207,7 @@ def test_failure_leaves_nothing_half_written(results_folders, tmp_path, monkeypa
 
 def test_failure_while_writing_removes_the_temporary_file(results_folders, tmp_path,
                                                           monkeypatch):
-    import dronesim.outputs as outputs
+    import dronesim.experiment.store as outputs
 
     def boom(*_a):
         raise OSError("rename failed")
@@ -236,7 +236,7 @@ def _data_block(text: str) -> str:
     "<!--<script>", "</script><script>alert(1)</script>", "a & b > c", "]]>", "-->",
     "line\u2028sep\u2029para", "plain"])
 def test_script_json_escapes_what_could_end_or_comment_out_the_element(value):
-    from dronesim.html_report import script_json
+    from dronesim.outputs.html import script_json
 
     text = script_json({"name": value, value: [value, 1.5, None]})
     for ch in "<>&\u2028\u2029":

@@ -1,8 +1,8 @@
-"""The simulator against Larson's hypercube model (dronesim.queueing.hypercube).
+"""The simulator against Larson's hypercube model (dronesim.theory.queueing.hypercube).
 
 Three docks of one drone each, zero flight time, exponential time on scene and nearest-idle
 dispatch make dronesim a hypercube queueing system with distinguishable servers
-(dronesim.verification.hypercube_scenario). Each drone's workload and share of dispatches, the
+(dronesim.theory.verification.hypercube_scenario). Each drone's workload and share of dispatches, the
 share of calls that wait (or are lost) and the mean flight distance must match the exact model
 within the replication intervals. With nine figures judged at once, each interval is a
 Bonferroni interval (family-wise 95%), so a correct model fails this test with probability at
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from dronesim import run_scenario
-from dronesim.verification import hypercube_check, hypercube_scenario
+from dronesim.theory.verification import hypercube_check, hypercube_scenario
 
 # Central London, Stratford and Ealing (EPSG:27700): Charing Cross lies between the other two,
 # so four of the six preference orders occur and the three districts differ in size.

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import MET_BASELINE, SCENARIOS, run_cli, tiny_scenario_dict
-from dronesim import identity
-from dronesim.scenario import Scenario, scenario_from_dict
+from dronesim.experiment import identity
+from dronesim.inputs.scenario import Scenario, scenario_from_dict
 
 ARGS = ["--weeks", "0.05", "--workers", "1", "--quiet", "--no-plots"]
 
@@ -152,7 +152,7 @@ def test_tasks_of_an_earlier_task_format_are_refused(tmp_path, capsys):
     assert run_cli([*run, "--out", out], capsys)[0] == 0
     # What dronesim 0.1.0 wrote (task format 2, no identity): rewritten and re-recorded here
     # as if dronesim had written it, since only dronesim's own files count.
-    from dronesim.outputs import file_digest
+    from dronesim.experiment.store import file_digest
 
     task = next((out / "tasks").glob("*.json"))
     body = json.loads(task.read_text())
@@ -195,7 +195,7 @@ def test_same_inputs_are_reused_and_the_console_says_so(tmp_path, capsys, kind):
 
 
 def test_interrupted_run_resumes_and_says_what_it_reused(tmp_path, capsys, monkeypatch):
-    import dronesim.experiment as ex
+    import dronesim.experiment.runner as ex
 
     real = ex.execute_task
     calls = []
@@ -330,7 +330,7 @@ def test_identity_covers_code_data_plugins_not_replications(tmp_path, monkeypatc
     # A copy of the data folder with one file changed.
     import shutil
 
-    from dronesim.geography import default_data_dir
+    from dronesim.inputs.geography import default_data_dir
 
     data = tmp_path / "data"
     shutil.copytree(default_data_dir(), data)

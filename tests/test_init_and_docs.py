@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import dronesim
-from dronesim.catalogue import scenario_keys_markdown
-from dronesim.experiment import prepare_checked
-from dronesim.scenario import scenario_to_dict
+from dronesim.cli.catalogue import scenario_keys_markdown
+from dronesim.experiment.runner import prepare_checked
+from dronesim.inputs.scenario import scenario_to_dict
 
 REPO = Path(__file__).resolve().parents[1]
 DRONESIM = Path(sys.executable).with_name("dronesim")
@@ -79,7 +79,7 @@ def test_scenario_keys_page_lists_every_key_of_every_section() -> None:
     import dataclasses
     import typing
 
-    from dronesim.scenario import Scenario
+    from dronesim.inputs.scenario import Scenario
 
     page = scenario_keys_markdown()
     seen = 0

@@ -13,12 +13,12 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from conftest import INSIDE, MET_BASELINE
-from dronesim.demand import generate_incidents
-from dronesim.fleet import battery_needed_s, flight_time_s
-from dronesim.model import prepare, run_replication
-from dronesim.records import DRONE_OUTCOMES, MISSION_COLUMNS
-from dronesim.scenario import load_scenario, scenario_from_dict
-from dronesim.streams import Streams
+from dronesim.inputs.demand import generate_incidents
+from dronesim.engine.fleet import battery_needed_s, flight_time_s
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.engine.records import DRONE_OUTCOMES, MISSION_COLUMNS
+from dronesim.inputs.scenario import load_scenario, scenario_from_dict
+from dronesim.inputs.streams import Streams
 
 EPS = 1e-6
 DRONE_CHAIN = ("t_call", "t_drone_decision", "t_drone_assigned", "t_pilot", "t_launch",

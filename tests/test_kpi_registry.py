@@ -1,5 +1,5 @@
-"""One registry of KPIs (dronesim/kpis.py), and the cost, value and equity figures derived from
-a replication's KPIs (dronesim/operations.py), by hand."""
+"""One registry of KPIs (dronesim/kpis/registry.py), and the cost, value and equity figures derived from
+a replication's KPIs (dronesim/experiment/derived.py), by hand."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 
 from conftest import tiny_scenario_dict
-from dronesim import kpis as registry
-from dronesim import metrics, tables
-from dronesim.compare import METRICS as COMPARE_METRICS
-from dronesim.costs import YEAR_S
-from dronesim.demand import WEEK_S
-from dronesim.experiment import run_scenario
-from dronesim.model import prepare
-from dronesim.operations import borough_population, derived_kpis, equity_summary
-from dronesim.scenario import scenario_from_dict
+from dronesim.kpis import registry
+from dronesim.kpis import statistics as metrics
+from dronesim.outputs import tables
+from dronesim.experiment.compare import METRICS as COMPARE_METRICS
+from dronesim.kpis.costs import YEAR_S
+from dronesim.inputs.demand import WEEK_S
+from dronesim.experiment.runner import run_scenario
+from dronesim.engine.replication import prepare
+from dronesim.experiment.derived import borough_population, derived_kpis, equity_summary
+from dronesim.inputs.scenario import scenario_from_dict
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +211,7 @@ def test_run_summary_carries_costs_and_equity(tiny_run):
 
 
 def test_marginal_cost_per_minute_saved_by_hand():
-    from dronesim.sweep import _marginal_costs
+    from dronesim.experiment.sweep import _marginal_costs
 
     steps = [{"cost_per_year_gbp": {"mean": 100_000.0}, "minutes_saved_per_week": {"mean": 100.0}},
              {"cost_per_year_gbp": {"mean": 400_000.0}, "minutes_saved_per_week": {"mean": 400.0}},

@@ -19,9 +19,9 @@ import pytest
 from scipy import stats
 
 from conftest import MET_BASELINE
-from dronesim import metrics
-from dronesim.model import prepare, run_replication
-from dronesim.scenario import load_scenario
+from dronesim.kpis import statistics as metrics
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.scenario import load_scenario
 
 REPS = 4
 PER_DOCK = (1, 3, 9)

@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 import shapely
 
-from dronesim.ground import GroundForce, basic_command_units
-from dronesim.model import Kernel, prepare, run_replication
-from dronesim.records import Records
-from dronesim.scenario import scenario_from_dict
-from dronesim.streams import Streams
+from dronesim.engine.ground import GroundForce, basic_command_units
+from dronesim.engine.kernel import Kernel
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.engine.records import Records
+from dronesim.inputs.scenario import scenario_from_dict
+from dronesim.inputs.streams import Streams
 
 ON_SCENE = 5000.0
 SPEED = 10.0

@@ -1,4 +1,4 @@
-"""Operations in the engine (dronesim/availability.py): weather and night grounding, night
+"""Operations in the engine (dronesim/engine/availability.py): weather and night grounding, night
 rules, faults, maintenance, rosters and dock hours, by hand on replayed traces, and the fault
 rate against flight hours over replications."""
 
@@ -13,11 +13,11 @@ import pytest
 from scipy import stats
 
 from conftest import INSIDE
-from dronesim import availability
-from dronesim.daylight import sun_times
-from dronesim.model import prepare, run_replication
-from dronesim.scenario import scenario_from_dict
-from dronesim.weather import REASONS, Flyability
+from dronesim.engine import availability
+from dronesim.inputs.daylight import sun_times
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.scenario import scenario_from_dict
+from dronesim.inputs.weather import REASONS, Flyability
 
 ISL = INSIDE["islington"]
 SPEED, CLIMB, DESCENT, OVERHEAD, DECISION = 20.0, 10.0, 10.0, 20.0, 10.0
@@ -289,7 +289,8 @@ def test_dock_faults_take_the_dock_out():
 
 
 def test_duty_off_costs_nothing(tmp_path):
-    from dronesim.model import _operations, Kernel  # noqa: F401
+    from dronesim.engine.replication import _operations
+    from dronesim.engine.kernel import Kernel  # noqa: F401
 
     prep = prepare(scenario_from_dict(_busy_scenario()))
     res = run_replication(prep, 0)
@@ -464,7 +465,7 @@ def test_policies_see_the_airframe_type(tmp_path):
 
 
 def test_mixed_fleet_costs_by_type(tmp_path):
-    from dronesim.operations import airframe_prices
+    from dronesim.experiment.derived import airframe_prices
 
     prep = prepare(scenario_from_dict(_mixed(tmp_path, [(0.0, ISL[0] + 100.0, ISL[1])])))
     assert airframe_prices(prep) == [prep.scenario.costs.airframe_cost_gbp, 40000.0]
@@ -479,9 +480,9 @@ from hypothesis import strategies as st  # noqa: E402
 
 from test_invariants import check_invariants  # noqa: E402
 
-from dronesim.availability import Grounding  # noqa: E402
-from dronesim.ground import basic_command_units  # noqa: E402
-from dronesim.streams import Streams  # noqa: E402
+from dronesim.engine.availability import Grounding  # noqa: E402
+from dronesim.engine.ground import basic_command_units  # noqa: E402
+from dronesim.inputs.streams import Streams  # noqa: E402
 
 
 @st.composite

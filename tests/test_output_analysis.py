@@ -1,4 +1,4 @@
-"""dronesim.output_analysis against hand-computed values (Law & Kelton 2000; White 1997)."""
+"""dronesim.theory.output_analysis against hand-computed values (Law & Kelton 2000; White 1997)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dronesim.output_analysis import (binned_means, cycle_difference, half_width, mser,
+from dronesim.theory.output_analysis import (binned_means, cycle_difference, half_width, mser,
                                       replications_needed, sequential_stop,
                                       welch_moving_average)
 

@@ -5,7 +5,7 @@
   link) or a name dronesim never writes, with the right size and SHA-256, is refused in one line
   before anything runs, and nothing anywhere is deleted or changed.
 * The commit protocol survives ``kill -9`` at every step (``DRONESIM_FAULT``, a test hook in
-  :mod:`dronesim.outputs`): the same command run again exits 0 and leaves the same files as a
+  :mod:`dronesim.experiment.store`): the same command run again exits 0 and leaves the same files as a
   run that was never interrupted.
 * dronesim never writes into its own folders (the package, the checkout's data/, scenarios/, ...),
   ``--overwrite`` or not.
@@ -28,7 +28,7 @@ import pytest
 
 from conftest import MET_BASELINE, REPO, SCENARIOS, run_cli
 from dronesim.errors import InputError
-from dronesim.outputs import (FAULT_STEPS, STATE_DIR, check_output_file, check_output_path,
+from dronesim.experiment.store import (FAULT_STEPS, STATE_DIR, check_output_file, check_output_path,
                               record_problem)
 
 DRONESIM = Path(sys.executable).with_name("dronesim")
@@ -178,7 +178,7 @@ def test_symbolic_links_in_the_state_folder_are_refused(tmp_path, capsys, link):
 
 def test_forged_manifest_refused_by_report_too(tmp_path, results_folders):
     """``dronesim report`` into a copied results folder whose manifest was doctored."""
-    from dronesim.html_report import write_html_report
+    from dronesim.outputs.html import write_html_report
 
     victim = tmp_path / "notes.txt"
     victim.write_text("the victim's notes")
@@ -194,7 +194,7 @@ def test_forged_manifest_refused_by_report_too(tmp_path, results_folders):
 
 
 def test_report_only_at_the_top_of_a_results_folder(tmp_path, results_folders):
-    from dronesim.html_report import write_html_report
+    from dronesim.outputs.html import write_html_report
 
     out = tmp_path / "copy"
     shutil.copytree(results_folders["run1"], out)

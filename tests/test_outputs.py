@@ -18,7 +18,7 @@ import pytest
 
 from conftest import MET_BASELINE, run_cli
 from dronesim.errors import InputError
-from dronesim.outputs import STATE_DIR, OutputFolder, check_output_path
+from dronesim.experiment.store import STATE_DIR, OutputFolder, check_output_path
 
 ARGS = ["--weeks", "0.05", "--workers", "1", "--quiet", "--no-plots"]
 
@@ -79,7 +79,7 @@ def test_file_changed_by_the_user_is_no_longer_dronesims(tmp_path, capsys):
 
 
 def test_interrupted_run_keeps_finished_tasks_and_resumes(tmp_path, capsys, monkeypatch):
-    import dronesim.experiment as ex
+    import dronesim.experiment.runner as ex
 
     out = tmp_path / "run"
     real = ex.execute_task
@@ -109,7 +109,7 @@ def test_interrupted_run_keeps_finished_tasks_and_resumes(tmp_path, capsys, monk
 
 
 def test_failed_run_in_new_folder_leaves_nothing(tmp_path, capsys, monkeypatch):
-    import dronesim.experiment as ex
+    import dronesim.experiment.runner as ex
 
     def boom(payload):
         raise KeyboardInterrupt

@@ -1,6 +1,6 @@
 """Figures and tables that read right (issue 10, item 5), each checked where a test can tell.
 
-* The map shades what dronesim.coverage computes as reachable within the target time (1.4 km on
+* The map shades what dronesim.siting.coverage computes as reachable within the target time (1.4 km on
   the Met baseline) and outlines the flight range (2 km) separately, each named in the legend.
 * Dock labels never overlap, however close the docks stand.
 * The borough chart lists every borough; one without incidents is marked, not dropped.
@@ -29,10 +29,11 @@ import pytest  # noqa: E402
 import shapely  # noqa: E402
 
 from conftest import MET_BASELINE, SCENARIOS  # noqa: E402
-from dronesim import metrics, plotting, tables  # noqa: E402
-from dronesim.coverage import reach_radius_m  # noqa: E402
-from dronesim.results import scenario_geometry  # noqa: E402
-from dronesim.scenario import load_scenario  # noqa: E402
+from dronesim.kpis import statistics as metrics
+from dronesim.outputs import plots as plotting, tables  # noqa: E402
+from dronesim.siting.sites import reach_radius_m  # noqa: E402
+from dronesim.outputs.results import scenario_geometry  # noqa: E402
+from dronesim.inputs.scenario import load_scenario  # noqa: E402
 
 MMSS = re.compile(r"^[+\-\u2212]?\d+:\d\d$")
 
@@ -358,8 +359,8 @@ def test_suited_within_share_by_hand():
 
 
 def test_run_and_sweep_report_the_same_suited_share():
-    from dronesim.experiment import run_scenario
-    from dronesim.sweep import plan_growth, run_sweep
+    from dronesim.experiment.runner import run_scenario
+    from dronesim.experiment.sweep import plan_growth, run_sweep
 
     scn = load_scenario(SCENARIOS / "met_growth.toml",
                         {"simulation": {"weeks": 0.05, "replications": 1}})
@@ -426,7 +427,7 @@ def test_run_response_cdf_plots_every_replication(tmp_path, monkeypatch):
     """plots/response_cdf.png pools the incidents of every replication, and its title says so
     (it once drew only the first replication under a title naming all of them)."""
     from dronesim.cli import main
-    from dronesim.results import open_results
+    from dronesim.outputs.results import open_results
 
     drawn = []
     real = plotting.response_distributions
@@ -453,7 +454,7 @@ def test_run_response_cdf_plots_every_replication(tmp_path, monkeypatch):
 
 @pytest.mark.filterwarnings("ignore:Attempting to set identical")  # no borough rows
 def test_response_cdf_title_says_when_fewer_replications_are_drawn(met_geometry):
-    from dronesim import figures
+    from dronesim.outputs import figures
 
     scn, geom = met_geometry
     inc = pd.DataFrame({"replication": [0, 0, 1], "drone_outcome": ["on_scene"] * 3,

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from dronesim.demand import WEEK_S
-from dronesim.model import prepare, run_replication
-from dronesim.scenario import scenario_from_dict
+from dronesim.inputs.demand import WEEK_S
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.scenario import scenario_from_dict
 
 MEAN_S = 600.0  # mean on-scene (service) time
 WEEKS = 1.5

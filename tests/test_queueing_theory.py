@@ -1,4 +1,4 @@
-"""dronesim.queueing against hand-computed and published values (no simulation here; the
+"""dronesim.theory.queueing against hand-computed and published values (no simulation here; the
 simulation is checked against these functions in tests/test_queueing.py and the notebook
 07_queueing_checks.ipynb)."""
 
@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from dronesim.queueing import erlang_b, erlang_c, hypercube, mmc, preference_atoms
+from dronesim.theory.queueing import erlang_b, erlang_c, hypercube, mmc, preference_atoms
 
 
 def _erlang_b_direct(c: int, a: float) -> float:

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from conftest import MET_BASELINE
-from dronesim.experiment import run_scenario
-from dronesim.model import prepare, run_replication
-from dronesim.scenario import load_scenario
+from dronesim.experiment.runner import run_scenario
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.scenario import load_scenario
 
 ARGS = ["--replications", "2", "--weeks", "0.2", "--quiet", "--no-plots"]
 

@@ -163,7 +163,7 @@ def test_the_limit_changes_no_result(tmp_path, tiny_scenario, monkeypatch, polic
     policy's decide is wrapped (one wrap per replication)."""
     import dronesim.dispatch.watchdog as watchdog
     from dronesim.dispatch.watchdog import decision_time_limit
-    from dronesim.model import prepare, run_replication
+    from dronesim.engine.replication import prepare, run_replication
 
     sys.path.insert(0, str(tmp_path))
     try:

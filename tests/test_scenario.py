@@ -12,8 +12,8 @@ import pytest
 
 from conftest import MET_BASELINE, SCENARIOS, extends_baseline, tiny_scenario_dict, write_toml
 from dronesim.errors import InputError
-from dronesim.model import prepare
-from dronesim.scenario import (DroneSpec, Scenario, dump_scenario_toml, load_scenario,
+from dronesim.engine.replication import prepare
+from dronesim.inputs.scenario import (DroneSpec, Scenario, dump_scenario_toml, load_scenario,
                                scenario_from_dict, scenario_to_dict)
 
 ALL_SCENARIOS = sorted(SCENARIOS.glob("*.toml"))

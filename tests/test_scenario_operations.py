@@ -10,7 +10,7 @@ import pytest
 
 from conftest import MET_BASELINE, extends_baseline, tiny_scenario_dict, write_toml
 from dronesim.errors import InputError
-from dronesim.scenario import (AirframeSpec, CostSpec, FaultSpec, NightSpec, RosterSpec,
+from dronesim.inputs.scenario import (AirframeSpec, CostSpec, FaultSpec, NightSpec, RosterSpec,
                                ValueSpec, WeatherSpec, dump_scenario_toml, load_scenario,
                                scenario_from_dict, scenario_to_dict)
 
@@ -126,7 +126,7 @@ def test_met_baseline_child_with_weather_and_night(tmp_path: Path):
 
 
 def test_relief_section_loads_and_its_policy_is_checked():
-    from dronesim.model import prepare
+    from dronesim.engine.replication import prepare
 
     scn = scenario_from_dict(tiny_scenario_dict(relief={"enabled": True, "lead_s": 120.0}))
     assert scn.relief.enabled and scn.relief.lead_s == 120.0

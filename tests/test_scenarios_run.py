@@ -8,9 +8,9 @@ import math
 import pytest
 
 from conftest import SCENARIOS
-from dronesim.experiment import run_scenario
-from dronesim.model import prepare
-from dronesim.scenario import load_scenario
+from dronesim.experiment.runner import run_scenario
+from dronesim.engine.replication import prepare
+from dronesim.inputs.scenario import load_scenario
 
 FILES = sorted(SCENARIOS.glob("*.toml"))
 

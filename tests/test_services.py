@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 
 from conftest import INSIDE, MET_BASELINE, REPO, SCENARIOS, tiny_scenario_dict
-from dronesim.calibration import fire_replay_check, fit_road_travel_nearest
+from dronesim.experiment.calibration import fire_replay_check, fit_road_travel_nearest
 from dronesim.errors import InputError
-from dronesim.geography import lonlat_to_bng
-from dronesim.model import prepare, run_replication
-from dronesim.scenario import DemandSpec, load_scenario, scenario_from_dict
-from dronesim.sources import (LFB_CELL_M, TRACE_TOLERANCE_M, fire_stations, lfb_sample,
-                              read_trace, sample_lfb_points)
-from dronesim.streams import stream
+from dronesim.inputs.geography import lonlat_to_bng
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.scenario import DemandSpec, load_scenario, scenario_from_dict
+from dronesim.inputs.sources import LFB_CELL_M, TRACE_TOLERANCE_M, fire_stations, read_trace, sample_lfb_points
+from dronesim.inputs.geography import lfb_sample
+from dronesim.inputs.streams import stream
 
 THREE = SCENARIOS / "london_three_services.toml"
 REPLAY = SCENARIOS / "lfb_replay.toml"
@@ -400,7 +400,7 @@ def test_three_services_scenario_runs():
 
 
 def test_lfb_fire_profile(london):
-    from dronesim.demand import hour_of_week_rates
+    from dronesim.inputs.demand import hour_of_week_rates
 
     scn = scenario_from_dict({"services": {"fire": {"incidents_per_week": 168.0,
                                                     "time_profile": "lfb_fire"}}})

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dronesim
-from dronesim.infrastructure import drone_owners, rank, service_ranks
-from dronesim.metrics import ci95, in_window
-from dronesim.model import prepare, run_replication
+from dronesim.engine.infrastructure import drone_owners, rank, service_ranks
+from dronesim.kpis.statistics import ci95, in_window
+from dronesim.engine.replication import prepare, run_replication
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCK = {"x": 530000.0, "y": 181000.0}

@@ -1,4 +1,4 @@
-"""Tests of dronesim.siting: site files, candidate sets, generators, demand points and the
+"""Tests of dronesim.siting.solvers: site files, candidate sets, generators, demand points and the
 location models (MILP via scipy/HiGHS), on hand-checkable toy instances, brute force on small
 random instances, and the London geometry check of ../shared/design/MODEL.md."""
 
@@ -15,8 +15,8 @@ import shapely
 from scipy.spatial import cKDTree
 
 from dronesim.errors import InputError
-from dronesim.geography import load_london, lonlat_to_bng
-from dronesim.siting import (
+from dronesim.inputs.geography import load_london, lonlat_to_bng
+from dronesim.siting.solvers import (
     InfeasibleError,
     _snap_inside,
     aggregate_points,

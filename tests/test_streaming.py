@@ -3,7 +3,7 @@
 * The same seed gives the same incidents whatever the chunk size or process.
 * A replication's tables do not depend on the chunk size; records written to Parquet equal the
   tables kept in memory.
-* The aggregates over chunks equal :func:`dronesim.metrics.replication_kpis` of the whole table
+* The aggregates over chunks equal :func:`dronesim.kpis.statistics.replication_kpis` of the whole table
   (counts and shares exactly, means to rounding, quantiles within the histogram's bin width).
 * Memory holds a few chunks, not the run.
 """
@@ -20,14 +20,15 @@ import pandas as pd
 import pytest
 
 from conftest import MET_BASELINE, SCENARIOS
-from dronesim import aggregates, metrics, records
-from dronesim.aggregates import LogLinearBins
-from dronesim.demand import WEEK_S, demand_chunks, generate_incidents
+from dronesim.engine import aggregates, records
+from dronesim.kpis import statistics as metrics
+from dronesim.engine.aggregates import LogLinearBins
+from dronesim.inputs.demand import WEEK_S, demand_chunks, generate_incidents
 from dronesim.errors import InputError
-from dronesim.model import prepare, run_replication
-from dronesim.scenario import load_scenario
-from dronesim.sinks import NullSink, ParquetSink
-from dronesim.streams import Streams
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.scenario import load_scenario
+from dronesim.engine.sinks import NullSink, ParquetSink
+from dronesim.inputs.streams import Streams
 
 DAY = 86_400.0
 COLS = ("t_call", "x", "y", "borough", "service", "priority", "suited", "handling_s",
@@ -72,7 +73,7 @@ def test_same_incidents_whatever_the_chunk_size(three, chunk_s):
 
 def _draw(args):
     scn_dict, source, rep = args
-    from dronesim.scenario import scenario_from_dict
+    from dronesim.inputs.scenario import scenario_from_dict
 
     scn = scenario_from_dict(scn_dict, source=source)
     prep = prepare(scn)
@@ -80,7 +81,7 @@ def _draw(args):
 
 
 def test_same_incidents_in_another_process(three):
-    from dronesim.scenario import scenario_to_dict
+    from dronesim.inputs.scenario import scenario_to_dict
 
     with ProcessPoolExecutor(max_workers=1) as pool:
         other = pool.submit(_draw, (scenario_to_dict(three.scenario), three.scenario.source,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import tiny_scenario_dict
-from dronesim.demand import WEEK_S, generate_incidents
-from dronesim.scenario import scenario_from_dict
-from dronesim.streams import Streams, stream
+from dronesim.inputs.demand import WEEK_S, generate_incidents
+from dronesim.inputs.scenario import scenario_from_dict
+from dronesim.inputs.streams import Streams, stream
 
 INCIDENT_COLUMNS = ("t_call", "x", "y", "borough", "priority", "suited", "handling_s",
                     "travel_factor", "ground_on_scene_s", "drone_loiter_s")
@@ -59,7 +59,7 @@ def test_draw_order_between_streams_does_not_matter():
 
 def test_stable_across_processes():
     # crc32 of the name, not hash(): a fresh interpreter (new hash seed) gives the same numbers.
-    code = ("from dronesim.streams import stream; "
+    code = ("from dronesim.inputs.streams import stream; "
             "print(repr(stream(5, 1, 'police.arrivals').random()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={"PYTHONHASHSEED": "12345", "PATH": ""})

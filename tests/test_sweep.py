@@ -20,20 +20,20 @@ import pytest
 import shapely
 
 from conftest import MET_BASELINE, REPO, SCENARIOS, extends_baseline, run_cli
-from dronesim import siting
-from dronesim.airspace import zones_for
+from dronesim.siting import solvers as siting
+from dronesim.inputs.airspace import zones_for
 from dronesim.errors import InputError
-from dronesim.geography import load_london, lonlat_to_bng
-from dronesim.model import prepare, run_replication
-from dronesim.scenario import (
+from dronesim.inputs.geography import load_london, lonlat_to_bng
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.scenario import (
     DockSite,
     Scenario,
     load_scenario,
     scenario_from_dict,
     scenario_to_dict,
 )
-from dronesim.sites import RIVER_TOLERANCE_M, candidate_pool, sited_docks
-from dronesim.sweep import parse_fleet, plan_growth, run_sweep
+from dronesim.siting.sites import RIVER_TOLERANCE_M, candidate_pool, sited_docks
+from dronesim.experiment.sweep import parse_fleet, plan_growth, run_sweep
 
 MET_GROWTH = SCENARIOS / "met_growth.toml"
 LISTED = ("Islington", "West End", "Hyde Park")  # met_baseline's [[docks]], in order
@@ -49,7 +49,7 @@ STEP_COLUMNS = {
     "p_drone_first", "time_saved_s", "drone_utilisation", "pilot_utilisation", "p_pilot_wait",
     "out_of_range_per_week", "declined_per_week", "queue_abandoned_per_week", "unstable",
     "area_share", "population_share", "boroughs_covered",
-    # issue 9: cover until handover, costs and equity (dronesim.operations), always present
+    # issue 9: cover until handover, costs and equity (dronesim.experiment.derived), always present
     "covered_until_handover", "cost_per_year_gbp", "cost_per_deployment_gbp",
     "cost_per_minute_saved_gbp", "minutes_saved_per_week", "flight_hours_per_week",
     "equity_worst_share", "equity_spread", "equity_gini", "population_share_missing_target",

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from dronesim.daylight import night_hours
-from dronesim.scenario import NightSpec, WeatherSpec
-from dronesim.streams import Streams
-from dronesim.weather import (REASONS, WeatherSeries, flyability, generate_weather,
+from dronesim.inputs.daylight import night_hours
+from dronesim.inputs.scenario import NightSpec, WeatherSpec
+from dronesim.inputs.streams import Streams
+from dronesim.inputs.weather import (REASONS, WeatherSeries, flyability, generate_weather,
                               flyable_hours_per_day, grounded_intervals, hour_months,
                               lag1_autocorr, replication_flyability, weibull_cdf)
 

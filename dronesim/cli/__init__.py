@@ -1,0 +1,605 @@
+"""The ``dronesim`` command line (thin: parsing, progress, error reporting).
+
+Exit status: 0 done; 1 the run failed (a task raised, a worker ran out of memory or file
+handles); 2 bad input, reported as one line ``dronesim: error: FILE: FIELD: PROBLEM`` before
+anything is written; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Output folders follow
+:mod:`dronesim.experiment.store`: nothing dronesim did not write is ever replaced or deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, input_file, one_line
+
+__all__ = ["main"]
+
+#: How a value overridden on the command line is named in an error.
+CLI_LABELS = {"simulation.seed": "--seed", "simulation.replications": "--replications",
+              "simulation.weeks": "--weeks", "demand.trace": "--trace",
+              "demand.trace_service": "--trace-service"}
+_CLI = "<command line>"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2, no usage dump
+        sys.stderr.write(f"dronesim: error: {_CLI}: {message}\n")
+        raise SystemExit(2)
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP: leave through every ``finally`` like Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise _Terminated(signum)
+
+
+class _Notes(logging.Handler):
+    """``dronesim: note: ...`` lines on stderr; held back until the input checks have passed
+    (:meth:`publish`), so a refused run prints its one error line and nothing else. (Not named
+    ``release``: that is the lock method :meth:`logging.Handler.handle` calls after each
+    record.)"""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.held: list[str] | None = []
+
+    def emit(self, record: logging.LogRecord) -> None:  # called with the handler's lock held
+        line = f"dronesim: note: {record.getMessage()}"
+        if self.held is not None:
+            self.held.append(line)
+        else:
+            sys.stderr.write(line + "\n")
+
+    def publish(self) -> None:
+        """Print the notes held back; later ones are printed as they come."""
+        self.acquire()
+        try:
+            held, self.held = self.held or [], None
+            for line in held:
+                sys.stderr.write(line + "\n")
+        finally:
+            self.release()
+
+    def drop(self) -> None:
+        """Forget the notes held back (a refused run prints only its error)."""
+        self.acquire()
+        try:
+            self.held = []
+        finally:
+            self.release()
+
+
+def _number(kind: type, low: float, inclusive: bool, high: float | None = None):
+    """An argparse type: a whole number or a number, at least (or above) ``low``."""
+    what = "a whole number" if kind is int else "a number"
+    bound = f">= {low:g}" if inclusive else f"> {low:g}"
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if v != v:  # nan
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        if not (v >= low if inclusive else v > low):
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        if high is not None and v > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high:g}, got {text}")
+        return v
+
+    return parse
+
+
+_positive_int = _number(int, 1, inclusive=True)
+_workers = _number(int, 1, inclusive=True, high=4096)
+_non_negative_int = _number(int, 0, inclusive=True)
+_positive_float = _number(float, 0, inclusive=False)
+_non_negative_float = _number(float, 0, inclusive=True)
+
+
+def _common(p: argparse.ArgumentParser, *, plots: bool = True) -> None:
+    p.add_argument("--seed", type=_non_negative_int, default=None)
+    p.add_argument("--replications", type=_positive_int, default=None)
+    p.add_argument("--weeks", type=_positive_float, default=None)
+    p.add_argument("--workers", type=_workers, default=None,
+                   help="processes (default: one per core; capped at the cores, tasks and "
+                        "memory of this machine)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the tasks on a Dask cluster: a scheduler address "
+                        "(tcp://host:8786), or 'local' for a LocalCluster here")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into an existing folder that holds other files, or results of "
+                        "other inputs or another dronesim, which the run then replaces (only "
+                        "dronesim's own files there are ever replaced; never into dronesim's "
+                        "own folders)")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import a Python module (name or .py file) that registers dispatch "
+                        "policies; repeatable")
+    p.add_argument("--policy-timeout", type=_non_negative_float, default=10.0,
+                   metavar="SECONDS",
+                   help="seconds a --plugin policy may take to decide one incident before the "
+                        "run stops with an error (default 10; 0: no limit, e.g. to debug a "
+                        "policy with breakpoint()); built-in policies are not timed")
+    if plots:
+        p.add_argument("--no-plots", action="store_true", help="skip plots/ (faster)")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html, a self-contained HTML report, into the folder")
+    p.add_argument("--geopackage", type=Path, default=None, metavar="FILE",
+                   help="also export the results as a GeoPackage for QGIS (EPSG:27700)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _version_text() -> str:
+    from .._version import __version__
+
+    return f"dronesim {__version__}"
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    """Write ``scenario.toml`` and ``sites.csv`` (the package's starter templates) into a new or
+    empty folder; never into a folder that holds anything."""
+    from importlib import resources
+
+    folder = Path(args.folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InputError(_CLI, "init", f"{folder} exists and is not a folder")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise InputError(_CLI, "init", f"{folder} is not empty; name a new folder for the "
+                                       "starter files (nothing was written)")
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(_CLI, "init", f"{folder} cannot be created: {probe} is not a "
+                                       "writable folder")
+    templates = resources.files("dronesim") / "templates"
+    texts = {name: (templates / name).read_text(encoding="utf-8")
+             for name in ("scenario.toml", "sites.csv")}
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for name, text in texts.items():
+            tmp = folder / f".{name}.tmp-{os.getpid()}"
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, folder / name)
+    except BaseException:
+        for name in texts:
+            (folder / f".{name}.tmp-{os.getpid()}").unlink(missing_ok=True)
+            (folder / name).unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    print(f"wrote {folder / 'scenario.toml'} and {folder / 'sites.csv'}; edit them, then:\n"
+          f"  dronesim validate {folder / 'scenario.toml'}\n"
+          f"  dronesim run {folder / 'scenario.toml'} --out {folder / 'results'}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="dronesim", description="Drone-fleet dispatch simulator for London's "
+                "blue-light services.")
+    p.add_argument("--version", action="version", version=_version_text())
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    ini = sub.add_parser("init", help="write a starter scenario and a sites CSV to edit")
+    ini.add_argument("folder", type=Path, help="a new (or empty) folder")
+    run = sub.add_parser("run", help="simulate a scenario and write its outputs")
+    run.add_argument("scenario", type=Path, help="scenario TOML file")
+    run.add_argument("--out", type=Path, default=None,
+                     help="output folder (default: results/<scenario name>)")
+    run.add_argument("--trace", type=Path, default=None,
+                     help="CSV of incidents replayed instead of the generators (time; x,y or "
+                          "lon,lat; service; optional priority, drone_suited)")
+    run.add_argument("--trace-service", default=None,
+                     help="service of every trace row when the CSV has no service column")
+    _common(run)
+    sw = sub.add_parser("sweep", help="fleet-growth pathway with common random numbers")
+    sw.add_argument("scenario", type=Path)
+    sw.add_argument("--fleet", required=True,
+                    help="fleet sizes: A:B (evenly spaced), A:B:STEP, or a list 9,30,60")
+    sw.add_argument("--steps", type=_positive_int, default=8, help="steps for A:B (default 8)")
+    sw.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: results/<scenario name>_sweep)")
+    _common(sw)
+    cmp_ = sub.add_parser("compare", help="compare scenarios against the first, paired on "
+                          "common random numbers")
+    cmp_.add_argument("scenarios", type=Path, nargs="+",
+                      help="two or more scenario TOML files; the first is the reference")
+    cmp_.add_argument("--out", type=Path, default=None,
+                      help="output folder (default: results/compare_<A>_vs_<B>...)")
+    _common(cmp_)
+    val = sub.add_parser("validate", help="check a scenario file without running it")
+    val.add_argument("scenario", type=Path)
+    val.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    rep = sub.add_parser("report", help="write a self-contained HTML report of a results folder")
+    rep.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
+    rep.add_argument("--out", type=Path, default=None,
+                     help="the HTML file (default: RESULTS/report.html)")
+    exp = sub.add_parser("export", help="export a results folder as a GeoPackage for QGIS")
+    exp.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
+    exp.add_argument("--geopackage", type=Path, required=True, metavar="FILE")
+    exp.add_argument("--grid", type=_positive_float, default=100.0, metavar="METRES",
+                     help="incidents are snapped to the centres of a grid this fine, so real "
+                          "incident data is not republished at full precision (default 100)")
+    exp.add_argument("--all-replications", action="store_true",
+                     help="incidents of every replication (default: the first)")
+    pol = sub.add_parser("policies", help="list the dispatch policies")
+    pol.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    sub.add_parser("siting-methods", help="list the dock siting methods")
+    return p
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    sim: dict[str, Any] = {}
+    if getattr(args, "seed", None) is not None:
+        sim["seed"] = args.seed
+    if getattr(args, "replications", None) is not None:
+        sim["replications"] = args.replications
+    if getattr(args, "weeks", None) is not None:
+        sim["weeks"] = args.weeks
+    out: dict[str, Any] = {"simulation": sim} if sim else {}
+    demand: dict[str, Any] = {}
+    if getattr(args, "trace", None) is not None:
+        input_file(args.trace, "trace file", source=_CLI, field="--trace")
+        demand["trace"] = str(args.trace.resolve())
+    if getattr(args, "trace_service", None) is not None:
+        demand["trace_service"] = args.trace_service
+    if demand:
+        out["demand"] = demand
+    return out
+
+
+def _load(path: Path, args: argparse.Namespace):
+    from ..inputs.scenario import load_scenario
+
+    scn = load_scenario(path, _overrides(args), overrides_origin=_CLI,
+                        override_labels=CLI_LABELS)
+    if getattr(args, "trace_service", None) is not None and not scn.demand.trace:
+        raise InputError(_CLI, "--trace-service",
+                         "needs --trace (or a demand.trace in the scenario)")
+    return scn
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool, what: str):
+    """Yield a ``progress(done, total)`` callback (None if quiet) drawing a bar on stderr with
+    the tasks done and the time left; it appears once the run has started and is closed however
+    the block ends."""
+    if quiet:
+        yield None
+        return
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=done, desc=what, unit="task", file=sys.stderr,
+                       leave=True, dynamic_ncols=True)
+        else:
+            bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _folder(given: Path | None, default: str, entries: tuple[str, ...],
+            args: argparse.Namespace):
+    """The checked (not yet created) output folder: ``--out`` or ``results/<default>``."""
+    from ..experiment.store import OutputFolder
+
+    out = given if given is not None else Path("results") / default
+    return OutputFolder(out, overwrite=args.overwrite, entries=entries)
+
+
+def _plugins(args: argparse.Namespace) -> list[str]:
+    from ..experiment.workers import load_plugins
+
+    specs = [str(Path(s).resolve()) if s.endswith(".py") else s for s in args.plugin]
+    load_plugins(specs)
+    return specs
+
+
+def _workers_for(args: argparse.Namespace, tasks: int) -> int:
+    from ..limits import usable_cores
+
+    if args.scheduler:
+        return args.workers or usable_cores()
+    return min(args.workers or usable_cores(), usable_cores(), max(1, tasks))
+
+
+def _check_memory(scns, args, tasks: int, preps=()) -> None:
+    from ..limits import check_memory
+    from ..inputs.scenario import blame
+
+    rows = [len(p.trace) if p.trace is not None else None for p in preps] or None
+    try:
+        check_memory(scns, workers=_workers_for(args, tasks), trace_rows=rows)
+    except InputError as exc:
+        scn = next(s for s in scns if s.source == exc.file)
+        raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
+
+
+def _finish(folder, results, what: str) -> int:
+    """One line per failed task and status 1, or 0."""
+    failed = [r for r in results if r is not None and not r.ok]
+    for r in failed[:5]:
+        sys.stderr.write(f"dronesim: error: task {r.task.key} failed: {r.error}\n")
+    if failed:
+        sys.stderr.write(f"dronesim: error: {len(failed)} of {len(results)} {what} failed "
+                         f"(details in {folder.path}/tasks/); the rest are written. Run the "
+                         "same command again to retry only the failed ones\n")
+        return 1
+    return 0
+
+
+def _extra_outputs(args: argparse.Namespace, folder) -> None:
+    """Check ``--geopackage`` before the run (nothing runs to be refused at the end)."""
+    from ..outputs.geopackage import is_our_geopackage
+    from ..experiment.store import check_output_file
+
+    gpkg = getattr(args, "geopackage", None)
+    if gpkg is not None:
+        inside = Path(gpkg).expanduser().resolve().is_relative_to(folder.path.resolve())
+        if not inside:
+            check_output_file(gpkg, is_our_geopackage, "GeoPackage", field="--geopackage")
+
+
+def _write_extras(args: argparse.Namespace, out: Path) -> list[str]:
+    """``--report`` and ``--geopackage`` after the outputs are complete; what was written."""
+    written = []
+    if getattr(args, "report", False):
+        from ..outputs.html import write_html_report
+
+        written.append(str(write_html_report(out)))
+    if getattr(args, "geopackage", None) is not None:
+        from ..outputs.geopackage import export_geopackage
+
+        written.append(str(export_geopackage(out, args.geopackage)))
+    return written
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ..outputs.html import write_html_report
+
+    print(f"report: {write_html_report(args.results, args.out)}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ..outputs.geopackage import export_geopackage
+
+    path = export_geopackage(args.results, args.geopackage, grid_m=args.grid,
+                             all_replications=args.all_replications)
+    print(f"GeoPackage: {path} (EPSG:27700; incidents snapped to a {args.grid:g} m grid)")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace, notes: _Notes) -> int:
+    from ..experiment.runner import prepare_checked
+
+    _plugins(args)
+    scn = _load(args.scenario, args)
+    prep = prepare_checked(scn, labels=CLI_LABELS)
+    s = prep.scenario
+    notes.publish()
+    print(f"{args.scenario}: ok ({s.name}: {s.fleet_size} drones at {len(prep.docks)} docks, "
+          f"services {', '.join(s.services)}, policy {s.dispatch.policy})")
+    return 0
+
+
+def _execute(args: argparse.Namespace, notes: _Notes, folder, factors, reps: int, what: str,
+             plugins: list[str], write, records: bool = False):
+    """What run, sweep and compare share once their inputs are checked: the memory check, the
+    tasks in the output folder with a progress bar, ``write(results, t0)`` (the command's own
+    outputs, committed), then ``--report`` / ``--geopackage``. Returns (results, what write
+    returned, extra files written, t0)."""
+    from ..experiment.runner import check_stored_tasks, run_tasks
+
+    _check_memory([f.scenario for f in factors], args, reps * len(factors),
+                  [f.prepared for f in factors])
+    # A folder holding tasks of other inputs or other code: refused before anything is written.
+    check_stored_tasks(folder, factors, plugins=plugins)
+    t0 = time.perf_counter()
+    with folder, _progress(args.quiet, what) as update:
+        notes.publish()  # every input check has passed, the output folder is open and locked
+        results = run_tasks(factors, reps, workers=args.workers, scheduler=args.scheduler,
+                            plugins=plugins, folder=folder, records=records, progress=update,
+                            policy_timeout_s=args.policy_timeout)
+        written = write(results, t0)
+    extras = _write_extras(args, folder.path) if written is not None else []
+    return results, written, extras, t0
+
+
+def _outputs_line(folder, names: str, extras: list[str], t0: float) -> str:
+    return (f"outputs: {folder.path}/ ({names}){''.join(', ' + e for e in extras)}; "
+            f"{time.perf_counter() - t0:.1f} s")
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
+    from ..experiment.runner import Factor, prepare_checked, run_result
+    from ..experiment.store import RUN_ENTRIES
+    from ..outputs.report import format_table, write_run
+
+    plugins = _plugins(args)
+    scn = _load(args.scenario, args)
+    folder = _folder(args.out, scn.name, RUN_ENTRIES, args)
+    _extra_outputs(args, folder)
+    prep = prepare_checked(scn, labels=CLI_LABELS)
+    factor = Factor(prep.scenario.name, prep)
+
+    def write(results, t0):
+        result = run_result(factor, results, time.perf_counter() - t0, keep_tables=False)
+        write_run(result, folder, argv, plots=not args.no_plots)
+        return result
+
+    results, result, extras, t0 = _execute(args, notes, folder, [factor],
+                                           prep.scenario.simulation.replications,
+                                           "replications", plugins, write, records=True)
+    print(format_table(result.summary))
+    print(_outputs_line(folder, "summary.json, manifest.json, scenario.resolved.toml, "
+                                "incidents.parquet/, missions.parquet/, tasks/"
+                                + ("" if args.no_plots else ", plots/"), extras, t0))
+    return _finish(folder, results, "replications")
+
+
+def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
+    from ..experiment.store import SWEEP_ENTRIES
+    from ..outputs.report import format_sweep, write_sweep
+    from ..inputs.scenario import blame
+    from ..experiment.sweep import parse_fleet, sweep_factors, sweep_result
+
+    sizes = parse_fleet(args.fleet, args.steps)
+    plugins = _plugins(args)
+    scn = _load(args.scenario, args)
+    folder = _folder(args.out, f"{scn.name}_sweep", SWEEP_ENTRIES, args)
+    _extra_outputs(args, folder)
+    try:
+        requested, factors = sweep_factors(scn, sizes)
+    except InputError as exc:
+        raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
+    reps = scn.simulation.replications
+
+    def write(results, t0):
+        result = sweep_result(scn, requested, factors, results, reps)
+        write_sweep(result, scn, folder, argv, time.perf_counter() - t0, tasks=results,
+                    plots=not args.no_plots)
+        return result
+
+    results, result, extras, t0 = _execute(args, notes, folder, factors, reps, "tasks",
+                                           plugins, write)
+    print(format_sweep(result.summary))
+    print(_outputs_line(folder, "sweep.csv, boroughs.csv, sites.csv, summary.json, tasks/"
+                                + ("" if args.no_plots else ", plots/"), extras, t0))
+    return _finish(folder, results, "tasks")
+
+
+def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
+    from ..experiment.compare import _align, comparison_dir_name, comparison_result, scenario_labels
+    from ..experiment.runner import Factor, prepare_checked
+    from ..experiment.store import COMPARE_ENTRIES
+    from ..outputs.report import format_comparison, write_comparison
+
+    if len(args.scenarios) < 2:
+        raise InputError(_CLI, "scenarios",
+                         f"compare needs at least two scenario files, got {len(args.scenarios)}")
+    plugins = _plugins(args)
+    scns = [_load(p, args) for p in args.scenarios]
+    labels = scenario_labels(scns)
+    folder = _folder(args.out, comparison_dir_name(labels), COMPARE_ENTRIES, args)
+    _extra_outputs(args, folder)
+    aligned, n, cmp_notes = _align(scns, labels, None)
+    factors = [Factor(lab, prepare_checked(s, labels=CLI_LABELS))
+               for lab, s in zip(labels, aligned)]
+
+    def write(results, t0):
+        if any(not r.ok for r in results):  # pairs need every replication of every scenario
+            return None
+        result = comparison_result(factors, results, n, cmp_notes, time.perf_counter() - t0)
+        write_comparison(result, folder, argv, plots=not args.no_plots, tasks=results)
+        return result
+
+    results, result, extras, t0 = _execute(args, notes, folder, factors, n, "tasks", plugins,
+                                           write)
+    if result is None:
+        return _finish(folder, results, "tasks")
+    print(format_comparison(result.summary))
+    print(_outputs_line(folder, "differences.csv, values.csv, summary.json, manifest.json, "
+                                "scenarios/, tasks/" + ("" if args.no_plots else ", plots/"),
+                        extras, t0))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    notes = _Notes()
+    logger = logging.getLogger("dronesim")
+    logger.addHandler(notes)
+    logger.propagate = False
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        if args.command == "init":
+            return _cmd_init(args)
+        if args.command == "validate":
+            return _cmd_validate(args, notes)
+        if args.command == "report":
+            return _cmd_report(args)
+        if args.command == "export":
+            return _cmd_export(args)
+        if args.command in ("policies", "siting-methods"):
+            from .catalogue import policies_text, siting_methods_text
+
+            if args.command == "policies":
+                _plugins(args)
+            print(policies_text() if args.command == "policies" else siting_methods_text())
+            return 0
+        if args.command == "sweep":
+            return _cmd_sweep(args, argv, notes)
+        if args.command == "compare":
+            return _cmd_compare(args, argv, notes)
+        return _cmd_run(args, argv, notes)
+    except InputError as exc:
+        notes.drop()
+        sys.stderr.write(f"dronesim: error: {exc}\n")
+        return 2
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as Unix tools do
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        sys.stderr.write("dronesim: interrupted; finished tasks are kept in the output folder "
+                         "(run the same command again to finish)\n")
+        return 130
+    except _Terminated as exc:
+        sys.stderr.write(f"dronesim: stopped by signal {exc.signum}; finished tasks are kept "
+                         "in the output folder (run the same command again to finish)\n")
+        return 128 + exc.signum
+    except Exception as exc:  # noqa: BLE001 - the last line of defence, still one line
+        from ..experiment.executors import ResourceExhausted
+        from ..experiment.runner import TaskFailure
+
+        if isinstance(exc, ResourceExhausted | TaskFailure):
+            sys.stderr.write(f"dronesim: error: {str(exc).splitlines()[0]}\n")
+            return 1
+        if isinstance(exc, OSError):  # (writes name their file: errors.named_os_error)
+            name = getattr(exc, "filename", None)
+            where = f"{name}: " if name else ""
+            sys.stderr.write(f"dronesim: error: {one_line(f'{where}{exc.strerror or exc}')}\n")
+            return 1 if exc.errno not in (2, 13, 20, 21) else 2
+        if os.environ.get("DRONESIM_DEBUG"):
+            raise
+        sys.stderr.write(f"dronesim: internal error: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''} (please report it; "
+                         "DRONESIM_DEBUG=1 shows the traceback)\n")
+        return 1
+    finally:
+        notes.publish()  # what report, export or an interrupted run still held (none if refused)
+        logger.removeHandler(notes)
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,513 @@
+"""Running aggregates of one replication's records: its KPIs without holding its tables.
+
+Records first, metrics after: :class:`Aggregates` consumes the very record chunks that go to
+the sink (:mod:`dronesim.engine.sinks`), chunk by chunk, and keeps only counts, sums and fixed
+histograms, so its memory does not depend on the run length. :meth:`Aggregates.kpis` gives what
+:func:`dronesim.kpis.statistics.replication_kpis` gives from the whole tables (same keys, same
+definitions, same warm-up window), plus ``by_service``, ``per_borough``,
+``suited_within_target`` and ``demand_fingerprint`` (see :meth:`Aggregates.kpis`).
+
+Accuracy
+--------
+* Counts, shares and the unstable flag are exact. Means are sums over counts, accumulated chunk
+  by chunk: equal to the whole-table means up to floating-point rounding (relative 1e-12).
+* Medians and P90s come from a log-linear histogram (:class:`LogLinearBins`): bins 0.5 s wide
+  below 1,024 s and, above, 1,024 bins per doubling (each at most 1/1,024 = 0.098% of its lower
+  edge wide), up to 2**39 s; a value is placed uniformly within its bin and the quantile
+  interpolated between order statistics as :func:`numpy.quantile` does. The result is within
+  one bin width of ``numpy.quantile`` on the same values: within 0.5 s below 1,024 s, within
+  0.1% above.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..kpis.statistics import WITHIN_S
+from .records import DRONE_OUTCOMES, GROUNDED_REASONS, IncidentChunk, MissionChunk
+
+if TYPE_CHECKING:
+    from .prepared import Prepared
+
+__all__ = ["Aggregates", "LogLinearBins", "SERVICE_IDS"]
+
+#: Stable id of each service name in demand fingerprints (independent of scenario order).
+SERVICE_IDS = {"police": 0, "fire": 1, "ambulance": 2}
+
+_ON = DRONE_OUTCOMES.index("on_scene")
+#: Starting width of the histograms (Aggregates._widen): the 0.5 s bins up to 1,024 s and the
+#: next two doublings (to 4,096 s), where nearly every response time falls.
+HIST_WIDTH = 4_096
+_COUNTED = ("out_of_range", "declined", "queue_abandoned", "cancelled", "pending")
+
+
+class LogLinearBins:
+    """Fixed log-linear histogram bins for non-negative durations (see the module docstring).
+
+    ``unit_s`` wide bins below ``2**sub_bits x unit_s``; above, ``2**(sub_bits - 1)`` bins per
+    doubling. Values past the last bin are counted in it.
+    """
+
+    def __init__(self, unit_s: float = 0.5, sub_bits: int = 11, max_exp: int = 40) -> None:
+        self.unit_s = unit_s
+        self.sub = 1 << sub_bits  # linear bins
+        self.half = self.sub >> 1  # bins per doubling above
+        self.sub_bits = sub_bits
+        self.n = self.sub + (max_exp - sub_bits) * self.half
+
+    def index(self, v: np.ndarray) -> np.ndarray:
+        """Bin of each value (NaN-free, >= 0)."""
+        u = np.asarray(v, float) / self.unit_s
+        out = np.floor(u).astype(np.int64)
+        big = u >= self.sub
+        if big.any():
+            f, e = np.frexp(u[big])  # u = f * 2**e, f in [0.5, 1)
+            m = e - 1  # u in [2**m, 2**(m + 1))
+            r = np.floor((2.0 * f - 1.0) * self.half).astype(np.int64)
+            out[big] = self.sub + (m - self.sub_bits) * self.half + r
+        return np.minimum(out, self.n - 1)
+
+    def edges(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower edge and width (seconds) of bins ``b``."""
+        b = np.asarray(b, np.int64)
+        lo = b.astype(float)
+        w = np.ones(b.size)
+        big = b >= self.sub
+        j = b[big] - self.sub
+        m = self.sub_bits + j // self.half
+        r = j % self.half
+        step = np.ldexp(1.0, (m - self.sub_bits + 1).astype(np.int64))
+        lo[big] = np.ldexp(1.0, m.astype(np.int64)) + r * step
+        w[big] = step
+        return lo * self.unit_s, w * self.unit_s
+
+    def quantile(self, counts: np.ndarray, q: float) -> float:
+        """``numpy.quantile`` (linear) of the binned values, within one bin width."""
+        n = int(counts.sum())
+        if n == 0:
+            return math.nan
+        pos = (n - 1) * q
+        k = int(math.floor(pos))
+        frac = pos - k
+        ranks = [k, min(k + 1, n - 1)]
+        cum = np.cumsum(counts)
+        b = np.searchsorted(cum, np.asarray(ranks) + 1, side="left")  # bin holding each rank
+        lo, w = self.edges(b)
+        c = counts[b].astype(float)
+        first = cum[b] - counts[b]  # rank of the bin's first value
+        est = lo + (np.asarray(ranks) - first + 0.5) / c * w
+        return float(est[0] + frac * (est[1] - est[0]))
+
+
+class _Stats:
+    """Sums and counts per group ("all", each service, each borough), added chunk by chunk."""
+
+    def __init__(self, n_groups: int) -> None:
+        self.g = n_groups
+        self.v: dict[str, np.ndarray] = {}
+
+    def add_sums(self, name: str, x: np.ndarray, counts: bool) -> None:
+        """Add one chunk's per-group sums (``counts``: whole numbers, kept as integers)."""
+        x = x.astype(np.int64) if counts else x.astype(float)
+        if name in self.v:
+            self.v[name] = self.v[name] + x
+        else:
+            self.v[name] = x
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.v.get(name, np.zeros(self.g))
+
+
+class Aggregates:
+    """KPIs of one replication from its record chunks (see the module docstring).
+
+    Parameters
+    ----------
+    prep
+        The prepared scenario (warm-up, horizon, services, boroughs, coverage target).
+    fleet_size, pilots
+        Denominators of drone and pilot utilisation (pilots: slots in all rooms).
+    """
+
+    def __init__(self, prep: Prepared, *, fleet_size: int, pilots: int) -> None:
+        scn = prep.scenario
+        self.lo, self.hi = prep.warmup_s, prep.horizon_s
+        self.weeks = (self.hi - self.lo) / (7 * 86_400)
+        self.services = tuple(scn.services)
+        self.codes = list(prep.london.borough_codes)
+        self.within_s = float(scn.coverage.within_s)
+        self.fleet_size = fleet_size
+        self.pilots = pilots
+        self.mutual_aid = any(sv.ground.mutual_aid != "off" and sv.ground.base == "patrol"
+                              for sv in scn.services.values())
+        #: Operations figures counted only when their feature is on (dronesim.engine.availability).
+        self.grounding = scn.weather.enabled or scn.night.rule == "not_allowed"
+        self.faults = scn.faults.failures_per_flight_hour > 0
+        self.resolving = any(any(v) for v in scn.value.drone_resolved_share.values())
+        self.relief = scn.relief.enabled
+        #: Some service sends ground units: without, the ground figures are all empty (their
+        #: sums stay zero, read as such: ground response, its share within each target, on
+        #: drone incidents, time saved, drone first, dispatch delay) and are not computed per
+        #: chunk.
+        self.ground = any(sv.ground.base != "none" for sv in scn.services.values())
+        # Mixed fleets: missions and flight time by airframe type (fleet.AirframeTable).
+        self.types = prep.airframes if scn.airframes else None
+        if self.types is not None:
+            self._type_of_dock = np.asarray(self.types.type_of_dock, np.int64)
+            self.by_type = np.zeros((2, len(self.types.names)))
+        self.bins = LogLinearBins()
+        S, B = len(self.services), len(self.codes)
+        # Group families: 0 = all incidents, 1..S = each service, then each borough.
+        self.n_groups = 1 + S + B
+        self.stats = _Stats(self.n_groups)
+        # Histograms of each group, as wide as the highest bin hit so far (_widen): response
+        # times fill the first few thousand of the 31,744 bins, and a full-width table would
+        # cost 27 MB to zero (and its quantiles a pass over all of it) in every replication.
+        self.hist = {k: np.zeros((self.n_groups, HIST_WIDTH), np.int64)
+                     for k in ("drone", "ground", "ground_d")}
+        span = self.hi - self.lo
+        self.fifths = (self.lo + span / 5, self.hi - span / 5)
+        self.busy = np.zeros((2, 1 + S))  # airborne, pilot-held seconds in the window
+        self.n_incidents = 0
+        self.n_missions = 0
+        self._fp = {k: [hashlib.blake2b(digest_size=16) for _ in range(4)]
+                    for k in ("all", *self.services)}
+        if S == 1:  # a lone service hashes the bytes "all" hashes: share those hashers
+            own = self._fp[self.services[0]]
+            own[:3] = self._fp["all"][:3]
+        self._svc_id = np.array([SERVICE_IDS[s] for s in self.services], np.int8)
+
+    # --- updates -------------------------------------------------------------------------------
+    def _fingerprint(self, c: dict[str, np.ndarray]) -> None:
+        # (hashed through the buffer protocol: the arrays' bytes, without a copy)
+        svc = c["service"].astype(np.int64)
+        parts = (c["t_call"], c["x"], c["y"])
+        for h, a in zip(self._fp["all"], parts):
+            h.update(np.ascontiguousarray(a, np.float64))
+        self._fp["all"][3].update(self._svc_id[svc])
+        if len(self.services) == 1:
+            return  # the service's hashers are those of "all" (see __init__)
+        for k, name in enumerate(self.services):
+            sel = svc == k
+            for h, a in zip(self._fp[name], parts):
+                h.update(np.ascontiguousarray(a[sel], np.float64))
+
+    def add_incidents(self, chunk: IncidentChunk) -> None:
+        """Fold one chunk of finished incident records in."""
+        c = chunk.columns
+        self.n_incidents += len(chunk)
+        self._fingerprint(c)
+        t = c["t_call"]
+        w = (t >= self.lo) & (t < self.hi)
+        if not w.any():
+            return
+        if w.all():  # the whole chunk in the window (all but the first and last): views
+            w = slice(None)
+        S = len(self.services)
+        svc = c["service"][w].astype(np.int64)
+        bor = chunk.borough[w].astype(np.int64)
+        t = t[w]
+        on = c["drone_outcome"][w] == _ON
+        drone = c["drone_response_s"][w]
+        ground = c["ground_response_s"][w]
+        suited = c["drone_suited"][w]
+        qwait = (c["t_drone_assigned"] - c["t_drone_decision"])[w]
+        pwait = (c["t_pilot"] - c["t_drone_assigned"])[w]
+        gwait = (c["t_ground_dispatch"] - c["t_call"])[w]
+        outcome = c["drone_outcome"][w].astype(np.int64)
+        # Each row counts in "all", its service and its borough. The chunk's sums are taken
+        # over a table of the per-row quantities (0 where a quantity does not apply): "all"
+        # and each service by a sum along the rows, the boroughs by a bincount of each
+        # quantity (a sparse product of the rows-by-groups incidence with the table cost four
+        # times as much on chunks of a few thousand rows: 18.6 ms against 4.8 ms per 100,000).
+        n = t.size
+        grp = np.stack([np.zeros(n, np.int64), 1 + svc, 1 + S + bor], axis=1)
+        specs: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+
+        def add(name: str, mask: np.ndarray, weights: np.ndarray | None = None) -> None:
+            specs.append((name, mask, weights))
+
+        ones = np.ones(n, bool)
+        add("n", ones)
+        add("suited", suited)
+        add("on", on)
+        for k, name in enumerate(DRONE_OUTCOMES):
+            if name in _COUNTED or (name == "grounded" and self.grounding) or (
+                    name == "fault" and self.faults):
+                add(f"outcome_{name}", outcome == k)
+        if self.grounding:
+            why = c["grounded_reason"][w].astype(np.int64)
+            for k in range(1, len(GROUNDED_REASONS)):
+                add(f"grounded_{GROUNDED_REASONS[k]}", why == k)
+        d_ok = on & ~np.isnan(drone)
+        add("drone_sum", d_ok, drone)
+        add("drone_n", d_ok)
+        for s in WITHIN_S:
+            add(f"drone_le_{s}", on & (drone <= s))
+        g_ok = ~np.isnan(ground)
+        gd_ok = on & g_ok
+        gap = c["relief_gap_s"][w]
+        if self.ground:  # (else no incident has a ground response: these sums stay zero)
+            add("ground_sum", g_ok, ground)
+            add("ground_n", g_ok)
+            for s in WITHIN_S:
+                add(f"ground_le_{s}", ground <= s)
+            add("ground_d_sum", gd_ok, ground)
+            add("ground_d_n", gd_ok)
+            add("saved_sum", gd_ok, ground - drone)
+            # Mutual aid (ground.py) and the most urgent grade's ground response (per-borough
+            # anchors are published for I-grade calls).
+            if self.mutual_aid:
+                add("aided", g_ok & (c["mutual_aid_from"][w] != ""))
+            g1 = g_ok & (c["priority"][w] == 1)
+            add("ground1_sum", g1, ground)
+            add("ground1_n", g1)
+            add("ground1_le_900", g1 & (ground <= 900))
+            # Covered until handover: a drone on scene without a break from the first arrival
+            # until the ground unit arrived (reliefs included, dronesim.engine.relief).
+            end = np.fmax(c["t_drone_leave"][w], c["t_relief_leave"][w])
+            g_at = c["t_ground_arrival"][w]
+            add("covered", gd_ok & (end >= g_at - 1e-9) & ~(gap > 0))
+        if self.relief:
+            relieved = on & (c["relief_drones"][w] > 0)
+            add("relieved", relieved)
+            add("relief_legs", relieved, c["relief_drones"][w].astype(float))
+            add("rgap_sum", relieved, np.nan_to_num(gap))
+        if self.resolving:  # resolved by the drone: no ground unit ever came, the drone first
+            resolved = c["drone_resolved"][w]
+            add("resolved", on & resolved)
+            add("first", on & ((drone < ground) | resolved))
+            busy = (c["t_ground_clear"] - c["t_ground_dispatch"])[w]
+            b_ok = ~np.isnan(busy)
+            add("busy_sum", b_ok, busy)
+            add("busy_n", b_ok)
+        elif self.ground:
+            add("first", on & (drone < ground))
+        add("hit", suited & on & (drone <= self.within_s))
+        early, late = t < self.fifths[0], t >= self.fifths[1]
+        waits = [("qwait", qwait, on), ("pwait", pwait, on)]
+        if self.ground:
+            waits.append(("gwait", gwait, ones))
+        for name, v, mask in waits:
+            ok = mask & ~np.isnan(v)
+            add(f"{name}_sum", ok, v)
+            add(f"{name}_n", ok)
+            if name != "pwait":
+                add(f"{name}_first_sum", ok & early, v)
+                add(f"{name}_first_n", ok & early)
+                add(f"{name}_last_sum", ok & late, v)
+                add(f"{name}_last_n", ok & late)
+        add("pwait_pos", on & (pwait > 1e-9))
+        # One quantity a row of the table (contiguous writes); a weight only where it applies.
+        table = np.zeros((len(specs), n))
+        for row, (_, mask, weights) in zip(table, specs):
+            if weights is None:
+                row[:] = mask
+            else:
+                np.copyto(row, weights, where=mask)
+        sums = np.empty((self.n_groups, len(specs)))
+        sums[0] = table.sum(axis=1)
+        for k in range(S):
+            sums[1 + k] = sums[0] if S == 1 else table[:, svc == k].sum(axis=1)
+        B = len(self.codes)
+        for j, row in enumerate(table):
+            sums[1 + S:, j] = np.bincount(bor, weights=row, minlength=B)
+        st = self.stats
+        for j, (name, _, _) in enumerate(specs):
+            st.add_sums(name, sums[:, j], counts=not name.endswith("_sum"))
+        # Histograms: drone and ground for every group, ground on drone incidents for all and
+        # per service. Only the cells hit are touched (a bincount over the whole table would
+        # cost per chunk what the table holds, not what the chunk holds).
+        for key, v, mask, families in (("drone", drone, d_ok, 3), ("ground", ground, g_ok, 3),
+                                       ("ground_d", ground, gd_ok, 2)):
+            rows = np.flatnonzero(mask)
+            if rows.size == 0:
+                continue
+            b = self.bins.index(v[rows])
+            h = self._widen(key, int(b.max()) + 1)
+            cells = grp[rows, :families] * h.shape[1] + b[:, None]
+            np.add.at(h.reshape(-1), cells.ravel(), 1)
+
+    def _widen(self, key: str, width: int) -> np.ndarray:
+        """Histogram ``key`` at least ``width`` bins wide (doubling, at most all the bins);
+        the bins beyond a histogram's width are empty."""
+        h = self.hist[key]
+        if width > h.shape[1]:
+            wide = np.zeros((h.shape[0], min(self.bins.n, max(width, 2 * h.shape[1]))), h.dtype)
+            wide[:, :h.shape[1]] = h
+            h = self.hist[key] = wide
+        return h
+
+    def add_missions(self, chunk: MissionChunk) -> None:
+        """Fold mission legs in: airborne and pilot-held time within the window."""
+        c = chunk.columns
+        self.n_missions += len(chunk)
+        if not len(chunk):
+            return
+        lo, hi = self.lo, self.hi
+        end = np.minimum(c["t_landed"], hi)
+        air = np.clip(end - np.maximum(c["t_launch"], lo), 0, None)
+        held = np.clip(end - np.maximum(c["t_pilot"], lo), 0, None)
+        svc = c["service"].astype(np.int64)
+        S = len(self.services)
+        self.busy[0, 0] += air.sum()
+        self.busy[1, 0] += held.sum()
+        self.busy[0, 1:] += np.bincount(svc, weights=air, minlength=S)[:S]
+        self.busy[1, 1:] += np.bincount(svc, weights=held, minlength=S)[:S]
+        if self.types is not None:
+            kind = self._type_of_dock[c["dock_id"]]
+            t = len(self.types.names)
+            launched = (c["t_launch"] >= lo) & (c["t_launch"] < hi)
+            self.by_type[0] += np.bincount(kind, weights=launched.astype(float), minlength=t)
+            self.by_type[1] += np.bincount(kind, weights=air, minlength=t)
+
+    # --- results -------------------------------------------------------------------------------
+    def _resp(self, key: str, g: int) -> dict[str, float]:
+        st = self.stats
+        prefix = {"drone": "drone", "ground": "ground", "ground_d": "ground_d"}[key]
+        n = int(st[f"{prefix}_n"][g])
+        if n == 0:
+            return {"mean": math.nan, "median": math.nan, "p90": math.nan, "n": 0}
+        h = self.hist[key][g]
+        return {"mean": float(st[f"{prefix}_sum"][g] / n),
+                "median": self.bins.quantile(h, 0.5), "p90": self.bins.quantile(h, 0.9),
+                "n": n}
+
+    def _mean(self, name: str, g: int) -> float:
+        n = self.stats[f"{name}_n"][g]
+        return float(self.stats[f"{name}_sum"][g] / n) if n else math.nan
+
+    def _unstable(self, name: str, g: int) -> bool:
+        st = self.stats
+        if st[f"{name}_n"][g] < 10:
+            return False
+        nf, nl = st[f"{name}_first_n"][g], st[f"{name}_last_n"][g]
+        if nf == 0 or nl == 0:
+            return False
+        first = st[f"{name}_first_sum"][g] / nf
+        last = st[f"{name}_last_sum"][g] / nl
+        return bool(last > 2 * first + 600)
+
+    def _group(self, g: int, service: int | None) -> dict[str, Any]:
+        """The :func:`dronesim.kpis.statistics.replication_kpis` figures of group g."""
+        st, weeks = self.stats, self.weeks
+        n, on = int(st["n"][g]), int(st["on"][g])
+        n_drone = int(st["drone_n"][g])
+        out: dict[str, Any] = {
+            "incidents_per_week": n / weeks,
+            "drone_suited_per_week": int(st["suited"][g]) / weeks,
+            "drone_deployments_per_week": on / weeks,
+            "drone": self._resp("drone", g),
+            "ground": self._resp("ground", g),
+            "ground_on_drone_incidents": self._resp("ground_d", g),
+            "p_drone_first": int(st["first"][g]) / on if on else math.nan,
+            "time_saved_s": (float(st["saved_sum"][g] / st["ground_d_n"][g])
+                             if on and st["ground_d_n"][g] else math.nan),
+            "drone_within": {str(s): int(st[f"drone_le_{s}"][g]) / n_drone if n_drone
+                             else math.nan for s in WITHIN_S},
+            "ground_within": {str(s): int(st[f"ground_le_{s}"][g]) / n if n else math.nan
+                              for s in WITHIN_S},
+        }
+        for name in _COUNTED:
+            out[f"{name}_per_week"] = int(st[f"outcome_{name}"][g]) / weeks
+        if self.grounding:  # calls missed to weather and night, in all and by reason
+            out["grounded_per_week"] = int(st["outcome_grounded"][g]) / weeks
+            for r in GROUNDED_REASONS[1:]:
+                out[f"grounded_{r}_per_week"] = int(st[f"grounded_{r}"][g]) / weeks
+        if self.faults:
+            out["fault_per_week"] = int(st["outcome_fault"][g]) / weeks
+        nd = int(st["ground_d_n"][g])
+        out["covered_until_handover"] = int(st["covered"][g]) / nd if nd else math.nan
+        if self.relief:
+            rel = int(st["relieved"][g])
+            out["relief_per_week"] = float(st["relief_legs"][g]) / weeks
+            out["relieved_incidents_per_week"] = rel / weeks
+            out["relief_gap_s"] = float(st["rgap_sum"][g]) / rel if rel else math.nan
+        if self.resolving:  # value: incidents resolved by the drone, officer time per job
+            out["drone_resolved_per_week"] = int(st["resolved"][g]) / weeks
+            out["ground_busy_s"] = self._mean("busy", g)
+        out["drone_queue_wait_s"] = self._mean("qwait", g) if on else math.nan
+        out["pilot_wait_s"] = self._mean("pwait", g) if on else math.nan
+        out["p_pilot_wait"] = int(st["pwait_pos"][g]) / on if on else math.nan
+        span = self.hi - self.lo
+        col = 0 if service is None else 1 + service
+        out["drone_utilisation"] = (self.busy[0, col] / (self.fleet_size * span)
+                                    if self.fleet_size else math.nan)
+        out["pilot_utilisation"] = (self.busy[1, col] / (self.pilots * span)
+                                    if self.pilots else math.nan)
+        out["ground_dispatch_delay_s"] = self._mean("gwait", g)
+        out["unstable"] = self._unstable("gwait", g) or self._unstable("qwait", g)
+        suited = int(st["suited"][g])
+        out["suited_within_target"] = int(st["hit"][g]) / suited if suited else math.nan
+        out.update(self._ground_extra(g))
+        return out
+
+    def _ground_extra(self, g: int) -> dict[str, float]:
+        """The priority-1 ground figures of group g, and its mutual aid share when mutual aid
+        is on for some service."""
+        st = self.stats
+        n_g, n1 = int(st["ground_n"][g]), int(st["ground1_n"][g])
+        out = {"ground_priority1_mean_s": float(st["ground1_sum"][g] / n1) if n1 else math.nan,
+               "ground_priority1_within_900": int(st["ground1_le_900"][g]) / n1 if n1
+               else math.nan}
+        if self.mutual_aid:
+            out["mutual_aid_share"] = int(st["aided"][g]) / n_g if n_g else math.nan
+        return out
+
+    def kpis(self) -> dict[str, Any]:
+        """The replication's KPIs (a small dict of plain Python values).
+
+        Everything :func:`dronesim.kpis.statistics.replication_kpis` returns, for all incidents, plus
+
+        * ``suited_within_target``: drone-suited incidents in the window reached by a drone
+          within ``coverage.within_s`` of the call, over all suited incidents (also in every
+          ``by_service`` entry): :func:`dronesim.kpis.statistics.suited_within_share`;
+        * ``by_service``: the same dict for each service (utilisation: that service's share of
+          the whole fleet's and pilots' time);
+        * ``per_borough``: one dict per borough (``gss_code``, ``incidents_per_week``,
+          ``drone_deployments_per_week``, ``drone`` and ``ground`` response blocks (mean,
+          median, p90, n), ``p_drone_first``, ``suited`` count and ``suited_within_share``);
+        * ``demand_fingerprint``: per ``"all"`` and per service, a hash of every incident's call
+          time, position (and service, for ``"all"``): equal fingerprints mean identical
+          incidents;
+        * ``n_incidents`` / ``n_missions``: records written (all, warm-up included).
+        """
+        S = len(self.services)
+        out = self._group(0, None)
+        out["by_service"] = {name: self._group(1 + k, k) for k, name in enumerate(self.services)}
+        st, weeks = self.stats, self.weeks
+        per = []
+        for b, code in enumerate(self.codes):
+            g = 1 + S + b
+            on, suited = int(st["on"][g]), int(st["suited"][g])
+            per.append({
+                "gss_code": code,
+                "incidents_per_week": int(st["n"][g]) / weeks,
+                "drone_deployments_per_week": on / weeks,
+                "drone": self._resp("drone", g),
+                "ground": self._resp("ground", g),
+                "p_drone_first": int(st["first"][g]) / on if on else math.nan,
+                "suited": suited,
+                "suited_within_share": int(st["hit"][g]) / suited if suited else math.nan,
+                # (the same, under the name of the figure in run summaries)
+                "suited_within_target": int(st["hit"][g]) / suited if suited else math.nan,
+                **self._ground_extra(g),
+            })
+        out["per_borough"] = per
+        out["demand_fingerprint"] = {
+            k: hashlib.blake2b(b"".join(h.digest() for h in hs), digest_size=16).hexdigest()
+            for k, hs in self._fp.items()}
+        out["n_incidents"] = self.n_incidents
+        out["n_missions"] = self.n_missions
+        if self.types is not None:  # mixed fleets: each airframe type's share of the work
+            out["per_airframe"] = {
+                (name or "[drones]"): {"missions_per_week": float(self.by_type[0, k] / weeks),
+                                       "flight_hours_per_week": float(
+                                           self.by_type[1, k] / 3600.0 / weeks)}
+                for k, name in enumerate(self.types.names)
+                if k in set(self.types.type_of_dock)}
+        return out

@@ -1,0 +1,365 @@
+"""One replication: build the environment, walk the pre-generated incidents, return records.
+
+Assembly only: demand, fleet, ground, control room and the dispatch policy are owned by their
+modules. Expensive per-scenario work (map layers, dock index) is done once in :func:`prepare` and
+shared by every replication.
+
+Event walk: incidents are known in advance (generated a chunk of simulated time at a time, see
+:func:`dronesim.inputs.demand.demand_chunks`), so the kernel walks a pre-sorted timeline of "ground
+dispatch" (call + call handling) and "drone decision" (call + decision_s) moments against its own
+event queue (:meth:`Kernel.walk`); those moments never become kernel events. The kernel holds only
+what the model cannot know in advance, one callback each: a ground unit clearing, a drone landing
+(or charged, or giving up a pilot wait), a pilot shift change. No process, ``Timeout`` or object
+per incident beyond those. The run drains after the last arrival so that every incident's record
+is complete.
+
+Decisions: the policy gets a lazily built snapshot (:class:`dronesim.engine.fleet.Fleet.snapshot`) and
+incident view; a policy that asks only for the nearest ready drone builds no array. A policy
+that is the closest-idle rule (``nearest_ready_only``, see
+:func:`dronesim.dispatch.base.picks_nearest_ready`) gets no snapshot at all: with straight
+legs the dispatcher keeps each incident's two nearest candidates in flat lists by key (filled
+in bulk per chunk, from a batched KD-tree query of the ``FLAT_PREFIX`` nearest docks) and the
+kernel's handler is :meth:`dronesim.engine.fleet.Fleet.decide_first`; the rare incident whose answer
+lies beyond those two docks is decided on its whole candidate row. With an operations feature
+on (weather or night grounding, rosters, faults and maintenance, relief drones, airframe
+types: :attr:`dronesim.engine.fleet.Fleet.operations`) the closest-idle rule is decided on the whole
+candidate row and its missions start on the general path, as through the policy seam.
+
+Records stream (issue 8, item 2): each chunk's records leave :class:`~dronesim.engine.records.Records`
+as soon as they are complete, go to the sink (kept in memory by default, or written to Parquet)
+and into running aggregates (:mod:`dronesim.engine.aggregates`) that give the replication's KPIs. Memory
+holds the chunks still in play, not the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..inputs.airspace import zones_for
+from ..inputs.demand import Incidents, demand_chunks
+from .fleet import Fleet
+from ..inputs.geography import load_london
+from ..errors import InputError
+from .ground import make_force
+from .infrastructure import PilotRooms, Sectors, service_ranks
+from .records import Records
+from ..inputs.scenario import Scenario
+from ..siting.sites import build_docks, sited_docks
+from ..inputs.sources import load_trace
+from ..inputs.streams import Streams
+from .aggregates import Aggregates
+from .sinks import MemorySink
+
+from .dispatcher import FLAT_PREFIX, _DroneDispatcher
+from .kernel import Kernel
+from .prepared import Prepared
+
+if TYPE_CHECKING:
+    from .sinks import Sink
+
+__all__ = ["ReplicationResult", "prepare", "run_replication"]
+
+
+def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
+    """Check a scenario against the map (docks inside London, policy known) and index it."""
+    london = load_london(data_dir)
+    base = Path(scn.source).parent if scn.source and not scn.source.startswith("<") else None
+    zones = zones_for(scn.airspace, base)
+    if scn.siting.method != "listed":
+        # Resolve the siting method once; the prepared scenario lists every dock explicitly,
+        # so its resolved TOML re-runs the same network without re-optimising.
+        scn = dataclasses.replace(scn, docks=sited_docks(scn, london, zones),
+                                  siting=dataclasses.replace(scn.siting, method="listed"))
+    docks = build_docks(scn, london, zones)
+    prep = Prepared(scn, london, docks, zones, trace=load_trace(scn, london))
+    if prep.trace is not None and prep.warmup_s >= prep.horizon_s:
+        raise InputError(scn.source, "simulation.warmup_hours",
+                         f"{scn.simulation.warmup_hours:g} h leaves nothing of the trace "
+                         f"{prep.trace.path} (it ends {prep.horizon_s / 3600:,.0f} h in)")
+    prep.new_policy()  # fail early on an unknown policy or bad parameters
+    if scn.relief.enabled:  # and the relief policy ([relief], dronesim.engine.relief)
+        from .relief import relief_policy
+
+        relief_policy(prep)
+    prep.connectivity  # fail early on a bad coverage file
+    return prep
+
+
+@dataclass(eq=False)
+class ReplicationResult:
+    """One replication.
+
+    ``incidents`` / ``missions`` are the record tables when the run kept them (no sink given),
+    None when they were streamed to a sink. ``kpis`` is always there: the KPIs of the
+    replication, computed from running aggregates of the same record chunks
+    (:func:`dronesim.engine.aggregates.Aggregates.kpis`).
+    """
+
+    replication: int
+    incidents: pd.DataFrame | None
+    missions: pd.DataFrame | None
+    warmup_s: float
+    horizon_s: float
+    fleet_size: int
+    pilots: int
+    ground_units: dict[str, int]
+    wall_s: float
+    kpis: dict[str, Any] = field(default_factory=dict)
+    n_incidents: int = 0
+    n_missions: int = 0
+    peak_held: int = 0  # most incidents held at once (chunks in play)
+
+
+def _chunk_timeline(inc: Incidents, start: int, first_id: int, decide_rows: np.ndarray,
+                    decision_s: float, ground: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Known moments of a chunk: ground dispatch (call + handling; kind = service index) of
+    the services with a ground response, and drone decisions (call + decision_s; kind =
+    ``drone_kind``, after any ground dispatch at the same time)."""
+    g = np.flatnonzero(ground[inc.service])
+    t = np.concatenate([inc.t_call[g] + inc.handling_s[g],
+                        inc.t_call[decide_rows] + decision_s])
+    kind = np.concatenate([inc.service[g].astype(np.int64),
+                           np.full(decide_rows.size, ground.size, np.int64)])
+    rows = np.concatenate([g, decide_rows])
+    return t, kind, first_id + rows, start + rows
+
+
+def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = None,
+                    incidents: Incidents | None = None, chunk_s: float | None = None
+                    ) -> ReplicationResult:
+    """Simulate one replication of a prepared scenario.
+
+    Parameters
+    ----------
+    prep
+        The prepared scenario (:func:`prepare`).
+    replication
+        Replication number: with the scenario's seed it names every random stream.
+    sink
+        Where the record chunks go (e.g. :class:`dronesim.engine.sinks.ParquetSink`). None keeps
+        them in memory and returns them as tables in ``result.incidents`` /
+        ``result.missions``; with a sink those are None and memory does not grow with the run.
+    incidents
+        Pre-generated incidents (sorted by call time) to simulate instead of generating the
+        scenario's demand, e.g. identical incidents for several models; every incident of
+        ``incidents`` is simulated and the horizon stays the scenario's.
+    chunk_s
+        Simulated time per chunk of demand (default one week). Results do not depend on it.
+
+    Returns
+    -------
+    ReplicationResult
+        Always with ``kpis``, the replication's KPIs from running aggregates of the same
+        records (:class:`dronesim.engine.aggregates.Aggregates`).
+    """
+    # The run creates millions of small objects and keeps large lists alive: automatic cyclic
+    # garbage collection would traverse those lists again and again (it took two thirds of
+    # the time of a drones-only run). Nothing the run creates per event forms a cycle, so it is
+    # off during the run; young objects are collected at each chunk boundary. The run's
+    # long-lived lists are frozen while still empty (gc.freeze), so that those collections do
+    # not traverse them once they hold a chunk (13 ms a run at 200 drones); a process that
+    # froze objects of its own is left as it is.
+    enabled = gc.isenabled()
+    gc.disable()
+    freeze = gc.get_freeze_count() == 0
+    try:
+        return _run(prep, replication, sink, incidents, chunk_s, freeze)
+    finally:
+        if freeze:
+            gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Incidents | None,
+         chunk_s: float | None, freeze: bool = False) -> ReplicationResult:
+    wall0 = time.perf_counter()
+    scn = prep.scenario
+    streams = Streams(scn.simulation.seed, replication)
+    names = tuple(scn.services)
+    codes = prep.london.borough_codes
+    env = Kernel()
+    rec = Records(replication, names, codes)
+    rooms = PilotRooms(env, scn, scn.fleet_size, prep.horizon_s)
+    sectors = Sectors(env, scn)
+    ranks_of = service_ranks(scn)
+    svc_rank = np.array([ranks_of[s] for s in names], np.int64)
+    policy = prep.new_policy()
+    fleet = Fleet(env, scn.drones, prep.docks, rooms, rec, None, owners=prep.owners,
+                  pooled=scn.sharing.airframes == "pooled", sectors=sectors,
+                  max_wait_s=scn.dispatch.max_queue_wait_s,
+                  airframes=prep.airframes if scn.airframes else None)
+    ops = _operations(prep, env, fleet, streams)
+    forces = []
+    offset = 0
+    for name in names:
+        force = make_force(env, name, scn.services[name], prep.london, rec, streams, offset,
+                           fleet.ground_eta_known)
+        offset += force.size
+        forces.append(force)
+    from .ground import DroneResolution
+
+    for k, name in enumerate(names):  # drones resolving incidents alone ([value])
+        shares = scn.value.drone_resolved_share.get(name)
+        if shares and any(shares):
+            forces[k] = DroneResolution(forces[k], name, shares, fleet, rec, streams)
+    dispatcher = _DroneDispatcher(env, prep, rec, fleet, policy, forces)
+    if scn.relief.enabled and scn.drones.loiter == "until_ground":
+        from .relief import Relief
+
+        fleet.relief = Relief(prep, env, fleet, rec, dispatcher)
+    fleet.on_free = dispatcher.drone_free
+    fleet.on_unbook = dispatcher.requeue
+    fleet._ops = fleet.operations  # (grounding, duty, relief, airframe types: no inline start)
+    fleet.waiting = dispatcher.queue
+    # Rows are in flight-time order; that is distance order unless authorisation delays
+    # (restriction zones flown through in "authorise" mode) add to some legs.
+    fleet.by_distance = prep.zones is None or len(prep.zones) == 0 or \
+        scn.airspace.mode != "authorise"
+    if dispatcher.nearest_only and fleet.by_distance and not fleet.operations:
+        # Decisions straight from the flat candidate lists, in the fleet (Fleet.decide_first);
+        # the dispatcher takes every case the nearest dock does not settle. Not with an
+        # operations feature that changes which drone goes or whether it flies (grounding,
+        # duty holds and faults, relief, mixed airframes: Fleet.operations): those decide
+        # through the dispatcher, as the policy seam does.
+        dispatcher.flat = True
+        fleet.bind_first(dispatcher.first, dispatcher._decide)
+        dispatcher.decide = fleet.decide_first
+    ground = np.array([scn.services[n].ground.base != "none" for n in names])
+    # Inputs read by key: by the ground forces, by policies (the incident view), by the fleet
+    # (pre-emption and sectors read positions, the exponential loiter its draw) and by
+    # whole-row queries (positions).
+    unread = {"suited", "handling_s"}
+    if not ground.any():
+        unread |= {"travel_factor", "turnout_s", "ground_on_scene_s", "priority", "borough"}
+    if dispatcher.flat:
+        if not (ground.any() or dispatcher.preempt or sectors.active
+                or len(prep.docks) > FLAT_PREFIX):
+            unread |= {"x", "y"}
+    if not fleet._exponential:
+        unread.add("drone_loiter_s")
+    if not dispatcher.flat:  # the incident view reads these
+        unread -= {"priority", "borough", "x", "y"}
+    rec.unread = frozenset(unread)
+    unwritten = set()
+    if not ground.any():
+        unwritten |= {"t_ground_dispatch", "t_ground_arrival", "t_ground_clear",
+                      "ground_distance_m", "ground_unit"}
+    if not sectors.active:
+        unwritten.add("t_sector")
+    if not dispatcher.preempt:
+        unwritten.add("preempted_by")
+    if dispatcher.refuse_outside:
+        unwritten.add("link_outside")
+    # Operations columns (issue 9) written only when their feature is on.
+    if fleet.relief is None:
+        unwritten |= {"t_relief_on_scene", "t_relief_leave", "relief_gap_s", "relief_drones",
+                      "relief_drone_id"}
+    if fleet.grounding is None:
+        unwritten.add("grounded_reason")
+    if not any(isinstance(f, DroneResolution) for f in forces):
+        unwritten.add("drone_resolved")
+    if not any(sv.ground.mutual_aid != "off" for sv in scn.services.values()):
+        unwritten.add("mutual_aid_from")
+    rec.unwritten = frozenset(unwritten)
+    handlers = [f.dispatch for f in forces] + [dispatcher.decide]
+    own_sink = sink is None
+    out = MemorySink() if own_sink else sink
+    agg = Aggregates(prep, fleet_size=fleet.size, pilots=rooms.capacity)
+
+    def flush(force: bool = False) -> None:
+        # Legs first: their rows fill their incidents' columns before a chunk leaves.
+        missions = rec.take_missions()
+        if len(missions):
+            out.write_missions(missions)
+            agg.add_missions(missions)
+        for chunk in rec.finished(force):
+            if len(chunk):
+                out.write_incidents(chunk)
+                agg.add_incidents(chunk)
+
+    if freeze:
+        gc.freeze()
+    # Known moments not yet walked: (time, kind, incident id, key).
+    later = tuple(np.zeros(0, dt) for dt in (float, np.int64, np.int64, np.int64))
+    peak = 0
+    chunks = demand_chunks(scn, prep.london, streams, prep.horizon_s, prep.trace,
+                           incidents=incidents, chunk_s=chunk_s)
+    for inc, until in chunks:
+        cid, start = rec.load(inc, svc_rank[inc.service] * 100 + inc.priority)
+        peak = max(peak, rec.live)
+        first_id = rec.gid[start] if len(inc) else 0
+        rows = dispatcher.load(start, inc)
+        for k, force in enumerate(forces):
+            force.load(start, inc, np.flatnonzero(inc.service == k))
+        rec.open(cid, int(ground[inc.service].sum()) + int(rows.size))
+        part = _chunk_timeline(inc, start, first_id, rows, scn.drones.decision_s, ground)
+        t, kind, gid, key = (np.concatenate([a, b]) for a, b in zip(later, part))
+        order = np.lexsort((gid, kind, t))
+        t, kind, gid, key = t[order], kind[order], gid[order], key[order]
+        now_n = int(np.searchsorted(t, until, side="left"))
+        env.walk(t[:now_n].tolist(), kind[:now_n].tolist(), key[:now_n].tolist(), handlers)
+        later = (t[now_n:], kind[now_n:], gid[now_n:], key[now_n:])
+        flush()
+        gc.collect(1)
+    env.walk(later[0].tolist(), later[1].tolist(), later[3].tolist(), handlers)
+    env.run()
+    dispatcher.finish()
+    fleet.open_assignments()
+    flush(force=True)
+    if rec.live:
+        raise RuntimeError("records left behind")  # pragma: no cover
+    if agg.n_incidents == 0:  # typed, empty tables rather than none
+        out.write_incidents(rec.empty_chunk())
+    if agg.n_missions == 0:
+        out.write_missions(rec.empty_missions())
+    out.close()
+    result = ReplicationResult(
+        replication=replication,
+        incidents=out.incidents(rec.empty_chunk()) if own_sink else None,
+        missions=out.missions(rec.empty_missions()) if own_sink else None,
+        warmup_s=prep.warmup_s,
+        horizon_s=prep.horizon_s,
+        fleet_size=fleet.size,
+        pilots=rooms.capacity,
+        ground_units={n: f.size for n, f in zip(names, forces)},
+        wall_s=0.0,
+        n_incidents=agg.n_incidents,
+        n_missions=agg.n_missions,
+        peak_held=peak,
+    )
+    result.kpis = agg.kpis()
+    for part in ops:  # weather and duty figures (dronesim.engine.availability)
+        result.kpis.update(part.kpis())
+    result.wall_s = time.perf_counter() - wall0
+    return result
+
+
+def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams) -> list:
+    """Weather, night, rosters, faults and maintenance (:mod:`dronesim.engine.availability`) attached
+    to the fleet when the scenario turns them on; nothing otherwise."""
+    from .availability import Duty, make_grounding
+
+    out: list = []
+    gr = make_grounding(prep, streams)
+    if gr is not None:
+        fleet.grounding = gr
+        if gr.slower:  # a dispatch's charge is judged at the night speed
+            fleet.set_need_speed_factor(gr.speed_factor)
+        out.append(gr)
+    scn = prep.scenario
+    f, r = scn.faults, scn.rosters
+    if (f.failures_per_flight_hour > 0 or f.maintenance_every_flight_hours > 0
+            or f.dock_failures_per_year > 0 or r.drone_pattern or r.dock_hours):
+        duty = Duty(prep, env, fleet, streams)
+        fleet.duty = duty
+        out.append(duty)
+    return out

@@ -1,0 +1,150 @@
+"""Where a replication's record chunks go: kept in memory as tables, or written to Parquet.
+
+A sink receives the same chunks the running aggregates consume (records first, metrics after):
+:class:`~dronesim.engine.records.IncidentChunk` and :class:`~dronesim.engine.records.MissionChunk`, in
+incident order and in landing order respectively, then ``close()`` once. The columns and dtypes
+are those of ``incidents.parquet`` / ``missions.parquet``.
+
+* :class:`MemorySink` keeps the chunks and gives today's DataFrames (tests, notebooks, small
+  runs).
+* :class:`ParquetSink` writes each chunk as a row group with
+  :class:`pyarrow.parquet.ParquetWriter`, so memory does not grow with the run; reading the files
+  back with :func:`pandas.read_parquet` gives the same tables as :class:`MemorySink`.
+* :class:`NullSink` drops them (when only the KPIs are wanted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from ..errors import named_os_error
+from .records import IncidentChunk, MissionChunk, incident_frame, mission_frame
+
+__all__ = ["Sink", "MemorySink", "ParquetSink", "NullSink"]
+
+
+class Sink(Protocol):
+    """Receives record chunks of one replication."""
+
+    def write_incidents(self, chunk: IncidentChunk) -> None: ...
+
+    def write_missions(self, chunk: MissionChunk) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MemorySink:
+    """Keeps every chunk; :meth:`incidents` / :meth:`missions` join them into tables."""
+
+    def __init__(self) -> None:
+        self._incidents: list[IncidentChunk] = []
+        self._missions: list[MissionChunk] = []
+
+    def write_incidents(self, chunk: IncidentChunk) -> None:
+        self._incidents.append(chunk)
+
+    def write_missions(self, chunk: MissionChunk) -> None:
+        self._missions.append(chunk)
+
+    def close(self) -> None:
+        pass
+
+    def incidents(self, empty: IncidentChunk) -> pd.DataFrame:
+        """The incident table (``empty`` types the columns when there was no incident)."""
+        return incident_frame(self._incidents, empty)
+
+    def missions(self, empty: MissionChunk) -> pd.DataFrame:
+        return mission_frame(self._missions, empty)
+
+
+class NullSink:
+    """Drops every chunk."""
+
+    def write_incidents(self, chunk: IncidentChunk) -> None:
+        pass
+
+    def write_missions(self, chunk: MissionChunk) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class ParquetSink:
+    """Streams the incident and mission records of one replication to two Parquet files.
+
+    Parameters
+    ----------
+    incidents_path, missions_path
+        Files to write (replaced if present). Each chunk becomes one row group; the model
+        writes a typed, empty chunk when a replication has no row, so both files always exist.
+        With ``missions_path`` omitted, ``incidents_path`` names a folder (no ``.parquet``
+        suffix: ``incidents.parquet`` and ``missions.parquet`` inside it, made if missing) or
+        the incident file (missions beside it, ``<stem>_missions.parquet``).
+    """
+
+    def __init__(self, incidents_path: str | Path, missions_path: str | Path | None = None
+                 ) -> None:
+        inc = Path(incidents_path)
+        if missions_path is None:
+            if inc.suffix != ".parquet":
+                inc.mkdir(parents=True, exist_ok=True)
+                inc, missions_path = inc / "incidents.parquet", inc / "missions.parquet"
+            else:
+                missions_path = inc.with_name(f"{inc.stem}_missions.parquet")
+        self.paths = (inc, Path(missions_path))
+        self._writers: list = [None, None]
+
+    def _write(self, which: int, df: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        try:
+            w = self._writers[which]
+            if w is None:
+                w = self._writers[which] = pq.ParquetWriter(self.paths[which], table.schema)
+            w.write_table(table)
+        except OSError as exc:  # a full disk: both files dropped, the error names the file
+            self.abort()
+            raise named_os_error(exc, self.paths[which]) from None
+
+    def write_incidents(self, chunk: IncidentChunk) -> None:
+        self._write(0, chunk.to_pandas(copy=False))  # read once by pyarrow, then dropped
+
+    def write_missions(self, chunk: MissionChunk) -> None:
+        self._write(1, chunk.to_pandas(copy=False))
+
+    def close(self) -> None:
+        """Finish both files."""
+        for k, w in enumerate(self._writers):
+            if w is not None:
+                try:
+                    w.close()
+                except OSError as exc:
+                    self.abort()
+                    raise named_os_error(exc, self.paths[k]) from None
+            self._writers[k] = None
+
+    def abort(self) -> None:
+        """Drop the files' writers after an error, quietly: each is closed if it can be, and
+        left with nothing to do when it is garbage-collected (a writer that could not write
+        its footer would otherwise try again in ``__del__``, printing its traceback). The files
+        themselves are left to the caller (a task's partial files are removed with the
+        run's)."""
+        for k, w in enumerate(self._writers):
+            self._writers[k] = None
+            if w is None:
+                continue
+            with contextlib.suppress(Exception):  # the first error is the one reported
+                w.close()
+            w.is_open = False
+            handle = getattr(w, "file_handle", None)
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
+
