@@ -6,14 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench data calibrate docs clean
+.PHONY: run test lint bench data calibrate docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -21,6 +21,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -q
+
+# The chosen ruff rules and mypy (configured in pyproject.toml), with zero findings.
+lint: $(STAMP)
+	$(BIN)/ruff check dronesim tests scripts benchmarks
+	$(BIN)/mypy
 
 # Speed and memory against reference models and issue 8's targets (a few minutes; not a test).
 # Pass options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick --only engine".

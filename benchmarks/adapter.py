@@ -82,8 +82,8 @@ class Features:
 
 
 def detect() -> Features:
-    from dronesim.experiment.runner import run_scenario
     from dronesim.engine.replication import run_replication
+    from dronesim.experiment.runner import run_scenario
     from dronesim.inputs.scenario import GroundSpec
 
     params = inspect.signature(run_replication).parameters

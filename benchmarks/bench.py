@@ -60,9 +60,20 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from benchmarks import ref_heapq, ref_simpy  # noqa: E402
 from benchmarks.adapter import Dronesim, Features, detect  # noqa: E402
-from benchmarks.workload import (CANDIDATE_DOCKS, FLEETS, MET_BASELINE, N_CALLS, REPO,  # noqa: E402
-                                 TARGET_UTILISATION, Outcome, agreement, bench_drone, make_case,
-                                 make_fleet, make_workload)
+from benchmarks.workload import (  # noqa: E402
+    CANDIDATE_DOCKS,
+    FLEETS,
+    MET_BASELINE,
+    N_CALLS,
+    REPO,
+    TARGET_UTILISATION,
+    Outcome,
+    agreement,
+    bench_drone,
+    make_case,
+    make_fleet,
+    make_workload,
+)
 
 # Targets of issue 8 ("Targets (printed by the benchmark, not timed tests)").
 SPEEDUP_TARGET = {9: 3.0, 200: 6.0}  # dronesim / idiomatic SimPy, at least

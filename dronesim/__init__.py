@@ -11,16 +11,23 @@ The public API::
     cmp = dronesim.compare_scenarios([scn_a, scn_b])   # paired differences with 95% CIs
 """
 
-from .dispatch import (Decline, Dispatch, DispatchPolicy, FleetSnapshot, IncidentView, Queue,
-                       available_policies, register_policy)
+from ._version import __version__
+from .dispatch import (
+                       Decline,
+                       Dispatch,
+                       DispatchPolicy,
+                       FleetSnapshot,
+                       IncidentView,
+                       Queue,
+                       available_policies,
+                       register_policy,
+)
+from .engine.replication import prepare, run_replication
 from .errors import InputError
 from .experiment.compare import ComparisonResult, compare_scenarios
 from .experiment.runner import RunResult, run_scenario
-from .engine.replication import prepare, run_replication
-from .inputs.scenario import Scenario, load_scenario, scenario_from_dict
 from .experiment.sweep import SweepResult, run_sweep
-
-from ._version import __version__
+from .inputs.scenario import Scenario, load_scenario, scenario_from_dict
 
 __all__ = [
     "ComparisonResult", "Decline", "Dispatch", "DispatchPolicy", "FleetSnapshot", "IncidentView",

@@ -24,8 +24,8 @@ import math
 import sys
 from pathlib import Path
 
-from dronesim.experiment.calibration import met_anchor_table
 from dronesim.errors import InputError
+from dronesim.experiment.calibration import met_anchor_table
 from dronesim.experiment.runner import run_scenario
 from dronesim.experiment.store import check_output_file, write_output_file
 from dronesim.inputs.scenario import load_scenario

@@ -12,8 +12,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dronesim.experiment.calibration import call_handling_for_target, drone_suited_share, fit_road_travel
 from dronesim.engine.replication import prepare
+from dronesim.experiment.calibration import (
+    call_handling_for_target,
+    drone_suited_share,
+    fit_road_travel,
+)
 from dronesim.inputs.scenario import load_scenario
 
 MET_DEPLOYMENTS_PER_WEEK = 200.0  # Met Commissioner, 2026 (../shared/data/README.md section 6)

@@ -14,8 +14,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from dronesim.experiment.calibration import (call_handling_for_target, fire_replay_check, fit_road_travel,
-                                  fit_road_travel_nearest)
+from dronesim.experiment.calibration import (
+    call_handling_for_target,
+    fire_replay_check,
+    fit_road_travel,
+    fit_road_travel_nearest,
+)
 from dronesim.inputs.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]

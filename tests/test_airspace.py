@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
+from dronesim.errors import InputError
 from dronesim.inputs.airspace import (
     AERODROMES,
     NAUTICAL_MILE_M,
@@ -25,7 +26,6 @@ from dronesim.inputs.airspace import (
     london_frz,
     read_no_fly,
 )
-from dronesim.errors import InputError
 from dronesim.inputs.geography import lonlat_to_bng
 
 PROPS = settings(derandomize=True, database=None, max_examples=150, deadline=None,

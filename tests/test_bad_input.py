@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import MET_BASELINE, run_cli, write_toml
 
 DRONESIM = Path(sys.executable).with_name("dronesim")
@@ -538,9 +537,9 @@ def test_trace_too_large_is_refused_on_its_line_count_before_parsing(tmp_path, c
 
 
 def test_trace_row_count_check_accepts_what_fits(tmp_path):
-    from dronesim.limits import check_trace_rows
     from dronesim.inputs.scenario import load_scenario
     from dronesim.inputs.sources import count_rows
+    from dronesim.limits import check_trace_rows
 
     trace = _csv(tmp_path, TRACE_HEAD + "90000,531187,183392,police\n" * 1000 + "\n")
     assert count_rows(trace) == 1001  # an upper bound: the blank line counts
@@ -859,8 +858,8 @@ def test_random_mutations_are_accepted_or_refused_in_one_line(seed_kind, tmp_pat
               suppress_health_check=list(HealthCheck))
     @given(path=st.sampled_from(leaves), value=values)
     def check(path, value):
-        import copy
         import contextlib
+        import copy
         import io
 
         table = copy.deepcopy(_TABLE)
@@ -894,8 +893,8 @@ def test_fleet_text_is_parsed_or_refused():
     from hypothesis import strategies as st
 
     from dronesim.errors import InputError
-    from dronesim.inputs.scenario import MAX_FLEET
     from dronesim.experiment.sweep import MAX_STEPS, parse_fleet
+    from dronesim.inputs.scenario import MAX_FLEET
 
     part = st.one_of(st.integers(-10, 10_000).map(str), st.sampled_from(["", " ", "x", "1e3"]))
     text = st.one_of(st.text(max_size=15), st.lists(part, min_size=1, max_size=4).map(":".join),

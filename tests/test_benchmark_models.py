@@ -23,9 +23,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks p
 
 from benchmarks import ref_heapq, ref_simpy  # noqa: E402
 from benchmarks.adapter import Dronesim, detect  # noqa: E402
-from benchmarks.workload import (FLEETS, MEAN_TOLERANCE_S, agreement, allocate,  # noqa: E402
-                                 bench_drone, busy_s, make_case, make_fleet, make_workload,
-                                 spread_sites)
+from benchmarks.workload import (  # noqa: E402
+    FLEETS,
+    MEAN_TOLERANCE_S,
+    agreement,
+    allocate,
+    bench_drone,
+    busy_s,
+    make_case,
+    make_fleet,
+    make_workload,
+    spread_sites,
+)
 
 CALLS = 3_000
 
@@ -102,10 +111,9 @@ def test_dronesim_agrees_with_the_references(case, heapq_outcome, tmp_path):
 def test_calls_passed_in_equal_the_trace_replay(case, tmp_path):
     """When the engine takes ``incidents=``, the adapter passes columns built from the workload;
     they must be what the trace replay gives dronesim today, column by column."""
+    from benchmarks.adapter import _incidents
     from dronesim.inputs.demand import generate_incidents
     from dronesim.inputs.streams import Streams
-
-    from benchmarks.adapter import _incidents
 
     ds = Dronesim(case, dataclasses.replace(detect(), incidents_kw=False), tmp_path)
     try:

@@ -22,9 +22,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from report_checks import check_value
 
 from dronesim.outputs.html import write_html_report
-from report_checks import check_value
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install "
                     "-e '.[test]')")

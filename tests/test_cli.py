@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import MET_BASELINE, SCENARIOS, extends_baseline, run_cli, write_toml
+
 from dronesim.cli import main
 from dronesim.inputs.scenario import load_scenario, scenario_to_dict
 

@@ -12,14 +12,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import MET_BASELINE, extends_baseline, run_cli, write_toml
 from scipy import stats
 
-from conftest import MET_BASELINE, extends_baseline, run_cli, write_toml
-from dronesim.experiment.compare import METRICS, compare_scenarios, difference, scenario_labels
 from dronesim.errors import InputError
+from dronesim.experiment.compare import METRICS, compare_scenarios, difference, scenario_labels
+from dronesim.inputs.scenario import load_scenario
 from dronesim.outputs.plots import comparison_forest, comparison_responses
 from dronesim.outputs.report import format_comparison
-from dronesim.inputs.scenario import load_scenario
 
 SHORT = {"simulation": {"weeks": 0.2, "replications": 3}}
 REQUIRED_COLUMNS = ["scenario", "reference", "service", "metric", "reference_mean",

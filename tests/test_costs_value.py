@@ -10,14 +10,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dronesim.kpis.costs import (YEAR_S, annual_cost, cost_per_deployment, cost_per_minute_saved,
-                            per_year)
 from dronesim.inputs.scenario import CostSpec
 from dronesim.inputs.streams import Streams
-from dronesim.kpis.value import (draw_drone_resolved, gini, officer_cost_saved,
-                            officer_deployments_avoided, officer_hours_freed,
-                            officer_hours_per_deployment, share_population_missing_target,
-                            spread, worst_borough)
+from dronesim.kpis.costs import (
+    YEAR_S,
+    annual_cost,
+    cost_per_deployment,
+    cost_per_minute_saved,
+    per_year,
+)
+from dronesim.kpis.value import (
+    draw_drone_resolved,
+    gini,
+    officer_cost_saved,
+    officer_deployments_avoided,
+    officer_hours_freed,
+    officer_hours_per_deployment,
+    share_population_missing_target,
+    spread,
+    worst_borough,
+)
 
 # --- costs -------------------------------------------------------------------------------------
 

@@ -10,8 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dronesim.inputs.daylight import (DAY_S, is_night, night_effect, night_hours, night_intervals,
-                               sun_times)
+from dronesim.inputs.daylight import (
+    DAY_S,
+    is_night,
+    night_effect,
+    night_hours,
+    night_intervals,
+    sun_times,
+)
 from dronesim.inputs.scenario import NightSpec
 
 

@@ -16,14 +16,13 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import SCENARIOS
 
 from dronesim.dispatch import NearestIdle
 from dronesim.dispatch.base import picks_nearest_ready
 from dronesim.engine.dispatcher import FLAT_PREFIX
 from dronesim.engine.replication import prepare, run_replication
 from dronesim.inputs.scenario import Scenario, load_scenario
-
-from conftest import SCENARIOS
 
 
 class ViaSnapshot(NearestIdle):

@@ -9,16 +9,16 @@ import math
 import numpy as np
 import pytest
 import shapely
+from conftest import INSIDE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS
 
-from conftest import INSIDE
-from dronesim.siting.sites import reach_radius_m
-from dronesim.siting.coverage import static_coverage
-from dronesim.inputs.geography import BNG, lonlat_to_bng, sample_points_in_polygons
 from dronesim.engine.replication import prepare
+from dronesim.inputs.geography import BNG, lonlat_to_bng, sample_points_in_polygons
 from dronesim.inputs.scenario import scenario_from_dict
+from dronesim.siting.coverage import static_coverage
+from dronesim.siting.sites import reach_radius_m
 
 # --------------------------------------------------------------------------------------------
 # The derived data

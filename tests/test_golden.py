@@ -18,12 +18,12 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import GOLDEN_DIR, MET_BASELINE
-from dronesim.experiment.runner import run_scenario
-from dronesim.kpis.statistics import in_window
+
 from dronesim.engine.records import DRONE_OUTCOMES
+from dronesim.experiment.runner import run_scenario
 from dronesim.inputs.scenario import dump_scenario_toml, load_scenario
+from dronesim.kpis.statistics import in_window
 
 SCENARIO = GOLDEN_DIR / "met_baseline_small.toml"
 TABLE = GOLDEN_DIR / "met_baseline_small.csv"

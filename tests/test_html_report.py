@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO
+from report_checks import check_value, tagged_values
+
 from dronesim.errors import InputError
 from dronesim.outputs.geopackage import ATTRIBUTION
 from dronesim.outputs.html import build_html_report, write_html_report
-from report_checks import check_value, tagged_values
 
 
 @pytest.fixture(scope="module")

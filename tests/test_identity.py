@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-
 from conftest import MET_BASELINE, SCENARIOS, run_cli, tiny_scenario_dict
+
 from dronesim.experiment import identity
 from dronesim.inputs.scenario import Scenario, scenario_from_dict
 

@@ -9,14 +9,14 @@ import math
 
 import numpy as np
 import pandas as pd
+from conftest import INSIDE, MET_BASELINE
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from conftest import INSIDE, MET_BASELINE
-from dronesim.inputs.demand import generate_incidents
 from dronesim.engine.fleet import battery_needed_s, flight_time_s
-from dronesim.engine.replication import prepare, run_replication
 from dronesim.engine.records import DRONE_OUTCOMES, MISSION_COLUMNS
+from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.demand import generate_incidents
 from dronesim.inputs.scenario import load_scenario, scenario_from_dict
 from dronesim.inputs.streams import Streams
 

@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from dronesim.siting.sites import reach_radius_m
-from dronesim.inputs.demand import lognormal_mean_cv
 from dronesim.engine.fleet import battery_needed_s, flight_time_s
 from dronesim.engine.ground import travel_time_s
+from dronesim.inputs.demand import lognormal_mean_cv
 from dronesim.inputs.scenario import DroneSpec
+from dronesim.siting.sites import reach_radius_m
 
 SPEC = DroneSpec(speed_m_s=20.0, decision_s=30.0, launch_overhead_s=20.0, climb_s=10.0,
                  descent_s=15.0, endurance_s=2400.0, reserve_s=300.0, min_on_scene_s=180.0,

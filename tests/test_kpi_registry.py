@@ -8,18 +8,18 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import tiny_scenario_dict
+
+from dronesim.engine.replication import prepare
+from dronesim.experiment.compare import METRICS as COMPARE_METRICS
+from dronesim.experiment.derived import borough_population, derived_kpis, equity_summary
+from dronesim.experiment.runner import run_scenario
+from dronesim.inputs.demand import WEEK_S
+from dronesim.inputs.scenario import scenario_from_dict
 from dronesim.kpis import registry
 from dronesim.kpis import statistics as metrics
-from dronesim.outputs import tables
-from dronesim.experiment.compare import METRICS as COMPARE_METRICS
 from dronesim.kpis.costs import YEAR_S
-from dronesim.inputs.demand import WEEK_S
-from dronesim.experiment.runner import run_scenario
-from dronesim.engine.replication import prepare
-from dronesim.experiment.derived import borough_population, derived_kpis, equity_summary
-from dronesim.inputs.scenario import scenario_from_dict
+from dronesim.outputs import tables
 
 
 @pytest.fixture(scope="module")

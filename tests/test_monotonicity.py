@@ -16,12 +16,12 @@ import math
 
 import numpy as np
 import pytest
+from conftest import MET_BASELINE
 from scipy import stats
 
-from conftest import MET_BASELINE
-from dronesim.kpis import statistics as metrics
 from dronesim.engine.replication import prepare, run_replication
 from dronesim.inputs.scenario import load_scenario
+from dronesim.kpis import statistics as metrics
 
 REPS = 4
 PER_DOCK = (1, 3, 9)

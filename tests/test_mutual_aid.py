@@ -17,8 +17,8 @@ import shapely
 
 from dronesim.engine.ground import GroundForce, basic_command_units
 from dronesim.engine.kernel import Kernel
-from dronesim.engine.replication import prepare, run_replication
 from dronesim.engine.records import Records
+from dronesim.engine.replication import prepare, run_replication
 from dronesim.inputs.scenario import scenario_from_dict
 from dronesim.inputs.streams import Streams
 

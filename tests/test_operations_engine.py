@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import INSIDE
 from scipy import stats
 
-from conftest import INSIDE
 from dronesim.engine import availability
-from dronesim.inputs.daylight import sun_times
 from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.daylight import sun_times
 from dronesim.inputs.scenario import scenario_from_dict
 from dronesim.inputs.weather import REASONS, Flyability
 
@@ -289,7 +289,6 @@ def test_dock_faults_take_the_dock_out():
 
 
 def test_duty_off_costs_nothing(tmp_path):
-    from dronesim.engine.replication import _operations
     from dronesim.engine.kernel import Kernel  # noqa: F401
 
     prep = prepare(scenario_from_dict(_busy_scenario()))
@@ -477,7 +476,6 @@ def test_mixed_fleet_costs_by_type(tmp_path):
 
 from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
 from test_invariants import check_invariants  # noqa: E402
 
 from dronesim.engine.availability import Grounding  # noqa: E402

@@ -7,9 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from dronesim.theory.output_analysis import (binned_means, cycle_difference, half_width, mser,
-                                      replications_needed, sequential_stop,
-                                      welch_moving_average)
+from dronesim.theory.output_analysis import (
+    binned_means,
+    cycle_difference,
+    half_width,
+    mser,
+    replications_needed,
+    sequential_stop,
+    welch_moving_average,
+)
 
 
 def test_binned_means():

@@ -25,11 +25,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import MET_BASELINE, REPO, SCENARIOS, run_cli
+
 from dronesim.errors import InputError
-from dronesim.experiment.store import (FAULT_STEPS, STATE_DIR, check_output_file, check_output_path,
-                              record_problem)
+from dronesim.experiment.store import (
+    FAULT_STEPS,
+    STATE_DIR,
+    check_output_file,
+    check_output_path,
+    record_problem,
+)
 
 DRONESIM = Path(sys.executable).with_name("dronesim")
 RUN = ["run", str(MET_BASELINE), "--weeks", "0.05", "--workers", "1", "--quiet"]

@@ -15,8 +15,8 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from conftest import MET_BASELINE, run_cli
+
 from dronesim.errors import InputError
 from dronesim.experiment.store import STATE_DIR, OutputFolder, check_output_path
 

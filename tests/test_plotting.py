@@ -27,13 +27,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import shapely  # noqa: E402
-
 from conftest import MET_BASELINE, SCENARIOS  # noqa: E402
-from dronesim.kpis import statistics as metrics
-from dronesim.outputs import plots as plotting, tables  # noqa: E402
-from dronesim.siting.sites import reach_radius_m  # noqa: E402
-from dronesim.outputs.results import scenario_geometry  # noqa: E402
+
 from dronesim.inputs.scenario import load_scenario  # noqa: E402
+from dronesim.kpis import statistics as metrics
+from dronesim.outputs import plots as plotting  # noqa: E402
+from dronesim.outputs import tables
+from dronesim.outputs.results import scenario_geometry  # noqa: E402
+from dronesim.siting.sites import reach_radius_m  # noqa: E402
 
 MMSS = re.compile(r"^[+\-\u2212]?\d+:\d\d$")
 

@@ -18,10 +18,26 @@ import pytest
 from scipy import sparse
 
 import dronesim
-from dronesim.dispatch import (CHARGING, READY, RETURNING, BenefitThreshold, CoveragePreserving,
-                               Decline, Dispatch, EarliestArrival, FleetSnapshot, GroundOnly,
-                               IncidentView, NearestIdle, PolicyContext, PriorityReserve, Queue,
-                               available_policies, make_policy, register_policy)
+from dronesim.dispatch import (
+    CHARGING,
+    READY,
+    RETURNING,
+    BenefitThreshold,
+    CoveragePreserving,
+    Decline,
+    Dispatch,
+    EarliestArrival,
+    FleetSnapshot,
+    GroundOnly,
+    IncidentView,
+    NearestIdle,
+    PolicyContext,
+    PriorityReserve,
+    Queue,
+    available_policies,
+    make_policy,
+    register_policy,
+)
 from dronesim.dispatch.registry import _REGISTRY
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "met_baseline.toml"

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from dronesim.inputs.demand import WEEK_S
 from dronesim.engine.replication import prepare, run_replication
+from dronesim.inputs.demand import WEEK_S
 from dronesim.inputs.scenario import scenario_from_dict
 
 MEAN_S = 600.0  # mean on-scene (service) time

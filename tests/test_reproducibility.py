@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import MET_BASELINE
-from dronesim.experiment.runner import run_scenario
+
 from dronesim.engine.replication import prepare, run_replication
+from dronesim.experiment.runner import run_scenario
 from dronesim.inputs.scenario import load_scenario
 
 ARGS = ["--replications", "2", "--weeks", "0.2", "--quiet", "--no-plots"]

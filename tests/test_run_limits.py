@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import MET_BASELINE, SCENARIOS, run_cli
 
 DRONESIM = Path(sys.executable).with_name("dronesim")

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import SCENARIOS
 
 DRONESIM = Path(sys.executable).with_name("dronesim")

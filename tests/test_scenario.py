@@ -9,12 +9,18 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import MET_BASELINE, SCENARIOS, extends_baseline, tiny_scenario_dict, write_toml
-from dronesim.errors import InputError
+
 from dronesim.engine.replication import prepare
-from dronesim.inputs.scenario import (DroneSpec, Scenario, dump_scenario_toml, load_scenario,
-                               scenario_from_dict, scenario_to_dict)
+from dronesim.errors import InputError
+from dronesim.inputs.scenario import (
+    DroneSpec,
+    Scenario,
+    dump_scenario_toml,
+    load_scenario,
+    scenario_from_dict,
+    scenario_to_dict,
+)
 
 ALL_SCENARIOS = sorted(SCENARIOS.glob("*.toml"))
 

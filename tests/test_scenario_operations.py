@@ -7,12 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import MET_BASELINE, extends_baseline, tiny_scenario_dict, write_toml
+
 from dronesim.errors import InputError
-from dronesim.inputs.scenario import (AirframeSpec, CostSpec, FaultSpec, NightSpec, RosterSpec,
-                               ValueSpec, WeatherSpec, dump_scenario_toml, load_scenario,
-                               scenario_from_dict, scenario_to_dict)
+from dronesim.inputs.scenario import (
+    AirframeSpec,
+    CostSpec,
+    FaultSpec,
+    NightSpec,
+    RosterSpec,
+    ValueSpec,
+    WeatherSpec,
+    dump_scenario_toml,
+    load_scenario,
+    scenario_from_dict,
+    scenario_to_dict,
+)
 
 
 def test_defaults_are_off_or_without_effect():

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from conftest import SCENARIOS
-from dronesim.experiment.runner import run_scenario
+
 from dronesim.engine.replication import prepare
+from dronesim.experiment.runner import run_scenario
 from dronesim.inputs.scenario import load_scenario
 
 FILES = sorted(SCENARIOS.glob("*.toml"))

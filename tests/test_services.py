@@ -12,15 +12,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import INSIDE, MET_BASELINE, REPO, SCENARIOS, tiny_scenario_dict
-from dronesim.experiment.calibration import fire_replay_check, fit_road_travel_nearest
-from dronesim.errors import InputError
-from dronesim.inputs.geography import lonlat_to_bng
+
 from dronesim.engine.replication import prepare, run_replication
+from dronesim.errors import InputError
+from dronesim.experiment.calibration import fire_replay_check, fit_road_travel_nearest
+from dronesim.inputs.geography import lfb_sample, lonlat_to_bng
 from dronesim.inputs.scenario import DemandSpec, load_scenario, scenario_from_dict
-from dronesim.inputs.sources import LFB_CELL_M, TRACE_TOLERANCE_M, fire_stations, read_trace, sample_lfb_points
-from dronesim.inputs.geography import lfb_sample
+from dronesim.inputs.sources import (
+    LFB_CELL_M,
+    TRACE_TOLERANCE_M,
+    fire_stations,
+    read_trace,
+    sample_lfb_points,
+)
 from dronesim.inputs.streams import stream
 
 THREE = SCENARIOS / "london_three_services.toml"

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import dronesim
 from dronesim.engine.infrastructure import drone_owners, rank, service_ranks
-from dronesim.kpis.statistics import ci95, in_window
 from dronesim.engine.replication import prepare, run_replication
+from dronesim.kpis.statistics import ci95, in_window
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCK = {"x": 530000.0, "y": 181000.0}

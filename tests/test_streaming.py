@@ -18,17 +18,17 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import MET_BASELINE, SCENARIOS
+
 from dronesim.engine import aggregates, records
-from dronesim.kpis import statistics as metrics
 from dronesim.engine.aggregates import LogLinearBins
-from dronesim.inputs.demand import WEEK_S, demand_chunks, generate_incidents
-from dronesim.errors import InputError
 from dronesim.engine.replication import prepare, run_replication
-from dronesim.inputs.scenario import load_scenario
 from dronesim.engine.sinks import NullSink, ParquetSink
+from dronesim.errors import InputError
+from dronesim.inputs.demand import WEEK_S, demand_chunks, generate_incidents
+from dronesim.inputs.scenario import load_scenario
 from dronesim.inputs.streams import Streams
+from dronesim.kpis import statistics as metrics
 
 DAY = 86_400.0
 COLS = ("t_call", "x", "y", "borough", "service", "priority", "suited", "handling_s",

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import tiny_scenario_dict
+
 from dronesim.inputs.demand import WEEK_S, generate_incidents
 from dronesim.inputs.scenario import scenario_from_dict
 from dronesim.inputs.streams import Streams, stream

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-
 from conftest import MET_BASELINE, REPO, SCENARIOS, extends_baseline, run_cli
-from dronesim.siting import solvers as siting
-from dronesim.inputs.airspace import zones_for
-from dronesim.errors import InputError
-from dronesim.inputs.geography import load_london, lonlat_to_bng
+
 from dronesim.engine.replication import prepare, run_replication
+from dronesim.errors import InputError
+from dronesim.experiment.sweep import parse_fleet, plan_growth, run_sweep
+from dronesim.inputs.airspace import zones_for
+from dronesim.inputs.geography import load_london, lonlat_to_bng
 from dronesim.inputs.scenario import (
     DockSite,
     Scenario,
@@ -32,8 +32,8 @@ from dronesim.inputs.scenario import (
     scenario_from_dict,
     scenario_to_dict,
 )
+from dronesim.siting import solvers as siting
 from dronesim.siting.sites import RIVER_TOLERANCE_M, candidate_pool, sited_docks
-from dronesim.experiment.sweep import parse_fleet, plan_growth, run_sweep
 
 MET_GROWTH = SCENARIOS / "met_growth.toml"
 LISTED = ("Islington", "West End", "Hyde Park")  # met_baseline's [[docks]], in order

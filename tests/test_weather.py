@@ -16,9 +16,18 @@ from scipy import special, stats
 from dronesim.inputs.daylight import night_hours
 from dronesim.inputs.scenario import NightSpec, WeatherSpec
 from dronesim.inputs.streams import Streams
-from dronesim.inputs.weather import (REASONS, WeatherSeries, flyability, generate_weather,
-                              flyable_hours_per_day, grounded_intervals, hour_months,
-                              lag1_autocorr, replication_flyability, weibull_cdf)
+from dronesim.inputs.weather import (
+    REASONS,
+    WeatherSeries,
+    flyability,
+    flyable_hours_per_day,
+    generate_weather,
+    grounded_intervals,
+    hour_months,
+    lag1_autocorr,
+    replication_flyability,
+    weibull_cdf,
+)
 
 SPEC = WeatherSpec(enabled=True)
 START = dt.date(2025, 1, 6)  # a Monday

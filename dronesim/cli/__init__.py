@@ -328,8 +328,8 @@ def _workers_for(args: argparse.Namespace, tasks: int) -> int:
 
 
 def _check_memory(scns, args, tasks: int, preps=()) -> None:
-    from ..limits import check_memory
     from ..inputs.scenario import blame
+    from ..limits import check_memory
 
     rows = [len(p.trace) if p.trace is not None else None for p in preps] or None
     try:
@@ -354,8 +354,8 @@ def _finish(folder, results, what: str) -> int:
 
 def _extra_outputs(args: argparse.Namespace, folder) -> None:
     """Check ``--geopackage`` before the run (nothing runs to be refused at the end)."""
-    from ..outputs.geopackage import is_our_geopackage
     from ..experiment.store import check_output_file
+    from ..outputs.geopackage import is_our_geopackage
 
     gpkg = getattr(args, "geopackage", None)
     if gpkg is not None:
@@ -464,9 +464,9 @@ def _cmd_run(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
 
 def _cmd_sweep(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
     from ..experiment.store import SWEEP_ENTRIES
-    from ..outputs.report import format_sweep, write_sweep
-    from ..inputs.scenario import blame
     from ..experiment.sweep import parse_fleet, sweep_factors, sweep_result
+    from ..inputs.scenario import blame
+    from ..outputs.report import format_sweep, write_sweep
 
     sizes = parse_fleet(args.fleet, args.steps)
     plugins = _plugins(args)

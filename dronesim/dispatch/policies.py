@@ -25,8 +25,18 @@ from typing import Any
 
 import numpy as np
 
-from .base import (READY, RETURNING, Decision, Decline, Dispatch, DispatchPolicy, FleetSnapshot,
-                   IncidentView, PolicyContext, Queue)
+from .base import (
+    READY,
+    RETURNING,
+    Decision,
+    Decline,
+    Dispatch,
+    DispatchPolicy,
+    FleetSnapshot,
+    IncidentView,
+    PolicyContext,
+    Queue,
+)
 from .registry import available_policies, make_policy, register_policy
 
 __all__ = [

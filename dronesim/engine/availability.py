@@ -60,10 +60,10 @@ from ..inputs.weather import HOUR_S, REASONS, replication_flyability
 from .records import LEG_DRONE_LAUNCH, LEG_END
 
 if TYPE_CHECKING:
+    from ..inputs.streams import Streams
     from .fleet import Fleet
     from .kernel import Kernel
     from .prepared import Prepared
-    from ..inputs.streams import Streams
 
 __all__ = ["Grounding", "Duty", "ROSTER", "DOCK_CLOSED", "REPAIR", "MAINTENANCE", "DOCK_FAULT",
            "DRAIN_HOURS", "make_grounding"]

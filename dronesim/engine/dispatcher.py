@@ -7,17 +7,15 @@ import heapq
 
 import numpy as np
 
-from ..inputs.airspace import candidate_legs
-from ..inputs.demand import Incidents
 from ..dispatch import Decline, Dispatch, IncidentView, Queue
 from ..dispatch.base import DispatchPolicy, picks_nearest_ready
 from ..dispatch.watchdog import active_limit, runs_user_code
+from ..inputs.airspace import candidate_legs
+from ..inputs.demand import Incidents
 from .fleet import UNSETTLED, Fleet, _Snapshot
-from .records import OUTCOME, Records
-
 from .kernel import Kernel
 from .prepared import Prepared
-
+from .records import OUTCOME, Records
 
 __all__ = ["FLAT_PREFIX"]
 

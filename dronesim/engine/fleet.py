@@ -54,11 +54,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..dispatch.base import CHARGING, READY, RETURNING, FleetSnapshot
-from .infrastructure import PilotRooms, Sectors, SlotPool
-from .records import (LEAVE, LEG_DRONE, LEG_END, LEG_FIELDS, LEG_FLAGS, LEG_KEY, LEG_REASON,
-                      MISSION_FLAGS, OUTCOME, Records)
 from ..inputs.scenario import DroneSpec
 from ..siting.sites import Docks
+from .infrastructure import PilotRooms, Sectors, SlotPool
+from .records import (
+    LEAVE,
+    LEG_DRONE,
+    LEG_END,
+    LEG_FIELDS,
+    LEG_FLAGS,
+    LEG_KEY,
+    LEG_REASON,
+    MISSION_FLAGS,
+    OUTCOME,
+    Records,
+)
 
 if TYPE_CHECKING:
     from .kernel import Kernel

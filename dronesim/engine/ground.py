@@ -73,13 +73,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..inputs.demand import WEEK_S, Incidents
 from ..errors import InputError
+from ..inputs.demand import WEEK_S, Incidents
 from ..inputs.geography import London
-from .records import Records
 from ..inputs.scenario import ServiceSpec
 from ..inputs.sources import fire_stations
 from ..inputs.streams import Streams
+from .records import Records
 
 if TYPE_CHECKING:
     from .kernel import Kernel

@@ -10,7 +10,6 @@ from typing import Any
 
 import simpy
 
-
 __all__ = ["Kernel"]
 
 

@@ -11,20 +11,18 @@ import numpy as np
 import shapely
 from scipy import sparse
 
-from ..inputs.airspace import AirspacePolicy, NoFlyZones
-from ..siting import solvers as siting
-from ..siting.coverage import StaticCoverage, static_coverage
-from ..siting.sites import reach_radius_m
-from ..inputs.demand import WEEK_S
 from ..dispatch import make_policy
 from ..dispatch.base import DispatchPolicy, PolicyContext
-from .fleet import AirframeTable
+from ..inputs.airspace import AirspacePolicy, NoFlyZones
+from ..inputs.demand import WEEK_S
 from ..inputs.geography import WEIGHT_COLUMNS, London
-from .infrastructure import Connectivity, drone_owners
 from ..inputs.scenario import Scenario
-from ..siting.sites import Docks
 from ..inputs.sources import Trace
-
+from ..siting import solvers as siting
+from ..siting.coverage import StaticCoverage, static_coverage
+from ..siting.sites import Docks, reach_radius_m
+from .fleet import AirframeTable
+from .infrastructure import Connectivity, drone_owners
 
 __all__ = ["Prepared"]
 

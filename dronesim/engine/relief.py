@@ -41,13 +41,24 @@ from typing import TYPE_CHECKING, Any
 from ..dispatch import Dispatch, make_policy
 from ..dispatch.watchdog import active_limit, runs_user_code
 from ..errors import InputError
-from .records import (LEAVE, LEG_BACK, LEG_DRONE, LEG_DRONE_BATTERY, LEG_END, LEG_LATEST,
-                      LEG_LAUNCH, LEG_LEAVE, LEG_REASON, LEG_SCENE, MISSION_FLAGS)
+from .records import (
+    LEAVE,
+    LEG_BACK,
+    LEG_DRONE,
+    LEG_DRONE_BATTERY,
+    LEG_END,
+    LEG_LATEST,
+    LEG_LAUNCH,
+    LEG_LEAVE,
+    LEG_REASON,
+    LEG_SCENE,
+    MISSION_FLAGS,
+)
 
 if TYPE_CHECKING:
     from ..dispatch.base import DispatchPolicy
-    from .fleet import Fleet
     from .dispatcher import _DroneDispatcher
+    from .fleet import Fleet
     from .kernel import Kernel
     from .prepared import Prepared
     from .records import Records

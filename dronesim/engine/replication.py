@@ -43,24 +43,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..inputs.airspace import zones_for
 from ..inputs.demand import Incidents, demand_chunks
-from .fleet import Fleet
 from ..inputs.geography import load_london
-from ..errors import InputError
-from .ground import make_force
-from .infrastructure import PilotRooms, Sectors, service_ranks
-from .records import Records
 from ..inputs.scenario import Scenario
-from ..siting.sites import build_docks, sited_docks
 from ..inputs.sources import load_trace
 from ..inputs.streams import Streams
+from ..siting.sites import build_docks, sited_docks
 from .aggregates import Aggregates
-from .sinks import MemorySink
-
 from .dispatcher import FLAT_PREFIX, _DroneDispatcher
+from .fleet import Fleet
+from .ground import make_force
+from .infrastructure import PilotRooms, Sectors, service_ranks
 from .kernel import Kernel
 from .prepared import Prepared
+from .records import Records
+from .sinks import MemorySink
 
 if TYPE_CHECKING:
     from .sinks import Sink

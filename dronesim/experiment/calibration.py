@@ -40,11 +40,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..siting.coverage import static_coverage
-from ..inputs.geography import default_data_dir, load_london
 from ..engine.prepared import Prepared
+from ..inputs.geography import default_data_dir, load_london
 from ..inputs.scenario import CoverageSpec, Scenario
 from ..inputs.sources import fire_stations
+from ..siting.coverage import static_coverage
 
 __all__ = ["RoadFit", "fit_road_travel", "fit_road_travel_nearest", "drone_suited_share",
            "call_handling_for_target", "FireReplayCheck", "fire_replay_check",
@@ -199,8 +199,8 @@ def fire_replay_check(scn: Scenario | str | Path | None = None, replications: in
     sample, grouped by the sample's own borough code. Sample means are those of
     ``data/calibration/lfb_attendance_by_borough.csv``.
     """
-    from .runner import run_scenario
     from ..inputs.scenario import load_scenario
+    from .runner import run_scenario
 
     if scn is None:
         scn = Path(__file__).resolve().parents[2] / "scenarios" / "lfb_replay.toml"

@@ -34,14 +34,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..errors import InputError
+from ..inputs.scenario import Scenario
 from ..kpis import registry
 from ..kpis import statistics as metrics
-from ..errors import InputError
-from .runner import (Factor, RunResult, TaskFailure, TaskResult, prepare_checked,
-                         run_result, run_tasks, safe_label)
-from .store import OutputFolder
 from ..kpis.registry import Metric
-from ..inputs.scenario import Scenario
+from .runner import (
+    Factor,
+    RunResult,
+    TaskFailure,
+    TaskResult,
+    prepare_checked,
+    run_result,
+    run_tasks,
+    safe_label,
+)
+from .store import OutputFolder
 from .workers import load_plugins
 
 __all__ = ["Metric", "METRICS", "ComparisonResult", "compare_scenarios", "difference",

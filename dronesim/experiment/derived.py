@@ -50,8 +50,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..kpis import costs, value
 from ..inputs.demand import WEEK_S
+from ..kpis import costs, value
 
 if TYPE_CHECKING:
     from ..engine.prepared import Prepared

@@ -47,16 +47,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..kpis import statistics as metrics
 from ..dispatch.watchdog import DEFAULT_TIMEOUT_S, PolicyTimeout, decision_time_limit
+from ..engine.prepared import Prepared
+from ..engine.replication import ReplicationResult, prepare, run_replication
 from ..errors import InputError, naming
+from ..inputs.scenario import Scenario, blame, check_fleet, scenario_from_dict, scenario_to_dict
+from ..kpis import statistics as metrics
+from ..limits import cap_workers, check_memory, estimate_memory
 from .executors import ResourceExhausted, make_executor
 from .identity import TASK_FORMAT, Identity, describe_change, task_identity
-from ..limits import cap_workers, check_memory, estimate_memory
-from ..engine.replication import ReplicationResult, prepare, run_replication
-from ..engine.prepared import Prepared
 from .store import OutputFolder
-from ..inputs.scenario import Scenario, blame, check_fleet, scenario_from_dict, scenario_to_dict
 from .workers import load_plugins
 
 __all__ = ["Factor", "Task", "TaskResult", "RunResult", "run_tasks", "run_scenario",

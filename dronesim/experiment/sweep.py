@@ -25,14 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..engine.replication import prepare
+from ..errors import InputError
+from ..inputs.scenario import DockSite, Scenario
 from ..kpis import registry
 from ..kpis import statistics as metrics
-from ..siting.sites import reach_radius_m
-from ..errors import InputError
+from ..siting.sites import candidate_pool, reach_radius_m, siting_weights, unreachable_demand
 from .runner import Factor, TaskResult, prepare_checked, run_tasks
-from ..engine.replication import prepare
-from ..inputs.scenario import DockSite, Scenario
-from ..siting.sites import candidate_pool, siting_weights, unreachable_demand
 
 __all__ = ["parse_fleet", "plan_growth", "run_sweep", "sweep_factors", "sweep_result",
            "SweepResult"]
@@ -233,8 +232,8 @@ def _marginal_costs(per_step: list[dict[str, Any]]) -> None:
     """What each step adds: ``marginal_cost_per_minute_saved_gbp``, the extra cost per year of
     the step over the one before divided by the extra minutes saved in a year (means over
     replications; None for the first step, an unstable step, or no extra minute saved)."""
-    from ..kpis.costs import YEAR_S
     from ..inputs.demand import WEEK_S
+    from ..kpis.costs import YEAR_S
 
     prev = None
     for row in per_step:

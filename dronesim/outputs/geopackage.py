@@ -201,7 +201,7 @@ def _about(res: Results, grid_m: float, all_replications: bool, layers: list[str
            ) -> pd.DataFrame:
     rows = [
         ("written_by", f"dronesim {res.manifest.get('dronesim_version') or ''}".strip()),
-        ("written_at", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
+        ("written_at", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")),
         ("results_folder", str(res.path.resolve())),
         ("kind", res.kind),
         ("scenario", res.title),

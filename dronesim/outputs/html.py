@@ -44,12 +44,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..experiment.store import check_output_file, write_output_file
 from ..kpis import registry
 from .geopackage import ATTRIBUTION
-from ..experiment.store import check_output_file, write_output_file
 from .results import Results, ScenarioGeometry, finite, open_results, scenario_geometry
-from .tables import (GROUND_NOUNS, SUITED_WITHIN_DEFINITION, ground_label, interval_warning,
-                     mmss)
+from .tables import GROUND_NOUNS, ground_label, interval_warning, mmss
 
 __all__ = ["write_html_report", "build_html_report", "MAX_CHART_ROWS", "GENERATOR"]
 
@@ -912,7 +911,7 @@ def build_html_report(results_dir: str | Path) -> str:
     scns = res.scenarios()
     words = "".join(_scenario_words(scn) for scn in scns.values())
     version = res.manifest.get("dronesim_version") or ""
-    made = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    made = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     kind_words = {"run": "simulation run", "sweep": "fleet-growth sweep",
                   "compare": "scenario comparison"}[res.kind]
     reps = res.replications

@@ -19,13 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from . import tables
-from ..experiment.compare import comparison_dir_name
 from ..errors import naming
+from ..experiment.compare import comparison_dir_name
 from ..experiment.runner import RunResult, safe_label, task_files
 from ..experiment.store import OutputFolder
-from .results import geometry_from_prepared
 from ..inputs.scenario import dump_scenario_toml
+from . import tables
+from .results import geometry_from_prepared
 
 __all__ = ["write_run", "write_sweep", "format_table", "format_sweep", "json_safe",
            "write_comparison", "format_comparison", "comparison_dir_name", "run_incidents"]

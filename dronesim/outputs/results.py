@@ -251,8 +251,8 @@ def scenario_geometry(scn: Any, base_dirs: Sequence[Path] = ()) -> ScenarioGeome
     trace is never loaded (a user's policy need not be registered to draw the map).
     """
     from ..inputs.airspace import AirspacePolicy, zones_for
-    from ..siting.coverage import static_coverage
     from ..inputs.geography import WEIGHT_COLUMNS, load_london
+    from ..siting.coverage import static_coverage
     from ..siting.sites import build_docks
 
     london = load_london()

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..inputs.scenario import Scenario, scenario_from_dict
 from ..kpis import statistics as metrics
 from .output_analysis import half_width
 from .queueing import HypercubeResult, PreferenceAtoms, hypercube, mmc, preference_atoms
-from ..inputs.scenario import Scenario, scenario_from_dict
 
 __all__ = ["mmc_scenario", "hypercube_scenario", "arrival_rate_per_s", "queue_waits",
            "per_drone_figures", "mmc_check", "hypercube_check", "HypercubeCheck"]
