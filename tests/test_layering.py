@@ -9,7 +9,7 @@ lower layer, never a higher one::
     inputs                      scenario, streams, geography, sources, demand, weather, ...
     siting                      sites, solvers, coverage
     dispatch                    the policy family
-    kpis                        the registry, statistics, aggregates, derived figures
+    kpis                        the registry, statistics, cost and value formulas
     engine                      kernel, prepared scenario, kinematics, fleet, ..., replication
     theory                      queueing, output analysis, verification
     experiment                  runner, executors, workers, store, sweep, compare, calibration
