@@ -50,6 +50,7 @@ import pandas as pd
 from ..dispatch.watchdog import DEFAULT_TIMEOUT_S, PolicyTimeout, decision_time_limit
 from ..engine.prepared import Prepared
 from ..engine.replication import ReplicationResult, prepare, run_replication
+from ..engine.sinks import Sink
 from ..errors import InputError, naming
 from ..inputs.scenario import Scenario, blame, check_fleet, scenario_from_dict, scenario_to_dict
 from ..kpis import statistics as metrics
@@ -118,6 +119,12 @@ class TaskResult:
     resumed: bool = False
     replication: ReplicationResult | None = None  # with the tables, when kept in memory
 
+    @property
+    def ran_kpis(self) -> dict[str, Any]:
+        """The KPIs of a task that ran (``ok``: a task that ran always has them)."""
+        assert self.kpis is not None, f"task {self.task.key} has no KPIs ({self.error})"
+        return self.kpis
+
 
 class TaskFailure(RuntimeError):
     """Raised by the Python API when a task failed and ``on_error="raise"``."""
@@ -162,7 +169,7 @@ def _prepared(payload: dict[str, Any]) -> Prepared:
     return prep
 
 
-def _sink(payload: dict[str, Any], scratch: Path | None):
+def _sink(payload: dict[str, Any], scratch: Path) -> Sink | None:
     """Where the task's records go: the Parquet files it was given, a scratch folder whose files
     travel back as bytes (a remote worker), memory (tables kept), or nowhere."""
     from ..engine.sinks import NullSink, ParquetSink
@@ -260,7 +267,7 @@ def plan_tasks(factors: Sequence[Factor], replications: int, data_dir: str | Non
                ) -> list[Task]:
     """Factors x replications, in that order; each task keyed by its factor's identity."""
     ids = identities if identities is not None else _identities(factors, data_dir, plugins)
-    tasks = []
+    tasks: list[Task] = []
     for f, factor in enumerate(factors):
         digest = ids[f].digest[:12]
         for r in range(replications):
@@ -594,6 +601,7 @@ def _gather_tables(results: Sequence[TaskResult]) -> tuple[list[ReplicationResul
     incidents = pd.concat([r.incidents for r in reps], ignore_index=True)
     start = 0
     for r in reps:  # keep one copy: each replication's table becomes a slice of the whole
+        assert r.incidents is not None  # a replication run with its tables kept
         n = len(r.incidents)
         r.incidents = incidents.iloc[start:start + n]
         start += n
@@ -609,7 +617,7 @@ def run_result(factor: Factor, results: Sequence[TaskResult], wall_s: float,
         first = next((r.error for r in results if r.error), "no replication ran")
         raise TaskFailure(f"{factor.label}: every replication failed ({first})")
     failed = [f"replication {r.task.replication}: {r.error}" for r in results if not r.ok]
-    kpis = [r.kpis for r in ok]
+    kpis = [r.ran_kpis for r in ok]
     summary = summarise(factor.prepared, kpis, failed=failed)
     reps, inc, mis = _gather_tables(ok) if keep_tables else ([], None, None)
     return RunResult(factor.prepared, list(results), kpis, summary, wall_s, reps, inc, mis)

@@ -56,6 +56,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from ..errors import InputError, naming
@@ -518,7 +519,8 @@ class OutputFolder:
         self.open()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
 
     def open(self) -> None:
@@ -805,7 +807,9 @@ class OutputFolder:
                                                f"ending {' or '.join(ADDED_SUFFIXES)} may be "
                                                "added to a dronesim output folder")
         self._check_dest(rel)
-        files = man.get("files") if isinstance(man.get("files"), dict) else {}
+        files = man.get("files")
+        if not isinstance(files, dict):
+            files = {}
         body = dict(man)
         body["files"] = dict(sorted({**files, rel: file_digest(src)}.items()))
         self._intend("add", {rel: body["files"][rel]}, None, body)
