@@ -26,12 +26,22 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pyarrow.dataset as ds
+
+    from ..engine.prepared import Prepared
+    from ..inputs.airspace import NoFlyZones
+    from ..inputs.geography import London
+    from ..inputs.scenario import Scenario
+    from ..siting.coverage import StaticCoverage
 
 __all__ = ["Results", "open_results", "ScenarioGeometry", "scenario_geometry",
            "geometry_from_prepared", "WEEK_S", "KINDS"]
@@ -144,7 +154,8 @@ class Results:
         warm = float(self.summary.get("warmup_hours") or 0.0) * 3600.0
         return warm, warm + float(self.summary.get("weeks") or 0.0) * WEEK_S
 
-    def _filter(self, replications: Sequence[int] | None, window: bool):
+    def _filter(self, replications: Sequence[int] | None, window: bool
+                ) -> ds.Expression | None:
         import pyarrow.dataset as ds
 
         f = None
@@ -232,18 +243,18 @@ class ScenarioGeometry:
     ``notes``: what could not be rebuilt and why.
     """
 
-    london: Any
+    london: London
     docks: pd.DataFrame
-    coverage: Any
-    zones: Any
+    coverage: StaticCoverage
+    zones: gpd.GeoDataFrame | None
     within_s: float
     reach_m: float
     range_m: float
     notes: list[str]
-    no_fly: Any = None
+    no_fly: NoFlyZones | None = None
 
 
-def scenario_geometry(scn: Any, base_dirs: Sequence[Path] = ()) -> ScenarioGeometry:
+def scenario_geometry(scn: Scenario, base_dirs: Sequence[Path] = ()) -> ScenarioGeometry:
     """Docks, no-fly zones and coverage footprint of a resolved scenario, without running it.
 
     No-fly files named by relative paths are looked for in each of ``base_dirs`` in turn; when
@@ -285,7 +296,7 @@ def scenario_geometry(scn: Any, base_dirs: Sequence[Path] = ()) -> ScenarioGeome
                             float(scn.drones.max_range_m), notes, zones)
 
 
-def geometry_from_prepared(prep: Any) -> ScenarioGeometry:
+def geometry_from_prepared(prep: Prepared) -> ScenarioGeometry:
     """The same as :func:`scenario_geometry`, from a :class:`dronesim.engine.prepared.Prepared` scenario
     (nothing recomputed that the run already holds)."""
     scn = prep.scenario
@@ -300,7 +311,7 @@ def geometry_from_prepared(prep: Any) -> ScenarioGeometry:
                             float(scn.drones.max_range_m), [], zones)
 
 
-def finite(v: Any) -> bool:
+def finite(v: Any) -> TypeGuard[float]:
     """True for a real, finite number (not None, NaN, a bool or a string)."""
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
