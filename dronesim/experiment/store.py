@@ -920,7 +920,7 @@ def check_output_file(file: str | Path, ours: Callable[[Path], bool], what: str,
     return path
 
 
-def write_output_file(file: str | Path, produce: Callable[[Path], None],
+def write_output_file(file: str | Path, produce: Callable[[Path], object],
                       ours: Callable[[Path], bool], what: str, field: str = "") -> Path:
     """Write one output file safely (see :func:`check_output_file`): ``produce(tmp)`` writes a
     new file at ``tmp`` in the same folder, which is then renamed into place. Inside a dronesim

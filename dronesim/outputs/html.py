@@ -38,6 +38,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +93,11 @@ def _time(v: Any) -> str:
     return mmss(v) if abs(v) >= 60 else f"{v:.1f} s"
 
 
-_FORMATS = {"mmss": mmss, "time": _time, "pct": _pct, "num": _num,
-            "num2": lambda v: _num(v, 2),
-            "num0": lambda v: _num(v, 0),
-            "int": lambda v: f"{int(v):,d}" if finite(v) else "-"}
+_FORMATS: dict[str, Callable[[Any], str]] = {
+    "mmss": mmss, "time": _time, "pct": _pct, "num": _num,
+    "num2": lambda v: _num(v, 2),
+    "num0": lambda v: _num(v, 0),
+    "int": lambda v: f"{int(v):,d}" if finite(v) else "-"}
 
 
 def _val(path: list[Any], value: Any, fmt: str, cls: str = "v") -> str:
@@ -531,7 +533,8 @@ def _chart_incidents(res: Results) -> tuple[pd.DataFrame, str]:
     MAX_CHART_ROWS rows) and a caption note when fewer than all were read."""
     cols = ["replication", "drone_outcome", "drone_response_s", "ground_response_s"]
     reps = res.incident_replications()
-    take, total = [], 0
+    take: list[int] = []
+    total = 0
     for r in reps:
         n = res.count_incidents([r])
         if take and total + n > MAX_CHART_ROWS:
@@ -566,7 +569,7 @@ def _run_body(res: Results) -> tuple[str, str, dict[str, Any]]:
     metrics: dict[str, Any] = {}
     rows_b = s["per_borough"]
 
-    def by_code(fn) -> dict[str, Any]:
+    def by_code(fn: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
         return {"0": {r["gss_code"]: fn(r) for r in rows_b}}
 
     metrics["ground_mean"] = {"label": f"{ground1} mean response (m:ss)", "fmt": "mmss",
