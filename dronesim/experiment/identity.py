@@ -1,7 +1,7 @@
 """A task's identity: everything that decides its result, as digests.
 
-A task of :mod:`dronesim.experiment.runner` (one replication of one resolved scenario) is reused from an
-output folder only when its identity matches in every part:
+A task of :mod:`dronesim.experiment.runner` (one replication of one resolved scenario) is reused
+from an output folder only when its identity matches in every part:
 
 * ``scenario``: the resolved scenario (every default filled in, every dock listed), without
   ``simulation.replications`` (replication ``r`` draws from the streams of the seed and ``r``

@@ -18,9 +18,9 @@ The rules (README, "Output folders")
   A run that fails or is interrupted (Ctrl-C, SIGTERM) removes its staging folder, and the output
   folder itself if it created it and nothing was finished in it. Staging and partial files left
   by a killed run (``kill -9``) are removed by the next run on the folder.
-* Finished tasks of a long run (:mod:`dronesim.experiment.runner`) are kept as they finish, recorded in
-  ``.dronesim/ledger.jsonl``, so re-running the same command after an interruption runs only what
-  is missing.
+* Finished tasks of a long run (:mod:`dronesim.experiment.runner`) are kept as they finish,
+  recorded in ``.dronesim/ledger.jsonl``, so re-running the same command after an interruption runs
+  only what is missing.
 * Records that drive deletion or replacement are never trusted: every path a manifest, the
   ledger or an intent names must be a plain relative path inside the folder (no ``..``, not
   absolute, no symbolic link on the way) and one of the names dronesim itself writes
@@ -430,8 +430,8 @@ def check_output_path(path: Path, *, overwrite: bool = False, entries: Iterable[
         raise InputError(_CLI, field, f"{where} is the current folder; name a new folder "
                                       "for the outputs (e.g. results/run1)")
     if target == Path(target.anchor) or target == Path.home().resolve():
-        raise InputError(_CLI, field, f"{where} is {'/' if target == Path(target.anchor) else 'the home folder'}; "
-                                      "name a new folder for the outputs")
+        what = "/" if target == Path(target.anchor) else "the home folder"
+        raise InputError(_CLI, field, f"{where} is {what}; name a new folder for the outputs")
     # The nearest existing ancestor must be a folder we may write into.
     probe = target
     while not probe.exists():

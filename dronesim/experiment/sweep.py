@@ -1,10 +1,10 @@
 """Fleet-growth sweeps: from today's fleet to many drones, with common random numbers.
 
 A growth pathway keeps the scenario's listed docks (today's sites) and adds sites chosen by
-nested maximal coverage (:func:`dronesim.siting.solvers.nested_max_coverage`): each step keeps every site
-of the step before, so static coverage never falls. Every step and replication is simulated with
-the scenario's seed, so all steps see the same incidents (common random numbers) and differences
-between steps are not sampling noise in demand.
+nested maximal coverage (:func:`dronesim.siting.solvers.nested_max_coverage`): each step keeps every
+site of the step before, so static coverage never falls. Every step and replication is simulated
+with the scenario's seed, so all steps see the same incidents (common random numbers) and
+differences between steps are not sampling noise in demand.
 
 Outputs are tidy tables: one row per step and replication (``steps``), one per step and borough
 (``boroughs``), one per step and site (``sites``). A step whose runs are unstable (queues growing

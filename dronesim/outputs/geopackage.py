@@ -16,8 +16,8 @@ layer               kind          contents
 ``docks``           run, compare  dock sites: name, drones, owning service (compare: scenario)
 ``sites``           sweep         dock sites of every step (step, fleet_size, site, drones)
 ``coverage``        all           the region a drone reaches within the target time, as
-                                  :func:`dronesim.siting.coverage.static_coverage` computes it for the
-                                  scenario (decision, launch, climb and descent subtracted;
+                                  :func:`dronesim.siting.coverage.static_coverage` computes it for
+                                  the scenario (decision, launch, climb and descent subtracted;
                                   airspace cut included): per step (sweep) or per scenario
 ``flight_range``    all           the region within the drones' flight range of a dock
 ``no_fly_zones``    when present  restricted airspace the scenario flew around or through

@@ -7,8 +7,8 @@ Conventions, the same in every figure (and in :mod:`dronesim.outputs.tables` and
 * Confidence bands and error bars of non-negative figures (responses, shares, counts) are clipped
   at zero (shares also at 100%): a Student-t interval over few replications can reach below zero,
   a response time cannot.
-* Ground responders are named per service (:func:`dronesim.outputs.tables.ground_label`: officers, fire
-  engines, ambulances, or ground units for a mix); callers pass the label.
+* Ground responders are named per service (:func:`dronesim.outputs.tables.ground_label`: officers,
+  fire engines, ambulances, or ground units for a mix); callers pass the label.
 * Every figure has a title and axis labels with units.
 * The map shades what :mod:`dronesim.siting.coverage` computes as reachable *within the target time*
   (decision, launch, climb and descent subtracted, the rest flown at cruise speed, airspace cut
@@ -358,8 +358,8 @@ def response_distributions(incidents: pd.DataFrame, title: str = "", ax: Axes | 
     """Cumulative share of incidents reached by time since call: drone against ground, the
     incidents of every replication given pooled (:func:`response_cdf_data`).
 
-    ``ground`` names the ground responders (:func:`dronesim.outputs.tables.ground_label`); ``within_s``
-    marks the target time. The time axis is in m:ss.
+    ``ground`` names the ground responders (:func:`dronesim.outputs.tables.ground_label`);
+    ``within_s`` marks the target time. The time axis is in m:ss.
     """
     fig, ax = _fig_ax(ax, (8, 5))
     data = response_cdf_data(incidents)
@@ -566,10 +566,10 @@ def comparison_forest(differences: pd.DataFrame, service: str = "all", title: st
                       metrics: Sequence[str] | None = None) -> Figure | SubFigure:
     """Forest plot: each scenario's mean difference from the reference with its 95% interval.
 
-    ``differences`` is the tidy table of :func:`dronesim.experiment.compare.compare_scenarios` (columns
-    scenario, reference, service, metric, unit, diff_mean, ci_low, ci_high, paired). One panel per
-    unit (times in m:ss, percentage points, incidents per week) so each has a sensible scale;
-    metrics on the vertical axis, one marker per scenario, filled when the interval excludes
+    ``differences`` is the tidy table of :func:`dronesim.experiment.compare.compare_scenarios`
+    (columns scenario, reference, service, metric, unit, diff_mean, ci_low, ci_high, paired). One
+    panel per unit (times in m:ss, percentage points, incidents per week) so each has a sensible
+    scale; metrics on the vertical axis, one marker per scenario, filled when the interval excludes
     zero. ``ax``: a sequence of axes, one per unit present (default: a new figure). ``labels``
     maps metric keys to readable names. ``units``: the unit groups drawn (default: times,
     shares and counts per week; None: every unit present); ``metrics``: only these figures.
@@ -632,8 +632,8 @@ def comparison_responses(means: pd.DataFrame, title: str = "", ax: Axes | None =
     """Mean drone and ground response per scenario and service, 95% intervals as error bars
     (clipped at 0), in m:ss.
 
-    ``means`` is :attr:`dronesim.experiment.compare.ComparisonResult.means` (columns scenario, service,
-    metric, mean, ci_low, ci_high); rows for ``drone_response_mean_s`` and
+    ``means`` is :attr:`dronesim.experiment.compare.ComparisonResult.means` (columns scenario,
+    service, metric, mean, ci_low, ci_high); rows for ``drone_response_mean_s`` and
     ``ground_response_mean_s`` are drawn. Ground responders are named per service (officers,
     fire engines, ambulances; ground units for all services together).
     """

@@ -1,9 +1,9 @@
 """Writing the outputs of run, sweep and compare into an output folder: summary, manifest,
 resolved scenario, tables and plots.
 
-Everything is staged in the :class:`~dronesim.experiment.store.OutputFolder` and committed file by file
-when complete (see :mod:`dronesim.experiment.store`); the record tables of a run are already there, one
-Parquet part per replication, kept by the experiment runner as each replication finished.
+Everything is staged in the :class:`~dronesim.experiment.store.OutputFolder` and committed file by
+file when complete (see :mod:`dronesim.experiment.store`); the record tables of a run are already
+there, one Parquet part per replication, kept by the experiment runner as each replication finished.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import math
 import platform
 import subprocess
 import sys
-from importlib import metadata
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,8 @@ def _mmss(s: float | None) -> str:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    """A short plain-text table of the headline figures (:func:`dronesim.outputs.tables.format_run_table`)."""
+    """A short plain-text table of the headline figures
+    (:func:`dronesim.outputs.tables.format_run_table`)."""
     return tables.format_run_table(summary)
 
 
@@ -207,7 +208,8 @@ def write_sweep(result: SweepResult, scn: Scenario, folder: OutputFolder,
 
 
 def format_sweep(summary: dict[str, Any]) -> str:
-    """Plain-text table of a sweep, one line per step (:func:`dronesim.outputs.tables.format_sweep_table`)."""
+    """Plain-text table of a sweep, one line per step
+    (:func:`dronesim.outputs.tables.format_sweep_table`)."""
     return tables.format_sweep_table(summary)
 
 

@@ -1,7 +1,8 @@
 """Reading a results folder written by ``dronesim run``, ``sweep`` or ``compare``.
 
-The HTML report (:mod:`dronesim.outputs.html`) and the GeoPackage export (:mod:`dronesim.outputs.geopackage`)
-read folders through this module only, so both agree on what a results folder is:
+The HTML report (:mod:`dronesim.outputs.html`) and the GeoPackage export
+(:mod:`dronesim.outputs.geopackage`) read folders through this module only, so both agree on what a
+results folder is:
 
 * a folder holding dronesim's ``manifest.json`` and ``summary.json``; its kind is told from the
   summary (``steps``: a sweep; ``reference`` and ``differences``: a comparison; ``per_borough``
@@ -16,7 +17,8 @@ read folders through this module only, so both agree on what a results folder is
 
 The map geometry of a scenario (:func:`scenario_geometry`) is rebuilt from the resolved scenario
 and the built-in London data without running anything: docks, no-fly zones and the coverage
-footprint that :func:`dronesim.siting.coverage.static_coverage` computes for the scenario's target time.
+footprint that :func:`dronesim.siting.coverage.static_coverage` computes for the scenario's target
+time.
 """
 
 from __future__ import annotations
@@ -239,8 +241,8 @@ class ScenarioGeometry:
     ``docks``: name, x, y, drones, service (one row per dock site); ``coverage``: the
     :class:`dronesim.siting.coverage.StaticCoverage` of the docks at the target time (its
     ``footprint`` is the reach actually computed, airspace included); ``zones``: no-fly polygons
-    as a GeoDataFrame or None (``no_fly``: the same as :class:`dronesim.inputs.airspace.NoFlyZones`);
-    ``notes``: what could not be rebuilt and why.
+    as a GeoDataFrame or None (``no_fly``: the same as
+    :class:`dronesim.inputs.airspace.NoFlyZones`); ``notes``: what could not be rebuilt and why.
     """
 
     london: London
@@ -297,8 +299,8 @@ def scenario_geometry(scn: Scenario, base_dirs: Sequence[Path] = ()) -> Scenario
 
 
 def geometry_from_prepared(prep: Prepared) -> ScenarioGeometry:
-    """The same as :func:`scenario_geometry`, from a :class:`dronesim.engine.prepared.Prepared` scenario
-    (nothing recomputed that the run already holds)."""
+    """The same as :func:`scenario_geometry`, from a :class:`dronesim.engine.prepared.Prepared`
+    scenario (nothing recomputed that the run already holds)."""
     scn = prep.scenario
     cov = prep.static_coverage()
     docks = pd.DataFrame({"name": list(prep.docks.names), "x": prep.docks.x, "y": prep.docks.y,
