@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["runner", "executors", "workers", "identity", "store", "derived", "sweep", "compare", "calibration"]
+__all__ = ["runner", "executors", "workers", "identity", "store", "derived", "sweep", "compare",
+           "calibration"]
 
 
 def __getattr__(name: str) -> Any:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,9 @@ from ..inputs.geography import default_data_dir, load_london
 from ..inputs.scenario import CoverageSpec, Scenario
 from ..inputs.sources import fire_stations
 from ..siting.coverage import static_coverage
+
+if TYPE_CHECKING:
+    from .runner import RunResult
 
 __all__ = ["RoadFit", "fit_road_travel", "fit_road_travel_nearest", "drone_suited_share",
            "call_handling_for_target", "FireReplayCheck", "fire_replay_check",
@@ -70,10 +74,9 @@ def fit_road_travel(pairs: pd.DataFrame | str | Path | None = None) -> RoadFit:
     """Fit ``attendance = fixed + slope x distance`` to LFB station-to-incident pairs."""
     if pairs is None:
         pairs = default_data_dir() / "calibration" / "lfb_travel_pairs.csv"
-    if not isinstance(pairs, pd.DataFrame):
-        pairs = pd.read_csv(pairs)
-    d = pairs["distance_m"].to_numpy(float)
-    t = pairs["first_pump_s"].to_numpy(float)
+    frame = pairs if isinstance(pairs, pd.DataFrame) else pd.read_csv(pairs)
+    d = frame["distance_m"].to_numpy(float)
+    t = frame["first_pump_s"].to_numpy(float)
     ok = np.isfinite(d) & np.isfinite(t) & (t > 30)  # < 30 s: recording artefacts
     d, t = d[ok], t[ok]
     A = np.column_stack([np.ones_like(d), d])
@@ -115,10 +118,11 @@ def drone_suited_share(prep: Prepared, service: str, deployments_per_week: float
     return deployments_per_week / in_range, in_range
 
 
-def _ground_mean(result, warmup_s: float, horizon_s: float, service: str,
+def _ground_mean(result: RunResult, warmup_s: float, horizon_s: float, service: str,
                  priority: int | None) -> float:
     """Mean ground response of a service (optionally one priority), mean over replications."""
     df = result.incidents
+    assert df is not None  # run_scenario keeps the tables
     w = df[(df["t_call"] >= warmup_s) & (df["t_call"] < horizon_s) & (df["service"] == service)]
     if priority is not None:
         w = w[w["priority"] == priority]
@@ -137,7 +141,7 @@ def call_handling_for_target(scn: Scenario, service: str, target_mean_s: float,
     """
     from .runner import run_scenario
 
-    def mean_of(result) -> float:
+    def mean_of(result: RunResult) -> float:
         if priority is None:
             return result.summary["ground_response_s"]["mean"]
         return _ground_mean(result, result.prepared.warmup_s, result.prepared.horizon_s,
@@ -214,6 +218,7 @@ def fire_replay_check(scn: Scenario | str | Path | None = None, replications: in
     sample = pd.read_csv(root / "demand" / "lfb_incidents_2023.csv")
     cal = pd.read_csv(root / "calibration" / "lfb_attendance_by_borough.csv")
     df = result.incidents
+    assert df is not None  # run_scenario keeps the tables
     df = df[(df["t_call"] >= prep.warmup_s) & (df["t_call"] < prep.horizon_s)]
     row = prep.trace.line[df["incident_id"].to_numpy()] - 2  # header = line 1
     if row.max() >= len(sample):
@@ -286,7 +291,8 @@ def met_anchor_table(summaries: dict[str, dict], data_dir: str | Path | None = N
             if a.gss_code == "E12000007":
                 block = s.get(key)
             else:
-                b = next((r for r in s["per_borough"] if r["gss_code"] == a.gss_code), {})
+                b: dict[str, Any] = next(
+                    (r for r in s["per_borough"] if r["gss_code"] == a.gss_code), {})
                 block = b.get(key)
             row[label] = (block or {}).get("mean")
         rows.append(row)

@@ -1,8 +1,8 @@
 """Comparing scenarios against a reference, replication by replication (common random numbers).
 
 Every scenario runs with the reference's seed and number of replications, so replication r of
-each scenario draws its demand from the same streams (:mod:`dronesim.inputs.streams`): when the demand
-settings are equal, every scenario answers exactly the same incidents, and the difference
+each scenario draws its demand from the same streams (:mod:`dronesim.inputs.streams`): when the
+demand settings are equal, every scenario answers exactly the same incidents, and the difference
 ``B_r - A_r`` of a figure removes most of the demand noise that separate runs would carry. The
 mean of those paired differences gets a Student-t 95% interval over replications.
 
@@ -17,7 +17,8 @@ A figure that is undefined in a replication (a drone response mean when no drone
 out of that replication's pair; ``n`` says how many pairs remain. Figures per replication come
 from :func:`dronesim.kpis.statistics.replication_kpis` (``by_service`` for each service of a
 multi-service scenario), the share of drone-suited incidents reached within the target included
-(:func:`dronesim.kpis.statistics.suited_within_share`, the same definition as ``run`` and ``sweep``).
+(:func:`dronesim.kpis.statistics.suited_within_share`, the same definition as ``run`` and
+``sweep``).
 """
 
 from __future__ import annotations
@@ -127,8 +128,8 @@ def difference(reference: Sequence[float], scenario: Sequence[float], paired: bo
 
 def _mean_ci(values: np.ndarray, metric: Metric) -> tuple[float, float, float, int]:
     """Mean and 95% interval of one figure over replications, clipped as the figure declares
-    (:attr:`dronesim.kpis.registry.Metric.limits`: at 0 for a non-negative figure, a share's at 1 too,
-    a signed one such as time saved not at all)."""
+    (:attr:`dronesim.kpis.registry.Metric.limits`: at 0 for a non-negative figure, a share's at 1
+    too, a signed one such as time saved not at all)."""
     v = values[np.isfinite(values)]
     if v.size == 0:
         return math.nan, math.nan, math.nan, 0
@@ -284,7 +285,8 @@ def compare_scenarios(scenarios: Sequence[Scenario], replications: int | None = 
     replications
         Overrides every scenario's ``simulation.replications``.
     workers, scheduler, plugins, folder, on_error
-        How the tasks (scenario x replication) run: see :func:`dronesim.experiment.runner.run_tasks`.
+        How the tasks (scenario x replication) run: see
+        :func:`dronesim.experiment.runner.run_tasks`.
     progress
         Called as ``progress(done, total)`` after each replication of each scenario.
     labels

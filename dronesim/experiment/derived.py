@@ -2,10 +2,10 @@
 derived from one replication's KPIs (issue 9, item 7), declared in :mod:`dronesim.kpis.registry`.
 
 Nothing here changes a simulated event. :func:`derived_kpis` runs where the replication ran
-(:func:`dronesim.experiment.runner.task_kpis`) on its KPIs (:meth:`dronesim.engine.aggregates.Aggregates.kpis`)
-and the scenario; the summary then combines the figures across replications like any other
-(mean and Student-t 95% interval). :func:`equity_summary` names the worst borough from the
-combined per-borough figures.
+(:func:`dronesim.experiment.runner.task_kpis`) on its KPIs
+(:meth:`dronesim.engine.aggregates.Aggregates.kpis`) and the scenario; the summary then combines the
+figures across replications like any other (mean and Student-t 95% interval). :func:`equity_summary`
+names the worst borough from the combined per-borough figures.
 
 Costs (:mod:`dronesim.kpis.costs`, ``[costs]``; every default there an assumption or a Home Office
 on-cost, see that module)
@@ -35,8 +35,8 @@ Value (:mod:`dronesim.kpis.value`, ``[value]``)
 Equity (:mod:`dronesim.kpis.value`; per borough, over boroughs with drone-suited incidents)
 -----------------------------------------------------------------------------------
 * ``equity_worst_share``: the lowest per-borough share of suited incidents reached within the
-  target (``dronesim.kpis.statistics.suited_within_share``; unreached ones count as not reached), and
-  ``equity_spread`` (highest minus lowest) and ``equity_gini`` (Gini coefficient weighted by
+  target (``dronesim.kpis.statistics.suited_within_share``; unreached ones count as not reached),
+  and ``equity_spread`` (highest minus lowest) and ``equity_gini`` (Gini coefficient weighted by
   borough population) of the same figure.
 * ``population_share_missing_target``: the share of London's population living in boroughs whose
   mean drone response is above ``[value] target_response_s`` or where no drone reached anyone.

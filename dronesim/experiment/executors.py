@@ -6,9 +6,9 @@ the outcome never depends on which executor ran the tasks or in which order they
 
 * :class:`InlineExecutor`: one task after the other, in this process.
 * :class:`ProcessExecutor`: a :class:`concurrent.futures.ProcessPoolExecutor` whose workers die
-  with this process and ignore Ctrl-C (:mod:`dronesim.experiment.workers`). Workers are forked when this
-  process has no other thread (cheap: the loaded map is shared copy-on-write), else started by a
-  fork server. A worker killed by the system (out of memory) ends the run with one line.
+  with this process and ignore Ctrl-C (:mod:`dronesim.experiment.workers`). Workers are forked when
+  this process has no other thread (cheap: the loaded map is shared copy-on-write), else started by
+  a fork server. A worker killed by the system (out of memory) ends the run with one line.
 * :class:`DaskExecutor`: ``distributed.Client`` on an existing scheduler (``--scheduler
   tcp://host:8786``) or on a ``LocalCluster`` started here (``--scheduler local``), whose nannies
   and workers then also die with this process. Plugin files are uploaded to the workers. Dask is

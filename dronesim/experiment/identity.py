@@ -1,7 +1,7 @@
 """A task's identity: everything that decides its result, as digests.
 
-A task of :mod:`dronesim.experiment.runner` (one replication of one resolved scenario) is reused from an
-output folder only when its identity matches in every part:
+A task of :mod:`dronesim.experiment.runner` (one replication of one resolved scenario) is reused
+from an output folder only when its identity matches in every part:
 
 * ``scenario``: the resolved scenario (every default filled in, every dock listed), without
   ``simulation.replications`` (replication ``r`` draws from the streams of the seed and ``r``
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..inputs.scenario import _PATH_FIELDS
+from ..inputs.scenario import _PATH_FIELDS, Scenario
 
 __all__ = ["TASK_FORMAT", "PATH_FIELDS", "Identity", "task_identity", "input_files",
            "code_digest", "data_digests", "plugin_digests", "file_sha256", "describe_change"]
@@ -71,13 +71,13 @@ def file_sha256(path: str | Path) -> str:
     return digest
 
 
-def _base(scn) -> Path:
+def _base(scn: Scenario) -> Path:
     """The folder a scenario's relative file names are resolved against (as the model does)."""
     src = str(scn.source)
     return Path(src).parent if src and not src.startswith("<") else Path.cwd()
 
 
-def input_files(scn) -> dict[str, Path]:
+def input_files(scn: Scenario) -> dict[str, Path]:
     """Every file the scenario reads (its role, e.g. ``demand.trace`` or
     ``connectivity.files.police``, -> path), from the fields of :data:`PATH_FIELDS`. A sites file
     counts only with ``siting.method = "file"`` (a prepared scenario lists its docks instead)."""
@@ -166,7 +166,7 @@ def plugin_digests(specs: Sequence[str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _scenario_part(scn) -> dict[str, Any]:
+def _scenario_part(scn: Scenario) -> dict[str, Any]:
     from ..inputs.scenario import scenario_to_dict
 
     plain = scenario_to_dict(scn)
@@ -195,7 +195,7 @@ def _digest(parts: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def task_identity(scn, data_dir: str | Path | None = None, plugins: Sequence[str] = ()
+def task_identity(scn: Scenario, data_dir: str | Path | None = None, plugins: Sequence[str] = ()
                   ) -> Identity:
     """The identity of a (prepared) scenario's tasks run with ``plugins`` on ``data_dir``."""
     from .._version import __version__

@@ -3,12 +3,12 @@
 ``dronesim run``, ``sweep`` and ``compare`` all come down to the same thing: a list of *factors*
 (resolved scenarios: a run has one, a sweep one per fleet size, a comparison one per scenario),
 each simulated for replications ``0 .. R-1``. This module expands them explicitly into tasks and
-runs the tasks on an executor chosen at call time (:mod:`dronesim.experiment.executors`: in-process, a
-local process pool, or Dask).
+runs the tasks on an executor chosen at call time (:mod:`dronesim.experiment.executors`: in-process,
+a local process pool, or Dask).
 
 * **Seeds.** Task ``(factor, r)`` draws from the streams keyed by the factor's seed and ``r``
-  (:mod:`dronesim.inputs.streams`), never by the worker or the order of execution, so any executor gives
-  bit-for-bit the same tables. Factors sharing a seed see the same incidents (common random
+  (:mod:`dronesim.inputs.streams`), never by the worker or the order of execution, so any executor
+  gives bit-for-bit the same tables. Factors sharing a seed see the same incidents (common random
   numbers).
 * **Resolved scenarios.** A factor is prepared (and its dock siting solved) once, here; workers
   receive the resolved scenario (every dock listed), so nothing is re-optimised per task, and
@@ -16,19 +16,19 @@ local process pool, or Dask).
 * **Summaries in the workers.** A task returns its replication's KPIs (a few kilobytes,
   :func:`task_kpis`), and with an output folder writes its record tables as Parquet parts
   itself; the parent never holds the incident tables of a command-line run.
-* **Resumable.** With an :class:`~dronesim.experiment.store.OutputFolder`, each finished task is kept at
-  once (``tasks/<key>.json`` and its Parquet parts), so the same command run again after an
+* **Resumable.** With an :class:`~dronesim.experiment.store.OutputFolder`, each finished task is
+  kept at once (``tasks/<key>.json`` and its Parquet parts), so the same command run again after an
   interruption runs only the tasks that are missing. A task's key holds a digest of its factor's
-  identity (:mod:`dronesim.experiment.identity`: the resolved scenario, the content of every input file,
-  data file and plugin, and dronesim's own code), so a re-run on other inputs never reuses old
+  identity (:mod:`dronesim.experiment.identity`: the resolved scenario, the content of every input
+  file, data file and plugin, and dronesim's own code), so a re-run on other inputs never reuses old
   tasks; a folder holding tasks of other inputs is refused, naming what changed, unless
   ``--overwrite`` is given (:func:`check_stored_tasks`). What was reused is said in a note.
 * **Failures.** A task that raises is recorded with its error (``on_error="record"``) and the
   others go on; the command then reports the failures and a re-run retries them. Running out of
-  memory, disk space or file handles ends the run (:class:`~dronesim.experiment.executors.ResourceExhausted`,
-  naming the file that could not be written), and so does a user policy taking longer than
-  ``policy_timeout_s`` to decide one incident (:class:`TaskFailure`;
-  :mod:`dronesim.dispatch.watchdog`).
+  memory, disk space or file handles ends the run
+  (:class:`~dronesim.experiment.executors.ResourceExhausted`, naming the file that could not be
+  written), and so does a user policy taking longer than ``policy_timeout_s`` to decide one incident
+  (:class:`TaskFailure`; :mod:`dronesim.dispatch.watchdog`).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ import pandas as pd
 from ..dispatch.watchdog import DEFAULT_TIMEOUT_S, PolicyTimeout, decision_time_limit
 from ..engine.prepared import Prepared
 from ..engine.replication import ReplicationResult, prepare, run_replication
+from ..engine.sinks import Sink
 from ..errors import InputError, naming
 from ..inputs.scenario import Scenario, blame, check_fleet, scenario_from_dict, scenario_to_dict
 from ..kpis import statistics as metrics
@@ -76,8 +77,8 @@ def safe_label(text: str) -> str:
 
 def prepare_checked(scn: Scenario, data_dir: str | Path | None = None,
                     labels: dict[str, str] | None = None) -> Prepared:
-    """:func:`dronesim.engine.replication.prepare`, with errors re-addressed to the file that set the value
-    (a parent through ``extends``, the command line), and the sited fleet checked."""
+    """:func:`dronesim.engine.replication.prepare`, with errors re-addressed to the file that set
+    the value (a parent through ``extends``, the command line), and the sited fleet checked."""
     try:
         prep = prepare(scn, data_dir)
         check_fleet(prep.scenario, sited=True)
@@ -118,6 +119,12 @@ class TaskResult:
     resumed: bool = False
     replication: ReplicationResult | None = None  # with the tables, when kept in memory
 
+    @property
+    def ran_kpis(self) -> dict[str, Any]:
+        """The KPIs of a task that ran (``ok``: a task that ran always has them)."""
+        assert self.kpis is not None, f"task {self.task.key} has no KPIs ({self.error})"
+        return self.kpis
+
 
 class TaskFailure(RuntimeError):
     """Raised by the Python API when a task failed and ``on_error="raise"``."""
@@ -134,7 +141,8 @@ def task_kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
     ``metrics.replication_kpis`` gives, ``suited_within_target``, ``by_service``,
     ``per_borough``, ``demand_fingerprint``) plus ``pilots``, ``fleet_size``,
     ``ground_units`` and the cost, value and equity figures of
-    :func:`dronesim.experiment.derived.derived_kpis`. Deterministic: the same task gives the same KPIs on any executor."""
+    :func:`dronesim.experiment.derived.derived_kpis`. Deterministic: the same task gives the same
+    KPIs on any executor."""
     from .derived import derived_kpis
 
     k = dict(res.kpis)
@@ -162,7 +170,7 @@ def _prepared(payload: dict[str, Any]) -> Prepared:
     return prep
 
 
-def _sink(payload: dict[str, Any], scratch: Path | None):
+def _sink(payload: dict[str, Any], scratch: Path) -> Sink | None:
     """Where the task's records go: the Parquet files it was given, a scratch folder whose files
     travel back as bytes (a remote worker), memory (tables kept), or nowhere."""
     from ..engine.sinks import NullSink, ParquetSink
@@ -260,7 +268,7 @@ def plan_tasks(factors: Sequence[Factor], replications: int, data_dir: str | Non
                ) -> list[Task]:
     """Factors x replications, in that order; each task keyed by its factor's identity."""
     ids = identities if identities is not None else _identities(factors, data_dir, plugins)
-    tasks = []
+    tasks: list[Task] = []
     for f, factor in enumerate(factors):
         digest = ids[f].digest[:12]
         for r in range(replications):
@@ -594,6 +602,7 @@ def _gather_tables(results: Sequence[TaskResult]) -> tuple[list[ReplicationResul
     incidents = pd.concat([r.incidents for r in reps], ignore_index=True)
     start = 0
     for r in reps:  # keep one copy: each replication's table becomes a slice of the whole
+        assert r.incidents is not None  # a replication run with its tables kept
         n = len(r.incidents)
         r.incidents = incidents.iloc[start:start + n]
         start += n
@@ -609,7 +618,7 @@ def run_result(factor: Factor, results: Sequence[TaskResult], wall_s: float,
         first = next((r.error for r in results if r.error), "no replication ran")
         raise TaskFailure(f"{factor.label}: every replication failed ({first})")
     failed = [f"replication {r.task.replication}: {r.error}" for r in results if not r.ok]
-    kpis = [r.kpis for r in ok]
+    kpis = [r.ran_kpis for r in ok]
     summary = summarise(factor.prepared, kpis, failed=failed)
     reps, inc, mis = _gather_tables(ok) if keep_tables else ([], None, None)
     return RunResult(factor.prepared, list(results), kpis, summary, wall_s, reps, inc, mis)

@@ -18,9 +18,9 @@ The rules (README, "Output folders")
   A run that fails or is interrupted (Ctrl-C, SIGTERM) removes its staging folder, and the output
   folder itself if it created it and nothing was finished in it. Staging and partial files left
   by a killed run (``kill -9``) are removed by the next run on the folder.
-* Finished tasks of a long run (:mod:`dronesim.experiment.runner`) are kept as they finish, recorded in
-  ``.dronesim/ledger.jsonl``, so re-running the same command after an interruption runs only what
-  is missing.
+* Finished tasks of a long run (:mod:`dronesim.experiment.runner`) are kept as they finish,
+  recorded in ``.dronesim/ledger.jsonl``, so re-running the same command after an interruption runs
+  only what is missing.
 * Records that drive deletion or replacement are never trusted: every path a manifest, the
   ledger or an intent names must be a plain relative path inside the folder (no ``..``, not
   absolute, no symbolic link on the way) and one of the names dronesim itself writes
@@ -56,6 +56,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from ..errors import InputError, naming
@@ -429,8 +430,8 @@ def check_output_path(path: Path, *, overwrite: bool = False, entries: Iterable[
         raise InputError(_CLI, field, f"{where} is the current folder; name a new folder "
                                       "for the outputs (e.g. results/run1)")
     if target == Path(target.anchor) or target == Path.home().resolve():
-        raise InputError(_CLI, field, f"{where} is {'/' if target == Path(target.anchor) else 'the home folder'}; "
-                                      "name a new folder for the outputs")
+        what = "/" if target == Path(target.anchor) else "the home folder"
+        raise InputError(_CLI, field, f"{where} is {what}; name a new folder for the outputs")
     # The nearest existing ancestor must be a folder we may write into.
     probe = target
     while not probe.exists():
@@ -518,7 +519,8 @@ class OutputFolder:
         self.open()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
 
     def open(self) -> None:
@@ -805,7 +807,9 @@ class OutputFolder:
                                                f"ending {' or '.join(ADDED_SUFFIXES)} may be "
                                                "added to a dronesim output folder")
         self._check_dest(rel)
-        files = man.get("files") if isinstance(man.get("files"), dict) else {}
+        files = man.get("files")
+        if not isinstance(files, dict):
+            files = {}
         body = dict(man)
         body["files"] = dict(sorted({**files, rel: file_digest(src)}.items()))
         self._intend("add", {rel: body["files"][rel]}, None, body)
@@ -916,7 +920,7 @@ def check_output_file(file: str | Path, ours: Callable[[Path], bool], what: str,
     return path
 
 
-def write_output_file(file: str | Path, produce: Callable[[Path], None],
+def write_output_file(file: str | Path, produce: Callable[[Path], object],
                       ours: Callable[[Path], bool], what: str, field: str = "") -> Path:
     """Write one output file safely (see :func:`check_output_file`): ``produce(tmp)`` writes a
     new file at ``tmp`` in the same folder, which is then renamed into place. Inside a dronesim

@@ -1,10 +1,10 @@
 """Fleet-growth sweeps: from today's fleet to many drones, with common random numbers.
 
 A growth pathway keeps the scenario's listed docks (today's sites) and adds sites chosen by
-nested maximal coverage (:func:`dronesim.siting.solvers.nested_max_coverage`): each step keeps every site
-of the step before, so static coverage never falls. Every step and replication is simulated with
-the scenario's seed, so all steps see the same incidents (common random numbers) and differences
-between steps are not sampling noise in demand.
+nested maximal coverage (:func:`dronesim.siting.solvers.nested_max_coverage`): each step keeps every
+site of the step before, so static coverage never falls. Every step and replication is simulated
+with the scenario's seed, so all steps see the same incidents (common random numbers) and
+differences between steps are not sampling noise in demand.
 
 Outputs are tidy tables: one row per step and replication (``steps``), one per step and borough
 (``boroughs``), one per step and site (``sites``). A step whose runs are unstable (queues growing
@@ -178,7 +178,7 @@ def sweep_result(scn: Scenario, requested: Sequence[int], factors: Sequence[Fact
         if not r.ok:
             failures.append(f"fleet {requested[step]}, replication {rep}: {r.error}")
             continue
-        k, cov, prep = r.kpis, static[step], factors[step].prepared
+        k, cov, prep = r.ran_kpis, static[step], factors[step].prepared
         row = {"step": step, "fleet_requested": requested[step],
                "fleet_size": prep.scenario.fleet_size, "sites": len(prep.docks),
                "pilots": k["pilots"], "replication": rep}
@@ -254,12 +254,13 @@ def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> 
     per_step = []
     for step, g in steps.groupby("step"):
         unstable = bool(g["unstable"].any())
-        row = {"step": int(step), "fleet_size": int(g["fleet_size"].iloc[0]),
-               "sites": int(g["sites"].iloc[0]), "pilots": int(g["pilots"].iloc[0]),
-               "unstable": unstable,
-               "area_share": float(g["area_share"].iloc[0]),
-               "population_share": float(g["population_share"].iloc[0]),
-               "boroughs_covered": int(g["boroughs_covered"].iloc[0])}
+        row: dict[str, Any] = {
+            "step": int(step), "fleet_size": int(g["fleet_size"].iloc[0]),
+            "sites": int(g["sites"].iloc[0]), "pilots": int(g["pilots"].iloc[0]),
+            "unstable": unstable,
+            "area_share": float(g["area_share"].iloc[0]),
+            "population_share": float(g["population_share"].iloc[0]),
+            "boroughs_covered": int(g["boroughs_covered"].iloc[0])}
         for m in registry.step_metrics():  # declared in dronesim.kpis.registry (step=True)
             if m.sweep not in g:
                 continue

@@ -110,7 +110,8 @@ def _import_one(spec: str) -> ModuleType:
         previous = sys.modules.get(name)
         sys.modules[name] = module
         try:
-            module.__dronesim_sha256__ = hashlib.sha256(path.read_bytes()).hexdigest()
+            # a marker of our own on the module (read back by _changed_since_loaded)
+            vars(module)["__dronesim_sha256__"] = hashlib.sha256(path.read_bytes()).hexdigest()
             mod_spec.loader.exec_module(module)
         except BaseException:
             if previous is not None:

@@ -140,7 +140,8 @@ def worst_borough(values: Mapping[str, float], *, higher_is_worse: bool = True
     return keys[k], float(v[k])
 
 
-def gini(values: Sequence[float] | np.ndarray, weights: Sequence[float] | None = None) -> float:
+def gini(values: Sequence[float] | np.ndarray,
+         weights: Sequence[float] | np.ndarray | None = None) -> float:
     """Gini coefficient of non-negative figures (e.g. drone coverage per borough), optionally
     weighted (e.g. by population). 0 when all are equal; NaN when all are zero."""
     x = np.asarray(values, dtype=float)

@@ -16,8 +16,8 @@ layer               kind          contents
 ``docks``           run, compare  dock sites: name, drones, owning service (compare: scenario)
 ``sites``           sweep         dock sites of every step (step, fleet_size, site, drones)
 ``coverage``        all           the region a drone reaches within the target time, as
-                                  :func:`dronesim.siting.coverage.static_coverage` computes it for the
-                                  scenario (decision, launch, climb and descent subtracted;
+                                  :func:`dronesim.siting.coverage.static_coverage` computes it for
+                                  the scenario (decision, launch, climb and descent subtracted;
                                   airspace cut included): per step (sweep) or per scenario
 ``flight_range``    all           the region within the drones' flight range of a dock
 ``no_fly_zones``    when present  restricted airspace the scenario flew around or through
@@ -41,15 +41,21 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 from ..experiment.store import check_output_file, write_output_file
-from .results import Results, finite, open_results, scenario_geometry, snap
+from .results import Results, ScenarioGeometry, finite, open_results, scenario_geometry, snap
 from .tables import mmss
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
+
+    from ..inputs.scenario import Scenario
 
 __all__ = ["export_geopackage", "ABOUT_LAYER", "ATTRIBUTION", "is_our_geopackage"]
 
@@ -110,10 +116,11 @@ def _ci(block: dict[str, Any] | None, key: str = "mean") -> tuple[float, float, 
         return (np.nan, np.nan, np.nan)
     m = block.get(key)
     lo, hi = (block.get(f"ci95_{key}") or [None, None])
-    return tuple(float(v) if finite(v) else np.nan for v in (m, lo, hi))  # type: ignore
+    m, lo, hi = (float(v) if finite(v) else np.nan for v in (m, lo, hi))
+    return m, lo, hi
 
 
-def _borough_layer_run(res: Results, geom) -> Any:
+def _borough_layer_run(res: Results, geom: ScenarioGeometry) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
     b = geom.london.boroughs[["gss_code", "name", "geometry"]].copy()
@@ -144,7 +151,7 @@ def _borough_layer_run(res: Results, geom) -> Any:
     return gpd.GeoDataFrame(out, geometry=b.geometry.values, crs=CRS)
 
 
-def _coverage_rows(geom, **extra: Any) -> dict[str, Any]:
+def _coverage_rows(geom: ScenarioGeometry, **extra: Any) -> dict[str, Any]:
     cov = geom.coverage
     return {**extra, "within_s": geom.within_s, "within_mmss": mmss(geom.within_s),
             "reach_m": geom.reach_m, "area_share": cov.area_share,
@@ -154,7 +161,7 @@ def _coverage_rows(geom, **extra: Any) -> dict[str, Any]:
                            "descent; airspace included)"}
 
 
-def _range_area(docks: pd.DataFrame, range_m: float):
+def _range_area(docks: pd.DataFrame, range_m: float) -> shapely.Geometry:
     import shapely
 
     if not len(docks) or range_m <= 0:
@@ -164,20 +171,21 @@ def _range_area(docks: pd.DataFrame, range_m: float):
         quad_segs=32))
 
 
-def _gdf(rows: list[dict[str, Any]], geoms: list[Any]):
+def _gdf(rows: list[dict[str, Any]], geoms: list[Any]) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=list(geoms), crs=CRS)
 
 
-def _points(df: pd.DataFrame, cols: list[str]):
+def _points(df: pd.DataFrame, cols: list[str]) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
     return gpd.GeoDataFrame(df[cols].reset_index(drop=True),
                             geometry=gpd.points_from_xy(df["x"], df["y"]), crs=CRS)
 
 
-def _incident_layer(res: Results, grid_m: float, all_replications: bool):
+def _incident_layer(res: Results, grid_m: float, all_replications: bool
+                    ) -> gpd.GeoDataFrame:
     wanted = ["replication", "t_call", "x", "y", "gss_code", "service", "priority",
               "drone_suited", "drone_outcome", "drone_response_s", "ground_response_s"]
     import pyarrow.dataset as ds
@@ -300,7 +308,8 @@ def _layers(res: Results, grid_m: float, all_replications: bool) -> dict[str, tu
     return layers
 
 
-def _step_coverage(scn: Any, geom: Any, sites: pd.DataFrame):
+def _step_coverage(scn: Scenario, geom: ScenarioGeometry, sites: pd.DataFrame
+                   ) -> ScenarioGeometry:
     """Static coverage of one sweep step's sites, with the scenario's drones and airspace."""
     import dataclasses
 

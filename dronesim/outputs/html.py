@@ -20,10 +20,11 @@ It holds:
   and a step table for a sweep, difference tables and charts for a comparison;
 * the assumptions (every value of the resolved scenario) and the data attribution.
 
-The charts come from :mod:`dronesim.outputs.figures`, the same definitions as ``plots/``. Tables with
-millions of incident rows are read column by column and in batches (:mod:`dronesim.outputs.results`);
-for the response-distribution chart at most :data:`MAX_CHART_ROWS` rows are read, whole
-replications first, and the caption says when fewer than all replications were drawn.
+The charts come from :mod:`dronesim.outputs.figures`, the same definitions as ``plots/``. Tables
+with millions of incident rows are read column by column and in batches
+(:mod:`dronesim.outputs.results`); for the response-distribution chart at most
+:data:`MAX_CHART_ROWS` rows are read, whole replications first, and the caption says when fewer than
+all replications were drawn.
 
 Writing follows the command line's output rules: a temporary file in the target folder renamed
 into place when complete, and an existing file replaced only if dronesim wrote it.
@@ -38,6 +39,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +94,11 @@ def _time(v: Any) -> str:
     return mmss(v) if abs(v) >= 60 else f"{v:.1f} s"
 
 
-_FORMATS = {"mmss": mmss, "time": _time, "pct": _pct, "num": _num,
-            "num2": lambda v: _num(v, 2),
-            "num0": lambda v: _num(v, 0),
-            "int": lambda v: f"{int(v):,d}" if finite(v) else "-"}
+_FORMATS: dict[str, Callable[[Any], str]] = {
+    "mmss": mmss, "time": _time, "pct": _pct, "num": _num,
+    "num2": lambda v: _num(v, 2),
+    "num0": lambda v: _num(v, 0),
+    "int": lambda v: f"{int(v):,d}" if finite(v) else "-"}
 
 
 def _val(path: list[Any], value: Any, fmt: str, cls: str = "v") -> str:
@@ -398,7 +401,8 @@ def _scenario_words(scn: Any) -> str:
         sh = scn.sharing
         text += (
             f"<p>Infrastructure of the services: dock sites {_e(sh.docks)}, airframes "
-            f"{_e(sh.airframes)}, remote pilots {'in a joint room' if sh.pilots == 'joint' else 'in a room per service'}, "
+            f"{_e(sh.airframes)}, remote pilots "
+            f"{'in a joint room' if sh.pilots == 'joint' else 'in a room per service'}, "
             f"airspace management {_e(sh.airspace)}, connectivity {_e(sh.connectivity)}"
             + (f"; pooled drones serve {_e(' > '.join(sh.service_priority))} first"
                + (" and may be pre-empted" if sh.preemption else "")
@@ -483,7 +487,8 @@ def _card(title: str, main: str, detail: str = "", note: str = "", cls: str = ""
 
 def _resp_card(s: dict[str, Any], key: str, title: str) -> str:
     b = s.get(key) or {}
-    main = f"{_val([key, 'mean'], b.get('mean'), 'mmss')} {_ci([key, 'ci95_mean'], b.get('ci95_mean'), 'mmss')}"
+    main = (f"{_val([key, 'mean'], b.get('mean'), 'mmss')} "
+            f"{_ci([key, 'ci95_mean'], b.get('ci95_mean'), 'mmss')}")
     detail = (f"median {_val([key, 'median'], b.get('median'), 'mmss')}, "
               f"P90 {_val([key, 'p90'], b.get('p90'), 'mmss')}")
     return _card(title, main, detail, "mean since the call, m:ss, 95% CI over replications")
@@ -491,7 +496,8 @@ def _resp_card(s: dict[str, Any], key: str, title: str) -> str:
 
 def _scalar_card(s: dict[str, Any], key: str, title: str, fmt: str, note: str = "") -> str:
     b = s.get(key) or {}
-    main = f"{_val([key, 'mean'], b.get('mean'), fmt)} {_ci([key, 'ci95_mean'], b.get('ci95_mean'), fmt)}"
+    main = (f"{_val([key, 'mean'], b.get('mean'), fmt)} "
+            f"{_ci([key, 'ci95_mean'], b.get('ci95_mean'), fmt)}")
     return _card(title, main, note=note)
 
 
@@ -531,7 +537,8 @@ def _chart_incidents(res: Results) -> tuple[pd.DataFrame, str]:
     MAX_CHART_ROWS rows) and a caption note when fewer than all were read."""
     cols = ["replication", "drone_outcome", "drone_response_s", "ground_response_s"]
     reps = res.incident_replications()
-    take, total = [], 0
+    take: list[int] = []
+    total = 0
     for r in reps:
         n = res.count_incidents([r])
         if take and total + n > MAX_CHART_ROWS:
@@ -566,7 +573,7 @@ def _run_body(res: Results) -> tuple[str, str, dict[str, Any]]:
     metrics: dict[str, Any] = {}
     rows_b = s["per_borough"]
 
-    def by_code(fn) -> dict[str, Any]:
+    def by_code(fn: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
         return {"0": {r["gss_code"]: fn(r) for r in rows_b}}
 
     metrics["ground_mean"] = {"label": f"{ground1} mean response (m:ss)", "fmt": "mmss",
@@ -684,13 +691,15 @@ def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
     ]
     for i, st in ((fi, first), (li, last)):
         p = ["steps", i]
+        sw, dm = "suited_share_within_target", "drone_mean_s"
+        suited = (f"{_val(p + [sw, 'mean'], _get(st, [sw, 'mean']), 'pct')} "
+                  f"{_ci(p + [sw, 'ci95_mean'], _get(st, [sw, 'ci95_mean']), 'pct')}")
+        drone = (f"{_val(p + [dm, 'mean'], _get(st, [dm, 'mean']), 'mmss')} "
+                 f"{_ci(p + [dm, 'ci95_mean'], _get(st, [dm, 'ci95_mean']), 'mmss')}")
         cards.append(_card(
             f"{st['fleet_size']} drones, {st['sites']} sites",
-            f"{_val(p + ['suited_share_within_target', 'mean'], _get(st, ['suited_share_within_target', 'mean']), 'pct')} "
-            f"{_ci(p + ['suited_share_within_target', 'ci95_mean'], _get(st, ['suited_share_within_target', 'ci95_mean']), 'pct')}"
-            f" of suited incidents reached within {t}",
-            f"drone mean {_val(p + ['drone_mean_s', 'mean'], _get(st, ['drone_mean_s', 'mean']), 'mmss')} "
-            f"{_ci(p + ['drone_mean_s', 'ci95_mean'], _get(st, ['drone_mean_s', 'ci95_mean']), 'mmss')}; "
+            f"{suited} of suited incidents reached within {t}",
+            f"drone mean {drone}; "
             f"population within {t}: "
             f"{_val(p + ['population_share'], st['population_share'], 'pct')}; boroughs "
             f"covered {_val(p + ['boroughs_covered'], st['boroughs_covered'], 'int')}",
@@ -1135,7 +1144,8 @@ Array.prototype.forEach.call(document.querySelectorAll("table.sortable"),functio
     th.tabIndex=0;th.setAttribute("aria-sort","none");
     var go=function(){sortBy(t,i,th);};
     th.addEventListener("click",go);
-    th.addEventListener("keydown",function(e){if(e.key==="Enter"||e.key===" "){e.preventDefault();go();}});
+    th.addEventListener("keydown",function(e){
+      if(e.key==="Enter"||e.key===" "){e.preventDefault();go();}});
   });
 });
 function sortBy(t,i,th){
@@ -1166,7 +1176,8 @@ function apply(){
   svg.setAttribute("viewBox",view.x+" "+view.y+" "+view.w+" "+view.h);
   var px=svg.getBoundingClientRect().width||800,k=view.w/px;
   Array.prototype.forEach.call(marks(),function(m){
-    m.setAttribute("transform","translate("+m.getAttribute("data-x")+" "+m.getAttribute("data-y")+") scale("+k+")");
+    m.setAttribute("transform",
+      "translate("+m.getAttribute("data-x")+" "+m.getAttribute("data-y")+") scale("+k+")");
   });
 }
 function zoomAt(f,cx,cy){
@@ -1176,9 +1187,12 @@ function zoomAt(f,cx,cy){
 function toSvg(cx,cy){var b=svg.getBoundingClientRect();
   return {x:view.x+(cx-b.left)/b.width*view.w,y:view.y+(cy-b.top)/b.height*view.h};}
 function centre(){return {x:view.x+view.w/2,y:view.y+view.h/2};}
-document.getElementById("zoom-in").addEventListener("click",function(){var c=centre();zoomAt(1.5,c.x,c.y);});
-document.getElementById("zoom-out").addEventListener("click",function(){var c=centre();zoomAt(1/1.5,c.x,c.y);});
-document.getElementById("zoom-reset").addEventListener("click",function(){view={x:home.x,y:home.y,w:home.w,h:home.h};apply();});
+document.getElementById("zoom-in").addEventListener("click",function(){
+  var c=centre();zoomAt(1.5,c.x,c.y);});
+document.getElementById("zoom-out").addEventListener("click",function(){
+  var c=centre();zoomAt(1/1.5,c.x,c.y);});
+document.getElementById("zoom-reset").addEventListener("click",function(){
+  view={x:home.x,y:home.y,w:home.w,h:home.h};apply();});
 svg.addEventListener("wheel",function(e){e.preventDefault();var p=toSvg(e.clientX,e.clientY);
   zoomAt(e.deltaY<0?1.25:0.8,p.x,p.y);},{passive:false});
 var ptrs={},drag=null,pinch=null;
@@ -1232,12 +1246,15 @@ function showTip(e){
 /* colours: five-step yellow-green ramp (distinct from the blue coverage), one scale for
    every step or scenario so that they can be compared */
 var RAMP=[[255,255,229],[217,240,163],[120,198,121],[35,132,67],[0,69,41]];
-function colour(t){t=Math.max(0,Math.min(1,t))*(RAMP.length-1);var i=Math.min(RAMP.length-2,Math.floor(t)),f=t-i;
-  var c=RAMP[i].map(function(v,k){return Math.round(v+(RAMP[i+1][k]-v)*f);});return "rgb("+c.join(",")+")";}
+function colour(t){t=Math.max(0,Math.min(1,t))*(RAMP.length-1);
+  var i=Math.min(RAMP.length-2,Math.floor(t)),f=t-i;
+  var c=RAMP[i].map(function(v,k){return Math.round(v+(RAMP[i+1][k]-v)*f);});
+  return "rgb("+c.join(",")+")";}
 function recolour(){
   var m=DATA.metrics[metricSel.value],vals=m.values[group]||{},list=[];
   Object.keys(m.values).forEach(function(gk){var vs=m.values[gk];
-    Object.keys(vs).forEach(function(k){var v=vs[k];if(v!==null&&v!==undefined&&isFinite(v))list.push(v);});});
+    Object.keys(vs).forEach(function(k){
+      var v=vs[k];if(v!==null&&v!==undefined&&isFinite(v))list.push(v);});});
   var lo=Math.min.apply(null,list),hi=Math.max.apply(null,list);
   if(m.fmt==="pct"){lo=Math.min(lo,0);}
   if(!list.length){lo=0;hi=1;}

@@ -7,8 +7,8 @@ Conventions, the same in every figure (and in :mod:`dronesim.outputs.tables` and
 * Confidence bands and error bars of non-negative figures (responses, shares, counts) are clipped
   at zero (shares also at 100%): a Student-t interval over few replications can reach below zero,
   a response time cannot.
-* Ground responders are named per service (:func:`dronesim.outputs.tables.ground_label`: officers, fire
-  engines, ambulances, or ground units for a mix); callers pass the label.
+* Ground responders are named per service (:func:`dronesim.outputs.tables.ground_label`: officers,
+  fire engines, ambulances, or ground units for a mix); callers pass the label.
 * Every figure has a title and axis labels with units.
 * The map shades what :mod:`dronesim.siting.coverage` computes as reachable *within the target time*
   (decision, launch, climb and descent subtracted, the rest flown at cruise speed, airspace cut
@@ -19,15 +19,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, Locator
 
 from ..kpis import registry as _registry
 from .tables import GROUND_NOUNS, mmss
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
+    from matplotlib.artist import Artist
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure, SubFigure
+    from matplotlib.text import Annotation
+    from pandas.core.groupby import DataFrameGroupBy
 
 __all__ = ["borough_map", "response_distributions", "borough_responses", "sweep_coverage",
            "sweep_response", "sweep_borough_heatmap", "comparison_forest",
@@ -38,7 +48,7 @@ GROUND_C = "#d62728"
 RANGE_C = "#1f4e79"
 
 
-def _fig_ax(ax: Any, size: tuple[float, float]):
+def _fig_ax(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure | SubFigure, Axes]:
     if ax is None:
         fig, ax = plt.subplots(figsize=size, layout="constrained")
     return ax.figure, ax
@@ -58,11 +68,13 @@ class TimeLocator(Locator):
     def __init__(self, max_ticks: int = 8) -> None:
         self.max_ticks = max_ticks
 
-    def __call__(self) -> Sequence[float]:
+    # matplotlib's stubs declare Sequence[float]; its own locators return arrays, as this one does
+    def __call__(self) -> np.ndarray:  # type: ignore[override]
+        assert self.axis is not None, "a locator is called once set on an axis"
         vmin, vmax = self.axis.get_view_interval()
         return self.tick_values(vmin, vmax)
 
-    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
+    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:  # type: ignore[override]
         lo, hi = sorted((float(vmin), float(vmax)))
         span = hi - lo
         if not math.isfinite(span) or span <= 0:
@@ -73,7 +85,7 @@ class TimeLocator(Locator):
         return np.arange(start, hi + step * 1e-9, step)
 
 
-def mmss_axis(axis: Any, signed: bool = False, max_ticks: int = 8) -> None:
+def mmss_axis(axis: Axis, signed: bool = False, max_ticks: int = 8) -> None:
     """Label a matplotlib axis holding seconds as ``m:ss`` at round time steps.
 
     Parameters
@@ -111,7 +123,7 @@ _OFFSETS = [(dx * r, dy * r) for r in (9, 16, 26, 38)
                            (-1, -1))]
 
 
-def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], texts: Sequence[str],
+def place_labels(ax: Axes, xs: Sequence[float], ys: Sequence[float], texts: Sequence[str],
                  fontsize: float = 8, avoid_radius_pt: float = 6.0, **text_kw: Any) -> list:
     """Annotate points with labels that overlap neither each other nor the points.
 
@@ -124,7 +136,8 @@ def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], texts: Seque
     """
     fig = ax.figure
     fig.canvas.draw()  # lay out first: the transform from data to display must be final
-    renderer = fig.canvas.get_renderer()
+    # every raster canvas (Agg, the default for files) has get_renderer; the stubs' base lacks it
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     pts = ax.transData.transform(np.column_stack([xs, ys]))
     scale = fig.dpi / 72.0
     r = avoid_radius_pt * scale
@@ -132,6 +145,7 @@ def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], texts: Seque
     order = np.argsort(-pts[:, 1], kind="stable")
     out: list = [None] * len(texts)
     for k in order:
+        best: tuple[Annotation, tuple[float, float, float, float], tuple[float, float]] | None
         best = None
         for dx, dy in _OFFSETS:
             ha = "left" if dx > 0 else ("right" if dx < 0 else "center")
@@ -148,11 +162,13 @@ def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], texts: Seque
             best = (ann, box, (dx, dy))
             if free:
                 break
+        assert best is not None  # _OFFSETS is not empty
         ann, box, (dx, dy) = best
         if math.hypot(dx, dy) > 10:  # moved away from its point: draw a leader line
             ann.remove()
             ann = ax.annotate(texts[k], (xs[k], ys[k]), xytext=(dx, dy),
-                              textcoords="offset points", ha=ann.get_ha(), va=ann.get_va(),
+                              textcoords="offset points", ha=ann.get_horizontalalignment(),
+                              va=ann.get_verticalalignment(),
                               fontsize=fontsize, arrowprops=dict(
                                   arrowstyle="-", lw=0.5, color="#555555", shrinkA=0,
                                   shrinkB=3), **text_kw)
@@ -166,8 +182,10 @@ def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], texts: Seque
 # --------------------------------------------------------------------------------------------
 
 
-def _draw_map_layers(ax: Any, boroughs, docks: pd.DataFrame, inc: pd.DataFrame, footprint,
-                     range_area, zones, ms: float = 1.0) -> None:
+def _draw_map_layers(ax: Axes, boroughs: gpd.GeoDataFrame, docks: pd.DataFrame,
+                     inc: pd.DataFrame, footprint: shapely.Geometry | None,
+                     range_area: shapely.Geometry | None, zones: gpd.GeoDataFrame | None,
+                     ms: float = 1.0) -> None:
     import geopandas as gpd
 
     boroughs.plot(ax=ax, facecolor="#f4f4f4", edgecolor="#888888", linewidth=0.6)
@@ -187,7 +205,7 @@ def _draw_map_layers(ax: Any, boroughs, docks: pd.DataFrame, inc: pd.DataFrame, 
                zorder=5)
 
 
-def _km_axes(ax: Any) -> None:
+def _km_axes(ax: Axes) -> None:
     ax.set_xlabel("Easting (km, British National Grid)")
     ax.set_ylabel("Northing (km, British National Grid)")
     ax.xaxis.set_major_formatter(lambda v, _p: f"{v / 1000:.0f}")
@@ -195,11 +213,13 @@ def _km_axes(ax: Any) -> None:
     ax.set_aspect("equal")
 
 
-def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprint=None,
-                title: str = "", ax: Any = None, max_points: int = 20_000, zones=None,
-                label_docks: bool | None = None, *, within_s: float | None = None,
-                reach_m: float | None = None, range_m: float | None = None,
-                zoom: bool | None = None):
+def borough_map(boroughs: gpd.GeoDataFrame, docks: pd.DataFrame, incidents: pd.DataFrame,
+                footprint: shapely.Geometry | None = None, title: str = "",
+                ax: Axes | None = None, max_points: int = 20_000,
+                zones: gpd.GeoDataFrame | None = None, label_docks: bool | None = None, *,
+                within_s: float | None = None, reach_m: float | None = None,
+                range_m: float | None = None, zoom: bool | None = None
+                ) -> Figure | SubFigure:
     """Boroughs, what drones reach within the target, their flight range, no-fly zones, docks
     and a sample of incidents.
 
@@ -244,6 +264,7 @@ def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprin
             pad = max(range_m or 0.0, reach_m or 0.0, 1000.0)
             w = max(docks["x"].max() - docks["x"].min(), docks["y"].max() - docks["y"].min())
             zoom = w + 2 * pad < (lx1 - lx0) / 3
+    fig: Figure | SubFigure
     if ax is None:
         if zoom:
             fig, (ax, zax) = plt.subplots(1, 2, figsize=(14, 6.6), layout="constrained",
@@ -273,7 +294,7 @@ def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprin
         zax.set_title("Around the docks", fontsize=10)
         ax.indicate_inset_zoom(zax, edgecolor="#444444")
         label_ax = zax
-    handles = [
+    handles: list[Artist] = [
         Line2D([], [], ls="", marker="o", ms=3, color="#999999", label="incident (ground only)"),
         Line2D([], [], ls="", marker="o", ms=4, color=DRONE_C,
                label="incident with a drone on scene"),
@@ -290,6 +311,7 @@ def borough_map(boroughs, docks: pd.DataFrame, incidents: pd.DataFrame, footprin
             what = "reachable within the target time"
         handles.append(Patch(facecolor=DRONE_C, alpha=0.35, edgecolor=DRONE_C, label=what))
     if range_area is not None:
+        assert range_m is not None  # a range area is drawn only for a range
         handles.append(Line2D([], [], color=RANGE_C, ls="--", lw=1.0,
                               label=f"drone flight range {range_m / 1000:.1f} km "
                                     "(farthest dispatch)"))
@@ -330,14 +352,14 @@ def response_cdf_data(incidents: pd.DataFrame) -> dict[str, np.ndarray]:
         ("ground_all", incidents["ground_response_s"]))}
 
 
-def response_distributions(incidents: pd.DataFrame, title: str = "", ax: Any = None,
+def response_distributions(incidents: pd.DataFrame, title: str = "", ax: Axes | None = None,
                            max_minutes: float = 30, ground: str = "ground units",
-                           within_s: float | None = None):
+                           within_s: float | None = None) -> Figure | SubFigure:
     """Cumulative share of incidents reached by time since call: drone against ground, the
     incidents of every replication given pooled (:func:`response_cdf_data`).
 
-    ``ground`` names the ground responders (:func:`dronesim.outputs.tables.ground_label`); ``within_s``
-    marks the target time. The time axis is in m:ss.
+    ``ground`` names the ground responders (:func:`dronesim.outputs.tables.ground_label`);
+    ``within_s`` marks the target time. The time axis is in m:ss.
     """
     fig, ax = _fig_ax(ax, (8, 5))
     data = response_cdf_data(incidents)
@@ -367,8 +389,9 @@ def response_distributions(incidents: pd.DataFrame, title: str = "", ax: Any = N
     return fig
 
 
-def borough_responses(per_borough: list[dict[str, Any]], title: str = "", ax: Any = None,
-                      ground: str = "ground units"):
+def borough_responses(per_borough: list[dict[str, Any]], title: str = "",
+                      ax: Axes | None = None, ground: str = "ground units"
+                      ) -> Figure | SubFigure:
     """Mean response per borough with 95% intervals: ground responders, and drones where they
     fly. Every borough is listed; one without incidents in the window is marked
     "(no incidents)" at the bottom instead of being left out."""
@@ -406,7 +429,7 @@ def borough_responses(per_borough: list[dict[str, Any]], title: str = "", ax: An
         ye = np.arange(len(rows), len(rows) + len(empty))
         labels += [f"{r['name']} (no incidents)" for r in empty]
         for yy in ye:
-            ax.text(0.01, yy, "no incidents in the measured window", va="center", fontsize=7,
+            ax.text(0.01, float(yy), "no incidents in the measured window", va="center", fontsize=7,
                     color="#666666", transform=ax.get_yaxis_transform())
         y = np.concatenate([y, ye])
     ax.set_yticks(y, labels, fontsize=8)
@@ -425,7 +448,8 @@ def borough_responses(per_borough: list[dict[str, Any]], title: str = "", ax: An
 # --------------------------------------------------------------------------------------------
 
 
-def _band(ax, g, col, color, label, upper: float | None = None):
+def _band(ax: Axes, g: DataFrameGroupBy, col: str, color: str, label: str,
+          upper: float | None = None) -> pd.DataFrame:
     """Mean across replications with a 95% CI band, clipped at 0 (and ``upper``); unstable
     steps drawn hollow, without a band."""
     from ..kpis.statistics import ci95
@@ -448,7 +472,7 @@ def _band(ax, g, col, color, label, upper: float | None = None):
 
 
 def sweep_coverage(steps: pd.DataFrame, within_s: float, n_boroughs: int = 33,
-                   title: str = "", ax: Any = None):
+                   title: str = "", ax: Axes | None = None) -> Figure | SubFigure:
     """Static and simulated coverage against fleet size, boroughs covered on a second axis.
 
     The simulated line is "suited reached within target"
@@ -479,8 +503,8 @@ def sweep_coverage(steps: pd.DataFrame, within_s: float, n_boroughs: int = 33,
     return fig
 
 
-def sweep_response(steps: pd.DataFrame, title: str = "", ax: Any = None,
-                   ground: str = "ground units"):
+def sweep_response(steps: pd.DataFrame, title: str = "", ax: Axes | None = None,
+                   ground: str = "ground units") -> Figure | SubFigure:
     """Mean and P90 drone response against fleet size with 95% CI bands (clipped at 0); the
     ground responders' mean (named by ``ground``) for scale. Times in m:ss."""
     fig, ax = _fig_ax(ax, (8.5, 5))
@@ -499,7 +523,7 @@ def sweep_response(steps: pd.DataFrame, title: str = "", ax: Any = None,
 
 
 def sweep_borough_heatmap(boroughs: pd.DataFrame, threshold: float, title: str = "",
-                          ax: Any = None):
+                          ax: Axes | None = None) -> Figure | SubFigure:
     """Share of each borough's population within the target, per growth step."""
     fig, ax = _fig_ax(ax, (9, 9.5))
     tab = boroughs.pivot_table(index="name", columns="fleet_size", values="population_share")
@@ -536,15 +560,16 @@ RESPONSE_UNITS = ("s", "share", "per_week")
 
 
 def comparison_forest(differences: pd.DataFrame, service: str = "all", title: str = "",
-                      ax: Any = None, labels: dict[str, str] | None = None,
+                      ax: Axes | Sequence[Axes] | np.ndarray | None = None,
+                      labels: dict[str, str] | None = None,
                       units: Sequence[str] | None = RESPONSE_UNITS,
-                      metrics: Sequence[str] | None = None):
+                      metrics: Sequence[str] | None = None) -> Figure | SubFigure:
     """Forest plot: each scenario's mean difference from the reference with its 95% interval.
 
-    ``differences`` is the tidy table of :func:`dronesim.experiment.compare.compare_scenarios` (columns
-    scenario, reference, service, metric, unit, diff_mean, ci_low, ci_high, paired). One panel per
-    unit (times in m:ss, percentage points, incidents per week) so each has a sensible scale;
-    metrics on the vertical axis, one marker per scenario, filled when the interval excludes
+    ``differences`` is the tidy table of :func:`dronesim.experiment.compare.compare_scenarios`
+    (columns scenario, reference, service, metric, unit, diff_mean, ci_low, ci_high, paired). One
+    panel per unit (times in m:ss, percentage points, incidents per week) so each has a sensible
+    scale; metrics on the vertical axis, one marker per scenario, filled when the interval excludes
     zero. ``ax``: a sequence of axes, one per unit present (default: a new figure). ``labels``
     maps metric keys to readable names. ``units``: the unit groups drawn (default: times,
     shares and counts per week; None: every unit present); ``metrics``: only these figures.
@@ -554,13 +579,15 @@ def comparison_forest(differences: pd.DataFrame, service: str = "all", title: st
         d = d[d["metric"].isin(list(metrics))]
     units = [u for u in _COMPARE_UNITS if (d["unit"] == u).any()
              and (units is None or u in units)]
+    fig: Figure | SubFigure
+    axes: list[Axes]
     if ax is None:
         heights = [max(1, d.loc[d["unit"] == u, "metric"].nunique()) for u in units] or [1]
-        fig, axes = plt.subplots(len(units) or 1, 1, figsize=(8.5, 1.6 + 0.42 * sum(heights)),
+        fig, grid = plt.subplots(len(units) or 1, 1, figsize=(8.5, 1.6 + 0.42 * sum(heights)),
                                  height_ratios=heights, layout="constrained", squeeze=False)
-        axes = list(axes[:, 0])
+        axes = list(grid[:, 0])
     else:
-        axes = list(np.atleast_1d(ax))
+        axes = [ax] if isinstance(ax, Axes) else list(ax)
         if len(axes) < len(units):
             raise ValueError(f"comparison_forest needs {len(units)} axes, got {len(axes)}")
         fig = axes[0].figure
@@ -600,12 +627,13 @@ def comparison_forest(differences: pd.DataFrame, service: str = "all", title: st
     return fig
 
 
-def comparison_responses(means: pd.DataFrame, title: str = "", ax: Any = None):
+def comparison_responses(means: pd.DataFrame, title: str = "", ax: Axes | None = None
+                         ) -> Figure | SubFigure:
     """Mean drone and ground response per scenario and service, 95% intervals as error bars
     (clipped at 0), in m:ss.
 
-    ``means`` is :attr:`dronesim.experiment.compare.ComparisonResult.means` (columns scenario, service,
-    metric, mean, ci_low, ci_high); rows for ``drone_response_mean_s`` and
+    ``means`` is :attr:`dronesim.experiment.compare.ComparisonResult.means` (columns scenario,
+    service, metric, mean, ci_low, ci_high); rows for ``drone_response_mean_s`` and
     ``ground_response_mean_s`` are drawn. Ground responders are named per service (officers,
     fire engines, ambulances; ground units for all services together).
     """

@@ -1,9 +1,9 @@
 """Writing the outputs of run, sweep and compare into an output folder: summary, manifest,
 resolved scenario, tables and plots.
 
-Everything is staged in the :class:`~dronesim.experiment.store.OutputFolder` and committed file by file
-when complete (see :mod:`dronesim.experiment.store`); the record tables of a run are already there, one
-Parquet part per replication, kept by the experiment runner as each replication finished.
+Everything is staged in the :class:`~dronesim.experiment.store.OutputFolder` and committed file by
+file when complete (see :mod:`dronesim.experiment.store`); the record tables of a run are already
+there, one Parquet part per replication, kept by the experiment runner as each replication finished.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import math
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ from typing import Any
 import pandas as pd
 
 from ..errors import naming
-from ..experiment.compare import comparison_dir_name
-from ..experiment.runner import RunResult, safe_label, task_files
+from ..experiment.compare import ComparisonResult, comparison_dir_name
+from ..experiment.runner import RunResult, TaskResult, safe_label, task_files
 from ..experiment.store import OutputFolder
-from ..inputs.scenario import dump_scenario_toml
+from ..experiment.sweep import SweepResult
+from ..inputs.scenario import Scenario, dump_scenario_toml
 from . import tables
 from .results import geometry_from_prepared
 
@@ -107,6 +109,7 @@ def run_incidents(result: RunResult, folder: Path | None, replication: int = 0,
         df = result.incidents
         return df[df["replication"] == replication]
     task = next(t for t in result.tasks if t.ok and t.task.replication == replication)
+    assert folder is not None, "a run that streamed its tables reads them from its folder"
     path = Path(folder) / "incidents.parquet" / f"{task.task.key}.parquet"
     return pd.read_parquet(path, columns=columns)
 
@@ -179,12 +182,14 @@ def _mmss(s: float | None) -> str:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    """A short plain-text table of the headline figures (:func:`dronesim.outputs.tables.format_run_table`)."""
+    """A short plain-text table of the headline figures
+    (:func:`dronesim.outputs.tables.format_run_table`)."""
     return tables.format_run_table(summary)
 
 
-def write_sweep(result, scn, folder: OutputFolder, argv: list[str] | None = None,
-                wall_s: float = 0.0, tasks=(), plots: bool = True) -> Path:
+def write_sweep(result: SweepResult, scn: Scenario, folder: OutputFolder,
+                argv: list[str] | None = None, wall_s: float = 0.0,
+                tasks: Sequence[TaskResult] = (), plots: bool = True) -> Path:
     """Write a sweep's tidy tables, summary, plots (unless ``plots`` is false) and manifest into
     ``folder`` and commit."""
     tmp = folder.staging
@@ -203,7 +208,8 @@ def write_sweep(result, scn, folder: OutputFolder, argv: list[str] | None = None
 
 
 def format_sweep(summary: dict[str, Any]) -> str:
-    """Plain-text table of a sweep, one line per step (:func:`dronesim.outputs.tables.format_sweep_table`)."""
+    """Plain-text table of a sweep, one line per step
+    (:func:`dronesim.outputs.tables.format_sweep_table`)."""
     return tables.format_sweep_table(summary)
 
 
@@ -215,7 +221,7 @@ def format_sweep(summary: dict[str, Any]) -> str:
 _safe_name = safe_label
 
 
-def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]:
+def comparison_manifest(result: ComparisonResult, argv: list[str] | None = None) -> dict[str, Any]:
     """Provenance of a comparison: versions, scenario files, seed, wall times, command."""
     return _provenance(
         argv, result.wall_s,
@@ -229,7 +235,7 @@ def comparison_manifest(result, argv: list[str] | None = None) -> dict[str, Any]
         replications=result.summary["replications"])
 
 
-def write_comparison_plots(result, plots: Path) -> list[Path]:
+def write_comparison_plots(result: ComparisonResult, plots: Path) -> list[Path]:
     """One forest plot per service and a bar chart of mean responses, into ``plots``."""
     plots.mkdir(parents=True, exist_ok=True)
     from . import figures  # matplotlib: imported only when figures are drawn
@@ -238,8 +244,9 @@ def write_comparison_plots(result, plots: Path) -> list[Path]:
     return _save_figures(figs, plots)
 
 
-def write_comparison(result, folder: OutputFolder, argv: list[str] | None = None,
-                     plots: bool = True, tasks=()) -> Path:
+def write_comparison(result: ComparisonResult, folder: OutputFolder,
+                     argv: list[str] | None = None, plots: bool = True,
+                     tasks: Sequence[TaskResult] = ()) -> Path:
     """Write a comparison into ``folder`` and commit: ``differences.csv``, ``values.csv`` (each
     figure per replication), ``summary.json``, ``manifest.json``, ``scenarios/<label>.toml``
     (each resolved scenario as run) and ``plots/``."""

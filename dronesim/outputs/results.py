@@ -1,7 +1,8 @@
 """Reading a results folder written by ``dronesim run``, ``sweep`` or ``compare``.
 
-The HTML report (:mod:`dronesim.outputs.html`) and the GeoPackage export (:mod:`dronesim.outputs.geopackage`)
-read folders through this module only, so both agree on what a results folder is:
+The HTML report (:mod:`dronesim.outputs.html`) and the GeoPackage export
+(:mod:`dronesim.outputs.geopackage`) read folders through this module only, so both agree on what a
+results folder is:
 
 * a folder holding dronesim's ``manifest.json`` and ``summary.json``; its kind is told from the
   summary (``steps``: a sweep; ``reference`` and ``differences``: a comparison; ``per_borough``
@@ -16,7 +17,8 @@ read folders through this module only, so both agree on what a results folder is
 
 The map geometry of a scenario (:func:`scenario_geometry`) is rebuilt from the resolved scenario
 and the built-in London data without running anything: docks, no-fly zones and the coverage
-footprint that :func:`dronesim.siting.coverage.static_coverage` computes for the scenario's target time.
+footprint that :func:`dronesim.siting.coverage.static_coverage` computes for the scenario's target
+time.
 """
 
 from __future__ import annotations
@@ -26,12 +28,22 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pyarrow.dataset as ds
+
+    from ..engine.prepared import Prepared
+    from ..inputs.airspace import NoFlyZones
+    from ..inputs.geography import London
+    from ..inputs.scenario import Scenario
+    from ..siting.coverage import StaticCoverage
 
 __all__ = ["Results", "open_results", "ScenarioGeometry", "scenario_geometry",
            "geometry_from_prepared", "WEEK_S", "KINDS"]
@@ -144,7 +156,8 @@ class Results:
         warm = float(self.summary.get("warmup_hours") or 0.0) * 3600.0
         return warm, warm + float(self.summary.get("weeks") or 0.0) * WEEK_S
 
-    def _filter(self, replications: Sequence[int] | None, window: bool):
+    def _filter(self, replications: Sequence[int] | None, window: bool
+                ) -> ds.Expression | None:
         import pyarrow.dataset as ds
 
         f = None
@@ -228,22 +241,22 @@ class ScenarioGeometry:
     ``docks``: name, x, y, drones, service (one row per dock site); ``coverage``: the
     :class:`dronesim.siting.coverage.StaticCoverage` of the docks at the target time (its
     ``footprint`` is the reach actually computed, airspace included); ``zones``: no-fly polygons
-    as a GeoDataFrame or None (``no_fly``: the same as :class:`dronesim.inputs.airspace.NoFlyZones`);
-    ``notes``: what could not be rebuilt and why.
+    as a GeoDataFrame or None (``no_fly``: the same as
+    :class:`dronesim.inputs.airspace.NoFlyZones`); ``notes``: what could not be rebuilt and why.
     """
 
-    london: Any
+    london: London
     docks: pd.DataFrame
-    coverage: Any
-    zones: Any
+    coverage: StaticCoverage
+    zones: gpd.GeoDataFrame | None
     within_s: float
     reach_m: float
     range_m: float
     notes: list[str]
-    no_fly: Any = None
+    no_fly: NoFlyZones | None = None
 
 
-def scenario_geometry(scn: Any, base_dirs: Sequence[Path] = ()) -> ScenarioGeometry:
+def scenario_geometry(scn: Scenario, base_dirs: Sequence[Path] = ()) -> ScenarioGeometry:
     """Docks, no-fly zones and coverage footprint of a resolved scenario, without running it.
 
     No-fly files named by relative paths are looked for in each of ``base_dirs`` in turn; when
@@ -285,9 +298,9 @@ def scenario_geometry(scn: Any, base_dirs: Sequence[Path] = ()) -> ScenarioGeome
                             float(scn.drones.max_range_m), notes, zones)
 
 
-def geometry_from_prepared(prep: Any) -> ScenarioGeometry:
-    """The same as :func:`scenario_geometry`, from a :class:`dronesim.engine.prepared.Prepared` scenario
-    (nothing recomputed that the run already holds)."""
+def geometry_from_prepared(prep: Prepared) -> ScenarioGeometry:
+    """The same as :func:`scenario_geometry`, from a :class:`dronesim.engine.prepared.Prepared`
+    scenario (nothing recomputed that the run already holds)."""
     scn = prep.scenario
     cov = prep.static_coverage()
     docks = pd.DataFrame({"name": list(prep.docks.names), "x": prep.docks.x, "y": prep.docks.y,
@@ -300,7 +313,7 @@ def geometry_from_prepared(prep: Any) -> ScenarioGeometry:
                             float(scn.drones.max_range_m), [], zones)
 
 
-def finite(v: Any) -> bool:
+def finite(v: Any) -> TypeGuard[float]:
     """True for a real, finite number (not None, NaN, a bool or a string)."""
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeGuard
 
 from ..kpis import registry
 
@@ -41,7 +41,11 @@ SUITED_WITHIN_DEFINITION = (
     "not reached")
 
 
-def _finite(v: Any) -> bool:
+#: How a value is written in a table (``-`` when missing).
+Formatter = Callable[[float | None], str]
+
+
+def _finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -50,13 +54,13 @@ def mmss(seconds: float | None, signed: bool = False) -> str:
     missing. ``signed`` puts ``+`` before a positive value (for differences)."""
     if not _finite(seconds):
         return "-"
-    total = int(round(float(seconds)))  # type: ignore[arg-type]
+    total = int(round(float(seconds)))
     sign = "-" if total < 0 else ("+" if signed and total > 0 else "")
     m, s = divmod(abs(total), 60)
     return f"{sign}{m}:{s:02d}"
 
 
-def ci_text(interval: Sequence[float | None] | None, fmt=mmss) -> str:
+def ci_text(interval: Sequence[float | None] | None, fmt: Formatter = mmss) -> str:
     """``[low, high]`` formatted with ``fmt``, or ``[n/a]`` when either end is missing."""
     if not interval or len(interval) != 2 or not all(_finite(v) for v in interval):
         return "[n/a]"
@@ -95,7 +99,7 @@ def interval_warning(replications: int) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
-def value_formatter(unit: str):
+def value_formatter(unit: str) -> Formatter:
     """How a value of a :mod:`dronesim.kpis.registry` unit is written in a table: m:ss for times,
     percentages for shares, GBP with thousands separators, else one decimal."""
     if unit == "share":
@@ -217,7 +221,7 @@ def _cmp_value(v: float | None, unit: str) -> str:
     if unit == "share":
         return f"{v:.1%}"
     if unit == "s":
-        return mmss(v) if abs(v) >= 60 else f"{v:.1f} s"  # type: ignore[arg-type]
+        return mmss(v) if abs(v) >= 60 else f"{v:.1f} s"
     return value_formatter(unit)(v)
 
 
