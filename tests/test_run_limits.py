@@ -254,7 +254,7 @@ import errno, io, os, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
 import pandas as pd
 import pyarrow.parquet as pq
-from dronesim.sinks import ParquetSink
+from dronesim.engine.sinks import ParquetSink
 
 class Full(io.FileIO):
     full = False
