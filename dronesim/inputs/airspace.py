@@ -590,7 +590,13 @@ class Router:
 
     # --- construction --------------------------------------------------------------------------
     def _build_graph(self) -> None:
-        vx, vy, px, py, nx, ny = ([] for _ in range(6))
+        # Convex corners' coordinates, and their ring neighbours', one array per ring.
+        vx: list[np.ndarray] = []
+        vy: list[np.ndarray] = []
+        px: list[np.ndarray] = []
+        py: list[np.ndarray] = []
+        nx: list[np.ndarray] = []
+        ny: list[np.ndarray] = []
         for poly in self.obstacles:
             for ring in [poly.exterior, *poly.interiors]:
                 c = np.asarray(ring.coords)[:-1]
@@ -604,7 +610,10 @@ class Router:
                 for dst, src in zip((vx, vy, px, py, nx, ny),
                                     (c[:, 0], c[:, 1], prev[:, 0], prev[:, 1], nxt[:, 0], nxt[:, 1])):
                     dst.append(src[keep])
-        cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))
+
+        def cat(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0)
+
         self.vx, self.vy = cat(vx), cat(vy)
         self._prev = np.column_stack([cat(px), cat(py)])
         self._next = np.column_stack([cat(nx), cat(ny)])
