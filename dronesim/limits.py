@@ -10,10 +10,11 @@ What a run holds (measured with ``benchmarks/bench.py --only memory,year`` and
 
 * a process holding the London data and the libraries: about 300 MB (``PROCESS_BASE_BYTES``);
 * while a replication runs, the incidents in play: demand is drawn a week at a time and records
-  leave in chunks once final (:mod:`dronesim.inputs.demand`, :mod:`dronesim.engine.records`), so a run holds
-  about two weeks of incidents at once (at least ``MIN_HELD`` of them) whatever its length, at
-  about ``BYTES_PER_HELD`` each (inputs, record columns, the chunk being written), plus 24 bytes
-  per candidate dock of each drone-suited one. A replayed trace is held whole (``BYTES_PER_TRACE_ROW``);
+  leave in chunks once final (:mod:`dronesim.inputs.demand`, :mod:`dronesim.engine.records`), so
+  a run holds about two weeks of incidents at once (at least ``MIN_HELD`` of them) whatever its
+  length, at about ``BYTES_PER_HELD`` each (inputs, record columns, the chunk being written),
+  plus 24 bytes per candidate dock of each drone-suited one. A replayed trace is held whole
+  (``BYTES_PER_TRACE_ROW``);
 * when the caller keeps the tables in memory (the Python API, ``keep_tables``): every incident
   of every replication (``BYTES_PER_KEPT_INCIDENT``). The command line streams tables to Parquet
   and keeps summaries, so its memory does not grow with the run's length.

@@ -365,7 +365,8 @@ class NoFlyZones:
         if np.any((kinds != 3) & (kinds != 6)):
             raise TypeError("no-fly zones must be Polygon or MultiPolygon geometries")
         self.geoms = arr
-        self.names = tuple(names) if names is not None else tuple(f"zone{i}" for i in range(len(arr)))
+        self.names = (tuple(names) if names is not None
+                      else tuple(f"zone{i}" for i in range(len(arr))))
         if len(self.names) != len(arr):
             raise ValueError("one name per zone")
         self.source = source
@@ -608,7 +609,8 @@ class Router:
                 turn = _cross(c - prev, nxt - c)
                 keep = turn > 1e-9 * np.hypot(*(c - prev).T) * np.hypot(*(nxt - c).T)
                 for dst, src in zip((vx, vy, px, py, nx, ny),
-                                    (c[:, 0], c[:, 1], prev[:, 0], prev[:, 1], nxt[:, 0], nxt[:, 1])):
+                                    (c[:, 0], c[:, 1], prev[:, 0], prev[:, 1],
+                                     nxt[:, 0], nxt[:, 1])):
                     dst.append(src[keep])
 
         def cat(parts: list[np.ndarray]) -> np.ndarray:
@@ -904,8 +906,8 @@ class AirspacePolicy:
 def zones_for(spec, base_dir: str | Path | None = None) -> NoFlyZones | None:
     """The no-fly zones a scenario's ``[airspace]`` table asks for (None if there are none).
 
-    ``spec`` is a :class:`dronesim.inputs.scenario.AirspaceSpec`; file paths are resolved relative to
-    ``base_dir`` (the scenario file's folder).
+    ``spec`` is a :class:`dronesim.inputs.scenario.AirspaceSpec`; file paths are resolved
+    relative to ``base_dir`` (the scenario file's folder).
     """
     zones = london_frz(spec.frz) if spec.frz else None
     for f in spec.no_fly_files:
@@ -924,9 +926,9 @@ def candidate_legs(policy: AirspacePolicy, zones: NoFlyZones | None, dock_x: np.
     """Flight lengths and authorisation delays for incidents' candidate docks.
 
     ``cand_idx``/``cand_dist`` (n x k, straight-line, nearest first, -1/inf for empty slots) come
-    from :meth:`dronesim.siting.sites.Docks.candidates`. Returns ``(idx, length_m, delay_s)`` of the same
-    shape, each row re-sorted by flight time (length / speed + delay); a candidate whose detour is
-    longer than ``max_range_m`` (or impossible) becomes an empty slot.
+    from :meth:`dronesim.siting.sites.Docks.candidates`. Returns ``(idx, length_m, delay_s)`` of
+    the same shape, each row re-sorted by flight time (length / speed + delay); a candidate whose
+    detour is longer than ``max_range_m`` (or impossible) becomes an empty slot.
     """
     idx = cand_idx.copy()
     length = cand_dist.copy()

@@ -3,8 +3,8 @@
 Pre-generating incidents (vectorised, one named stream per input) means each policy, fleet
 size and infrastructure setting run with the same seed sees exactly the same incidents: common
 random numbers for free (../shared/design/PERFORMANCE.md, technique 3). Each week of a
-replication draws from streams of its own (:meth:`dronesim.inputs.streams.Streams.block`), so a week's
-incidents depend only on (seed, replication, week): a replication can be generated and
+replication draws from streams of its own (:meth:`dronesim.inputs.streams.Streams.block`), so a
+week's incidents depend only on (seed, replication, week): a replication can be generated and
 simulated in chunks (:func:`demand_chunks`) without holding its whole demand, and the
 incidents are the same whatever the chunk size, the horizon or the process.
 

@@ -394,8 +394,9 @@ def _tuple_field(default: tuple[float, ...], doc: str = "") -> Any:
 
 @dataclass(frozen=True, slots=True)
 class WeatherSpec:
-    """Flyability process (see :mod:`dronesim.inputs.weather`): hourly wind, precipitation, visibility
-    and cloud base drawn from London climate statistics, and the limits the fleet flies within.
+    """Flyability process (see :mod:`dronesim.inputs.weather`): hourly wind, precipitation,
+    visibility and cloud base drawn from London climate statistics, and the limits the fleet
+    flies within.
 
     ``enabled = false`` (the default): the fleet is never grounded by weather.
     """
@@ -514,8 +515,8 @@ class CostSpec:
 
 @dataclass(frozen=True, slots=True)
 class ReliefSpec:
-    """Relief drones (see :mod:`dronesim.engine.relief`): when a drone's battery reserve will force it
-    home before the ground unit arrives, a second drone may be sent to take over.
+    """Relief drones (see :mod:`dronesim.engine.relief`): when a drone's battery reserve will force
+    it home before the ground unit arrives, a second drone may be sent to take over.
 
     ``enabled = false`` (the default): no relief. ``policy`` (a registered dispatch policy, with
     ``params``) chooses the relief drone from the incident's candidates, as for a dispatch; a
@@ -720,7 +721,8 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         if has_xy and (math.isnan(obj.x) or math.isnan(obj.y)):
             raise InputError(file, prefix, "give both x and y")
     elif isinstance(obj, DroneSpec):
-        if obj.reserve_s + obj.min_on_scene_s + 2 * (obj.climb_s + obj.descent_s) >= obj.endurance_s:
+        if (obj.reserve_s + obj.min_on_scene_s + 2 * (obj.climb_s + obj.descent_s)
+                >= obj.endurance_s):
             raise InputError(file, p + "endurance_s",
                              "too short for climb, descent, min_on_scene_s and reserve_s",
                              related=tuple(p + k for k in ("reserve_s", "min_on_scene_s",
@@ -770,7 +772,8 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         check_fleet(obj, file)
         _check_sharing(obj, file)
         for name, spec in obj.services.items():
-            if spec.ground.base == "none" and spec.uses_drones and obj.drones.loiter != "exponential":
+            if (spec.ground.base == "none" and spec.uses_drones
+                    and obj.drones.loiter != "exponential"):
                 raise InputError(file, f"services.{name}.ground.base",
                                  'with no ground response drones need drones.loiter = '
                                  '"exponential" (they would wait on scene for no one)')

@@ -140,7 +140,8 @@ def _profile_cached(data_dir: str, kind: str) -> np.ndarray:
     cols = _PROFILE_COLUMNS[kind]
     _columns(df, path, ("weekday", "hour", *cols))
     prof = np.zeros((7, 24))
-    prof[df["weekday"].to_numpy(), df["hour"].to_numpy()] = df[list(cols)].sum(axis=1).to_numpy(float)
+    prof[df["weekday"].to_numpy(), df["hour"].to_numpy()] = (
+        df[list(cols)].sum(axis=1).to_numpy(float))
     if prof.sum() <= 0:
         raise InputError(path, cols[0], "all zero")
     return prof / prof.sum()
@@ -300,8 +301,8 @@ def read_trace(path: str | Path, london: London, services: Mapping[str, object],
     Parameters
     ----------
     services
-        The scenario's services (name -> :class:`~dronesim.inputs.scenario.ServiceSpec`), in scenario
-        order; a row's service must be one of them and its priority one of the service's.
+        The scenario's services (name -> :class:`~dronesim.inputs.scenario.ServiceSpec`), in
+        scenario order; a row's service must be one of them and its priority one of the service's.
     columns
         Canonical column name -> the file's column name (``{"time": "call_time"}``).
     default_service

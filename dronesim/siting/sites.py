@@ -25,7 +25,8 @@ from ..inputs.airspace import NoFlyZones
 from ..inputs.geography import London, lonlat_to_bng
 from ..inputs.scenario import DockSite, DroneSpec, Scenario
 
-__all__ = ["Docks", "reach_radius_m", "build_docks", "sited_docks", "siting_weights", "candidate_pool", "unreachable_demand", "RIVER_TOLERANCE_M"]
+__all__ = ["Docks", "reach_radius_m", "build_docks", "sited_docks", "siting_weights",
+           "candidate_pool", "unreachable_demand", "RIVER_TOLERANCE_M"]
 
 #: Smallest coverage radius a hexagonal lattice is laid for: at 250 m London already needs about
 #: 18,000 lattice sites; much below, the lattice alone would not fit in memory.
@@ -156,8 +157,8 @@ def sited_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None
     """The scenario's ``[[docks]]`` plus the sites its ``[siting]`` method adds.
 
     Optimisation methods pin the listed docks (existing sites stay) and choose the rest from the
-    candidate sets by MILP (:mod:`dronesim.siting.solvers`) for the coverage radius of the scenario's
-    target time (straight-line reach; candidates inside no-fly zones are excluded).
+    candidate sets by MILP (:mod:`dronesim.siting.solvers`) for the coverage radius of the
+    scenario's target time (straight-line reach; candidates inside no-fly zones are excluded).
     """
     from . import solvers as siting
     sp = scn.siting
