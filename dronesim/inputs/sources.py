@@ -59,6 +59,7 @@ import shapely
 
 from ..errors import InputError, input_file
 from .geography import London, _columns, _need, lfb_sample, lonlat_to_bng
+from .scenario import Scenario
 
 __all__ = [
     "LFB_CELL_M",
@@ -469,7 +470,7 @@ def count_rows(path: Path, chunk_bytes: int = 1 << 22) -> int:
     return max(0, lines + (last != b"\n") - 1)
 
 
-def load_trace(scn, london: London) -> Trace | None:
+def load_trace(scn: Scenario, london: London) -> Trace | None:
     """The scenario's trace (``[demand] trace``), or None when demand is generated."""
     d = scn.demand
     if not d.trace:

@@ -392,8 +392,8 @@ def borough_metrics() -> tuple[Metric, ...]:
 
 def run_lines() -> tuple[Response | Metric, ...]:
     """The lines of the run table, in order: responses, then scalars by ``rank``."""
-    return tuple([r for r in RESPONSES if r.line]
-                 + sorted((m for m in METRICS if m.line), key=lambda m: m.rank))
+    scalars = sorted((m for m in METRICS if m.line), key=lambda m: m.rank)
+    return (*(r for r in RESPONSES if r.line), *scalars)
 
 
 def report_cards() -> tuple[Metric, ...]:
