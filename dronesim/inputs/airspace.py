@@ -85,6 +85,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, Protocol, TypedDict, Unpack, overload
 
 import numpy as np
 import shapely
@@ -312,7 +313,14 @@ def flight_restriction_zone(aerodrome: Aerodrome, *, boundary_buffer_m: float = 
     return shapely.union_all(parts)
 
 
-def london_frz(icaos: Iterable[str] | None = None, **kwargs: float) -> NoFlyZones:
+class FRZOptions(TypedDict, total=False):
+    """Keyword options of :func:`flight_restriction_zone` that :func:`london_frz` passes on."""
+
+    boundary_buffer_m: float
+    quad_segs: int
+
+
+def london_frz(icaos: Iterable[str] | None = None, **kwargs: Unpack[FRZOptions]) -> NoFlyZones:
     """The FRZs of the London aerodromes as :class:`NoFlyZones`.
 
     Parameters
@@ -638,7 +646,8 @@ class Router:
                                               return_predecessors=True)
         self.n_edges = int(i.size)
 
-    def _tangent_at(self, v: np.ndarray, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
+    def _tangent_at(self, v: np.ndarray, ox: np.ndarray | float, oy: np.ndarray | float
+                    ) -> np.ndarray:
         """True where the line from ``(ox, oy)`` through vertex ``v`` supports the obstacle there.
 
         Both ring neighbours of ``v`` lie on one side of the line (or on it). ``v`` and the
@@ -679,8 +688,8 @@ class Router:
             return hit
         n = self.vx.size
         inside = bool(self.zones.contains(x, y)[0]) if len(self.zones) else False
-        qx, qy, hop = self._snap(np.array([key[0]]), np.array([key[1]]))
-        qx, qy, hop = float(qx[0]), float(qy[0]), float(hop[0])
+        snap_x, snap_y, snap_hop = self._snap(np.array([key[0]]), np.array([key[1]]))
+        qx, qy, hop = float(snap_x[0]), float(snap_y[0]), float(snap_hop[0])
         dist = np.full(n, np.inf)
         first = np.full(n, -1, dtype=np.int64)
         direct = np.zeros(n, dtype=bool)
@@ -706,8 +715,23 @@ class Router:
         self._sources.clear()
 
     # --- queries -------------------------------------------------------------------------------
+    @overload
     def lengths_from(self, x0: float, y0: float, x: np.ndarray, y: np.ndarray,
-                     return_paths: bool = False, chunk: int = 4096):
+                     return_paths: Literal[False] = False, chunk: int = 4096
+                     ) -> tuple[np.ndarray, np.ndarray]: ...
+    @overload
+    def lengths_from(self, x0: float, y0: float, x: np.ndarray, y: np.ndarray,
+                     return_paths: Literal[True], chunk: int = 4096
+                     ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]: ...
+    @overload
+    def lengths_from(self, x0: float, y0: float, x: np.ndarray, y: np.ndarray,
+                     return_paths: bool = False, chunk: int = 4096
+                     ) -> (tuple[np.ndarray, np.ndarray]
+                           | tuple[np.ndarray, np.ndarray, list[np.ndarray]]): ...
+    def lengths_from(self, x0: float, y0: float, x: np.ndarray, y: np.ndarray,
+                     return_paths: bool = False, chunk: int = 4096
+                     ) -> (tuple[np.ndarray, np.ndarray]
+                           | tuple[np.ndarray, np.ndarray, list[np.ndarray]]):
         """Flight lengths from one dock to many points, around the zones.
 
         Parameters
@@ -903,7 +927,17 @@ class AirspacePolicy:
 
 
 # --- scenario glue -------------------------------------------------------------------------------
-def zones_for(spec, base_dir: str | Path | None = None) -> NoFlyZones | None:
+class NoFlySpec(Protocol):
+    """What :func:`zones_for` reads of :class:`dronesim.inputs.scenario.AirspaceSpec` (a
+    protocol: the scenario module imports this one)."""
+
+    @property
+    def frz(self) -> Sequence[str]: ...
+    @property
+    def no_fly_files(self) -> Sequence[str]: ...
+
+
+def zones_for(spec: NoFlySpec, base_dir: str | Path | None = None) -> NoFlyZones | None:
     """The no-fly zones a scenario's ``[airspace]`` table asks for (None if there are none).
 
     ``spec`` is a :class:`dronesim.inputs.scenario.AirspaceSpec`; file paths are resolved
