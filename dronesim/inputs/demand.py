@@ -220,9 +220,10 @@ def _pieces(scn: Scenario, london: London, streams: Streams, horizon_s: float,
             trace: Trace | None, incidents: Incidents | None
             ) -> Iterator[tuple[Incidents, float]]:
     """Incidents in time order, as ``(incidents, covered_until)`` pieces."""
-    if incidents is not None or trace is not None:
-        inc = incidents if incidents is not None else _trace_incidents(scn, streams, trace)
-        yield inc, math.inf
+    if incidents is None and trace is not None:
+        incidents = _trace_incidents(scn, streams, trace)
+    if incidents is not None:
+        yield incidents, math.inf
         return
     for block in range(int(math.ceil(horizon_s / WEEK_S))):
         yield _week(scn, london, streams, block, horizon_s), min(horizon_s, (block + 1) * WEEK_S)

@@ -22,7 +22,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import InputError, input_file
 
@@ -607,7 +607,7 @@ def _coerce(value: Any, tp: Any, where: str, file: str, meta: Mapping[str, Any])
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise InputError(file, where, f"expected a table, got {type(value).__name__}")
-        return _build(tp, value, where, file)
+        return _build(cast(type, tp), value, where, file)  # a field's hint: a class
     if tp is bool:
         if not isinstance(value, bool):
             raise InputError(file, where, f"expected true or false, got {value!r}")
@@ -751,17 +751,18 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         if obj.shift_pattern and (len(obj.shift_pattern) != 24
                                   or any(not 0 <= v <= 1 for v in obj.shift_pattern)):
             raise InputError(file, p + "shift_pattern", "needs 24 shares within [0, 1]")
-        for k, v in obj.pilots_by_service.items():
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InputError(file, f"{p}pilots_by_service.{k}",
-                                 f"must be a whole number >= 1; got {v!r}")
+        for service, pilots in obj.pilots_by_service.items():
+            if isinstance(pilots, bool) or not isinstance(pilots, int) or pilots < 1:
+                raise InputError(file, f"{p}pilots_by_service.{service}",
+                                 f"must be a whole number >= 1; got {pilots!r}")
     elif isinstance(obj, ConnectivitySpec):
-        for k, v in obj.radius_m.items():
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-                raise InputError(file, f"{p}radius_m.{k}", f"must be a number > 0; got {v!r}")
-        for k, v in obj.files.items():
-            if not isinstance(v, str) or not v:
-                raise InputError(file, f"{p}files.{k}", "must be a file name")
+        for kind, radius in obj.radius_m.items():
+            if isinstance(radius, bool) or not isinstance(radius, int | float) or not radius > 0:
+                raise InputError(file, f"{p}radius_m.{kind}",
+                                 f"must be a number > 0; got {radius!r}")
+        for kind, fname in obj.files.items():
+            if not isinstance(fname, str) or not fname:
+                raise InputError(file, f"{p}files.{kind}", "must be a file name")
     elif isinstance(obj, WeatherSpec | NightSpec | RosterSpec | ValueSpec | Simulation):
         _check_operations(obj, p, file)
     elif isinstance(obj, Scenario):
