@@ -514,7 +514,7 @@ def hex_grid(london: London, radius_m: float | None = None, *, spacing_m: float 
         for b in range(offsets):
             ox = origin[0] + (a / offsets) * spacing
             oy = origin[1] + (b / offsets) * spacing * math.sqrt(3)
-            x, y = _hex_lattice(bounds, spacing, radius_m, ox, oy)  # type: ignore[arg-type]
+            x, y = _hex_lattice(bounds, spacing, radius_m, ox, oy)
             if keep == "disc":
                 ok = shapely.dwithin(outline, shapely.points(x, y), radius_m)
             else:
