@@ -5,7 +5,8 @@ they land, so each is detected (never assumed) and the mode used is printed:
 
 Input (how the workload's calls reach dronesim)
     ``incidents``: ``run_replication(prep, r, incidents=...)`` with a
-    :class:`dronesim.inputs.demand.Incidents` built from the workload arrays, when ``run_replication``
+    :class:`dronesim.inputs.demand.Incidents` built from the workload arrays, when
+    ``run_replication``
     takes ``incidents``. Otherwise ``trace``: the workload written once as a trace CSV and replayed
     through ``[demand] trace`` (public API). In trace mode dronesim draws each call's on-scene time
     itself, from its stream ``police.loiter`` of (seed, replication 0): the same draw the workload

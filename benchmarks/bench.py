@@ -580,7 +580,8 @@ def _ints(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}") from None
 
 
 def _sections(text: str) -> tuple[str, ...]:
@@ -613,7 +614,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--year-max-gb", type=float, default=8.0,
                     help="stop the year run past this resident size (default 8)")
     ap.add_argument("--parallel-reps", type=int, help="replications (default 4)")
-    ap.add_argument("--parallel-weeks", type=float, help="weeks per replication (default 4: tasks of a second or more)")
+    ap.add_argument("--parallel-weeks", type=float,
+                    help="weeks per replication (default 4: tasks of a second or more)")
     ap.add_argument("--profile", type=_ints, default=(),
                     help="print cProfile tables of dronesim at these fleet sizes and stop")
     ap.add_argument("--top", type=int, default=25, help="rows per profile table")

@@ -89,7 +89,8 @@ DRONES_PER_SITE = 2
 
 @lru_cache(maxsize=1)
 def bench_drone():
-    """The benchmark drone as a :class:`dronesim.inputs.scenario.DroneSpec` (see module docstring)."""
+    """The benchmark drone as a :class:`dronesim.inputs.scenario.DroneSpec` (see module
+    docstring)."""
     from dronesim.engine.fleet import battery_needed_s
     from dronesim.inputs.scenario import load_scenario
 

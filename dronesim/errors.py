@@ -35,7 +35,8 @@ class InputError(ValueError):
     file
         The file the value came from (or ``"<command line>"``).
     field
-        Dotted path of the offending key, e.g. ``"drones.speed_m_s"``; empty if the whole file is bad.
+        Dotted path of the offending key, e.g. ``"drones.speed_m_s"``; empty if the whole file
+        is bad.
     problem
         What is wrong, in a few words.
     related

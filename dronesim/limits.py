@@ -10,10 +10,11 @@ What a run holds (measured with ``benchmarks/bench.py --only memory,year`` and
 
 * a process holding the London data and the libraries: about 300 MB (``PROCESS_BASE_BYTES``);
 * while a replication runs, the incidents in play: demand is drawn a week at a time and records
-  leave in chunks once final (:mod:`dronesim.inputs.demand`, :mod:`dronesim.engine.records`), so a run holds
-  about two weeks of incidents at once (at least ``MIN_HELD`` of them) whatever its length, at
-  about ``BYTES_PER_HELD`` each (inputs, record columns, the chunk being written), plus 24 bytes
-  per candidate dock of each drone-suited one. A replayed trace is held whole (``BYTES_PER_TRACE_ROW``);
+  leave in chunks once final (:mod:`dronesim.inputs.demand`, :mod:`dronesim.engine.records`), so
+  a run holds about two weeks of incidents at once (at least ``MIN_HELD`` of them) whatever its
+  length, at about ``BYTES_PER_HELD`` each (inputs, record columns, the chunk being written),
+  plus 24 bytes per candidate dock of each drone-suited one. A replayed trace is held whole
+  (``BYTES_PER_TRACE_ROW``);
 * when the caller keeps the tables in memory (the Python API, ``keep_tables``): every incident
   of every replication (``BYTES_PER_KEPT_INCIDENT``). The command line streams tables to Parquet
   and keeps summaries, so its memory does not grow with the run's length.
@@ -27,9 +28,10 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from .errors import InputError
 
@@ -48,6 +50,47 @@ BYTES_PER_KEPT_INCIDENT = 700.0
 #: Share of the available memory a run may plan to use (the rest: the OS, other programs,
 #: allocator slack).
 HEADROOM = 0.8
+
+
+# What the estimate reads of a scenario (:class:`dronesim.inputs.scenario.Scenario`), as
+# protocols: this module sits below ``inputs`` and may not import it.
+class _ServiceSize(Protocol):
+    @property
+    def incidents_per_week(self) -> float: ...
+    @property
+    def uses_drones(self) -> bool: ...
+    @property
+    def priority_shares(self) -> Sequence[float]: ...
+    @property
+    def drone_suited_share(self) -> Sequence[float]: ...
+
+
+class _SimulationSize(Protocol):
+    @property
+    def weeks(self) -> float: ...
+    @property
+    def warmup_hours(self) -> float: ...
+    @property
+    def replications(self) -> int: ...
+
+
+class _DispatchSize(Protocol):
+    @property
+    def candidate_docks(self) -> int: ...
+
+
+class ScenarioSize(Protocol):
+    """The parts of a scenario that size a run."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def simulation(self) -> _SimulationSize: ...
+    @property
+    def services(self) -> Mapping[str, _ServiceSize]: ...
+    @property
+    def dispatch(self) -> _DispatchSize: ...
+
 
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
@@ -118,7 +161,7 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def incidents_per_replication(scn, trace_rows: int | None = None) -> float:
+def incidents_per_replication(scn: ScenarioSize, trace_rows: int | None = None) -> float:
     """Expected incidents one replication holds: every service over warm-up and window (or the
     trace's rows)."""
     if trace_rows is not None:
@@ -128,7 +171,7 @@ def incidents_per_replication(scn, trace_rows: int | None = None) -> float:
     return sum(s.incidents_per_week for s in scn.services.values()) * weeks
 
 
-def _suited_share(scn) -> float:
+def _suited_share(scn: ScenarioSize) -> float:
     share = 0.0
     total = sum(s.incidents_per_week for s in scn.services.values()) or 1.0
     for s in scn.services.values():
@@ -138,11 +181,11 @@ def _suited_share(scn) -> float:
     return share
 
 
-def _per_held(scn) -> float:
+def _per_held(scn: ScenarioSize) -> float:
     return BYTES_PER_HELD + _suited_share(scn) * scn.dispatch.candidate_docks * BYTES_PER_CANDIDATE
 
 
-def _held(scn, trace_rows: int | None) -> float:
+def _held(scn: ScenarioSize, trace_rows: int | None) -> float:
     """Incidents in play at once during a replication (see the module docstring)."""
     if trace_rows is not None:
         weekly = trace_rows / max(scn.simulation.weeks, 1.0)
@@ -172,7 +215,7 @@ class MemoryEstimate:
         return self.total_bytes <= HEADROOM * self.available_bytes
 
 
-def estimate_memory(scn, *, workers: int = 1, replications: int | None = None,
+def estimate_memory(scn: ScenarioSize, *, workers: int = 1, replications: int | None = None,
                     keep_tables: bool = False, trace_rows: int | None = None) -> MemoryEstimate:
     """Estimate the peak memory of running ``scn`` (see the module docstring for the model)."""
     n = incidents_per_replication(scn, trace_rows)
@@ -210,12 +253,12 @@ def cap_workers(requested: int | None, tasks: int, per_worker_bytes: float) -> t
     return n, note
 
 
-def _largest_trace(scn, room: float) -> float:
+def _largest_trace(scn: ScenarioSize, room: float) -> float:
     """Most trace rows one process can replay in ``room`` bytes (beyond the process base)."""
     return max(0.0, room / (BYTES_PER_TRACE_ROW + 2 * _per_held(scn)))
 
 
-def check_trace_rows(scn, path: str | Path, rows: int) -> None:
+def check_trace_rows(scn: ScenarioSize, path: str | Path, rows: int) -> None:
     """Refuse, before it is parsed, a trace whose rows cannot fit even in one process.
 
     ``rows`` is an upper bound counted cheaply (the file's lines less the heading), so a trace
@@ -235,7 +278,7 @@ def check_trace_rows(scn, path: str | Path, rows: int) -> None:
                                "split it")
 
 
-def check_memory(scenarios: Sequence, *, workers: int = 1, keep_tables: bool = False,
+def check_memory(scenarios: Sequence[ScenarioSize], *, workers: int = 1, keep_tables: bool = False,
                  trace_rows: Sequence[int | None] | None = None) -> None:
     """Refuse, before anything runs, a run that cannot fit in this machine's memory.
 

@@ -71,10 +71,10 @@ def main() -> None:
     for row in table.itertuples(index=False):
         r = row._asdict()
 
-        def show(v: float | None) -> str:
+        def show(v: float | None, unit: str = r["unit"]) -> str:
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 return "-"
-            return mmss(v) if r["unit"] == "s" else f"{v:.1%}"
+            return mmss(v) if unit == "s" else f"{v:.1%}"
 
         print(f"{r['area']:<22}{r['period']:<22}{r['measure']:<32}{show(r['published']):>10}"
               + "".join(f"{show(r[k]):>12}" for k in summaries))

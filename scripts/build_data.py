@@ -261,7 +261,8 @@ def build_boroughs(p: dict[str, Path], out: Path) -> gpd.GeoDataFrame:
         f" -> {shapely.get_num_coordinates(geom).sum():,}")
     log(f"  worst borough area error {err.max() * 100:.4f}% ({lad.LAD22NM[worst]})")
     overlap = shapely.area(geom).sum() - shapely.union_all(geom).area
-    log(f"  overlap between simplified boroughs {overlap / 1e4:.2f} ha (independent simplification)")
+    log(f"  overlap between simplified boroughs {overlap / 1e4:.2f} ha"
+        " (independent simplification)")
 
     gdf = gpd.GeoDataFrame({
         "gss_code": lad.LAD22CD.astype(str).values,
@@ -271,8 +272,10 @@ def build_boroughs(p: dict[str, Path], out: Path) -> gpd.GeoDataFrame:
         "population": lad.LAD22CD.map(pop20).astype("int64").values,
         "population_census2011": lad.LAD22CD.map(pop11).astype("int64").values,
     }, geometry=geom, crs=BNG)
-    log(f"  inner London boroughs: {int(gdf.inner_london.sum())}; area {gdf.area_km2.sum():.1f} km2;"
-        f" population mid-2020 {gdf.population.sum():,}; census 2011 {gdf.population_census2011.sum():,}")
+    log(f"  inner London boroughs: {int(gdf.inner_london.sum())};"
+        f" area {gdf.area_km2.sum():.1f} km2;"
+        f" population mid-2020 {gdf.population.sum():,};"
+        f" census 2011 {gdf.population_census2011.sum():,}")
     check(gdf.population.sum() == LONDON_MID2020_TOTAL, "borough mid-2020 total != 9,002,488")
 
     path = out / "boroughs" / "london_boroughs.geojson"
@@ -281,7 +284,8 @@ def build_boroughs(p: dict[str, Path], out: Path) -> gpd.GeoDataFrame:
     gdf.to_file(path, driver="GeoJSON", layer="london_boroughs", COORDINATE_PRECISION=0)
     back = gpd.read_file(path)
     check(back.crs is not None and back.crs.to_epsg() == BNG, "GeoJSON read back is not EPSG:27700")
-    check(len(back) == 33 and list(back.gss_code) == list(gdf.gss_code), "GeoJSON read-back mismatch")
+    check(len(back) == 33 and list(back.gss_code) == list(gdf.gss_code),
+          "GeoJSON read-back mismatch")
     log(f"  wrote {path} (33 features, EPSG:{back.crs.to_epsg()} on read-back,"
         f" {path.stat().st_size:,} bytes)")
     # the full-resolution source polygons are used for point-in-polygon joins below
@@ -300,7 +304,8 @@ def build_lsoa_demand(p: dict[str, Path], out: Path) -> None:
     l11 = read_bng(p["lsoa11"], relaxed=True)
     n_invalid = int((~l11.geometry.is_valid).sum())
     l11["geometry"] = clean_geoms(l11.geometry.values)
-    check(l11.geometry.is_valid.all() and not l11.geometry.is_empty.any(), "lsoa11 make_valid failed")
+    check(l11.geometry.is_valid.all() and not l11.geometry.is_empty.any(),
+          "lsoa11 make_valid failed")
     log(f"  LSOA 2011 polygons made valid: {n_invalid}")
     pop = pd.read_csv(p["pop2020"])[["LSOA11CD", "Persons_All-Ages"]]
     l11 = l11[["LSOA11CD", "geometry"]].merge(pop, on="LSOA11CD", how="left", validate="1:1")
@@ -322,7 +327,8 @@ def build_lsoa_demand(p: dict[str, Path], out: Path) -> None:
     population = np.round(l21.LSOA21CD.map(pop21).fillna(0.0).to_numpy(float), 1)
     total = float(population.sum())
     rel = abs(total / total_src - 1.0)
-    log(f"  overlay pieces {len(ov):,}; LSOA 2011 area covered by LSOA 2021 {cover_share * 100:.3f}%;"
+    log(f"  overlay pieces {len(ov):,};"
+        f" LSOA 2011 area covered by LSOA 2021 {cover_share * 100:.3f}%;"
         f" un-normalised total {raw:,.0f}")
     log(f"  London population mid-2020: source {total_src:,.0f}, on LSOA 2021 {total:,.1f}"
         f" (rel. diff {rel * 100:.5f}%); LSOAs with 0 population: {int((population == 0).sum())}")
@@ -351,8 +357,10 @@ def build_lsoa_demand(p: dict[str, Path], out: Path) -> None:
     check(shapely.is_valid(geom).all(), "invalid LSOA geometry after simplification")
     src_a = l21.geometry.area.to_numpy()
     err = np.abs(shapely.area(geom) / src_a - 1.0)
-    log(f"  simplify {LSOA_TOLERANCE_M:g} m: vertices {shapely.get_num_coordinates(l21.geometry.values).sum():,}"
-        f" -> {shapely.get_num_coordinates(geom).sum():,}; area error median {np.median(err) * 100:.3f}%,"
+    log(f"  simplify {LSOA_TOLERANCE_M:g} m:"
+        f" vertices {shapely.get_num_coordinates(l21.geometry.values).sum():,}"
+        f" -> {shapely.get_num_coordinates(geom).sum():,};"
+        f" area error median {np.median(err) * 100:.3f}%,"
         f" worst {err.max() * 100:.2f}%")
     check(err.max() <= LSOA_MAX_AREA_ERR, "LSOA simplification changed an area by more than 10%")
 
@@ -388,7 +396,8 @@ def load_lfb(p: dict[str, Path]) -> pd.DataFrame:
     unknown = set(f.IncidentGroup) - set(LFB_GROUPS)
     check(not unknown, f"unexpected LFB IncidentGroup values {unknown}")
     f = f.sort_values(["call_time", "IncidentNumber"]).reset_index(drop=True)
-    log(f"  LFB sample: {n0:,} rows, {n0 - len(f)} dropped for missing coordinates, {len(f):,} kept")
+    log(f"  LFB sample: {n0:,} rows, {n0 - len(f)} dropped for missing coordinates,"
+        f" {len(f):,} kept")
     return f
 
 
@@ -400,7 +409,8 @@ def build_call_profile(f: pd.DataFrame, out: Path) -> None:
     for group, col in LFB_GROUPS.items():
         df[col] = f[f.IncidentGroup == group].groupby(["weekday", "hour"]).size()
     df = df.fillna(0).astype("int64").reset_index()
-    df = df[["weekday", "hour", "calls_all", "calls_fire", "calls_special_service", "calls_false_alarm"]]
+    df = df[["weekday", "hour", "calls_all", "calls_fire", "calls_special_service",
+             "calls_false_alarm"]]
     check(df.calls_all.sum() == len(f), "profile total != incidents")
     df["share_all"] = fmt_fixed(df.calls_all / df.calls_all.sum(), 6)
     by_hour = df.groupby("hour").calls_all.sum() / len(f)
@@ -415,7 +425,8 @@ def build_las(p: dict[str, Path], boroughs: gpd.GeoDataFrame, out: Path) -> None
     missing = [m for m in LAS_MONTHS if m not in las.columns]
     check(not missing, f"LAS file lacks month columns {missing}")
     las = las[las.Code.notna() & las.Code.astype(str).str.match(r"^E09\d{6}$")].copy()
-    check(len(las) == 33 and set(las.Code) == set(boroughs.gss_code), "LAS: expected 33 borough rows")
+    check(len(las) == 33 and set(las.Code) == set(boroughs.gss_code),
+          "LAS: expected 33 borough rows")
     check(las[LAS_MONTHS].notna().all().all(), "LAS: missing monthly values")
     las["incidents_12m"] = las[LAS_MONTHS].sum(axis=1).round().astype("int64")
     names = boroughs.set_index("gss_code").name
@@ -475,7 +486,8 @@ def build_sites(p: dict[str, Path], boroughs: gpd.GeoDataFrame, out: Path) -> pd
     })
     fx, fy = to_bng.transform(fire.lon.values, fire.lat.values)
     dev = np.hypot(fx - st.easting.values, fy - st.northing.values)
-    log(f"  fire stations: {len(fire)}; max |pyproj BNG - source easting/northing| {dev.max():.3f} m")
+    log(f"  fire stations: {len(fire)};"
+        f" max |pyproj BNG - source easting/northing| {dev.max():.3f} m")
 
     h = pd.read_csv(p["hospitals"], dtype={"OrganisationCode": str})
     check(h.OrganisationCode.is_unique, "hospital OrganisationCode not unique")
@@ -490,7 +502,8 @@ def build_sites(p: dict[str, Path], boroughs: gpd.GeoDataFrame, out: Path) -> pd
     dropped = h[~keep]
     for _, r in dropped.sort_values("OrganisationCode").iterrows():
         kept = h[keep & ((h._pc == r._pc) | (h._nm == r._nm))].iloc[0]
-        log(f"  hospital duplicate dropped: {r.OrganisationCode} {r.OrganisationName!r} ({r.Postcode})"
+        log(f"  hospital duplicate dropped:"
+            f" {r.OrganisationCode} {r.OrganisationName!r} ({r.Postcode})"
             f" -> kept {kept.OrganisationCode} {kept.OrganisationName!r} ({kept.Postcode})")
     h = h[keep]
     sector = h.Sector.map({"NHS Sector": "NHS", "Independent Sector": "Independent"})
@@ -501,13 +514,16 @@ def build_sites(p: dict[str, Path], boroughs: gpd.GeoDataFrame, out: Path) -> pd
         "lon": h.Longitude.astype(float), "lat": h.Latitude.astype(float), "sector": sector,
         "_check": h.borough_gss_code.astype(str),
     })
-    log(f"  hospitals: {len(h) + len(dropped)} rows, {len(dropped)} duplicates dropped, {len(hosp)} kept"
-        f" ({int((sector == 'NHS').sum())} NHS, {int((sector == 'Independent').sum())} independent)")
+    log(f"  hospitals: {len(h) + len(dropped)} rows, {len(dropped)} duplicates dropped,"
+        f" {len(hosp)} kept"
+        f" ({int((sector == 'NHS').sum())} NHS,"
+        f" {int((sector == 'Independent').sum())} independent)")
 
     sites = pd.concat([fire, hosp], ignore_index=True)
     x, y = to_bng.transform(sites.lon.values, sites.lat.values)
     sites["x"], sites["y"] = np.round(x, 1), np.round(y, 1)
-    pts = gpd.GeoDataFrame(sites[["site_id"]], geometry=gpd.points_from_xy(sites.x, sites.y), crs=BNG)
+    pts = gpd.GeoDataFrame(sites[["site_id"]], geometry=gpd.points_from_xy(sites.x, sites.y),
+                           crs=BNG)
     j = gpd.sjoin(pts, boroughs[["gss_code", "geometry"]], how="left", predicate="intersects")
     check(not j.index.duplicated().any(), "a site falls in two boroughs")
     sites["gss_code"] = j.gss_code
@@ -525,7 +541,8 @@ def build_sites(p: dict[str, Path], boroughs: gpd.GeoDataFrame, out: Path) -> pd
         {v: k for k, v in names.items()}))
     mism = sites[chk != sites.gss_code]
     for _, r in mism.iterrows():
-        log(f"  note: {r.site_id} {r['name']!r} joined to {names[r.gss_code]} but source says {r._check}")
+        log(f"  note: {r.site_id} {r['name']!r} joined to {names[r.gss_code]}"
+            f" but source says {r._check}")
 
     sites["x"], sites["y"] = fmt_fixed(sites.x, 1), fmt_fixed(sites.y, 1)
     sites["lon"], sites["lat"] = fmt_fixed(sites.lon, 6), fmt_fixed(sites.lat, 6)
@@ -555,10 +572,13 @@ def build_attendance(inc: pd.DataFrame, boroughs: gpd.GeoDataFrame, out: Path) -
     for c in ("mean_s", "median_s", "p90_s"):
         df[c] = fmt_fixed(df[c], 1)
     df["share_within_360s"] = fmt_fixed(df.share_within_360s, 4)
-    log(f"  London: incidents {london['incidents']:,}, with first pump {london['with_first_pump']:,},"
-        f" mean {london['mean_s']:.1f} s, median {london['median_s']:.1f} s, P90 {london['p90_s']:.1f} s,"
+    log(f"  London: incidents {london['incidents']:,},"
+        f" with first pump {london['with_first_pump']:,},"
+        f" mean {london['mean_s']:.1f} s, median {london['median_s']:.1f} s,"
+        f" P90 {london['p90_s']:.1f} s,"
         f" within 6 min {london['share_within_360s'] * 100:.1f}%")
-    ok = (abs(london["mean_s"] - LFB_REF["mean_s"]) < 1 and abs(london["median_s"] - LFB_REF["median_s"]) < 1
+    ok = (abs(london["mean_s"] - LFB_REF["mean_s"]) < 1
+          and abs(london["median_s"] - LFB_REF["median_s"]) < 1
           and abs(london["p90_s"] - LFB_REF["p90_s"]) < 1
           and abs(london["share_within_360s"] - LFB_REF["share_within_360s"]) < 0.001)
     check(ok, f"London first-pump figures differ from the shared README ({LFB_REF})")
@@ -611,7 +631,8 @@ def check_out_folder(out: Path) -> None:
         return
     readme = out / "README.md"
     try:
-        first = readme.read_text(encoding="utf-8").splitlines()[0].strip() if readme.is_file() else ""
+        first = (readme.read_text(encoding="utf-8").splitlines()[0].strip()
+                 if readme.is_file() else "")
     except (OSError, UnicodeDecodeError, IndexError):
         first = ""
     if first != DATA_README_TITLE:
@@ -621,7 +642,8 @@ def check_out_folder(out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("source", type=Path, metavar="SHARED_DATA_DIR", help="shared raw data folder (contains boroughs/, population/, ...)")
+    ap.add_argument("source", type=Path, metavar="SHARED_DATA_DIR",
+                    help="shared raw data folder (contains boroughs/, population/, ...)")
     ap.add_argument("--out", type=Path, default=Path("data"),
                     help="output folder (default: data): the project's data folder (it holds "
                          "this project's data/README.md), or a new or empty folder")

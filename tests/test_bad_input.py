@@ -854,8 +854,9 @@ def test_random_mutations_are_accepted_or_refused_in_one_line(seed_kind, tmp_pat
     values = st.one_of(st.sampled_from(_AWKWARD), st.integers(), st.floats(),
                        st.text(max_size=20), st.lists(st.floats(), max_size=3))
 
-    @settings(derandomize=False, max_examples=int(os.environ.get("DRONESIM_FUZZ_EXAMPLES", "60")), deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(derandomize=False,
+              max_examples=int(os.environ.get("DRONESIM_FUZZ_EXAMPLES", "60")),
+              deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(path=st.sampled_from(leaves), value=values)
     def check(path, value):
         import contextlib

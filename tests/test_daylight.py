@@ -96,7 +96,7 @@ def test_night_intervals_are_ordered_disjoint_and_inside_the_horizon(day, days, 
         last = b
     # London: days (between nights) last 7.5-18.6 h (civil twilight in June: about 18.3 h) and
     # nights 5.5-16.5 h, except where cut by the horizon
-    for (a, b), (c, _) in zip(iv, iv[1:]):
+    for (_a, b), (c, _) in zip(iv, iv[1:]):
         assert 7.5 * 3600 < c - b < 18.6 * 3600
     for a, b in iv[1:-1]:
         assert 5.5 * 3600 < b - a < 16.5 * 3600

@@ -2,11 +2,11 @@
 
 Three docks of one drone each, zero flight time, exponential time on scene and nearest-idle
 dispatch make dronesim a hypercube queueing system with distinguishable servers
-(dronesim.theory.verification.hypercube_scenario). Each drone's workload and share of dispatches, the
-share of calls that wait (or are lost) and the mean flight distance must match the exact model
-within the replication intervals. With nine figures judged at once, each interval is a
-Bonferroni interval (family-wise 95%), so a correct model fails this test with probability at
-most 5% over seeds, and the fixed seed makes it deterministic.
+(dronesim.theory.verification.hypercube_scenario). Each drone's workload and share of
+dispatches, the share of calls that wait (or are lost) and the mean flight distance must match
+the exact model within the replication intervals. With nine figures judged at once, each
+interval is a Bonferroni interval (family-wise 95%), so a correct model fails this test with
+probability at most 5% over seeds, and the fixed seed makes it deterministic.
 
 The intervals are also checked to be narrow enough to reject the naive model in which each
 drone serves its own district (its nearest calls) as if the others were always free.

@@ -220,7 +220,7 @@ def check_invariants(prep, res) -> None:
     # Including stand-downs: per drone, [assigned-or-previous-landing, landed] do not overlap.
     held = df[df["t_pilot"].notna()]
     end = held["t_drone_landed"].fillna(held["t_pilot"])
-    for d, g in pd.DataFrame({"d": held["drone_id"], "s": held["t_pilot"], "e": end}).groupby("d"):
+    for _d, g in pd.DataFrame({"d": held["drone_id"], "s": held["t_pilot"], "e": end}).groupby("d"):
         assert _max_overlap(g["s"].to_numpy(), g["e"].to_numpy()) <= 1
 
     # --- pilots never over-committed ---------------------------------------------------------

@@ -1,5 +1,5 @@
-"""One registry of KPIs (dronesim/kpis/registry.py), and the cost, value and equity figures derived from
-a replication's KPIs (dronesim/experiment/derived.py), by hand."""
+"""One registry of KPIs (dronesim/kpis/registry.py), and the cost, value and equity figures
+derived from a replication's KPIs (dronesim/experiment/derived.py), by hand."""
 
 from __future__ import annotations
 

@@ -66,9 +66,10 @@ def test_notebook_is_stripped(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes(path: Path) -> None:
-    nbformat = pytest.importorskip("nbformat", reason='needs the test extras: pip install -e ".[test]"')
-    nbclient = pytest.importorskip("nbclient", reason='needs the test extras: pip install -e ".[test]"')
-    pytest.importorskip("ipykernel", reason='needs the test extras: pip install -e ".[test]"')
+    reason = 'needs the test extras: pip install -e ".[test]"'
+    nbformat = pytest.importorskip("nbformat", reason=reason)
+    nbclient = pytest.importorskip("nbclient", reason=reason)
+    pytest.importorskip("ipykernel", reason=reason)
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)

@@ -221,7 +221,7 @@ def test_a_fault_ends_the_flight_and_the_drone_goes_for_repair():
     # On scene: left early with reason "fault".
     assert (df["drone_leave_reason"].astype(str) == "fault").sum() > 0
     # After a faulty leg the drone is not launched again within the repair time.
-    for d, g in mis.sort_values("t_launch").groupby("drone_id"):
+    for _d, g in mis.sort_values("t_launch").groupby("drone_id"):
         landed = g["t_landed"].to_numpy()
         launch = g["t_launch"].to_numpy()
         fault = g["fault"].to_numpy()
@@ -234,7 +234,7 @@ def test_maintenance_after_the_stated_flight_hours():
         faults={"maintenance_every_flight_hours": 2.0, "maintenance_s": 3 * 3600.0})))
     mis = run_replication(prep, 0).missions
     seen = 0
-    for d, g in mis.sort_values("t_launch").groupby("drone_id"):
+    for _d, g in mis.sort_values("t_launch").groupby("drone_id"):
         air = (g["t_landed"] - g["t_launch"]).to_numpy()
         since = 0.0
         for j in range(len(g) - 1):
@@ -579,7 +579,7 @@ def test_operations_invariants(scn, rep):
         codes = list(prep.london.borough_codes)
         nb = prep.london.borough_neighbours()
         units = basic_command_units(prep.london)
-        for own, other, t0, td in zip(aid["gss_code"], aid["mutual_aid_from"],
+        for own, other, _t0, _td in zip(aid["gss_code"], aid["mutual_aid_from"],
                                       aid["t_call"], aid["t_ground_dispatch"]):
             a, b = codes.index(own), codes.index(other)
             assert a != b

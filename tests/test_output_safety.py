@@ -5,8 +5,8 @@
   link) or a name dronesim never writes, with the right size and SHA-256, is refused in one line
   before anything runs, and nothing anywhere is deleted or changed.
 * The commit protocol survives ``kill -9`` at every step (``DRONESIM_FAULT``, a test hook in
-  :mod:`dronesim.experiment.store`): the same command run again exits 0 and leaves the same files as a
-  run that was never interrupted.
+  :mod:`dronesim.experiment.store`): the same command run again exits 0 and leaves the same
+  files as a run that was never interrupted.
 * dronesim never writes into its own folders (the package, the checkout's data/, scenarios/, ...),
   ``--overwrite`` or not.
 """

@@ -1,7 +1,8 @@
 """Figures and tables that read right (issue 10, item 5), each checked where a test can tell.
 
-* The map shades what dronesim.siting.coverage computes as reachable within the target time (1.4 km on
-  the Met baseline) and outlines the flight range (2 km) separately, each named in the legend.
+* The map shades what dronesim.siting.coverage computes as reachable within the target time
+  (1.4 km on the Met baseline) and outlines the flight range (2 km) separately, each named in
+  the legend.
 * Dock labels never overlap, however close the docks stand.
 * The borough chart lists every borough; one without incidents is marked, not dropped.
 * Bands and error bars of non-negative figures never reach below zero (shares: above 100%).

@@ -264,7 +264,8 @@ class Full(io.FileIO):
         return super().write(b)
 
 init = pq.ParquetWriter.__init__
-pq.ParquetWriter.__init__ = lambda self, where, schema, **kw: init(self, Full(os.fspath(where), "wb"), schema, **kw)
+pq.ParquetWriter.__init__ = (
+    lambda self, where, schema, **kw: init(self, Full(os.fspath(where), "wb"), schema, **kw))
 sink = ParquetSink({str(tmp_path / "i.parquet")!r}, {str(tmp_path / "m.parquet")!r})
 sink._write(0, pd.DataFrame({{"a": [1, 2]}}))
 sink._write(1, pd.DataFrame({{"a": [1, 2]}}))

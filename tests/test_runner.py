@@ -116,7 +116,8 @@ def test_failed_task_is_recorded_and_the_others_finish(tmp_path):
     scn = tmp_path / "s.toml"
     # The growth scenario itself, with its parent by absolute path and the failing policy.
     text = GROWTH.read_text(encoding="utf-8").replace(
-        'extends = "met_baseline.toml"', f'extends = "{(SCENARIOS / "met_baseline.toml").as_posix()}"')
+        'extends = "met_baseline.toml"',
+        f'extends = "{(SCENARIOS / "met_baseline.toml").as_posix()}"')
     scn.write_text(text.replace('name = "met_growth"', 'name = "failing"')
                    + '\n[dispatch]\npolicy = "fails_above_ten"\n', encoding="utf-8")
     out = tmp_path / "out"

@@ -3,8 +3,8 @@
 * The same seed gives the same incidents whatever the chunk size or process.
 * A replication's tables do not depend on the chunk size; records written to Parquet equal the
   tables kept in memory.
-* The aggregates over chunks equal :func:`dronesim.kpis.statistics.replication_kpis` of the whole table
-  (counts and shares exactly, means to rounding, quantiles within the histogram's bin width).
+* The aggregates over chunks equal :func:`dronesim.kpis.statistics.replication_kpis` of the whole
+  table (counts and shares exactly, means to rounding, quantiles within the histogram's bin width).
 * Memory holds a few chunks, not the run.
 """
 

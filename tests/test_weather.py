@@ -150,7 +150,7 @@ def test_hourly_wind_follows_the_monthly_weibull(years):
     # Probability integral transform: under the model, F(wind) is uniform in every month; the
     # share below each decile of the month's Weibull is checked over the replications.
     for q in (0.1, 0.5, 0.9, 0.99):
-        got = _monthly(years, lambda s, sel: np.mean(
+        got = _monthly(years, lambda s, sel, q=q: np.mean(
             weibull_cdf(s.wind_m_s[sel], SPEC.wind_mean_m_s[s.month[sel][0] - 1],
                         SPEC.wind_weibull_k) < q))
         lo, hi = _ci(got.mean(axis=1))
@@ -245,7 +245,9 @@ finite = st.floats(min_value=0.0, max_value=60.0, allow_nan=False)
        height=st.floats(min_value=0.5, max_value=2.0))
 def test_flyable_iff_within_every_limit(data, n, max_wind, max_precip, min_vis, min_cloud,
                                         height):
-    arr = lambda hi: np.array(data.draw(st.lists(st.floats(0.0, hi), min_size=n, max_size=n)))
+    def arr(hi: float) -> np.ndarray:
+        return np.array(data.draw(st.lists(st.floats(0.0, hi), min_size=n, max_size=n)))
+
     s = _series(arr(40.0), arr(10.0), arr(30_000.0), arr(3000.0))
     night = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     spec = dataclasses.replace(SPEC, max_wind_m_s=max_wind, max_precip_mm_h=max_precip,

@@ -16,10 +16,20 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ..errors import InputError, input_file, one_line
+
+if TYPE_CHECKING:
+    from ..engine.prepared import Prepared
+    from ..experiment.runner import Factor, TaskResult
+    from ..experiment.store import OutputFolder
+    from ..inputs.scenario import Scenario
+
+#: What a command's ``write(results, t0)`` returns (see :func:`_execute`).
+_Written = TypeVar("_Written")
 
 __all__ = ["main"]
 
@@ -31,7 +41,7 @@ _CLI = "<command line>"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, status 2, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, status 2, no usage dump
         sys.stderr.write(f"dronesim: error: {_CLI}: {message}\n")
         raise SystemExit(2)
 
@@ -84,12 +94,13 @@ class _Notes(logging.Handler):
             self.release()
 
 
-def _number(kind: type, low: float, inclusive: bool, high: float | None = None):
+def _number(kind: type[int] | type[float], low: float, inclusive: bool,
+            high: float | None = None) -> Callable[[str], float]:
     """An argparse type: a whole number or a number, at least (or above) ``low``."""
     what = "a whole number" if kind is int else "a number"
     bound = f">= {low:g}" if inclusive else f"> {low:g}"
 
-    def parse(text: str):
+    def parse(text: str) -> float:
         try:
             v = kind(text)
         except ValueError:
@@ -264,7 +275,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _load(path: Path, args: argparse.Namespace):
+def _load(path: Path, args: argparse.Namespace) -> Scenario:
     from ..inputs.scenario import load_scenario
 
     scn = load_scenario(path, _overrides(args), overrides_origin=_CLI,
@@ -276,7 +287,7 @@ def _load(path: Path, args: argparse.Namespace):
 
 
 @contextlib.contextmanager
-def _progress(quiet: bool, what: str):
+def _progress(quiet: bool, what: str) -> Iterator[Callable[[int, int], None] | None]:
     """Yield a ``progress(done, total)`` callback (None if quiet) drawing a bar on stderr with
     the tasks done and the time left; it appears once the run has started and is closed however
     the block ends."""
@@ -303,7 +314,7 @@ def _progress(quiet: bool, what: str):
 
 
 def _folder(given: Path | None, default: str, entries: tuple[str, ...],
-            args: argparse.Namespace):
+            args: argparse.Namespace) -> OutputFolder:
     """The checked (not yet created) output folder: ``--out`` or ``results/<default>``."""
     from ..experiment.store import OutputFolder
 
@@ -327,7 +338,8 @@ def _workers_for(args: argparse.Namespace, tasks: int) -> int:
     return min(args.workers or usable_cores(), usable_cores(), max(1, tasks))
 
 
-def _check_memory(scns, args, tasks: int, preps=()) -> None:
+def _check_memory(scns: Sequence[Scenario], args: argparse.Namespace, tasks: int,
+                  preps: Sequence[Prepared] = ()) -> None:
     from ..inputs.scenario import blame
     from ..limits import check_memory
 
@@ -339,7 +351,7 @@ def _check_memory(scns, args, tasks: int, preps=()) -> None:
         raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
 
 
-def _finish(folder, results, what: str) -> int:
+def _finish(folder: OutputFolder, results: Sequence[TaskResult | None], what: str) -> int:
     """One line per failed task and status 1, or 0."""
     failed = [r for r in results if r is not None and not r.ok]
     for r in failed[:5]:
@@ -352,7 +364,7 @@ def _finish(folder, results, what: str) -> int:
     return 0
 
 
-def _extra_outputs(args: argparse.Namespace, folder) -> None:
+def _extra_outputs(args: argparse.Namespace, folder: OutputFolder) -> None:
     """Check ``--geopackage`` before the run (nothing runs to be refused at the end)."""
     from ..experiment.store import check_output_file
     from ..outputs.geopackage import is_our_geopackage
@@ -407,8 +419,10 @@ def _cmd_validate(args: argparse.Namespace, notes: _Notes) -> int:
     return 0
 
 
-def _execute(args: argparse.Namespace, notes: _Notes, folder, factors, reps: int, what: str,
-             plugins: list[str], write, records: bool = False):
+def _execute(args: argparse.Namespace, notes: _Notes, folder: OutputFolder,
+             factors: Sequence[Factor], reps: int, what: str, plugins: list[str],
+             write: Callable[[list[TaskResult], float], _Written], records: bool = False
+             ) -> tuple[list[TaskResult], _Written, list[str], float]:
     """What run, sweep and compare share once their inputs are checked: the memory check, the
     tasks in the output folder with a progress bar, ``write(results, t0)`` (the command's own
     outputs, committed), then ``--report`` / ``--geopackage``. Returns (results, what write
@@ -430,7 +444,7 @@ def _execute(args: argparse.Namespace, notes: _Notes, folder, factors, reps: int
     return results, written, extras, t0
 
 
-def _outputs_line(folder, names: str, extras: list[str], t0: float) -> str:
+def _outputs_line(folder: OutputFolder, names: str, extras: list[str], t0: float) -> str:
     return (f"outputs: {folder.path}/ ({names}){''.join(', ' + e for e in extras)}; "
             f"{time.perf_counter() - t0:.1f} s")
 

@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import math
 import textwrap
+from typing import cast
 
 __all__ = ["policies_text", "siting_methods_text", "scenario_keys_markdown", "SITING_METHODS"]
 
@@ -124,8 +125,8 @@ def _type_text(tp: object) -> str:
 def _default_text(f: dataclasses.Field) -> str:
     if f.default is not dataclasses.MISSING:
         d = f.default
-    elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        d = f.default_factory()  # type: ignore[misc]
+    elif f.default_factory is not dataclasses.MISSING:
+        d = f.default_factory()
     else:
         return ""
     if isinstance(d, float):
@@ -190,16 +191,18 @@ def scenario_keys_markdown() -> str:
                 continue
             tp = hints[f.name]
             inner = typing.get_args(tp)
+            # Field hints name classes: a dataclass found here is a class, not an instance.
             if dataclasses.is_dataclass(tp):
-                nested.append((tp, f"[{prefix}{f.name}]", f"{prefix}{f.name}."))  # type: ignore[arg-type]
+                nested.append((cast(type, tp), f"[{prefix}{f.name}]", f"{prefix}{f.name}."))
                 continue
             if typing.get_origin(tp) is tuple and inner and dataclasses.is_dataclass(inner[0]):
-                nested.append((inner[0], _SECTION_FORM.get(f.name, f"[[{prefix}{f.name}]]"),
-                               ""))
+                nested.append((cast(type, inner[0]),
+                               _SECTION_FORM.get(f.name, f"[[{prefix}{f.name}]]"), ""))
                 continue
             if (typing.get_origin(tp) is not None and len(inner) == 2
                     and dataclasses.is_dataclass(inner[1])):
-                nested.append((inner[1], _SECTION_FORM.get(f.name, f"[{prefix}{f.name}.<name>]"),
+                nested.append((cast(type, inner[1]),
+                               _SECTION_FORM.get(f.name, f"[{prefix}{f.name}.<name>]"),
                                f"{prefix}{f.name}.<name>."))
                 continue
             rows.append(f"| `{f.name}` | {_type_text(tp)} | {_cell(_default_text(f))} | "

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["scenario", "streams", "geography", "sources", "demand", "weather", "daylight", "airspace"]
+__all__ = ["scenario", "streams", "geography", "sources", "demand", "weather", "daylight",
+           "airspace"]
 
 
 def __getattr__(name: str) -> Any:

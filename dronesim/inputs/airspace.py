@@ -85,6 +85,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, Protocol, TypedDict, Unpack, overload
 
 import numpy as np
 import shapely
@@ -312,7 +313,14 @@ def flight_restriction_zone(aerodrome: Aerodrome, *, boundary_buffer_m: float = 
     return shapely.union_all(parts)
 
 
-def london_frz(icaos: Iterable[str] | None = None, **kwargs: float) -> NoFlyZones:
+class FRZOptions(TypedDict, total=False):
+    """Keyword options of :func:`flight_restriction_zone` that :func:`london_frz` passes on."""
+
+    boundary_buffer_m: float
+    quad_segs: int
+
+
+def london_frz(icaos: Iterable[str] | None = None, **kwargs: Unpack[FRZOptions]) -> NoFlyZones:
     """The FRZs of the London aerodromes as :class:`NoFlyZones`.
 
     Parameters
@@ -365,7 +373,8 @@ class NoFlyZones:
         if np.any((kinds != 3) & (kinds != 6)):
             raise TypeError("no-fly zones must be Polygon or MultiPolygon geometries")
         self.geoms = arr
-        self.names = tuple(names) if names is not None else tuple(f"zone{i}" for i in range(len(arr)))
+        self.names = (tuple(names) if names is not None
+                      else tuple(f"zone{i}" for i in range(len(arr))))
         if len(self.names) != len(arr):
             raise ValueError("one name per zone")
         self.source = source
@@ -590,7 +599,13 @@ class Router:
 
     # --- construction --------------------------------------------------------------------------
     def _build_graph(self) -> None:
-        vx, vy, px, py, nx, ny = ([] for _ in range(6))
+        # Convex corners' coordinates, and their ring neighbours', one array per ring.
+        vx: list[np.ndarray] = []
+        vy: list[np.ndarray] = []
+        px: list[np.ndarray] = []
+        py: list[np.ndarray] = []
+        nx: list[np.ndarray] = []
+        ny: list[np.ndarray] = []
         for poly in self.obstacles:
             for ring in [poly.exterior, *poly.interiors]:
                 c = np.asarray(ring.coords)[:-1]
@@ -602,9 +617,13 @@ class Router:
                 turn = _cross(c - prev, nxt - c)
                 keep = turn > 1e-9 * np.hypot(*(c - prev).T) * np.hypot(*(nxt - c).T)
                 for dst, src in zip((vx, vy, px, py, nx, ny),
-                                    (c[:, 0], c[:, 1], prev[:, 0], prev[:, 1], nxt[:, 0], nxt[:, 1])):
+                                    (c[:, 0], c[:, 1], prev[:, 0], prev[:, 1],
+                                     nxt[:, 0], nxt[:, 1])):
                     dst.append(src[keep])
-        cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))
+
+        def cat(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0)
+
         self.vx, self.vy = cat(vx), cat(vy)
         self._prev = np.column_stack([cat(px), cat(py)])
         self._next = np.column_stack([cat(nx), cat(ny)])
@@ -627,7 +646,8 @@ class Router:
                                               return_predecessors=True)
         self.n_edges = int(i.size)
 
-    def _tangent_at(self, v: np.ndarray, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
+    def _tangent_at(self, v: np.ndarray, ox: np.ndarray | float, oy: np.ndarray | float
+                    ) -> np.ndarray:
         """True where the line from ``(ox, oy)`` through vertex ``v`` supports the obstacle there.
 
         Both ring neighbours of ``v`` lie on one side of the line (or on it). ``v`` and the
@@ -668,8 +688,8 @@ class Router:
             return hit
         n = self.vx.size
         inside = bool(self.zones.contains(x, y)[0]) if len(self.zones) else False
-        qx, qy, hop = self._snap(np.array([key[0]]), np.array([key[1]]))
-        qx, qy, hop = float(qx[0]), float(qy[0]), float(hop[0])
+        snap_x, snap_y, snap_hop = self._snap(np.array([key[0]]), np.array([key[1]]))
+        qx, qy, hop = float(snap_x[0]), float(snap_y[0]), float(snap_hop[0])
         dist = np.full(n, np.inf)
         first = np.full(n, -1, dtype=np.int64)
         direct = np.zeros(n, dtype=bool)
@@ -695,8 +715,23 @@ class Router:
         self._sources.clear()
 
     # --- queries -------------------------------------------------------------------------------
+    @overload
     def lengths_from(self, x0: float, y0: float, x: np.ndarray, y: np.ndarray,
-                     return_paths: bool = False, chunk: int = 4096):
+                     return_paths: Literal[False] = False, chunk: int = 4096
+                     ) -> tuple[np.ndarray, np.ndarray]: ...
+    @overload
+    def lengths_from(self, x0: float, y0: float, x: np.ndarray, y: np.ndarray,
+                     return_paths: Literal[True], chunk: int = 4096
+                     ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]: ...
+    @overload
+    def lengths_from(self, x0: float, y0: float, x: np.ndarray, y: np.ndarray,
+                     return_paths: bool = False, chunk: int = 4096
+                     ) -> (tuple[np.ndarray, np.ndarray]
+                           | tuple[np.ndarray, np.ndarray, list[np.ndarray]]): ...
+    def lengths_from(self, x0: float, y0: float, x: np.ndarray, y: np.ndarray,
+                     return_paths: bool = False, chunk: int = 4096
+                     ) -> (tuple[np.ndarray, np.ndarray]
+                           | tuple[np.ndarray, np.ndarray, list[np.ndarray]]):
         """Flight lengths from one dock to many points, around the zones.
 
         Parameters
@@ -892,11 +927,21 @@ class AirspacePolicy:
 
 
 # --- scenario glue -------------------------------------------------------------------------------
-def zones_for(spec, base_dir: str | Path | None = None) -> NoFlyZones | None:
+class NoFlySpec(Protocol):
+    """What :func:`zones_for` reads of :class:`dronesim.inputs.scenario.AirspaceSpec` (a
+    protocol: the scenario module imports this one)."""
+
+    @property
+    def frz(self) -> Sequence[str]: ...
+    @property
+    def no_fly_files(self) -> Sequence[str]: ...
+
+
+def zones_for(spec: NoFlySpec, base_dir: str | Path | None = None) -> NoFlyZones | None:
     """The no-fly zones a scenario's ``[airspace]`` table asks for (None if there are none).
 
-    ``spec`` is a :class:`dronesim.inputs.scenario.AirspaceSpec`; file paths are resolved relative to
-    ``base_dir`` (the scenario file's folder).
+    ``spec`` is a :class:`dronesim.inputs.scenario.AirspaceSpec`; file paths are resolved
+    relative to ``base_dir`` (the scenario file's folder).
     """
     zones = london_frz(spec.frz) if spec.frz else None
     for f in spec.no_fly_files:
@@ -915,9 +960,9 @@ def candidate_legs(policy: AirspacePolicy, zones: NoFlyZones | None, dock_x: np.
     """Flight lengths and authorisation delays for incidents' candidate docks.
 
     ``cand_idx``/``cand_dist`` (n x k, straight-line, nearest first, -1/inf for empty slots) come
-    from :meth:`dronesim.siting.sites.Docks.candidates`. Returns ``(idx, length_m, delay_s)`` of the same
-    shape, each row re-sorted by flight time (length / speed + delay); a candidate whose detour is
-    longer than ``max_range_m`` (or impossible) becomes an empty slot.
+    from :meth:`dronesim.siting.sites.Docks.candidates`. Returns ``(idx, length_m, delay_s)`` of
+    the same shape, each row re-sorted by flight time (length / speed + delay); a candidate whose
+    detour is longer than ``max_range_m`` (or impossible) becomes an empty slot.
     """
     idx = cand_idx.copy()
     length = cand_dist.copy()

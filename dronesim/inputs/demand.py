@@ -3,8 +3,8 @@
 Pre-generating incidents (vectorised, one named stream per input) means each policy, fleet
 size and infrastructure setting run with the same seed sees exactly the same incidents: common
 random numbers for free (../shared/design/PERFORMANCE.md, technique 3). Each week of a
-replication draws from streams of its own (:meth:`dronesim.inputs.streams.Streams.block`), so a week's
-incidents depend only on (seed, replication, week): a replication can be generated and
+replication draws from streams of its own (:meth:`dronesim.inputs.streams.Streams.block`), so a
+week's incidents depend only on (seed, replication, week): a replication can be generated and
 simulated in chunks (:func:`demand_chunks`) without holding its whole demand, and the
 incidents are the same whatever the chunk size, the horizon or the process.
 
@@ -220,9 +220,10 @@ def _pieces(scn: Scenario, london: London, streams: Streams, horizon_s: float,
             trace: Trace | None, incidents: Incidents | None
             ) -> Iterator[tuple[Incidents, float]]:
     """Incidents in time order, as ``(incidents, covered_until)`` pieces."""
-    if incidents is not None or trace is not None:
-        inc = incidents if incidents is not None else _trace_incidents(scn, streams, trace)
-        yield inc, math.inf
+    if incidents is None and trace is not None:
+        incidents = _trace_incidents(scn, streams, trace)
+    if incidents is not None:
+        yield incidents, math.inf
         return
     for block in range(int(math.ceil(horizon_s / WEEK_S))):
         yield _week(scn, london, streams, block, horizon_s), min(horizon_s, (block + 1) * WEEK_S)

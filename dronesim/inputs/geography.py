@@ -10,8 +10,8 @@ Modelling assumptions
 * Incident locations are drawn in two stages: a small area (LSOA 2021) with probability
   proportional to a demand weight (population, Met recorded crime, or the LAS borough share
   spread by population), then a point uniformly inside that small area. Fire incidents drawn
-  from the LFB sample's own points are the exception (:mod:`dronesim.inputs.sources`). Within-LSOA uniformity is the only approximation (LSOAs average
-  0.3 km^2 in London).
+  from the LFB sample's own points are the exception (:mod:`dronesim.inputs.sources`).
+  Within-LSOA uniformity is the only approximation (LSOAs average 0.3 km^2 in London).
 * Drone flights are straight lines (great-circle effects are negligible at London scale).
 """
 
@@ -73,7 +73,8 @@ def _to_bng() -> Transformer:
     return Transformer.from_crs(4326, 27700, always_xy=True)
 
 
-def lonlat_to_bng(lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+def lonlat_to_bng(lon: np.ndarray | float,
+                  lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 longitude/latitude to British National Grid easting/northing (metres)."""
     x, y = _to_bng().transform(np.asarray(lon, float), np.asarray(lat, float))
     return np.asarray(x, float), np.asarray(y, float)

@@ -22,7 +22,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import InputError, input_file
 
@@ -394,8 +394,9 @@ def _tuple_field(default: tuple[float, ...], doc: str = "") -> Any:
 
 @dataclass(frozen=True, slots=True)
 class WeatherSpec:
-    """Flyability process (see :mod:`dronesim.inputs.weather`): hourly wind, precipitation, visibility
-    and cloud base drawn from London climate statistics, and the limits the fleet flies within.
+    """Flyability process (see :mod:`dronesim.inputs.weather`): hourly wind, precipitation,
+    visibility and cloud base drawn from London climate statistics, and the limits the fleet
+    flies within.
 
     ``enabled = false`` (the default): the fleet is never grounded by weather.
     """
@@ -514,8 +515,8 @@ class CostSpec:
 
 @dataclass(frozen=True, slots=True)
 class ReliefSpec:
-    """Relief drones (see :mod:`dronesim.engine.relief`): when a drone's battery reserve will force it
-    home before the ground unit arrives, a second drone may be sent to take over.
+    """Relief drones (see :mod:`dronesim.engine.relief`): when a drone's battery reserve will force
+    it home before the ground unit arrives, a second drone may be sent to take over.
 
     ``enabled = false`` (the default): no relief. ``policy`` (a registered dispatch policy, with
     ``params``) chooses the relief drone from the incident's candidates, as for a dispatch; a
@@ -606,7 +607,7 @@ def _coerce(value: Any, tp: Any, where: str, file: str, meta: Mapping[str, Any])
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise InputError(file, where, f"expected a table, got {type(value).__name__}")
-        return _build(tp, value, where, file)
+        return _build(cast(type, tp), value, where, file)  # a field's hint: a class
     if tp is bool:
         if not isinstance(value, bool):
             raise InputError(file, where, f"expected true or false, got {value!r}")
@@ -720,7 +721,8 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         if has_xy and (math.isnan(obj.x) or math.isnan(obj.y)):
             raise InputError(file, prefix, "give both x and y")
     elif isinstance(obj, DroneSpec):
-        if obj.reserve_s + obj.min_on_scene_s + 2 * (obj.climb_s + obj.descent_s) >= obj.endurance_s:
+        if (obj.reserve_s + obj.min_on_scene_s + 2 * (obj.climb_s + obj.descent_s)
+                >= obj.endurance_s):
             raise InputError(file, p + "endurance_s",
                              "too short for climb, descent, min_on_scene_s and reserve_s",
                              related=tuple(p + k for k in ("reserve_s", "min_on_scene_s",
@@ -749,17 +751,18 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         if obj.shift_pattern and (len(obj.shift_pattern) != 24
                                   or any(not 0 <= v <= 1 for v in obj.shift_pattern)):
             raise InputError(file, p + "shift_pattern", "needs 24 shares within [0, 1]")
-        for k, v in obj.pilots_by_service.items():
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InputError(file, f"{p}pilots_by_service.{k}",
-                                 f"must be a whole number >= 1; got {v!r}")
+        for service, pilots in obj.pilots_by_service.items():
+            if isinstance(pilots, bool) or not isinstance(pilots, int) or pilots < 1:
+                raise InputError(file, f"{p}pilots_by_service.{service}",
+                                 f"must be a whole number >= 1; got {pilots!r}")
     elif isinstance(obj, ConnectivitySpec):
-        for k, v in obj.radius_m.items():
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-                raise InputError(file, f"{p}radius_m.{k}", f"must be a number > 0; got {v!r}")
-        for k, v in obj.files.items():
-            if not isinstance(v, str) or not v:
-                raise InputError(file, f"{p}files.{k}", "must be a file name")
+        for kind, radius in obj.radius_m.items():
+            if isinstance(radius, bool) or not isinstance(radius, int | float) or not radius > 0:
+                raise InputError(file, f"{p}radius_m.{kind}",
+                                 f"must be a number > 0; got {radius!r}")
+        for kind, fname in obj.files.items():
+            if not isinstance(fname, str) or not fname:
+                raise InputError(file, f"{p}files.{kind}", "must be a file name")
     elif isinstance(obj, WeatherSpec | NightSpec | RosterSpec | ValueSpec | Simulation):
         _check_operations(obj, p, file)
     elif isinstance(obj, Scenario):
@@ -770,7 +773,8 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         check_fleet(obj, file)
         _check_sharing(obj, file)
         for name, spec in obj.services.items():
-            if spec.ground.base == "none" and spec.uses_drones and obj.drones.loiter != "exponential":
+            if (spec.ground.base == "none" and spec.uses_drones
+                    and obj.drones.loiter != "exponential"):
                 raise InputError(file, f"services.{name}.ground.base",
                                  'with no ground response drones need drones.loiter = '
                                  '"exponential" (they would wait on scene for no one)')

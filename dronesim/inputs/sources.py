@@ -59,6 +59,7 @@ import shapely
 
 from ..errors import InputError, input_file
 from .geography import London, _columns, _need, lfb_sample, lonlat_to_bng
+from .scenario import Scenario
 
 __all__ = [
     "LFB_CELL_M",
@@ -140,7 +141,8 @@ def _profile_cached(data_dir: str, kind: str) -> np.ndarray:
     cols = _PROFILE_COLUMNS[kind]
     _columns(df, path, ("weekday", "hour", *cols))
     prof = np.zeros((7, 24))
-    prof[df["weekday"].to_numpy(), df["hour"].to_numpy()] = df[list(cols)].sum(axis=1).to_numpy(float)
+    prof[df["weekday"].to_numpy(), df["hour"].to_numpy()] = (
+        df[list(cols)].sum(axis=1).to_numpy(float))
     if prof.sum() <= 0:
         raise InputError(path, cols[0], "all zero")
     return prof / prof.sum()
@@ -300,8 +302,8 @@ def read_trace(path: str | Path, london: London, services: Mapping[str, object],
     Parameters
     ----------
     services
-        The scenario's services (name -> :class:`~dronesim.inputs.scenario.ServiceSpec`), in scenario
-        order; a row's service must be one of them and its priority one of the service's.
+        The scenario's services (name -> :class:`~dronesim.inputs.scenario.ServiceSpec`), in
+        scenario order; a row's service must be one of them and its priority one of the service's.
     columns
         Canonical column name -> the file's column name (``{"time": "call_time"}``).
     default_service
@@ -468,7 +470,7 @@ def count_rows(path: Path, chunk_bytes: int = 1 << 22) -> int:
     return max(0, lines + (last != b"\n") - 1)
 
 
-def load_trace(scn, london: London) -> Trace | None:
+def load_trace(scn: Scenario, london: London) -> Trace | None:
     """The scenario's trace (``[demand] trace``), or None when demand is generated."""
     d = scn.demand
     if not d.trace:

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 from scipy import special, stats
@@ -127,6 +128,12 @@ def hour_months(start_date: dt.date, hours: int) -> np.ndarray:
     return np.repeat(months, 24)[:hours]
 
 
+@overload
+def wind_scale_m_s(mean_m_s: np.ndarray, k: float) -> np.ndarray: ...
+@overload
+def wind_scale_m_s(mean_m_s: float, k: float) -> float: ...
+@overload
+def wind_scale_m_s(mean_m_s: np.ndarray | float, k: float) -> np.ndarray | float: ...
 def wind_scale_m_s(mean_m_s: np.ndarray | float, k: float) -> np.ndarray | float:
     """Weibull scale giving the mean ``mean_m_s`` with shape ``k``."""
     return np.asarray(mean_m_s) / special.gamma(1.0 + 1.0 / k)

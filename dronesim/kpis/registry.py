@@ -7,8 +7,9 @@ mean, median and P90). A declaration says
 * ``key``: its name in ``summary.json`` (and in the comparison and sweep tables);
 * ``label`` and ``unit``: what people read (:data:`UNITS`: how a value and a difference are
   written and drawn);
-* ``get``: where it is read in one replication's KPIs (:meth:`dronesim.engine.aggregates.Aggregates.kpis`
-  plus the derived figures of :mod:`dronesim.experiment.derived`); by default ``kpis[key]``;
+* ``get``: where it is read in one replication's KPIs
+  (:meth:`dronesim.engine.aggregates.Aggregates.kpis` plus the derived figures of
+  :mod:`dronesim.experiment.derived`); by default ``kpis[key]``;
 * how it is combined across replications: always the mean over replications with a Student-t
   95% interval, clipped by ``bound`` (``"share"``: to [0, 1]; ``"nonneg"``: at 0; ``"signed"``:
   not at all);
@@ -287,7 +288,7 @@ METRICS: tuple[Metric, ...] = (
            card="Drone time in service", group="faults", feature="faults or rosters",
            note="share of drone time not held out by rosters, dock hours, repairs, "
                 "maintenance or dock faults"),
-    # --- costs (experiment/derived.py, from [costs]) --------------------------------------------------
+    # --- costs (experiment/derived.py, from [costs]) ---------------------------------------------
     Metric("cost_per_year_gbp", "cost per year (GBP)", "gbp", compare=True,
            sweep="cost_per_year_gbp", step=True, line="cost per year (GBP)", rank=20,
            card="Cost per year (GBP)", group="cost",
@@ -310,7 +311,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("cost_maintenance_gbp", "maintenance per year (GBP)", "gbp", group="cost"),
     Metric("cost_pilots_gbp", "pilots on shift per year (GBP)", "gbp", group="cost"),
     Metric("cost_flight_hours_gbp", "flight hours per year (GBP)", "gbp", group="cost"),
-    # --- value (experiment/derived.py, from [value]; the engine resolves incidents) -----------------
+    # --- value (experiment/derived.py, from [value]; the engine resolves incidents) ---------------
     Metric("officer_deployments_avoided_per_week", "officer deployments avoided per week",
            "per_week", compare=True, sweep="officer_deployments_avoided_per_week", step=True,
            line="{ground} not sent per week", rank=30,
@@ -320,11 +321,12 @@ METRICS: tuple[Metric, ...] = (
     Metric("officer_hours_freed_per_week", "officer hours freed per week", "hours_per_week",
            compare=True, sweep="officer_hours_freed_per_week", step=True,
            line="officer hours freed per week", rank=31, card="Officer hours freed a week",
-           group="value", feature="value.drone_resolved_share", note="deployments avoided times the officer time one deployment "
-                               "takes (dispatch to clear) in the same run"),
+           group="value", feature="value.drone_resolved_share",
+           note="deployments avoided times the officer time one deployment "
+                "takes (dispatch to clear) in the same run"),
     Metric("officer_time_freed_gbp_per_year", "officer time freed per year (GBP)", "gbp",
            compare=True, group="value", feature="value.drone_resolved_share"),
-    # --- equity (experiment/derived.py; per borough, suited incidents reached within target) --------
+    # --- equity (experiment/derived.py; per borough, suited incidents reached within target) ------
     Metric("equity_worst_share", "worst borough: suited reached within target", "share",
            compare=True, sweep="equity_worst_share", step=True,
            line="worst borough, suited<{target}", rank=40, group="equity",
@@ -390,8 +392,8 @@ def borough_metrics() -> tuple[Metric, ...]:
 
 def run_lines() -> tuple[Response | Metric, ...]:
     """The lines of the run table, in order: responses, then scalars by ``rank``."""
-    return tuple([r for r in RESPONSES if r.line]
-                 + sorted((m for m in METRICS if m.line), key=lambda m: m.rank))
+    scalars = sorted((m for m in METRICS if m.line), key=lambda m: m.rank)
+    return (*(r for r in RESPONSES if r.line), *scalars)
 
 
 def report_cards() -> tuple[Metric, ...]:

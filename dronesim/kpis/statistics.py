@@ -203,9 +203,10 @@ def replication_kpis(df: pd.DataFrame, missions: pd.DataFrame, *, warmup_s: floa
 
 
 def ground_extra(w: pd.DataFrame) -> dict[str, float]:
-    """Mutual aid share (ground responses by a unit of another borough, :mod:`dronesim.engine.ground`;
-    only when some incident had mutual aid) and the priority-1 ground response (mean, share within 15 minutes) of windowed incidents:
-    the figures compared with published per-borough I-grade anchors."""
+    """Mutual aid share (ground responses by a unit of another borough,
+    :mod:`dronesim.engine.ground`; only when some incident had mutual aid) and the priority-1
+    ground response (mean, share within 15 minutes) of windowed incidents: the figures compared
+    with published per-borough I-grade anchors."""
     g = w["ground_response_s"].to_numpy(float)
     ok = ~np.isnan(g)
     g1 = g[ok & (w["priority"].to_numpy() == 1)]
@@ -251,8 +252,8 @@ def metric_block(metric: Any, vals: Sequence[float]) -> dict[str, Any]:
 
 def combine(kpis: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Across replications: responses as blocks, scalars as mean with a 95% interval, as
-    declared in :mod:`dronesim.kpis.registry` (a figure absent from the replications' KPIs, its feature
-    off, is left out)."""
+    declared in :mod:`dronesim.kpis.registry` (a figure absent from the replications' KPIs, its
+    feature off, is left out)."""
     from . import registry
 
     out: dict[str, Any] = {r.key: response_block([k[r.source] for k in kpis])

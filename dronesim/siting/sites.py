@@ -25,7 +25,8 @@ from ..inputs.airspace import NoFlyZones
 from ..inputs.geography import London, lonlat_to_bng
 from ..inputs.scenario import DockSite, DroneSpec, Scenario
 
-__all__ = ["Docks", "reach_radius_m", "build_docks", "sited_docks", "siting_weights", "candidate_pool", "unreachable_demand", "RIVER_TOLERANCE_M"]
+__all__ = ["Docks", "reach_radius_m", "build_docks", "sited_docks", "siting_weights",
+           "candidate_pool", "unreachable_demand", "RIVER_TOLERANCE_M"]
 
 #: Smallest coverage radius a hexagonal lattice is laid for: at 250 m London already needs about
 #: 18,000 lattice sites; much below, the lattice alone would not fit in memory.
@@ -82,13 +83,13 @@ def build_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None) 
     names, xs, ys, counts = [], [], [], []
     for k, site in enumerate(scn.docks):
         if math.isnan(site.x):
-            x, y = lonlat_to_bng(site.lon, site.lat)
-            x, y = float(x), float(y)
+            bng_x, bng_y = lonlat_to_bng(site.lon, site.lat)
+            site_x, site_y = float(bng_x), float(bng_y)
         else:
-            x, y = site.x, site.y
+            site_x, site_y = site.x, site.y
         names.append(site.name or f"dock{k}")
-        xs.append(x)
-        ys.append(y)
+        xs.append(site_x)
+        ys.append(site_y)
         counts.append(site.drones)
     x = np.asarray(xs, float)
     y = np.asarray(ys, float)
@@ -104,10 +105,10 @@ def build_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None) 
         borough[k] = london.borough_of(x[k:k + 1], y[k:k + 1], nearest=True)[0]
     if zones is not None and len(x):
         inside = zones.zone_of(x, y)
-        for k in np.flatnonzero(inside >= 0):
-            raise InputError(scn.source, f"docks[{k}]",
-                             f"site {names[k]!r} at ({x[k]:.0f}, {y[k]:.0f}) is inside the no-fly "
-                             f"zone {zones.names[inside[k]]!r}")
+        for i in np.flatnonzero(inside >= 0):
+            raise InputError(scn.source, f"docks[{i}]",
+                             f"site {names[i]!r} at ({x[i]:.0f}, {y[i]:.0f}) is inside the no-fly "
+                             f"zone {zones.names[inside[i]]!r}")
     return Docks(tuple(names), x, y, np.asarray(borough, np.int64), np.asarray(counts, np.int64))
 
 
@@ -156,8 +157,8 @@ def sited_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None
     """The scenario's ``[[docks]]`` plus the sites its ``[siting]`` method adds.
 
     Optimisation methods pin the listed docks (existing sites stay) and choose the rest from the
-    candidate sets by MILP (:mod:`dronesim.siting.solvers`) for the coverage radius of the scenario's
-    target time (straight-line reach; candidates inside no-fly zones are excluded).
+    candidate sets by MILP (:mod:`dronesim.siting.solvers`) for the coverage radius of the
+    scenario's target time (straight-line reach; candidates inside no-fly zones are excluded).
     """
     from . import solvers as siting
     sp = scn.siting

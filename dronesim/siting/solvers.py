@@ -339,8 +339,8 @@ def candidate_sites(where: London | str | Path | None = None,
     Parameters
     ----------
     where
-        A loaded :class:`~dronesim.inputs.geography.London` (its ``data_dir`` is used), a data folder,
-        or ``None`` for :func:`~dronesim.inputs.geography.default_data_dir`.
+        A loaded :class:`~dronesim.inputs.geography.London` (its ``data_dir`` is used), a data
+        folder, or ``None`` for :func:`~dronesim.inputs.geography.default_data_dir`.
     kinds
         Which kinds to keep: ``"fire_station"`` (103 LFB stations incl. the Lambeth river
         station) and/or ``"hospital"`` (147 sites of the 2018 NHS Choices list).
@@ -373,7 +373,8 @@ def _lsoa_weights(london: London, weight: str) -> np.ndarray:
     if weight == "area":
         return london.lsoa["area_km2"].to_numpy(dtype=float) * 1e6
     if weight not in WEIGHT_COLUMNS:
-        raise ValueError(f"weight must be 'area' or one of {sorted(WEIGHT_COLUMNS)}; got {weight!r}")
+        raise ValueError(
+            f"weight must be 'area' or one of {sorted(WEIGHT_COLUMNS)}; got {weight!r}")
     return london.weights(weight)
 
 
@@ -513,7 +514,7 @@ def hex_grid(london: London, radius_m: float | None = None, *, spacing_m: float 
         for b in range(offsets):
             ox = origin[0] + (a / offsets) * spacing
             oy = origin[1] + (b / offsets) * spacing * math.sqrt(3)
-            x, y = _hex_lattice(bounds, spacing, radius_m, ox, oy)  # type: ignore[arg-type]
+            x, y = _hex_lattice(bounds, spacing, radius_m, ox, oy)
             if keep == "disc":
                 ok = shapely.dwithin(outline, shapely.points(x, y), radius_m)
             else:
