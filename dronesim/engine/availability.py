@@ -128,6 +128,7 @@ class Grounding:
         window (whole hours from the first after the warm-up to the horizon)."""
         if not self.grounds:
             return {}
+        assert self.fly is not None  # drawn when the fleet can be grounded
         a = int(math.ceil(self.warmup_s / HOUR_S))
         b = int(math.floor(self.horizon_s / HOUR_S))
         r = self.fly.reason[a:b]
@@ -270,6 +271,7 @@ class Duty:
         this flight, no maintenance due after it): only then may a mission be booked on it."""
         fl = self.fleet
         m = fl._m[d]  # the mission in flight, a leg row (records.LEG_FIELDS)
+        assert m is not None  # (called for a drone flying home)
         land = m[LEG_END]
         if fl._fail[d] <= land:
             return False

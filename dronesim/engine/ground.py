@@ -132,6 +132,8 @@ class _Force:
     """What every ground force shares: incident columns by key, the travel model, records."""
 
     size = 0
+    #: The unit id (unique over the services) of each of the force's units.
+    unit_ids: list[int]
 
     def __init__(self, env: Kernel, spec: ServiceSpec, rec: Records,
                  on_eta: Callable[[int], None]) -> None:
@@ -162,6 +164,14 @@ class _Force:
         g = self.spec
         t_dispatch = max(now, self._tcall[i] + g.call_handling_mean_s)
         return t_dispatch + g.turnout_s + g.circuity * dist / g.speed_m_s
+
+    def dispatch(self, i: int) -> None:
+        """Call handling of incident ``i`` has ended: send a unit, or queue it."""
+        raise NotImplementedError
+
+    def estimate_arrival(self, i: int, now: float) -> float:
+        """When a ground unit is expected on scene at incident ``i`` (NaN: none)."""
+        raise NotImplementedError
 
     def _record(self, u: int, i: int, dist: float, now: float, arrive: float,
                 clear: float) -> None:
@@ -446,7 +456,9 @@ class StationForce(_Force):
         if self.n_idle == 0:
             return -1, math.inf
         idle = self.idle
-        for s, d in zip(self._cand[i], self._cdist[i]):
+        cand, cdist = self._cand[i], self._cdist[i]
+        assert cand is not None and cdist is not None  # (i is this service's incident)
+        for s, d in zip(cand, cdist):
             if idle[s]:
                 return s, d
         x, y = self._x[i], self._y[i]
