@@ -462,7 +462,8 @@ class Aggregates:
     def kpis(self) -> dict[str, Any]:
         """The replication's KPIs (a small dict of plain Python values).
 
-        Everything :func:`dronesim.kpis.statistics.replication_kpis` returns, for all incidents, plus
+        Everything :func:`dronesim.kpis.statistics.replication_kpis` returns, for all incidents,
+        plus
 
         * ``suited_within_target``: drone-suited incidents in the window reached by a drone
           within ``coverage.within_s`` of the call, over all suited incidents (also in every

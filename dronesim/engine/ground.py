@@ -3,21 +3,21 @@ and a road travel model.
 
 Modelling assumptions: ``base = "patrol"`` (police, ambulance)
 ---------------------------------------------------------------
-* Each borough has its own units (police response cars, ambulances). The count follows a staffing rule:
-  ``ceil(on-scene workload / staffing_utilisation)``, where the workload is the borough's expected
-  incidents per second x ``on_scene_mean_s`` (at least ``min_units_per_borough``). The true number
-  of Met response units on patrol is not published; ``staffing_utilisation`` is the calibrated
-  parameter (see the scenario files).
+* Each borough has its own units (police response cars, ambulances). The count follows a
+  staffing rule: ``ceil(on-scene workload / staffing_utilisation)``, where the workload is the
+  borough's expected incidents per second x ``on_scene_mean_s`` (at least
+  ``min_units_per_borough``). The true number of Met response units on patrol is not
+  published; ``staffing_utilisation`` is the calibrated parameter (see the scenario files).
 * Idle units patrol: they start at points drawn from the service's demand weight in their
   borough and, after clearing an incident, resume patrol from where it was.
 * At dispatch (call + call handling) the nearest idle unit of the borough goes; if none is idle
   the incident waits in the borough's queue (priority, then call time) for the next unit to clear.
 * Mutual aid (``mutual_aid``; off by default): an incident still waiting
   ``mutual_aid_delay_s`` after its dispatch moment takes the nearest idle unit of a
-  neighbouring borough (``"neighbours"``, :meth:`dronesim.inputs.geography.London.borough_neighbours`),
-  of another borough of its Basic Command Unit (``"bcu"``, :func:`basic_command_units`) or of
-  any borough (``"london"``), within ``mutual_aid_max_distance_m`` (straight line) of the
-  incident. If none is idle then, it keeps its place in its own borough's queue and is also
+  neighbouring borough (``"neighbours"``,
+  :meth:`dronesim.inputs.geography.London.borough_neighbours`), of another borough of its Basic
+  Command Unit (``"bcu"``, :func:`basic_command_units`) or of any borough (``"london"``),
+  within ``mutual_aid_max_distance_m`` (straight line) of the incident. If none is idle then, it keeps its place in its own borough's queue and is also
   offered to the next unit of those boroughs to clear with nothing to do at home (a unit serves
   its own borough's queue first). The record names the aiding unit's borough
   (``mutual_aid_from``). Since 2019 the Met runs emergency response in 12 Basic Command Units of
@@ -35,8 +35,8 @@ Modelling assumptions: ``base = "patrol"`` (police, ambulance)
 Modelling assumptions: ``base = "stations"`` (fire)
 ---------------------------------------------------
 * ``units_per_station`` units (pumps) at each of the 102 London Fire Brigade land stations
-  (:func:`dronesim.inputs.sources.fire_stations`). LFB runs about 150 pumps from 102 stations; the model
-  sends one unit (the first pump) per incident, so one unit per station is the default.
+  (:func:`dronesim.inputs.sources.fire_stations`). LFB runs about 150 pumps from 102 stations;
+  the model sends one unit (the first pump) per incident, so one unit per station is the default.
 * Dispatch: the nearest station with an idle unit, London-wide, by straight-line distance (a
   batched :class:`scipy.spatial.cKDTree` query gives each incident's nearest stations once per
   run; the first with an idle unit is taken, with an exact scan of every station when none of

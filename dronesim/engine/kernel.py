@@ -1,6 +1,6 @@
 """The model's simulation kernel: SimPy's environment with a callback scheduler and the
-pre-sorted timeline walk (moved out of :mod:`dronesim.engine.replication`, which every engine module needed
-it from)."""
+pre-sorted timeline walk (moved out of :mod:`dronesim.engine.replication`, which every engine
+module needed it from)."""
 
 from __future__ import annotations
 
