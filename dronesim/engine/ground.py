@@ -12,21 +12,19 @@ Modelling assumptions: ``base = "patrol"`` (police, ambulance)
   borough and, after clearing an incident, resume patrol from where it was.
 * At dispatch (call + call handling) the nearest idle unit of the borough goes; if none is idle
   the incident waits in the borough's queue (priority, then call time) for the next unit to clear.
-* Mutual aid (``mutual_aid``; off by default): an incident still waiting
-  ``mutual_aid_delay_s`` after its dispatch moment takes the nearest idle unit of a
-  neighbouring borough (``"neighbours"``,
+* Mutual aid (``mutual_aid``; off by default): an incident still waiting ``mutual_aid_delay_s``
+  after its dispatch moment takes the nearest idle unit of a neighbouring borough (``"neighbours"``,
   :meth:`dronesim.inputs.geography.London.borough_neighbours`), of another borough of its Basic
-  Command Unit (``"bcu"``, :func:`basic_command_units`) or of any borough (``"london"``),
-  within ``mutual_aid_max_distance_m`` (straight line) of the incident. If none is idle then, it keeps its place in its own borough's queue and is also
-  offered to the next unit of those boroughs to clear with nothing to do at home (a unit serves
-  its own borough's queue first). The record names the aiding unit's borough
-  (``mutual_aid_from``). Since 2019 the Met runs emergency response in 12 Basic Command Units of
-  two to four boroughs, sharing "people, buildings and resources" across borough boundaries;
-  with units confined to their borough a small borough's queue has no relief, so the model's
-  worst boroughs (Richmond upon Thames: mean 16:40, P90 37:42 in the Met baseline) wait far
-  longer than any published borough figure. The delay and the distance are assumptions
-  (defaults: 5 minutes, 10 km; 0 s with ``"bcu"`` pools a BCU's units at once, own borough
-  first).
+  Command Unit (``"bcu"``, :func:`basic_command_units`) or of any borough (``"london"``), within
+  ``mutual_aid_max_distance_m`` (straight line) of the incident. If none is idle then, it keeps its
+  place in its own borough's queue and is also offered to the next unit of those boroughs to clear
+  with nothing to do at home (a unit serves its own borough's queue first). The record names the
+  aiding unit's borough (``mutual_aid_from``). Since 2019 the Met runs emergency response in 12
+  Basic Command Units of two to four boroughs, sharing "people, buildings and resources" across
+  borough boundaries; with units confined to their borough a small borough's queue has no relief, so
+  the model's worst boroughs (Richmond upon Thames: mean 16:40, P90 37:42 in the Met baseline) wait
+  far longer than any published borough figure. The delay and the distance are assumptions
+  (defaults: 5 minutes, 10 km; 0 s with ``"bcu"`` pools a BCU's units at once, own borough first).
 * Ambulances are modelled the same way: the London Ambulance Service publishes no open list of
   its stations and standby points (../shared/data/README.md section 7), and its vehicles spend
   much of a shift on the move between jobs and standby points, which roaming the borough
