@@ -5,7 +5,7 @@ module needed it from)."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import simpy
@@ -17,7 +17,7 @@ class _Event:
     """The smallest object SimPy's kernel can process: its callbacks, and an argument."""
 
     __slots__ = ("callbacks", "arg")
-    callbacks: list[Callable[[Any], None]]
+    callbacks: Sequence[Callable[[Any], None]]  # (shared by hot paths: only read)
     arg: Any
     _ok = True  # the model's events never fail (a class value: one store less per event)
 
@@ -50,7 +50,7 @@ class Kernel(simpy.Environment):
         heapq.heappush(self._queue, (t, 1, next(self._eid), ev))  # type: ignore[misc]
 
     def walk(self, times: list[float], kinds: list[int], keys: list[int],
-             handlers: list[Callable[[int], None]]) -> None:
+             handlers: Sequence[Callable[[int], None]]) -> None:
         """For each moment in time order: process due kernel events, then
         ``handlers[kind](key)`` at that time."""
         queue = self._queue
