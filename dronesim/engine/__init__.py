@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["kernel", "prepared", "fleet", "ground", "infrastructure", "relief", "availability", "records", "sinks", "aggregates", "dispatcher", "replication"]
+__all__ = ["kernel", "prepared", "fleet", "ground", "infrastructure", "relief", "availability",
+           "records", "sinks", "aggregates", "dispatcher", "replication"]
 
 
 def __getattr__(name: str) -> Any:

@@ -183,18 +183,19 @@ class Aggregates:
 
     # --- updates -------------------------------------------------------------------------------
     def _fingerprint(self, c: dict[str, np.ndarray]) -> None:
-        # (hashed through the buffer protocol: the arrays' bytes, without a copy)
+        # (hashed through the buffer protocol: the arrays' bytes, without a copy. numpy's
+        # stubs declare ndarray.__buffer__ for Python 3.12 on only, hence the ignores.)
         svc = c["service"].astype(np.int64)
         parts = (c["t_call"], c["x"], c["y"])
         for h, a in zip(self._fp["all"], parts):
-            h.update(np.ascontiguousarray(a, np.float64))
-        self._fp["all"][3].update(self._svc_id[svc])
+            h.update(np.ascontiguousarray(a, np.float64))  # type: ignore[arg-type]
+        self._fp["all"][3].update(self._svc_id[svc])  # type: ignore[arg-type]
         if len(self.services) == 1:
             return  # the service's hashers are those of "all" (see __init__)
         for k, name in enumerate(self.services):
             sel = svc == k
             for h, a in zip(self._fp[name], parts):
-                h.update(np.ascontiguousarray(a[sel], np.float64))
+                h.update(np.ascontiguousarray(a[sel], np.float64))  # type: ignore[arg-type]
 
     def add_incidents(self, chunk: IncidentChunk) -> None:
         """Fold one chunk of finished incident records in."""
@@ -202,11 +203,11 @@ class Aggregates:
         self.n_incidents += len(chunk)
         self._fingerprint(c)
         t = c["t_call"]
-        w = (t >= self.lo) & (t < self.hi)
-        if not w.any():
+        inside = (t >= self.lo) & (t < self.hi)
+        if not inside.any():
             return
-        if w.all():  # the whole chunk in the window (all but the first and last): views
-            w = slice(None)
+        # The whole chunk in the window (all but the first and last): views.
+        w: np.ndarray | slice = slice(None) if inside.all() else inside
         S = len(self.services)
         svc = c["service"][w].astype(np.int64)
         bor = chunk.borough[w].astype(np.int64)
@@ -461,7 +462,8 @@ class Aggregates:
     def kpis(self) -> dict[str, Any]:
         """The replication's KPIs (a small dict of plain Python values).
 
-        Everything :func:`dronesim.kpis.statistics.replication_kpis` returns, for all incidents, plus
+        Everything :func:`dronesim.kpis.statistics.replication_kpis` returns, for all incidents,
+        plus
 
         * ``suited_within_target``: drone-suited incidents in the window reached by a drone
           within ``coverage.within_s`` of the call, over all suited incidents (also in every

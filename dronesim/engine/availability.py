@@ -3,9 +3,10 @@ maintenance, for one replication (issue 9, items 1, 3 and 5).
 
 What this module owns
 ---------------------
-* :class:`Grounding`: the hours the whole fleet is grounded, by weather (:mod:`dronesim.inputs.weather`)
-  or by a night rule that forbids flying (:mod:`dronesim.inputs.daylight`), drawn once per replication
-  from the named stream ``weather``; and the hours a night rule slows flights. The engine asks
+* :class:`Grounding`: the hours the whole fleet is grounded, by weather
+  (:mod:`dronesim.inputs.weather`) or by a night rule that forbids flying
+  (:mod:`dronesim.inputs.daylight`), drawn once per replication from the named stream
+  ``weather``; and the hours a night rule slows flights. The engine asks
   it at two moments: when a drone decision falls due (a grounded moment declines the incident
   with the reason, ``drone_outcome = "grounded"``, ``grounded_reason``), and at launch (a
   mission cleared to launch in a grounded hour stands down, with the same record). Flights
@@ -79,8 +80,8 @@ DRAIN_HOURS = 14 * 24
 class Grounding:
     """Grounded hours of one replication and the night hours that slow flights.
 
-    ``reason[h]`` is the code (index into :data:`dronesim.inputs.weather.REASONS`) of the first reason
-    hour ``h`` is grounded, 0 when flyable; beyond the drawn hours every hour is flyable.
+    ``reason[h]`` is the code (index into :data:`dronesim.inputs.weather.REASONS`) of the first
+    reason hour ``h`` is grounded, 0 when flyable; beyond the drawn hours every hour is flyable.
     ``slow[h]``: hour ``h`` is a night hour under the ``slower`` rule.
     """
 
@@ -128,6 +129,7 @@ class Grounding:
         window (whole hours from the first after the warm-up to the horizon)."""
         if not self.grounds:
             return {}
+        assert self.fly is not None  # drawn when the fleet can be grounded
         a = int(math.ceil(self.warmup_s / HOUR_S))
         b = int(math.floor(self.horizon_s / HOUR_S))
         r = self.fly.reason[a:b]
@@ -155,8 +157,8 @@ class Duty:
     """Which drones are in service: rosters, dock hours, faults, maintenance, dock faults.
 
     Drives the fleet's holds (:meth:`dronesim.engine.fleet.Fleet.hold_drone` /
-    :meth:`~dronesim.engine.fleet.Fleet.release_drone`) from kernel callbacks; keeps the counts and the
-    out-of-service drone time the summary reports.
+    :meth:`~dronesim.engine.fleet.Fleet.release_drone`) from kernel callbacks; keeps the counts
+    and the out-of-service drone time the summary reports.
     """
 
     def __init__(self, prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams) -> None:
@@ -270,6 +272,7 @@ class Duty:
         this flight, no maintenance due after it): only then may a mission be booked on it."""
         fl = self.fleet
         m = fl._m[d]  # the mission in flight, a leg row (records.LEG_FIELDS)
+        assert m is not None  # (called for a drone flying home)
         land = m[LEG_END]
         if fl._fail[d] <= land:
             return False

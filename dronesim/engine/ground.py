@@ -3,30 +3,28 @@ and a road travel model.
 
 Modelling assumptions: ``base = "patrol"`` (police, ambulance)
 ---------------------------------------------------------------
-* Each borough has its own units (police response cars, ambulances). The count follows a staffing rule:
-  ``ceil(on-scene workload / staffing_utilisation)``, where the workload is the borough's expected
-  incidents per second x ``on_scene_mean_s`` (at least ``min_units_per_borough``). The true number
-  of Met response units on patrol is not published; ``staffing_utilisation`` is the calibrated
-  parameter (see the scenario files).
+* Each borough has its own units (police response cars, ambulances). The count follows a
+  staffing rule: ``ceil(on-scene workload / staffing_utilisation)``, where the workload is the
+  borough's expected incidents per second x ``on_scene_mean_s`` (at least
+  ``min_units_per_borough``). The true number of Met response units on patrol is not
+  published; ``staffing_utilisation`` is the calibrated parameter (see the scenario files).
 * Idle units patrol: they start at points drawn from the service's demand weight in their
   borough and, after clearing an incident, resume patrol from where it was.
 * At dispatch (call + call handling) the nearest idle unit of the borough goes; if none is idle
   the incident waits in the borough's queue (priority, then call time) for the next unit to clear.
-* Mutual aid (``mutual_aid``; off by default): an incident still waiting
-  ``mutual_aid_delay_s`` after its dispatch moment takes the nearest idle unit of a
-  neighbouring borough (``"neighbours"``, :meth:`dronesim.inputs.geography.London.borough_neighbours`),
-  of another borough of its Basic Command Unit (``"bcu"``, :func:`basic_command_units`) or of
-  any borough (``"london"``), within ``mutual_aid_max_distance_m`` (straight line) of the
-  incident. If none is idle then, it keeps its place in its own borough's queue and is also
-  offered to the next unit of those boroughs to clear with nothing to do at home (a unit serves
-  its own borough's queue first). The record names the aiding unit's borough
-  (``mutual_aid_from``). Since 2019 the Met runs emergency response in 12 Basic Command Units of
-  two to four boroughs, sharing "people, buildings and resources" across borough boundaries;
-  with units confined to their borough a small borough's queue has no relief, so the model's
-  worst boroughs (Richmond upon Thames: mean 16:40, P90 37:42 in the Met baseline) wait far
-  longer than any published borough figure. The delay and the distance are assumptions
-  (defaults: 5 minutes, 10 km; 0 s with ``"bcu"`` pools a BCU's units at once, own borough
-  first).
+* Mutual aid (``mutual_aid``; off by default): an incident still waiting ``mutual_aid_delay_s``
+  after its dispatch moment takes the nearest idle unit of a neighbouring borough (``"neighbours"``,
+  :meth:`dronesim.inputs.geography.London.borough_neighbours`), of another borough of its Basic
+  Command Unit (``"bcu"``, :func:`basic_command_units`) or of any borough (``"london"``), within
+  ``mutual_aid_max_distance_m`` (straight line) of the incident. If none is idle then, it keeps its
+  place in its own borough's queue and is also offered to the next unit of those boroughs to clear
+  with nothing to do at home (a unit serves its own borough's queue first). The record names the
+  aiding unit's borough (``mutual_aid_from``). Since 2019 the Met runs emergency response in 12
+  Basic Command Units of two to four boroughs, sharing "people, buildings and resources" across
+  borough boundaries; with units confined to their borough a small borough's queue has no relief, so
+  the model's worst boroughs (Richmond upon Thames: mean 16:40, P90 37:42 in the Met baseline) wait
+  far longer than any published borough figure. The delay and the distance are assumptions
+  (defaults: 5 minutes, 10 km; 0 s with ``"bcu"`` pools a BCU's units at once, own borough first).
 * Ambulances are modelled the same way: the London Ambulance Service publishes no open list of
   its stations and standby points (../shared/data/README.md section 7), and its vehicles spend
   much of a shift on the move between jobs and standby points, which roaming the borough
@@ -35,8 +33,8 @@ Modelling assumptions: ``base = "patrol"`` (police, ambulance)
 Modelling assumptions: ``base = "stations"`` (fire)
 ---------------------------------------------------
 * ``units_per_station`` units (pumps) at each of the 102 London Fire Brigade land stations
-  (:func:`dronesim.inputs.sources.fire_stations`). LFB runs about 150 pumps from 102 stations; the model
-  sends one unit (the first pump) per incident, so one unit per station is the default.
+  (:func:`dronesim.inputs.sources.fire_stations`). LFB runs about 150 pumps from 102 stations;
+  the model sends one unit (the first pump) per incident, so one unit per station is the default.
 * Dispatch: the nearest station with an idle unit, London-wide, by straight-line distance (a
   batched :class:`scipy.spatial.cKDTree` query gives each incident's nearest stations once per
   run; the first with an idle unit is taken, with an exact scan of every station when none of
@@ -132,6 +130,8 @@ class _Force:
     """What every ground force shares: incident columns by key, the travel model, records."""
 
     size = 0
+    #: The unit id (unique over the services) of each of the force's units.
+    unit_ids: list[int]
 
     def __init__(self, env: Kernel, spec: ServiceSpec, rec: Records,
                  on_eta: Callable[[int], None]) -> None:
@@ -162,6 +162,14 @@ class _Force:
         g = self.spec
         t_dispatch = max(now, self._tcall[i] + g.call_handling_mean_s)
         return t_dispatch + g.turnout_s + g.circuity * dist / g.speed_m_s
+
+    def dispatch(self, i: int) -> None:
+        """Call handling of incident ``i`` has ended: send a unit, or queue it."""
+        raise NotImplementedError
+
+    def estimate_arrival(self, i: int, now: float) -> float:
+        """When a ground unit is expected on scene at incident ``i`` (NaN: none)."""
+        raise NotImplementedError
 
     def _record(self, u: int, i: int, dist: float, now: float, arrive: float,
                 clear: float) -> None:
@@ -446,7 +454,9 @@ class StationForce(_Force):
         if self.n_idle == 0:
             return -1, math.inf
         idle = self.idle
-        for s, d in zip(self._cand[i], self._cdist[i]):
+        cand, cdist = self._cand[i], self._cdist[i]
+        assert cand is not None and cdist is not None  # (i is this service's incident)
+        for s, d in zip(cand, cdist):
             if idle[s]:
                 return s, d
         x, y = self._x[i], self._y[i]

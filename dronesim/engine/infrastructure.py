@@ -96,6 +96,11 @@ def drone_owners(scn: Scenario, docks: Docks) -> np.ndarray:
     return out
 
 
+def _not_wired(who: Any) -> None:
+    """The ``on_grant`` of a pool whose owner has not said who to tell yet."""
+    raise RuntimeError(f"a waiting request ({who!r}) was granted a slot before on_grant was set")
+
+
 class SlotPool:
     """Interchangeable slots (remote pilots, places in an airspace sector) without a process.
 
@@ -114,8 +119,8 @@ class SlotPool:
     __slots__ = ("capacity", "free", "_waiting", "_seq", "held_blocks", "pending_blocks", "env",
                  "on_grant")
 
-    def __init__(self, capacity: int, env: Kernel | None = None,
-                 on_grant: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, capacity: int, env: Kernel,
+                 on_grant: Callable[[Any], None] = _not_wired) -> None:
         self.capacity = int(capacity)
         self.free = self.capacity
         self._waiting: list[tuple[int, float, int, list]] = []
@@ -300,7 +305,7 @@ class Sectors:
         self.shared = scn.sharing.airspace == "shared"
         self.cap = am.cap_shared if self.shared else am.cap_separate
         self.delay_s = am.delay_shared_s if self.shared else am.delay_separate_s
-        self.on_grant: Callable[[Any], None] | None = None
+        self.on_grant: Callable[[Any], None] = _not_wired
         self._pools: dict[tuple[int, int, int], SlotPool] = {}
 
     @property
@@ -332,7 +337,7 @@ class Connectivity:
         dock_of = np.repeat(np.arange(len(docks)), docks.drones)
         areas: list[shapely.Geometry | None] = []
         for k, name in enumerate(names):
-            parts = []
+            parts: list[shapely.Geometry] = []
             if name in spec.files:
                 path = Path(spec.files[name])
                 if not path.is_absolute() and base_dir is not None:

@@ -1,11 +1,11 @@
 """The model's simulation kernel: SimPy's environment with a callback scheduler and the
-pre-sorted timeline walk (moved out of :mod:`dronesim.engine.replication`, which every engine module needed
-it from)."""
+pre-sorted timeline walk (moved out of :mod:`dronesim.engine.replication`, which every engine
+module needed it from)."""
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import simpy
@@ -17,6 +17,8 @@ class _Event:
     """The smallest object SimPy's kernel can process: its callbacks, and an argument."""
 
     __slots__ = ("callbacks", "arg")
+    callbacks: Sequence[Callable[[Any], None]]  # (shared by hot paths: only read)
+    arg: Any
     _ok = True  # the model's events never fail (a class value: one store less per event)
 
 
@@ -43,10 +45,12 @@ class Kernel(simpy.Environment):
         ev = _Event()
         ev.callbacks = [callback]
         ev.arg = arg
-        heapq.heappush(self._queue, (t, 1, next(self._eid), ev))  # 1: SimPy's NORMAL priority
+        # 1: SimPy's NORMAL priority. (SimPy types its queue for its own Event; the kernel
+        # only reads ``callbacks`` and ``_ok``, which this stand-in has.)
+        heapq.heappush(self._queue, (t, 1, next(self._eid), ev))  # type: ignore[misc]
 
     def walk(self, times: list[float], kinds: list[int], keys: list[int],
-             handlers: list[Callable[[int], None]]) -> None:
+             handlers: Sequence[Callable[[int], None]]) -> None:
         """For each moment in time order: process due kernel events, then
         ``handlers[kind](key)`` at that time."""
         queue = self._queue
@@ -55,7 +59,9 @@ class Kernel(simpy.Environment):
             while queue and queue[0][0] <= t:
                 # SimPy's Environment.step, inline (the model's events never fail).
                 self._now, _, _, event = pop(queue)
-                callbacks, event.callbacks = event.callbacks, None
+                # (SimPy's Event.callbacks is not Optional, yet None marks a processed event:
+                # its own Environment.step ignores the same assignment.)
+                callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
                 for callback in callbacks:
                     callback(event)
                 if not event._ok:

@@ -35,10 +35,13 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import starmap
+from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..inputs.demand import Incidents
@@ -69,21 +72,6 @@ LEAVE_REASONS = ("", "ground_arrived", "battery", "task_done", "preempted", "fau
                  "resolved")
 LEAVE = {name: k for k, name in enumerate(LEAVE_REASONS)}
 
-#: Float result columns, in table order.
-_FLOAT_COLS = (
-    "t_drone_decision", "t_drone_assigned", "t_pilot", "t_launch", "t_drone_on_scene",
-    "t_drone_leave", "t_drone_landed", "drone_distance_m", "t_ground_dispatch",
-    "t_ground_arrival", "t_ground_clear", "ground_distance_m", "airspace_delay_s", "t_sector",
-    "t_relief_on_scene", "t_relief_leave", "relief_gap_s",
-)
-#: Result columns filled from leg and stand-down rows: numpy arrays by key (see the module
-#: docstring); the others are Python lists.
-_ROW_FLOAT = ("t_drone_assigned", "t_pilot", "t_launch", "t_drone_on_scene", "t_drone_leave",
-              "t_drone_landed", "drone_distance_m", "airspace_delay_s")
-_ROW_INT = ("dock_id", "drone_leave_reason")
-_LIST_FLOAT = tuple(c for c in _FLOAT_COLS if c not in _ROW_FLOAT)
-_INT_COLS = ("drone_id", "ground_unit", "preempted_by", "link_outside", "mutual_aid_from",
-             "grounded_reason", "drone_resolved", "relief_drones", "relief_drone_id")
 _INT_DEFAULT = {"drone_outcome": OUTCOME["not_suited"], "drone_leave_reason": 0,
                 "link_outside": 0, "grounded_reason": 0, "drone_resolved": 0,
                 "relief_drones": 0}
@@ -107,10 +95,6 @@ LEG_FIELDS = ("key", "t_assigned", "distance", "delay", "t_pilot", "t_launch",
  LEG_REASON, LEG_DRONE, LEG_FLAGS) = range(len(LEG_FIELDS))
 #: An assignment that ended without a leg (:attr:`Records.stood_down`).
 STAND_DOWN_FIELDS = ("key", "drone", "t_assigned", "t_pilot", "distance", "delay")
-#: Incident inputs the domain modules read by key (see :class:`~dronesim.inputs.demand.Incidents`).
-_INPUTS = ("t_call", "x", "y", "borough", "service", "priority", "suited", "handling_s",
-           "turnout_s", "travel_factor", "ground_on_scene_s", "drone_loiter_s")
-
 #: One row per mission leg. A leg ended by pre-emption has ``redirected`` true and ``t_landed``
 #: is when the drone left for the next incident (it did not land).
 MISSION_COLUMNS = ("drone_id", "dock_id", "incident", "t_assigned", "t_pilot", "t_launch",
@@ -238,6 +222,21 @@ class _Range:
         self.open = 0
 
 
+#: The kinds of :class:`Records` attribute by key, as annotation metadata (see there).
+_INPUT, _LIST, _LEGS, _ARRAY = "input", "list", "legs", "array"
+_T = TypeVar("_T")
+_S = TypeVar("_S", bound=np.generic)
+#: An incident input by key (a Python list, copied from the chunk's :class:`Incidents`).
+_Input = Annotated[list[_T], _INPUT]
+#: A result written one element at a time while the run goes on (a Python list).
+_Result = Annotated[list[_T], _LIST]
+#: A drone result filled in bulk from the leg and stand-down rows (a numpy array).
+_ByLeg = Annotated[npt.NDArray[_S], _LEGS]
+#: Other bookkeeping by key held as a numpy array (written in bulk).
+_ByKey = Annotated[npt.NDArray[_S], _ARRAY]
+
+
+@dataclass(slots=True, init=False, repr=False, eq=False)
 class Records:
     """Incident inputs and results by key, for the chunks of one replication still in play.
 
@@ -248,15 +247,86 @@ class Records:
     (their identity is kept too). ``gid`` is the incident id (call-time order over the whole
     replication) of each key. ``drone_dock`` (the dock of each drone, set by the model) gives
     ``dock_id``.
+
+    Every attribute is declared once, below: its name, its type and, for the columns by key,
+    its kind (``_Input``, ``_Result``, ``_ByLeg``, ``_ByKey``), from which the column groups
+    (:data:`_INPUTS`, :data:`_FLOAT_COLS`, ...) are read and :meth:`__init__` creates every
+    column. The result columns are declared in table order. The dataclass only gives the
+    declaration its ``__slots__`` (as Fleet's: more than 30 attributes in a ``__dict__`` are
+    read through a dictionary lookup); it makes no ``__init__``, ``__eq__`` or ``__repr__``.
     """
 
-    #: Every attribute, declared (as Fleet's: more than 30 in a ``__dict__`` are read through
-    #: a dictionary lookup): the record columns, then the bookkeeping.
-    __slots__ = (*_INPUTS, *_FLOAT_COLS, *_INT_COLS, "drone_outcome", "dock_id",
-                 "drone_leave_reason", "_decision", "_drone", "_gid", "_service", "_on_scene",
-                 "drone_dock", "gid", "rank", "range_of", "legs", "stood_down", "_leg_blocks",
-                 "_ranges", "_next_chunk", "_next_id", "replication", "service_names",
-                 "borough_codes", "size", "unread", "unwritten")
+    # --- incident inputs ---------------------------------------------------------------------
+    t_call: _Input[float]
+    x: _Input[float]
+    y: _Input[float]
+    borough: _Input[int]
+    service: _Input[int]
+    priority: _Input[int]
+    suited: _Input[bool]
+    handling_s: _Input[float]
+    turnout_s: _Input[float]
+    travel_factor: _Input[float]
+    ground_on_scene_s: _Input[float]
+    drone_loiter_s: _Input[float]
+    # --- float results, in table order -------------------------------------------------------
+    t_drone_decision: _Result[float]
+    t_drone_assigned: _ByLeg[np.float64]
+    t_pilot: _ByLeg[np.float64]
+    t_launch: _ByLeg[np.float64]
+    t_drone_on_scene: _ByLeg[np.float64]
+    t_drone_leave: _ByLeg[np.float64]
+    t_drone_landed: _ByLeg[np.float64]
+    drone_distance_m: _ByLeg[np.float64]
+    t_ground_dispatch: _Result[float]
+    t_ground_arrival: _Result[float]
+    t_ground_clear: _Result[float]
+    ground_distance_m: _Result[float]
+    airspace_delay_s: _ByLeg[np.float64]
+    t_sector: _Result[float]
+    t_relief_on_scene: _Result[float]
+    t_relief_leave: _Result[float]
+    relief_gap_s: _Result[float]
+    # --- integer results ---------------------------------------------------------------------
+    drone_id: _Result[int]
+    ground_unit: _Result[int]
+    preempted_by: _Result[int]
+    link_outside: _Result[int]
+    mutual_aid_from: _Result[int]
+    grounded_reason: _Result[int]
+    drone_resolved: _Result[int]
+    relief_drones: _Result[int]
+    relief_drone_id: _Result[int]
+    dock_id: _ByLeg[np.int64]
+    drone_leave_reason: _ByLeg[np.int64]
+    #: The drone side's outcome by key (a numpy array: written in bulk at load and from the
+    #: legs, one element at a time only on rare paths: queued, declined, abandoned, cancelled).
+    drone_outcome: _ByKey[np.int8]
+    # --- bookkeeping by key ------------------------------------------------------------------
+    _on_scene: _ByKey[np.bool_]  # a leg reached the scene
+    _decision: _ByKey[np.float64]  # t_drone_decision, as written in bulk (set_decision)
+    _drone: _ByKey[np.int64]  # drone_id for the table, from the rows
+    _gid: _ByKey[np.int64]  # gid and service by key, for the legs' rows
+    _service: _ByKey[np.int8]
+    gid: list[int]
+    rank: list[int]
+    #: The live chunk of each key; ``range_of[key].open -= 1`` closes one side (hot paths do it
+    #: inline, :meth:`side_done` is the same as a call). Keys not loaded hold 0 (never read).
+    range_of: list[_Range]
+    # --- the rest ----------------------------------------------------------------------------
+    drone_dock: npt.NDArray[np.int64]
+    legs: list[list[Any]]
+    stood_down: list[tuple[Any, ...]]
+    _leg_blocks: list[np.ndarray]  # legs already packed (pack_legs)
+    _ranges: list[_Range]  # live chunks, in load order
+    _next_chunk: int
+    _next_id: int
+    replication: int
+    service_names: tuple[str, ...]
+    borough_codes: np.ndarray
+    size: int
+    unread: frozenset[str]
+    unwritten: frozenset[str]
 
     def __init__(self, replication: int, service_names: tuple[str, ...],
                  borough_codes: np.ndarray) -> None:
@@ -264,42 +334,27 @@ class Records:
         self.service_names = service_names
         self.borough_codes = borough_codes
         self.size = 0
-        for col in _LIST_FLOAT + _INPUTS:
+        for col in _INPUTS + _LIST_FLOAT + _INT_COLS:
             setattr(self, col, [])
-        for col in _INT_COLS:
-            setattr(self, col, [])
-        for col in _ROW_FLOAT:
-            setattr(self, col, np.zeros(0))
-        for col in _ROW_INT:
-            setattr(self, col, np.zeros(0, np.int64))
-        self._on_scene = np.zeros(0, bool)  # by key: a leg reached the scene
-        #: The drone side's outcome by key (a numpy array: written in bulk at load and from
-        #: the legs, one element at a time only on rare paths: queued, declined, abandoned,
-        #: cancelled).
-        self.drone_outcome = np.zeros(0, np.int8)
-        self._decision = np.zeros(0)  # t_drone_decision, as written in bulk (set_decision)
-        self._drone = np.zeros(0, np.int64)  # drone_id for the table, from the rows
-        self._gid = np.zeros(0, np.int64)  # gid and service by key, for the legs' rows
-        self._service = np.zeros(0, np.int8)
+        for col, scalar in _ARRAY_DTYPES.items():
+            setattr(self, col, np.zeros(0, scalar))
         self.drone_dock = np.zeros(0, np.int64)
-        self.gid: list[int] = []
-        self.rank: list[int] = []
-        #: The live chunk of each key; ``range_of[key].open -= 1`` closes one side (hot paths
-        #: do it inline, :meth:`side_done` is the same as a call).
-        self.range_of: list[_Range | None] = []
-        self.legs: list[list] = []
-        self.stood_down: list[tuple] = []
-        self._leg_blocks: list[np.ndarray] = []  # legs already packed (pack_legs)
-        self._ranges: list[_Range] = []  # live chunks, in load order
+        self.gid = []
+        self.rank = []
+        self.range_of = []
+        self.legs = []
+        self.stood_down = []
+        self._leg_blocks = []
+        self._ranges = []
         self._next_chunk = 0
         self._next_id = 0
         #: Inputs by key nobody reads in this run (set by the model): not copied into their
         #: lists. ``suited`` and ``handling_s`` are read only as whole columns.
-        self.unread: frozenset[str] = frozenset(("suited", "handling_s"))
+        self.unread = frozenset(("suited", "handling_s"))
         #: List columns nothing writes in this run (set by the model, e.g. the ground columns
         #: without a ground response): neither reset on loading nor copied on leaving; their
         #: chunks get the default value.
-        self.unwritten: frozenset[str] = frozenset()
+        self.unwritten = frozenset()
 
     # --- keys ----------------------------------------------------------------------------------
     def _allocate(self, n: int) -> int:
@@ -319,8 +374,7 @@ class Records:
                 getattr(self, col).extend([0] * grow)
             for col in ("gid", "rank", "range_of"):
                 getattr(self, col).extend([0] * grow)
-            for col in _ROW_FLOAT + _ROW_INT + ("_on_scene", "_gid", "_service",
-                                                "drone_outcome", "_decision", "_drone"):
+            for col in _ARRAY_DTYPES:
                 a = getattr(self, col)
                 setattr(self, col, np.concatenate([a, np.zeros(grow, a.dtype)]))
             self.size += grow
@@ -581,7 +635,45 @@ class Records:
         return MissionChunk(data, {"service": self.service_names})
 
 
-def _table(rows: list[tuple], width: int) -> np.ndarray:
+def _column_groups() -> dict[str, tuple[str, ...]]:
+    """The column groups, by kind (and, for results, element type), from the declaration of
+    :class:`Records` (in declaration order)."""
+    groups: dict[str, list[str]] = {}
+    for name, hint in get_type_hints(Records, include_extras=True).items():
+        if get_origin(hint) is not Annotated:
+            continue
+        kind = hint.__metadata__[0]
+        base = hint.__origin__
+        if kind in (_INPUT, _LIST):
+            scalar = get_args(base)[0]
+        else:  # a numpy array: its scalar type is the dtype's parameter
+            scalar = get_args(get_args(base)[1])[0]
+            _ARRAY_DTYPES[name] = scalar
+        groups.setdefault(kind, []).append(name)
+        if kind == _INPUT:
+            continue
+        groups.setdefault(f"{kind} {scalar.__name__}", []).append(name)
+        if scalar in (float, np.float64):
+            groups.setdefault("float", []).append(name)
+    return {k: tuple(v) for k, v in groups.items()}
+
+
+#: numpy dtype of each array column of :class:`Records`, in declaration order.
+_ARRAY_DTYPES: dict[str, type[np.generic]] = {}
+_GROUPS = _column_groups()
+#: Incident inputs the domain modules read by key (see :class:`~dronesim.inputs.demand.Incidents`).
+_INPUTS = _GROUPS[_INPUT]
+#: Float result columns, in table order.
+_FLOAT_COLS = tuple(c for c in _GROUPS["float"] if c in _GROUPS[_LIST] + _GROUPS[_LEGS])
+#: Result columns filled from leg and stand-down rows: numpy arrays by key (see the module
+#: docstring); the others are Python lists.
+_ROW_FLOAT = _GROUPS[f"{_LEGS} float64"]
+_ROW_INT = _GROUPS[f"{_LEGS} int64"]
+_LIST_FLOAT = _GROUPS[f"{_LIST} float"]
+_INT_COLS = _GROUPS[f"{_LIST} int"]
+
+
+def _table(rows: Sequence[Sequence[Any]], width: int) -> np.ndarray:
     """Rows of numbers as one float array: each row packed as C doubles by one
     :class:`struct.Struct` call into one buffer, viewed as an array (a third of the time of
     ``np.fromiter`` over the chained rows, which converts element by element). Integers in the

@@ -1,9 +1,10 @@
 """Where a replication's record chunks go: kept in memory as tables, or written to Parquet.
 
 A sink receives the same chunks the running aggregates consume (records first, metrics after):
-:class:`~dronesim.engine.records.IncidentChunk` and :class:`~dronesim.engine.records.MissionChunk`, in
-incident order and in landing order respectively, then ``close()`` once. The columns and dtypes
-are those of ``incidents.parquet`` / ``missions.parquet``.
+:class:`~dronesim.engine.records.IncidentChunk` and
+:class:`~dronesim.engine.records.MissionChunk`, in incident order and in landing order
+respectively, then ``close()`` once. The columns and dtypes are those of ``incidents.parquet`` /
+``missions.parquet``.
 
 * :class:`MemorySink` keeps the chunks and gives today's DataFrames (tests, notebooks, small
   runs).
