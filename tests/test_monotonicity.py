@@ -15,13 +15,13 @@ import dataclasses
 import math
 
 import numpy as np
+import oracle
 import pytest
 from conftest import MET_BASELINE
 from scipy import stats
 
 from dronesim.engine.replication import prepare, run_replication
 from dronesim.inputs.scenario import load_scenario
-from dronesim.kpis import statistics as metrics
 
 REPS = 4
 PER_DOCK = (1, 3, 9)
@@ -41,7 +41,7 @@ def _kpis(per_dock: int, pilots: int) -> list[dict]:
     out = []
     for r in range(REPS):
         res = run_replication(prep, r)
-        out.append(metrics.replication_kpis(
+        out.append(oracle.replication_kpis(
             res.incidents, res.missions, warmup_s=res.warmup_s, horizon_s=res.horizon_s,
             fleet_size=res.fleet_size, pilots=res.pilots))
     return out

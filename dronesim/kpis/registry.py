@@ -34,7 +34,7 @@ from typing import Any
 
 __all__ = ["Unit", "UNITS", "Metric", "Response", "RESPONSES", "METRICS", "metric",
            "compare_metrics", "run_lines", "report_cards", "sweep_columns", "step_metrics",
-           "borough_metrics", "value_of"]
+           "borough_metrics", "value_of", "AIRFRAME_METRICS"]
 
 
 @dataclass(frozen=True)
@@ -344,6 +344,13 @@ METRICS: tuple[Metric, ...] = (
            card="Population in boroughs missing the target",
            note="boroughs whose mean drone response exceeds [value] target_response_s, or "
                 "where no drone reached anyone"),
+)
+
+#: The figures of each airframe type of a mixed fleet (``summary.json`` ``per_airframe``; read
+#: from the replication's ``per_airframe[<type>]`` block).
+AIRFRAME_METRICS: tuple[Metric, ...] = (
+    Metric("missions_per_week", "missions a week", "per_week", summary=False),
+    Metric("flight_hours_per_week", "flight hours a week", "hours_per_week", summary=False),
 )
 
 _BY_KEY: dict[str, Metric] = {}
