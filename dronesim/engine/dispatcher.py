@@ -12,6 +12,7 @@ from ..dispatch.base import DispatchPolicy, picks_nearest_ready
 from ..dispatch.watchdog import active_limit, runs_user_code
 from ..inputs.airspace import candidate_legs
 from ..inputs.demand import Incidents
+from ..kinematics import charge_needed_s, leg_s
 from .fleet import UNSETTLED, Fleet, _Snapshot
 from .kernel import Kernel
 from .prepared import Prepared
@@ -182,8 +183,9 @@ class _DroneDispatcher:
             raise RuntimeError("closest-idle rows with authorisation delays")  # pragma: no cover
         spec = self.prep.scenario.drones
         # Flight time and charge needed, elementwise with Fleet's expressions (same rounding).
-        out = spec.climb_s + dist[:, 0] / spec.speed_m_s + spec.descent_s
-        need = 2 * out + spec.min_on_scene_s + spec.reserve_s
+        out = leg_s(dist[:, 0], spec.speed_m_s, spec.climb_s, spec.descent_s)
+        need = charge_needed_s(dist[:, 0], spec.speed_m_s, spec.climb_s, spec.descent_s,
+                               spec.min_on_scene_s, spec.reserve_s)
         cols = (cand[:, 0], dist[:, 0], out, need, column(cand, 1, -1), column(dist, 1, np.inf),
                 column(cand, 2, -1), column(dist, 2, np.inf), column(dist, 3, np.inf),
                 np.arange(rows.size))

@@ -55,6 +55,17 @@ import numpy as np
 
 from ..dispatch.base import CHARGING, READY, RETURNING, FleetSnapshot
 from ..inputs.scenario import DroneSpec
+from ..kinematics import (
+    arrival_at,
+    battery_needed_s,
+    charge_needed_s,
+    charge_rate,
+    charge_wait_s,
+    flight_time_s,
+    leg_s,
+    preempt_charge_s,
+    spare_charge_s,
+)
 from ..siting.sites import Docks
 from .infrastructure import PilotRooms, Sectors, SlotPool
 from .records import (
@@ -109,16 +120,6 @@ _GROUNDED, _FAULT = OUTCOME["grounded"], OUTCOME["fault"]
 #: Holds that a booked mission does not outlast: repair, maintenance, dock fault
 #: (dronesim.engine.availability: REPAIR | MAINTENANCE | DOCK_FAULT).
 _HARD_HOLD = 4 | 8 | 16
-
-
-def flight_time_s(distance_m: np.ndarray | float, spec: DroneSpec) -> np.ndarray | float:
-    """Dock-to-scene flight time: climb + cruise + descent (launch overhead excluded)."""
-    return spec.climb_s + np.asarray(distance_m) / spec.speed_m_s + spec.descent_s
-
-
-def battery_needed_s(distance_m: np.ndarray | float, spec: DroneSpec) -> np.ndarray | float:
-    """Charge (seconds of flight) a dispatch must have: out, minimum on scene, back, reserve."""
-    return 2 * flight_time_s(distance_m, spec) + spec.min_on_scene_s + spec.reserve_s
 
 
 class _Snapshot(FleetSnapshot):
@@ -200,7 +201,7 @@ class AirframeTable:
 
     @classmethod
     def single(cls, spec: DroneSpec, n_docks: int) -> AirframeTable:
-        rate = spec.endurance_s / spec.recharge_full_s if spec.recharge_full_s > 0 else math.inf
+        rate = charge_rate(spec.endurance_s, spec.recharge_full_s)
         return cls(("",), [0] * n_docks, [float(spec.speed_m_s)] * n_docks,
                    [float(spec.endurance_s)] * n_docks, [rate] * n_docks,
                    [float(spec.max_range_m)] * n_docks)
@@ -228,7 +229,7 @@ class AirframeTable:
             kind.append(names.index(dock.airframe) if a is not None else 0)
             speed.append(float(s_))
             end.append(float(e_))
-            rate.append(e_ / r_ if r_ > 0 else math.inf)
+            rate.append(charge_rate(e_, r_))
             rng.append(float(m_))
         return cls(names, kind, speed, end, rate, rng)
 
@@ -324,8 +325,7 @@ class Fleet:
         self.waiting: list = []
         self.n_idle = n
         self._endurance = float(spec.endurance_s)
-        self._rate = (spec.endurance_s / spec.recharge_full_s
-                      if spec.recharge_full_s > 0 else math.inf)
+        self._rate = charge_rate(spec.endurance_s, spec.recharge_full_s)
         self._exponential = spec.loiter == "exponential"
         self._full = self._rate == math.inf  # recharge is instant: always full at the dock
         # Airframe types (mixed fleets, AirframeTable): per dock speed, endurance, recharge
@@ -397,8 +397,8 @@ class Fleet:
     def _need(self, dist: float, k: int) -> float:
         """Charge a dispatch from dock k over ``dist`` needs (see battery_needed_s)."""
         spec = self.spec
-        return 2 * (spec.climb_s + dist / self._need_spd[k] + spec.descent_s) \
-            + spec.min_on_scene_s + spec.reserve_s
+        return charge_needed_s(dist, self._need_spd[k], spec.climb_s, spec.descent_s,
+                               spec.min_on_scene_s, spec.reserve_s)
 
     def set_need_speed_factor(self, factor: float) -> None:
         """Judge every dispatch's charge at ``factor`` x cruise speed (night rule "slower")."""
@@ -413,13 +413,13 @@ class Fleet:
             b = self.battery_at(d, now)
             if b >= need:
                 return READY, now
-            return CHARGING, now + (need - b) / self._rt[d]
+            return CHARGING, now + charge_wait_s(need, b, self._rt[d])
         if st == FLYING and self.booked[d] < 0 and now >= self._m[d][_M_LEAVE] \
                 and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
             m = self._m[d]
             battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH])
             short = max(0.0, need - battery_land)
-            extra = 0.0 if short == 0 else short / self._rt[d]
+            extra = 0.0 if short == 0 else charge_wait_s(need, battery_land, self._rt[d])
             return RETURNING, m[_M_LAND] + extra
         return -1, math.inf
 
@@ -443,6 +443,9 @@ class Fleet:
         full = self._full_k
         stop = self.by_distance
         speed = self._need_spd
+        need_of = charge_needed_s
+        climb, descent, stay, reserve = (spec.climb_s, spec.descent_s, spec.min_on_scene_s,
+                                         spec.reserve_s)
         pos = -1
         for k, dist in zip(row[0], row[1]):
             pos += 1
@@ -454,8 +457,7 @@ class Fleet:
                 continue
             if not dock_idle[k]:
                 continue
-            need = 2 * (spec.climb_s + dist / speed[k] + spec.descent_s) \
-                + spec.min_on_scene_s + spec.reserve_s
+            need = need_of(dist, speed[k], climb, descent, stay, reserve)
             if need > endurance[k]:
                 continue
             for d in by_dock[k]:
@@ -488,8 +490,8 @@ class Fleet:
         if not self.dock_idle[k]:
             return -1
         spec = self.spec
-        need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
-            + spec.min_on_scene_s + spec.reserve_s
+        need = charge_needed_s(dist, spec.speed_m_s, spec.climb_s, spec.descent_s,
+                               spec.min_on_scene_s, spec.reserve_s)
         if need > self._endurance:
             return -1
         state = self.state
@@ -555,7 +557,7 @@ class Fleet:
                 self._otherwise(i)
                 return
             spec = self.spec
-            out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s
+            out = leg_s(dist, spec.speed_m_s, spec.climb_s, spec.descent_s)
         pool = self._room_of[self._svc[i]]
         lead = self._lead  # the (zero) leg delay plus the sector service's, as send adds them
         t_launch = now + lead + self._overhead
@@ -595,8 +597,8 @@ class Fleet:
         dist = np.array(rows_dist, float)
         ready = np.array(rows_ready, float)
         speed = np.array([self._spd[k] for k in rows_k], float)
-        arrival = (ready + np.array(rows_delay, float) + spec.launch_overhead_s
-                   + spec.climb_s + dist / speed + spec.descent_s)
+        arrival = arrival_at(ready, np.array(rows_delay, float), spec.launch_overhead_s,
+                             spec.climb_s, dist, speed, spec.descent_s)
         cols = (np.array(rows_d, np.int64), np.array(rows_k, np.int64),
                 np.array(rows_s, np.int64), dist, ready, np.asarray(arrival, float))
         for a in cols:
@@ -683,7 +685,7 @@ class Fleet:
             self.state[d] = RESERVED
             self._begin(d)
             return
-        out = spec.climb_s + distance_m / spec.speed_m_s + spec.descent_s
+        out = leg_s(distance_m, spec.speed_m_s, spec.climb_s, spec.descent_s)
         self._take_off(d, i, pool, now, distance_m, delay_s, t_launch, out)
 
     def _take_off(self, d: int, i: int, pool: Any, now: float, dist: float, delay: float,
@@ -697,7 +699,7 @@ class Fleet:
         self._pilot_pool[d] = pool
         battery = self._endurance if self._full else self.battery_at(d, t_launch)
         t_scene = t_launch + out
-        spare = battery - out - out - self._reserve
+        spare = spare_charge_s(battery, out, out, self._reserve)
         latest = t_scene + (spare if spare > 0.0 else 0.0)
         self.state[d] = FLYING
         if self._exponential:
@@ -742,12 +744,12 @@ class Fleet:
         spec = self.spec
         dist = self._dist[d]
         k = self.dock_of[d]
-        need = 2 * (spec.climb_s + dist / self._need_spd[k] + spec.descent_s) \
-            + spec.min_on_scene_s + spec.reserve_s
+        need = charge_needed_s(dist, self._need_spd[k], spec.climb_s, spec.descent_s,
+                               spec.min_on_scene_s, spec.reserve_s)
         now = self.env._now
         b = self._end[d] if self._full_k[k] else self.battery_at(d, now)
         if b < need:
-            self.env.at(now + (need - b) / self._rt[d], self._charged, d)
+            self.env.at(now + charge_wait_s(need, b, self._rt[d]), self._charged, d)
             return
         pool = self._room_of[self._svc[i]]
         if pool.free > 0 and not pool._waiting:
@@ -849,11 +851,11 @@ class Fleet:
             self._to_idle(d, self.battery_at(d, now), now)
             return
         dist = self._dist[d]
-        out = spec.climb_s + dist / speed + spec.descent_s  # dock to scene
+        out = leg_s(dist, speed, spec.climb_s, spec.descent_s)  # dock to scene
         back = out  # scene to dock (same path)
         battery = self._end[d] if self._full_k[k] else self.battery_at(d, t_launch)
         t_scene = t_launch + out
-        latest = t_scene + max(0.0, battery - out - back - spec.reserve_s)
+        latest = t_scene + max(0.0, spare_charge_s(battery, out, back, spec.reserve_s))
         duty = self.duty
         if duty is not None and duty.rate_h > 0:
             t_fail = self._fail[d] = duty.fault_time(d, t_launch)
@@ -1051,8 +1053,7 @@ class Fleet:
             v = self._spd[k]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
             remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH])
-            need = hop / v + spec.min_on_scene_s + (
-                spec.climb_s + home / v + spec.descent_s) + spec.reserve_s
+            need = preempt_charge_s(hop, home, v, spec)
             if remaining < need or home > self._range_k[k]:
                 continue
             t = now + hop / v
@@ -1084,10 +1085,10 @@ class Fleet:
         t_scene = now + hop / self._spd[k]
         m[_M_SCENE] = t_scene
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
-        back = spec.climb_s + home / self._spd[k] + spec.descent_s
+        back = leg_s(home, self._spd[k], spec.climb_s, spec.descent_s)
         m[_M_BACK] = back
-        m[_M_LATEST] = min(t_scene + max(0.0, battery - (t_scene - t_launch) - back
-                                         - spec.reserve_s), self._fail[d])
+        m[_M_LATEST] = min(t_scene + max(0.0, spare_charge_s(battery, t_scene - t_launch, back,
+                                                             spec.reserve_s)), self._fail[d])
         self._schedule_landing(d, j)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:
