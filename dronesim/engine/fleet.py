@@ -27,8 +27,10 @@ Why the hot path looks as it does (issue 8; every figure is per incident on the 
   flight time and charge needed precomputed vectorised), and the common mission (a pilot free
   at once, no sector caps, no stand-down) is started inline with the arithmetic of
   :meth:`Fleet.send` and :meth:`Fleet._cleared`. Every other case takes the general path.
-  So does every mission while an operations feature is on (:attr:`Fleet.operations`:
-  weather or night grounding, duty holds and faults, relief drones, airframe types): the flat
+  So does every mission while a feature the fast path is not proven under is on
+  (:meth:`dronesim.dispatch.fast_path.FastPath.applies`, an allow-list of
+  :class:`dronesim.engine.features.Features`; weather or night grounding, duty holds and
+  faults, relief drones, airframe types are not in it): the flat
   lists hold the ``[drones]`` airframe's flight times and the inline start knows nothing of
   grounding at launch, faults or relief, so the closest-idle rule is then decided on the
   candidate row by :meth:`Fleet.nearest_ready` (as the policy seam decides it) and started by
@@ -361,8 +363,8 @@ class Fleet:
         #: Speed per dock at which a dispatch's charge is judged (the night speed under
         #: "slower": availability.py).
         self._need_spd = list(self._spd)
-        #: An operations feature is on (set again by the model once they are attached): the
-        #: inline mission start of send is off, decide_first is not bound (see operations).
+        #: The inline mission start of send is off (set by the model: not
+        #: FastPath.starts_inline(features)).
         self._ops = airframes is not None
         self._drone_id = rec.drone_id
         self._range_of = rec.range_of
@@ -375,16 +377,6 @@ class Fleet:
         self._eid = env._eid
         self._Call = type(env).Call
         self._landed_cbs = [self._landed]
-
-    @property
-    def operations(self) -> bool:
-        """An operations feature that changes which drone goes or whether it flies is on:
-        grounding (weather, night), duty holds and faults (rosters, repairs, maintenance),
-        relief drones, or airframe types (per-dock speed, endurance, recharge, range). The
-        closest-idle fast path (:meth:`decide_first`, the inline start of :meth:`send`) is
-        exact only without them; with one, missions start on the general path."""
-        return (self.grounding is not None or self.duty is not None or self.relief is not None
-                or self._typed)
 
     # --- pure state queries ------------------------------------------------------------------
     def battery_at(self, d: int, t: float) -> float:
@@ -436,11 +428,10 @@ class Fleet:
         A row may carry a fourth element, true when it is only the first candidates of a longer
         list (in distance order): if the scan reaches its end without stopping, the answer
         could lie beyond it, and :data:`UNSETTLED` is returned."""
-        dock_idle, by_dock, state = self.dock_idle, self.by_dock, self.state
+        dock_idle = self.dock_idle
         best, best_dist, best_pos = None, math.inf, -1
         spec = self.spec
-        endurance = self._end_k
-        full = self._full_k
+        ready = self._ready_drone
         stop = self.by_distance
         speed = self._need_spd
         need_of = charge_needed_s
@@ -457,16 +448,9 @@ class Fleet:
                 continue
             if not dock_idle[k]:
                 continue
-            need = need_of(dist, speed[k], climb, descent, stay, reserve)
-            if need > endurance[k]:
-                continue
-            for d in by_dock[k]:
-                if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
-                    continue
-                if full[k] or self.battery_at(d, now) >= need:
-                    if dist < best_dist or d < best:
-                        best, best_dist, best_pos = d, dist, pos
-                    break  # drones of a dock are in id order
+            d = ready(k, need_of(dist, speed[k], climb, descent, stay, reserve), now, service)
+            if d >= 0 and (dist < best_dist or d < best):
+                best, best_dist, best_pos = d, dist, pos
         else:
             if len(row) > 3 and row[3]:
                 return UNSETTLED
@@ -484,23 +468,27 @@ class Fleet:
          self._dock2, self._dist2, self._dist3) = first
         self._otherwise = otherwise
 
-    def _ready_drone(self, k: int, dist: float, now: float, service: int) -> int:
-        """The READY drone of dock k for a leg of ``dist`` (lowest id), as
-        :meth:`nearest_ready` looks for it at one dock; -1 if none."""
-        if not self.dock_idle[k]:
-            return -1
-        spec = self.spec
-        need = charge_needed_s(dist, spec.speed_m_s, spec.climb_s, spec.descent_s,
-                               spec.min_on_scene_s, spec.reserve_s)
-        if need > self._endurance:
+    def _ready_drone(self, k: int, need: float, now: float, service: int) -> int:
+        """The READY drone of dock k with ``need`` charge (lowest id: drones of a dock are in
+        id order), -1 if none. The closest-idle rule at one dock: the one scan that
+        :meth:`nearest_ready` (a whole row) and :meth:`decide_first` (the nearest docks) call;
+        the policy seam's snapshot answers through :meth:`nearest_ready` too."""
+        if not self.dock_idle[k] or need > self._end_k[k]:
             return -1
         state = self.state
+        full = self._full_k[k]
         for d in self.by_dock[k]:
             if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
                 continue
-            if self._full or self.battery_at(d, now) >= need:
+            if full or self.battery_at(d, now) >= need:
                 return d
         return -1
+
+    def _need_first(self, dist: float) -> float:
+        """Charge a dispatch of the ``[drones]`` airframe over ``dist`` needs (decide_first)."""
+        spec = self.spec
+        return charge_needed_s(dist, spec.speed_m_s, spec.climb_s, spec.descent_s,
+                               spec.min_on_scene_s, spec.reserve_s)
 
     def decide_first(self, i: int) -> None:
         """Decide incident i by the closest-idle rule when the answer lies at one of its three
@@ -513,23 +501,12 @@ class Fleet:
         shared with :meth:`send`), with the same arithmetic as the general path; the equality
         checks of every change guard that the two stay in step.
 
-        Bound only while no operations feature is on (:attr:`operations`): it reads the
+        Bound only when :meth:`dronesim.dispatch.fast_path.FastPath.applies`: it reads the
         ``[drones]`` airframe's flight times and charge needs, and starts missions without the
         grounding, fault and relief checks of :meth:`_cleared`."""
         k = self._dock0[i]
         now = self.env._now
-        state = self.state
-        d = -1
-        if self.dock_idle[k]:
-            need = self._need0[i]
-            if need <= self._endurance:
-                for d in self.by_dock[k]:
-                    if state[d] != IDLE or not (self.pooled or self._eligible(d, self._svc[i])):
-                        continue
-                    if self._full or self.battery_at(d, now) >= need:
-                        break
-                else:
-                    d = -1
+        d = self._ready_drone(k, self._need0[i], now, self._svc[i])
         if d >= 0:
             dist = self._dist0[i]
             if not self._dist1[i] > dist:
@@ -542,14 +519,14 @@ class Fleet:
                 self._otherwise(i)
                 return
             dist = self._dist1[i]
-            d = self._ready_drone(k, dist, now, self._svc[i])
+            d = self._ready_drone(k, self._need_first(dist), now, self._svc[i])
             if d < 0:  # nor at the second: the third?
                 k = self._dock2[i]
                 if k < 0:
                     self._otherwise(i)
                     return
                 dist = self._dist2[i]
-                d = self._ready_drone(k, dist, now, self._svc[i])
+                d = self._ready_drone(k, self._need_first(dist), now, self._svc[i])
                 if d < 0 or not self._dist3[i] > dist:
                     self._otherwise(i)
                     return
@@ -681,7 +658,7 @@ class Fleet:
         if pool.free <= 0 or pool._waiting or self._sectors_on or (g == g and g <= t_launch) \
                 or self._ops:
             # A wait for a pilot or a sector slot, or a stand-down, or an operations feature
-            # (grounding, faults, relief, airframe types: see operations): the general path.
+            # the fast path is not proven under (FastPath.starts_inline): the general path.
             self.state[d] = RESERVED
             self._begin(d)
             return
