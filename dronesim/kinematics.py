@@ -91,13 +91,14 @@ def reach_radius_m(spec: DroneSpec, within_s: float) -> float:
     return float(min(spec.max_range_m, max(0.0, within_s - fixed) * spec.speed_m_s))
 
 
-def arrival_at(t_ready: F, delay_s: F, overhead_s: float, climb_s: float, distance_m: F,
-               speed_m_s: F, descent_s: float) -> F:
+def arrival_at(t_ready: np.ndarray, delay_s: np.ndarray | float, overhead_s: float,
+               climb_s: float, distance_m: np.ndarray, speed_m_s: np.ndarray | float,
+               descent_s: float) -> np.ndarray:
     """Predicted on-scene time of a drone that could launch at ``t_ready``: plus the
     authorisation delay, launch overhead and the leg (summed left to right, as the snapshot
     always has: not ``t + (climb + cruise + descent)``)."""
-    return (t_ready + delay_s + overhead_s  # type: ignore[return-value]
-            + climb_s + distance_m / speed_m_s + descent_s)
+    return np.asarray(t_ready + delay_s + overhead_s
+                      + climb_s + distance_m / speed_m_s + descent_s)
 
 
 def preempt_charge_s(hop_m: float, home_m: float, speed_m_s: float, spec: DroneSpec) -> float:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from dronesim import kinematics
-from dronesim.kinematics import battery_needed_s, flight_time_s
 from dronesim.engine.ground import travel_time_s
 from dronesim.inputs.demand import lognormal_mean_cv
 from dronesim.inputs.scenario import DroneSpec
+from dronesim.kinematics import battery_needed_s, flight_time_s
 from dronesim.siting.sites import reach_radius_m
 
 SPEC = DroneSpec(speed_m_s=20.0, decision_s=30.0, launch_overhead_s=20.0, climb_s=10.0,

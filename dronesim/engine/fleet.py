@@ -429,7 +429,7 @@ class Fleet:
         list (in distance order): if the scan reaches its end without stopping, the answer
         could lie beyond it, and :data:`UNSETTLED` is returned."""
         dock_idle = self.dock_idle
-        best, best_dist, best_pos = None, math.inf, -1
+        best, best_dist, best_pos = -1, math.inf, -1
         spec = self.spec
         ready = self._ready_drone
         stop = self.by_distance
@@ -454,7 +454,7 @@ class Fleet:
         else:
             if len(row) > 3 and row[3]:
                 return UNSETTLED
-        return None if best is None else (best, best_pos)
+        return None if best < 0 else (best, best_pos)
 
     def bind_first(self, first: tuple[list, ...], otherwise: Callable[[int], None]) -> None:
         """Take decisions of the closest-idle rule from the dispatcher's flat candidate lists
