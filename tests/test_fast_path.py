@@ -18,9 +18,11 @@ import pandas as pd
 import pytest
 from conftest import SCENARIOS
 
-from dronesim.dispatch import NearestIdle
-from dronesim.dispatch.base import picks_nearest_ready
+from dronesim.dispatch import Dispatch, NearestIdle, Queue
+from dronesim.dispatch.base import READY, picks_nearest_ready
+from dronesim.dispatch.fast_path import CHECK_ENV, FastPath, FastPathMismatch
 from dronesim.engine.dispatcher import FLAT_PREFIX
+from dronesim.engine.features import Features
 from dronesim.engine.replication import prepare, run_replication
 from dronesim.inputs.scenario import Scenario, load_scenario
 
@@ -91,6 +93,11 @@ CASES = {
     # so incidents are decided on their whole row (a query of the incident alone).
     "whole_rows": lambda: _busier(_scenario("bluelight_separate.toml", 0.3, airspace__frz=(),
                                             drones__max_range_m=12000.0)),
+    "drone_resolved": lambda: _scenario("met_drone_resolved.toml", 0.3),
+    "mutual_aid": lambda: _scenario("met_mutual_aid.toml", 0.3),
+    # Restriction zones flown through with authorisation: rows in flight-time order, so no
+    # flat lists; decided by the whole-row scan without a snapshot, started inline.
+    "authorised_legs": lambda: _scenario("met_growth_frz_permission.toml", 0.2),
 }
 
 
@@ -106,7 +113,13 @@ def test_fast_path_equals_the_policy_seam(case, monkeypatch):
     if case in ("separate_sectors", "shared_preemption", "whole_rows"):
         assert len(scn.docks) > FLAT_PREFIX  # more docks than the flat prefix
     whole = _count_whole_rows(monkeypatch)
+    calls = _count_fast_path(monkeypatch)
     _assert_fast_equals_seam(scn)
+    # The flat fast path is taken exactly when its predicate says so.
+    if FastPath.applies(Features.of(prepare(scn)), NearestIdle()):
+        assert calls["decide_first"] > 100
+    else:
+        assert calls["decide_first"] == 0 and calls["take_off"] > 100
     if case == "whole_rows":  # the fallback beyond the prefix is taken, and agrees
         assert whole["n"] > 50
 
@@ -192,3 +205,126 @@ def test_without_operations_the_fast_path_is_taken(monkeypatch):
     calls = _count_fast_path(monkeypatch)
     run_replication(prepare(CASES["met_congested"]()), 0)
     assert calls["decide_first"] > 100 and calls["take_off"] > 100
+
+
+# --- the one predicate (dronesim.dispatch.fast_path.FastPath.applies) ------------------------
+#: Every field of Features, classified: allowed on the fast path (the case of CASES that has it
+#: on and proves the fast path equal to the seam under it), or off the fast path (the case
+#: that has it on and proves the general path equal). A new field fails
+#: test_every_feature_is_classified until it is added here, and stays off the fast path
+#: until it is added to FastPath.ALLOWED with a case.
+ALLOWED_BY = {
+    "airspace_management": "separate_sectors",
+    "dedicated_airframes": "separate_sectors",
+    "refuse_outside": "separate_sectors",
+    "preemption": "shared_preemption",
+    "queue_limit": "met_one_pilot",
+    "pilot_shifts": "met_shifts_exponential",
+    "exponential_loiter": "met_shifts_exponential",
+    "ground_response": "met_congested",
+    "drone_resolution": "drone_resolved",
+    "mutual_aid": "mutual_aid",
+}
+OFF_BY = {
+    "grounding": "weather_night_faults",
+    "duty": "rosters",
+    "relief": "relief",
+    "airframe_types": "mixed_fleet",
+    "authorised_legs": "authorised_legs",
+}
+
+
+def test_every_feature_is_classified():
+    names = {f.name for f in dataclasses.fields(Features)}
+    assert names == set(ALLOWED_BY) | set(OFF_BY), "classify the new Features field here"
+    assert not set(ALLOWED_BY) & set(OFF_BY)
+    assert set(ALLOWED_BY) == FastPath.ALLOWED
+    assert all(c in CASES for c in ALLOWED_BY.values())
+    assert all(c in CASES or c in OPS_CASES for c in OFF_BY.values())
+
+
+@pytest.mark.parametrize("name", sorted(ALLOWED_BY) + sorted(OFF_BY))
+def test_the_classifying_case_has_the_feature_on(name):
+    case = ALLOWED_BY.get(name) or OFF_BY[name]
+    scn = (CASES.get(case) or OPS_CASES[case])()
+    assert name in Features.of(prepare(scn)).on
+
+
+def test_the_predicate_is_an_allow_list():
+    policy = NearestIdle()
+    assert FastPath.applies(Features(), policy)
+    assert FastPath.applies(Features(**dict.fromkeys(ALLOWED_BY, True)), policy)
+    for name in OFF_BY:
+        assert not FastPath.applies(Features(**{name: True}), policy), name
+    assert not FastPath.applies(Features(), ViaSnapshot())  # no promise, no fast path
+
+    class Unknown:  # a feature the predicate has never heard of turns it off
+        on = frozenset({"wind"})
+
+    assert not FastPath.applies(Unknown(), policy)
+    assert not FastPath.starts_inline(Unknown())
+    assert FastPath.starts_inline(Features(authorised_legs=True))
+    assert not FastPath.starts_inline(Features(relief=True))
+
+
+# --- a user policy's promise is checked, not trusted (DRONESIM_CHECK_FAST_PATH=1) ------------
+class HonestNearest:
+    """A user policy that claims the closest-idle rule and keeps the promise."""
+
+    nearest_ready_only = True
+
+    def decide(self, incident, fleet, now):
+        d = fleet.nearest_ready()
+        return Queue() if d is None else Dispatch(d)
+
+
+class LyingNearest:
+    """A user policy that claims the closest-idle rule but sends the farthest READY drone."""
+
+    nearest_ready_only = True
+
+    def decide(self, incident, fleet, now):
+        ready = fleet.drone[fleet.status == READY]
+        return Queue() if ready.size == 0 else Dispatch(int(ready[-1]))
+
+
+def _run_with(policy: type, monkeypatch, check: bool):
+    if check:
+        monkeypatch.setenv(CHECK_ENV, "1")
+    else:
+        monkeypatch.delenv(CHECK_ENV, raising=False)
+    prep = prepare(CASES["met_congested"]())
+    prep.new_policy = policy
+    return run_replication(prep, 0)
+
+
+def test_a_lying_policy_is_caught(monkeypatch):
+    unchecked = _run_with(LyingNearest, monkeypatch, check=False)  # trusted: the rule runs
+    assert len(unchecked.missions) > 50
+    with pytest.raises(FastPathMismatch, match="LyingNearest.*nearest_ready_only"):
+        _run_with(LyingNearest, monkeypatch, check=True)
+
+
+def test_an_honest_policy_passes_the_check_with_the_same_results(monkeypatch):
+    a = _run_with(HonestNearest, monkeypatch, check=False)
+    b = _run_with(HonestNearest, monkeypatch, check=True)
+    assert len(a.missions) > 50
+    pd.testing.assert_frame_equal(a.incidents, b.incidents, check_exact=True)
+    pd.testing.assert_frame_equal(a.missions, b.missions, check_exact=True)
+
+
+def test_the_check_covers_every_closest_idle_decision(monkeypatch):
+    """Under the check the policy is asked at every decision (and not the flat path)."""
+    calls = _count_fast_path(monkeypatch)
+    asked = {"n": 0}
+
+    class Counting(HonestNearest):
+        nearest_ready_only = True
+
+        def decide(self, incident, fleet, now):
+            asked["n"] += 1
+            return super().decide(incident, fleet, now)
+
+    res = _run_with(Counting, monkeypatch, check=True)
+    assert calls["decide_first"] == 0
+    assert asked["n"] >= len(res.missions) > 50

@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from dronesim.engine.fleet import battery_needed_s, flight_time_s
+from dronesim import kinematics
 from dronesim.engine.ground import travel_time_s
 from dronesim.inputs.demand import lognormal_mean_cv
 from dronesim.inputs.scenario import DroneSpec
+from dronesim.kinematics import battery_needed_s, flight_time_s
 from dronesim.siting.sites import reach_radius_m
 
 SPEC = DroneSpec(speed_m_s=20.0, decision_s=30.0, launch_overhead_s=20.0, climb_s=10.0,
@@ -133,3 +134,38 @@ class TestLognormalMeanCv:
         a = lognormal_mean_cv(np.random.default_rng(9), 10.0, 0.4, 100)
         b = lognormal_mean_cv(np.random.default_rng(9), 10.0, 0.4, 100)
         np.testing.assert_array_equal(a, b)
+
+
+class TestKinematicsModule:
+    """dronesim.kinematics holds each formula once; the engine's inline forms are these."""
+
+    def test_charge_needed_is_two_legs_bit_for_bit(self):
+        rng = np.random.default_rng(16)
+        dist = rng.uniform(0, 20_000, 10_000)
+        speed = rng.uniform(5, 40, 10_000)
+        leg = kinematics.leg_s(dist, speed, 10.3, 15.7)
+        want = 2 * leg + 180.1 + 300.9
+        got = kinematics.charge_needed_s(dist, speed, 10.3, 15.7, 180.1, 300.9)
+        assert np.array_equal(got, want)
+        scalar = [kinematics.charge_needed_s(float(a), float(b), 10.3, 15.7, 180.1, 300.9)
+                  for a, b in zip(dist[:100], speed[:100])]
+        assert scalar == want[:100].tolist()
+
+    def test_engine_module_reexports(self):
+        from dronesim.engine import fleet
+
+        assert fleet.flight_time_s is kinematics.flight_time_s
+        assert fleet.battery_needed_s is kinematics.battery_needed_s
+
+    def test_charging(self):
+        assert kinematics.charge_rate(2400.0, 2400.0) == 1.0
+        assert kinematics.charge_rate(2400.0, 0.0) == math.inf
+        assert kinematics.charge_wait_s(600.0, 300.0, 0.5) == 600.0
+
+    def test_spare_and_preemption(self):
+        # 2000 - 75 - 75 - 300 = 1550 s left for the scene
+        assert kinematics.spare_charge_s(2000.0, 75.0, 75.0, 300.0) == 1550.0
+        # hop 1000 m at 20 m/s = 50, stay 180, home 1000 m = 75, reserve 300
+        assert kinematics.preempt_charge_s(1000.0, 1000.0, 20.0, SPEC) == 605.0
+        # ready 100 + delay 5 + overhead 20 + climb 10 + 1000/20 + descent 15
+        assert kinematics.arrival_at(100.0, 5.0, 20.0, 10.0, 1000.0, 20.0, 15.0) == 200.0

@@ -7,10 +7,11 @@ lower layer, never a higher one::
     errors, _version            imports nothing of dronesim
     limits                      the machine's limits (cores, memory) and the checks against them
     inputs                      scenario, streams, geography, sources, demand, weather, ...
+    kinematics                  flight times, charge needs, reach (dronesim/kinematics.py)
     siting                      sites, solvers, coverage
     dispatch                    the policy family
     kpis                        the registry, statistics, cost and value formulas
-    engine                      kernel, prepared scenario, kinematics, fleet, ..., replication
+    engine                      kernel, prepared scenario, fleet, ..., replication
     theory                      queueing, output analysis, verification
     experiment                  runner, executors, workers, store, sweep, compare, calibration
     outputs                     tables, plots, reports, GeoPackage, results reader
@@ -38,6 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "_version"),
     ("limits",),
     ("inputs",),
+    ("kinematics",),  # dronesim/kinematics.py: flight and battery arithmetic
     ("siting",),
     ("dispatch",),
     ("kpis",),

@@ -8,10 +8,12 @@ import heapq
 import numpy as np
 
 from ..dispatch import Decline, Dispatch, IncidentView, Queue
-from ..dispatch.base import DispatchPolicy, picks_nearest_ready
+from ..dispatch.base import DispatchPolicy
+from ..dispatch.fast_path import FastPath, check_requested
 from ..dispatch.watchdog import active_limit, runs_user_code
 from ..inputs.airspace import candidate_legs
 from ..inputs.demand import Incidents
+from ..kinematics import charge_needed_s, leg_s
 from .fleet import UNSETTLED, Fleet, _Snapshot
 from .kernel import Kernel
 from .prepared import Prepared
@@ -50,7 +52,7 @@ class _DroneDispatcher:
     """Puts the policy's decisions into effect and keeps the queue of waiting incidents."""
 
     def __init__(self, env: Kernel, prep: Prepared, rec: Records, fleet: Fleet,
-                 policy: DispatchPolicy, forces: list) -> None:
+                 policy: DispatchPolicy, forces: list, check: bool | None = None) -> None:
         scn = prep.scenario
         self.prep = prep
         self.forces = forces
@@ -64,14 +66,17 @@ class _DroneDispatcher:
         if limit is not None and runs_user_code(policy):
             self.decide_policy = limit.wrap(policy.decide, scn.dispatch.policy)
         self.ready_only = bool(getattr(policy, "ready_only", False))
-        #: The policy is the closest-idle rule (picks_nearest_ready): decisions are taken here,
-        #: without a snapshot, an incident view or a decision object.
-        self.nearest_only = picks_nearest_ready(policy)
+        #: The policy is the closest-idle rule (FastPath.promised): decisions are taken here,
+        #: by the one closest-idle scan (Fleet.nearest_ready), without a snapshot, an incident
+        #: view or a decision object.
+        self.nearest_only = FastPath.promised(policy)
+        #: Check that promise (DRONESIM_CHECK_FAST_PATH=1, or ``check``): the policy is also
+        #: asked through a snapshot at every such decision (_check_promise); the flat lists
+        #: (Fleet.decide_first) are then not bound.
+        self.check = (check_requested() if check is None else check) and self.nearest_only
         #: Weather and night grounding (dronesim.engine.availability), None when off.
         self.grounding = fleet.grounding if fleet.grounding is not None and \
             fleet.grounding.grounds else None
-        if self.nearest_only and self.grounding is None:  # (grounding: checked in _try)
-            self.decide = self._decide_nearest
         self.max_wait = scn.dispatch.max_queue_wait_s
         self.queue: list[tuple[int, float, int, int]] = []
         self.service_names = rec.service_names
@@ -182,8 +187,9 @@ class _DroneDispatcher:
             raise RuntimeError("closest-idle rows with authorisation delays")  # pragma: no cover
         spec = self.prep.scenario.drones
         # Flight time and charge needed, elementwise with Fleet's expressions (same rounding).
-        out = spec.climb_s + dist[:, 0] / spec.speed_m_s + spec.descent_s
-        need = 2 * out + spec.min_on_scene_s + spec.reserve_s
+        out = leg_s(dist[:, 0], spec.speed_m_s, spec.climb_s, spec.descent_s)
+        need = charge_needed_s(dist[:, 0], spec.speed_m_s, spec.climb_s, spec.descent_s,
+                               spec.min_on_scene_s, spec.reserve_s)
         cols = (cand[:, 0], dist[:, 0], out, need, column(cand, 1, -1), column(dist, 1, np.inf),
                 column(cand, 2, -1), column(dist, 2, np.inf), column(dist, 3, np.inf),
                 np.arange(rows.size))
@@ -241,6 +247,8 @@ class _DroneDispatcher:
             if found is UNSETTLED:
                 row = self._whole_row(i)
                 found = fleet.nearest_ready(row, now, svc)
+            if self.check:
+                self._check_promise(i, row, now, svc, found)
             if found is not None:
                 pos = found[1]
                 fleet.send(found[0], i, row[1][pos], row[2][pos])
@@ -278,15 +286,17 @@ class _DroneDispatcher:
                 return "dispatched"
         return "queued"
 
-    def _decide_nearest(self, i: int) -> None:
-        """:meth:`decide` for the closest-idle rule: the common case (a READY drone) inline."""
-        row = self.cand[i]
-        found = self.fleet.nearest_ready(row, self.env._now, self.rec.service[i])
-        if found is not None:
-            pos = found[1]
-            self.fleet.send(found[0], i, row[1][pos], row[2][pos])
-        else:
-            self._decide(i)
+    def _check_promise(self, i: int, row: tuple, now: float, svc: int,
+                       found: tuple[int, int] | None) -> None:
+        """The policy's own decision (its ``decide`` with a snapshot of the whole row, as the
+        seam asks it) must be the closest-idle rule's ``found``; raises FastPathMismatch."""
+        if len(row) > 3 and row[3]:  # a prefix of the candidates: the snapshot sees them all
+            row = self._whole_row(i)
+        snap = _Snapshot(self.fleet, row, svc, now)
+        decision = self.decide_policy(_Incident(self, i), snap, now)
+        nearest = None if found is None else found[0]
+        if not FastPath.agrees(decision, nearest):
+            raise FastPath.mismatch(self.policy, self.rec.gid[i], now, decision, nearest)
 
     def decide(self, i: int) -> None:
         self._decide(i)

@@ -27,8 +27,10 @@ Why the hot path looks as it does (issue 8; every figure is per incident on the 
   flight time and charge needed precomputed vectorised), and the common mission (a pilot free
   at once, no sector caps, no stand-down) is started inline with the arithmetic of
   :meth:`Fleet.send` and :meth:`Fleet._cleared`. Every other case takes the general path.
-  So does every mission while an operations feature is on (:attr:`Fleet.operations`:
-  weather or night grounding, duty holds and faults, relief drones, airframe types): the flat
+  So does every mission while a feature the fast path is not proven under is on
+  (:meth:`dronesim.dispatch.fast_path.FastPath.applies`, an allow-list of
+  :class:`dronesim.engine.features.Features`; weather or night grounding, duty holds and
+  faults, relief drones, airframe types are not in it): the flat
   lists hold the ``[drones]`` airframe's flight times and the inline start knows nothing of
   grounding at launch, faults or relief, so the closest-idle rule is then decided on the
   candidate row by :meth:`Fleet.nearest_ready` (as the policy seam decides it) and started by
@@ -55,6 +57,17 @@ import numpy as np
 
 from ..dispatch.base import CHARGING, READY, RETURNING, FleetSnapshot
 from ..inputs.scenario import DroneSpec
+from ..kinematics import (
+    arrival_at,
+    battery_needed_s,
+    charge_needed_s,
+    charge_rate,
+    charge_wait_s,
+    flight_time_s,
+    leg_s,
+    preempt_charge_s,
+    spare_charge_s,
+)
 from ..siting.sites import Docks
 from .infrastructure import PilotRooms, Sectors, SlotPool
 from .records import (
@@ -109,16 +122,6 @@ _GROUNDED, _FAULT = OUTCOME["grounded"], OUTCOME["fault"]
 #: Holds that a booked mission does not outlast: repair, maintenance, dock fault
 #: (dronesim.engine.availability: REPAIR | MAINTENANCE | DOCK_FAULT).
 _HARD_HOLD = 4 | 8 | 16
-
-
-def flight_time_s(distance_m: np.ndarray | float, spec: DroneSpec) -> np.ndarray | float:
-    """Dock-to-scene flight time: climb + cruise + descent (launch overhead excluded)."""
-    return spec.climb_s + np.asarray(distance_m) / spec.speed_m_s + spec.descent_s
-
-
-def battery_needed_s(distance_m: np.ndarray | float, spec: DroneSpec) -> np.ndarray | float:
-    """Charge (seconds of flight) a dispatch must have: out, minimum on scene, back, reserve."""
-    return 2 * flight_time_s(distance_m, spec) + spec.min_on_scene_s + spec.reserve_s
 
 
 class _Snapshot(FleetSnapshot):
@@ -200,7 +203,7 @@ class AirframeTable:
 
     @classmethod
     def single(cls, spec: DroneSpec, n_docks: int) -> AirframeTable:
-        rate = spec.endurance_s / spec.recharge_full_s if spec.recharge_full_s > 0 else math.inf
+        rate = charge_rate(spec.endurance_s, spec.recharge_full_s)
         return cls(("",), [0] * n_docks, [float(spec.speed_m_s)] * n_docks,
                    [float(spec.endurance_s)] * n_docks, [rate] * n_docks,
                    [float(spec.max_range_m)] * n_docks)
@@ -228,7 +231,7 @@ class AirframeTable:
             kind.append(names.index(dock.airframe) if a is not None else 0)
             speed.append(float(s_))
             end.append(float(e_))
-            rate.append(e_ / r_ if r_ > 0 else math.inf)
+            rate.append(charge_rate(e_, r_))
             rng.append(float(m_))
         return cls(names, kind, speed, end, rate, rng)
 
@@ -324,8 +327,7 @@ class Fleet:
         self.waiting: list = []
         self.n_idle = n
         self._endurance = float(spec.endurance_s)
-        self._rate = (spec.endurance_s / spec.recharge_full_s
-                      if spec.recharge_full_s > 0 else math.inf)
+        self._rate = charge_rate(spec.endurance_s, spec.recharge_full_s)
         self._exponential = spec.loiter == "exponential"
         self._full = self._rate == math.inf  # recharge is instant: always full at the dock
         # Airframe types (mixed fleets, AirframeTable): per dock speed, endurance, recharge
@@ -361,8 +363,8 @@ class Fleet:
         #: Speed per dock at which a dispatch's charge is judged (the night speed under
         #: "slower": availability.py).
         self._need_spd = list(self._spd)
-        #: An operations feature is on (set again by the model once they are attached): the
-        #: inline mission start of send is off, decide_first is not bound (see operations).
+        #: The inline mission start of send is off (set by the model: not
+        #: FastPath.starts_inline(features)).
         self._ops = airframes is not None
         self._drone_id = rec.drone_id
         self._range_of = rec.range_of
@@ -376,16 +378,6 @@ class Fleet:
         self._Call = type(env).Call
         self._landed_cbs = [self._landed]
 
-    @property
-    def operations(self) -> bool:
-        """An operations feature that changes which drone goes or whether it flies is on:
-        grounding (weather, night), duty holds and faults (rosters, repairs, maintenance),
-        relief drones, or airframe types (per-dock speed, endurance, recharge, range). The
-        closest-idle fast path (:meth:`decide_first`, the inline start of :meth:`send`) is
-        exact only without them; with one, missions start on the general path."""
-        return (self.grounding is not None or self.duty is not None or self.relief is not None
-                or self._typed)
-
     # --- pure state queries ------------------------------------------------------------------
     def battery_at(self, d: int, t: float) -> float:
         """Charge of an IDLE drone at time t (it charges from t0)."""
@@ -397,8 +389,8 @@ class Fleet:
     def _need(self, dist: float, k: int) -> float:
         """Charge a dispatch from dock k over ``dist`` needs (see battery_needed_s)."""
         spec = self.spec
-        return 2 * (spec.climb_s + dist / self._need_spd[k] + spec.descent_s) \
-            + spec.min_on_scene_s + spec.reserve_s
+        return charge_needed_s(dist, self._need_spd[k], spec.climb_s, spec.descent_s,
+                               spec.min_on_scene_s, spec.reserve_s)
 
     def set_need_speed_factor(self, factor: float) -> None:
         """Judge every dispatch's charge at ``factor`` x cruise speed (night rule "slower")."""
@@ -413,13 +405,13 @@ class Fleet:
             b = self.battery_at(d, now)
             if b >= need:
                 return READY, now
-            return CHARGING, now + (need - b) / self._rt[d]
+            return CHARGING, now + charge_wait_s(need, b, self._rt[d])
         if st == FLYING and self.booked[d] < 0 and now >= self._m[d][_M_LEAVE] \
                 and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
             m = self._m[d]
             battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH])
             short = max(0.0, need - battery_land)
-            extra = 0.0 if short == 0 else short / self._rt[d]
+            extra = 0.0 if short == 0 else charge_wait_s(need, battery_land, self._rt[d])
             return RETURNING, m[_M_LAND] + extra
         return -1, math.inf
 
@@ -436,13 +428,15 @@ class Fleet:
         A row may carry a fourth element, true when it is only the first candidates of a longer
         list (in distance order): if the scan reaches its end without stopping, the answer
         could lie beyond it, and :data:`UNSETTLED` is returned."""
-        dock_idle, by_dock, state = self.dock_idle, self.by_dock, self.state
-        best, best_dist, best_pos = None, math.inf, -1
+        dock_idle = self.dock_idle
+        best, best_dist, best_pos = -1, math.inf, -1
         spec = self.spec
-        endurance = self._end_k
-        full = self._full_k
+        ready = self._ready_drone
         stop = self.by_distance
         speed = self._need_spd
+        need_of = charge_needed_s
+        climb, descent, stay, reserve = (spec.climb_s, spec.descent_s, spec.min_on_scene_s,
+                                         spec.reserve_s)
         pos = -1
         for k, dist in zip(row[0], row[1]):
             pos += 1
@@ -454,21 +448,13 @@ class Fleet:
                 continue
             if not dock_idle[k]:
                 continue
-            need = 2 * (spec.climb_s + dist / speed[k] + spec.descent_s) \
-                + spec.min_on_scene_s + spec.reserve_s
-            if need > endurance[k]:
-                continue
-            for d in by_dock[k]:
-                if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
-                    continue
-                if full[k] or self.battery_at(d, now) >= need:
-                    if dist < best_dist or d < best:
-                        best, best_dist, best_pos = d, dist, pos
-                    break  # drones of a dock are in id order
+            d = ready(k, need_of(dist, speed[k], climb, descent, stay, reserve), now, service)
+            if d >= 0 and (dist < best_dist or d < best):
+                best, best_dist, best_pos = d, dist, pos
         else:
             if len(row) > 3 and row[3]:
                 return UNSETTLED
-        return None if best is None else (best, best_pos)
+        return None if best < 0 else (best, best_pos)
 
     def bind_first(self, first: tuple[list, ...], otherwise: Callable[[int], None]) -> None:
         """Take decisions of the closest-idle rule from the dispatcher's flat candidate lists
@@ -482,21 +468,19 @@ class Fleet:
          self._dock2, self._dist2, self._dist3) = first
         self._otherwise = otherwise
 
-    def _ready_drone(self, k: int, dist: float, now: float, service: int) -> int:
-        """The READY drone of dock k for a leg of ``dist`` (lowest id), as
-        :meth:`nearest_ready` looks for it at one dock; -1 if none."""
-        if not self.dock_idle[k]:
-            return -1
-        spec = self.spec
-        need = 2 * (spec.climb_s + dist / spec.speed_m_s + spec.descent_s) \
-            + spec.min_on_scene_s + spec.reserve_s
-        if need > self._endurance:
+    def _ready_drone(self, k: int, need: float, now: float, service: int) -> int:
+        """The READY drone of dock k with ``need`` charge (lowest id: drones of a dock are in
+        id order), -1 if none. The closest-idle rule at one dock: the one scan that
+        :meth:`nearest_ready` (a whole row) and :meth:`decide_first` (the nearest docks) call;
+        the policy seam's snapshot answers through :meth:`nearest_ready` too."""
+        if not self.dock_idle[k] or need > self._end_k[k]:
             return -1
         state = self.state
+        full = self._full_k[k]
         for d in self.by_dock[k]:
             if state[d] != IDLE or not (self.pooled or self._eligible(d, service)):
                 continue
-            if self._full or self.battery_at(d, now) >= need:
+            if full or self.battery_at(d, now) >= need:
                 return d
         return -1
 
@@ -511,11 +495,13 @@ class Fleet:
         shared with :meth:`send`), with the same arithmetic as the general path; the equality
         checks of every change guard that the two stay in step.
 
-        Bound only while no operations feature is on (:attr:`operations`): it reads the
+        Bound only when :meth:`dronesim.dispatch.fast_path.FastPath.applies`: it reads the
         ``[drones]`` airframe's flight times and charge needs, and starts missions without the
         grounding, fault and relief checks of :meth:`_cleared`."""
         k = self._dock0[i]
         now = self.env._now
+        # _ready_drone(k, self._need0[i], now, service), inline on this hot path (a call per
+        # decision cost 3 % of a run's instructions); test_fast_path proves them equal.
         state = self.state
         d = -1
         if self.dock_idle[k]:
@@ -539,23 +525,27 @@ class Fleet:
             if k < 0:
                 self._otherwise(i)
                 return
+            spec = self.spec
+            spd, climb, descent = spec.speed_m_s, spec.climb_s, spec.descent_s
+            stay, reserve = spec.min_on_scene_s, spec.reserve_s
             dist = self._dist1[i]
-            d = self._ready_drone(k, dist, now, self._svc[i])
+            d = self._ready_drone(k, charge_needed_s(dist, spd, climb, descent, stay, reserve),
+                                 now, self._svc[i])
             if d < 0:  # nor at the second: the third?
                 k = self._dock2[i]
                 if k < 0:
                     self._otherwise(i)
                     return
                 dist = self._dist2[i]
-                d = self._ready_drone(k, dist, now, self._svc[i])
+                need = charge_needed_s(dist, spd, climb, descent, stay, reserve)
+                d = self._ready_drone(k, need, now, self._svc[i])
                 if d < 0 or not self._dist3[i] > dist:
                     self._otherwise(i)
                     return
             elif not self._dist2[i] > dist:
                 self._otherwise(i)
                 return
-            spec = self.spec
-            out = spec.climb_s + dist / spec.speed_m_s + spec.descent_s
+            out = leg_s(dist, spd, climb, descent)
         pool = self._room_of[self._svc[i]]
         lead = self._lead  # the (zero) leg delay plus the sector service's, as send adds them
         t_launch = now + lead + self._overhead
@@ -595,8 +585,8 @@ class Fleet:
         dist = np.array(rows_dist, float)
         ready = np.array(rows_ready, float)
         speed = np.array([self._spd[k] for k in rows_k], float)
-        arrival = (ready + np.array(rows_delay, float) + spec.launch_overhead_s
-                   + spec.climb_s + dist / speed + spec.descent_s)
+        arrival = arrival_at(ready, np.array(rows_delay, float), spec.launch_overhead_s,
+                             spec.climb_s, dist, speed, spec.descent_s)
         cols = (np.array(rows_d, np.int64), np.array(rows_k, np.int64),
                 np.array(rows_s, np.int64), dist, ready, np.asarray(arrival, float))
         for a in cols:
@@ -679,11 +669,11 @@ class Fleet:
         if pool.free <= 0 or pool._waiting or self._sectors_on or (g == g and g <= t_launch) \
                 or self._ops:
             # A wait for a pilot or a sector slot, or a stand-down, or an operations feature
-            # (grounding, faults, relief, airframe types: see operations): the general path.
+            # the fast path is not proven under (FastPath.starts_inline): the general path.
             self.state[d] = RESERVED
             self._begin(d)
             return
-        out = spec.climb_s + distance_m / spec.speed_m_s + spec.descent_s
+        out = leg_s(distance_m, spec.speed_m_s, spec.climb_s, spec.descent_s)
         self._take_off(d, i, pool, now, distance_m, delay_s, t_launch, out)
 
     def _take_off(self, d: int, i: int, pool: Any, now: float, dist: float, delay: float,
@@ -697,7 +687,7 @@ class Fleet:
         self._pilot_pool[d] = pool
         battery = self._endurance if self._full else self.battery_at(d, t_launch)
         t_scene = t_launch + out
-        spare = battery - out - out - self._reserve
+        spare = spare_charge_s(battery, out, out, self._reserve)
         latest = t_scene + (spare if spare > 0.0 else 0.0)
         self.state[d] = FLYING
         if self._exponential:
@@ -742,12 +732,12 @@ class Fleet:
         spec = self.spec
         dist = self._dist[d]
         k = self.dock_of[d]
-        need = 2 * (spec.climb_s + dist / self._need_spd[k] + spec.descent_s) \
-            + spec.min_on_scene_s + spec.reserve_s
+        need = charge_needed_s(dist, self._need_spd[k], spec.climb_s, spec.descent_s,
+                               spec.min_on_scene_s, spec.reserve_s)
         now = self.env._now
         b = self._end[d] if self._full_k[k] else self.battery_at(d, now)
         if b < need:
-            self.env.at(now + (need - b) / self._rt[d], self._charged, d)
+            self.env.at(now + charge_wait_s(need, b, self._rt[d]), self._charged, d)
             return
         pool = self._room_of[self._svc[i]]
         if pool.free > 0 and not pool._waiting:
@@ -849,11 +839,11 @@ class Fleet:
             self._to_idle(d, self.battery_at(d, now), now)
             return
         dist = self._dist[d]
-        out = spec.climb_s + dist / speed + spec.descent_s  # dock to scene
+        out = leg_s(dist, speed, spec.climb_s, spec.descent_s)  # dock to scene
         back = out  # scene to dock (same path)
         battery = self._end[d] if self._full_k[k] else self.battery_at(d, t_launch)
         t_scene = t_launch + out
-        latest = t_scene + max(0.0, battery - out - back - spec.reserve_s)
+        latest = t_scene + max(0.0, spare_charge_s(battery, out, back, spec.reserve_s))
         duty = self.duty
         if duty is not None and duty.rate_h > 0:
             t_fail = self._fail[d] = duty.fault_time(d, t_launch)
@@ -1051,8 +1041,7 @@ class Fleet:
             v = self._spd[k]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
             remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH])
-            need = hop / v + spec.min_on_scene_s + (
-                spec.climb_s + home / v + spec.descent_s) + spec.reserve_s
+            need = preempt_charge_s(hop, home, v, spec)
             if remaining < need or home > self._range_k[k]:
                 continue
             t = now + hop / v
@@ -1084,10 +1073,10 @@ class Fleet:
         t_scene = now + hop / self._spd[k]
         m[_M_SCENE] = t_scene
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
-        back = spec.climb_s + home / self._spd[k] + spec.descent_s
+        back = leg_s(home, self._spd[k], spec.climb_s, spec.descent_s)
         m[_M_BACK] = back
-        m[_M_LATEST] = min(t_scene + max(0.0, battery - (t_scene - t_launch) - back
-                                         - spec.reserve_s), self._fail[d])
+        m[_M_LATEST] = min(t_scene + max(0.0, spare_charge_s(battery, t_scene - t_launch, back,
+                                                             spec.reserve_s)), self._fail[d])
         self._schedule_landing(d, j)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:

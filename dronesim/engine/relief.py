@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from ..dispatch import Dispatch, make_policy
 from ..dispatch.watchdog import active_limit, runs_user_code
 from ..errors import InputError
+from ..kinematics import leg_s
 from .records import (
     LEAVE,
     LEG_BACK,
@@ -168,7 +169,7 @@ class Relief:
         if gr is not None and gr.slower and gr.slow_at(t_launch):
             t_launch += gr.extra_launch_s
             speed *= gr.speed_factor
-        out = spec.climb_s + dist / speed + spec.descent_s
+        out = leg_s(dist, speed, spec.climb_s, spec.descent_s)
         battery = fl.battery_at(d, t_launch)
         t_scene = t_launch + out
         latest = t_scene + max(0.0, battery - 2 * out - spec.reserve_s)

@@ -20,10 +20,12 @@ that is the closest-idle rule (``nearest_ready_only``, see
 legs the dispatcher keeps each incident's two nearest candidates in flat lists by key (filled
 in bulk per chunk, from a batched KD-tree query of the ``FLAT_PREFIX`` nearest docks) and the
 kernel's handler is :meth:`dronesim.engine.fleet.Fleet.decide_first`; the rare incident whose answer
-lies beyond those two docks is decided on its whole candidate row. With an operations feature
-on (weather or night grounding, rosters, faults and maintenance, relief drones, airframe
-types: :attr:`dronesim.engine.fleet.Fleet.operations`) the closest-idle rule is decided on the whole
-candidate row and its missions start on the general path, as through the policy seam.
+lies beyond those two docks is decided on its whole candidate row. When that applies is one
+predicate, :meth:`dronesim.dispatch.fast_path.FastPath.applies`, over the scenario's
+:class:`dronesim.engine.features.Features` (decided once); with a feature it is not proven
+under (weather or night grounding, rosters, faults and maintenance, relief drones, airframe
+types, ...) the closest-idle rule is decided on the whole candidate row and its missions
+start on the general path, as through the policy seam.
 
 Records stream (issue 8, item 2): each chunk's records leave :class:`~dronesim.engine.records.Records`
 as soon as they are complete, go to the sink (kept in memory by default, or written to Parquet)
@@ -43,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..dispatch.fast_path import FastPath
 from ..errors import InputError
 from ..inputs.airspace import zones_for
 from ..inputs.demand import Incidents, demand_chunks
@@ -53,6 +56,7 @@ from ..inputs.streams import Streams
 from ..siting.sites import build_docks, sited_docks
 from .aggregates import Aggregates
 from .dispatcher import FLAT_PREFIX, _DroneDispatcher
+from .features import Features
 from .fleet import Fleet
 from .ground import make_force
 from .infrastructure import PilotRooms, Sectors, service_ranks
@@ -196,7 +200,8 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
                   pooled=scn.sharing.airframes == "pooled", sectors=sectors,
                   max_wait_s=scn.dispatch.max_queue_wait_s,
                   airframes=prep.airframes if scn.airframes else None)
-    ops = _operations(prep, env, fleet, streams)
+    features = Features.of(prep)  # which features are on: read below, never re-decided
+    ops = _operations(prep, env, fleet, streams, features)
     forces = []
     offset = 0
     for name in names:
@@ -211,24 +216,23 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         if shares and any(shares):
             forces[k] = DroneResolution(forces[k], name, shares, fleet, rec, streams)
     dispatcher = _DroneDispatcher(env, prep, rec, fleet, policy, forces)
-    if scn.relief.enabled and scn.drones.loiter == "until_ground":
+    if features.relief:
         from .relief import Relief
 
         fleet.relief = Relief(prep, env, fleet, rec, dispatcher)
     fleet.on_free = dispatcher.drone_free
     fleet.on_unbook = dispatcher.requeue
-    fleet._ops = fleet.operations  # (grounding, duty, relief, airframe types: no inline start)
+    # The closest-idle fast path (dronesim.dispatch.fast_path.FastPath) decides from the
+    # features alone: the mission's inline start (Fleet.send) and the flat lists.
+    fleet._ops = not FastPath.starts_inline(features)
     fleet.waiting = dispatcher.queue
     # Rows are in flight-time order; that is distance order unless authorisation delays
     # (restriction zones flown through in "authorise" mode) add to some legs.
-    fleet.by_distance = prep.zones is None or len(prep.zones) == 0 or \
-        scn.airspace.mode != "authorise"
-    if dispatcher.nearest_only and fleet.by_distance and not fleet.operations:
+    fleet.by_distance = not features.authorised_legs
+    if FastPath.applies(features, policy) and not dispatcher.check:
         # Decisions straight from the flat candidate lists, in the fleet (Fleet.decide_first);
-        # the dispatcher takes every case the nearest dock does not settle. Not with an
-        # operations feature that changes which drone goes or whether it flies (grounding,
-        # duty holds and faults, relief, mixed airframes: Fleet.operations): those decide
-        # through the dispatcher, as the policy seam does.
+        # the dispatcher takes every case the nearest dock does not settle. Any feature the
+        # fast path is not proven under decides through the dispatcher.
         dispatcher.flat = True
         fleet.bind_first(dispatcher.first, dispatcher._decide)
         dispatcher.decide = fleet.decide_first
@@ -342,22 +346,20 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     return result
 
 
-def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams) -> list:
+def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams,
+                features: Features) -> list:
     """Weather, night, rosters, faults and maintenance (:mod:`dronesim.engine.availability`) attached
     to the fleet when the scenario turns them on; nothing otherwise."""
     from .availability import Duty, make_grounding
 
     out: list = []
-    gr = make_grounding(prep, streams)
+    gr = make_grounding(prep, streams) if features.grounding else None
     if gr is not None:
         fleet.grounding = gr
         if gr.slower:  # a dispatch's charge is judged at the night speed
             fleet.set_need_speed_factor(gr.speed_factor)
         out.append(gr)
-    scn = prep.scenario
-    f, r = scn.faults, scn.rosters
-    if (f.failures_per_flight_hour > 0 or f.maintenance_every_flight_hours > 0
-            or f.dock_failures_per_year > 0 or r.drone_pattern or r.dock_hours):
+    if features.duty:
         duty = Duty(prep, env, fleet, streams)
         fleet.duty = duty
         out.append(duty)

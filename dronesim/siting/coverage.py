@@ -3,7 +3,8 @@
 A point is covered when a drone launched from a dock at the call could be on scene within
 ``within_s``: decision, launch overhead, climb and descent are subtracted from T and the rest
 is flown at cruise speed, so the reach radius is
-``min(max_range_m, speed_m_s x (within_s - decision_s - launch_overhead_s - climb_s - descent_s))``.
+``min(max_range_m, speed_m_s x (within_s - decision_s - launch_overhead_s - climb_s - descent_s))``
+(:func:`dronesim.kinematics.reach_radius_m`).
 Straight-line flight; availability (drones busy, pilots) is the simulation's job, not this.
 
 Population and demand inside a covered region are computed by area weighting within each
@@ -22,10 +23,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .. import kinematics
 from ..inputs.airspace import AirspacePolicy, NoFlyZones
 from ..inputs.geography import London
 from ..inputs.scenario import CoverageSpec, DroneSpec
-from .sites import Docks, reach_radius_m
+from .sites import Docks
 
 __all__ = ["StaticCoverage", "static_coverage"]
 
@@ -91,7 +93,7 @@ def static_coverage(london: London, docks: Docks, drones: DroneSpec, cov: Covera
     With ``zones`` (and the ``airspace`` policy saying detour or authorise), restricted
     airspace is taken into account as described in the module docstring.
     """
-    r = reach_radius_m(drones, cov.within_s)
+    r = kinematics.reach_radius_m(drones, cov.within_s)
     if len(docks) and r > 0:
         discs = shapely.buffer(shapely.points(docks.x, docks.y), r, quad_segs=32)
         footprint = shapely.intersection(shapely.union_all(discs), london.outline)

@@ -20,6 +20,7 @@ import shapely
 import shapely.ops
 from scipy.spatial import cKDTree
 
+from .. import kinematics
 from ..errors import InputError
 from ..inputs.airspace import NoFlyZones
 from ..inputs.geography import London, lonlat_to_bng
@@ -74,8 +75,7 @@ class Docks:
 
 def reach_radius_m(spec: DroneSpec, within_s: float) -> float:
     """Distance a drone can cover from a dock with the call-to-scene budget ``within_s``."""
-    fixed = spec.decision_s + spec.launch_overhead_s + spec.climb_s + spec.descent_s
-    return float(min(spec.max_range_m, max(0.0, within_s - fixed) * spec.speed_m_s))
+    return kinematics.reach_radius_m(spec, within_s)
 
 
 def build_docks(scn: Scenario, london: London, zones: NoFlyZones | None = None) -> Docks:
