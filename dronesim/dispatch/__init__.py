@@ -1,25 +1,25 @@
 """Dispatch policies: the protocol, the decisions, the built-ins and the name registry."""
 
 from .base import (
-                   CHARGING,
-                   READY,
-                   RETURNING,
-                   Decision,
-                   Decline,
-                   Dispatch,
-                   DispatchPolicy,
-                   FleetSnapshot,
-                   IncidentView,
-                   PolicyContext,
-                   Queue,
+    CHARGING,
+    READY,
+    RETURNING,
+    Decision,
+    Decline,
+    Dispatch,
+    DispatchPolicy,
+    FleetSnapshot,
+    IncidentView,
+    PolicyContext,
+    Queue,
 )
 from .policies import (
-                   BenefitThreshold,
-                   CoveragePreserving,
-                   EarliestArrival,
-                   GroundOnly,
-                   NearestIdle,
-                   PriorityReserve,
+    BenefitThreshold,
+    CoveragePreserving,
+    EarliestArrival,
+    GroundOnly,
+    NearestIdle,
+    PriorityReserve,
 )
 from .registry import available_policies, make_policy, register_policy
 

@@ -1,10 +1,10 @@
 """The dispatch seam: what a policy sees, and what it may decide.
 
 A policy is any object with ``decide(incident, fleet, now) -> Decision``; if it also has
-``bind(context)``, the model calls it once before the run with a :class:`PolicyContext`. It sees a read-only
-:class:`FleetSnapshot` of the drones that could serve the incident (those homed at the nearest
-docks within range) and an :class:`IncidentView`; it cannot change simulation state. Policies
-need no SimPy, so they are tested on hand-made snapshots.
+``bind(context)``, the model calls it once before the run with a :class:`PolicyContext`. It
+sees a read-only :class:`FleetSnapshot` of the drones that could serve the incident (those
+homed at the nearest docks within range) and an :class:`IncidentView`; it cannot change
+simulation state. Policies need no SimPy, so they are tested on hand-made snapshots.
 """
 
 from __future__ import annotations
@@ -118,6 +118,14 @@ class FleetSnapshot:
     """
 
     __slots__ = ("_now", "_cols", "_fleet_size", "_fleet_ready", "_in_range_docks", "_dock_idle")
+    # The slots' types (set through object.__setattr__ below). ``_cols`` is None only in a
+    # subclass that builds the columns on first use (overriding _columns).
+    _now: float
+    _cols: tuple[np.ndarray, ...] | None
+    _fleet_size: int
+    _fleet_ready: int
+    _in_range_docks: int
+    _dock_idle: np.ndarray
 
     def __init__(self, now: float, drone: Any, dock: Any, status: Any, distance_m: Any,
                  ready_at: Any, arrival_at: Any, fleet_size: int, fleet_ready: int,
@@ -133,7 +141,9 @@ class FleetSnapshot:
 
     # The columns; the model's snapshots override _columns() to build them on first use.
     def _columns(self) -> tuple[np.ndarray, ...]:
-        return self._cols
+        cols = self._cols
+        assert cols is not None  # set by __init__
+        return cols
 
     drone = property(lambda s: s._columns()[0], _frozen("drone"))
     dock = property(lambda s: s._columns()[1], _frozen("dock"))

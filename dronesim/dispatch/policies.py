@@ -183,8 +183,9 @@ class PriorityReserve:
             self.base: DispatchPolicy = make_policy(base, base_params, "<priority_reserve.base>")
         except ValueError as exc:  # InputError from the base's own checks
             raise ValueError(f"base policy {base!r}: {exc}") from None
-        if callable(getattr(self.base, "bind", None)):
-            self.bind = self.base.bind  # only when the base needs the context
+        bind = getattr(self.base, "bind", None)  # optional in the protocol
+        if callable(bind):
+            self.bind = bind  # only when the base needs the context
 
     def decide(self, incident: IncidentView, fleet: FleetSnapshot, now: float) -> Decision:
         if incident.priority > self.reserve_priority and fleet.fleet_ready <= self.reserve:

@@ -2,10 +2,11 @@
 
 A policy from ``--plugin`` that never returns (an endless loop, a wait on something that never
 comes) would hang the run. While a task runs (:func:`decision_time_limit`, entered by
-:func:`dronesim.experiment.runner.execute_task`), each call of such a policy's ``decide`` is timed with
-``SIGALRM`` (:func:`signal.setitimer`), armed just before the call and disarmed just after: when
-a decision takes longer than the limit, the signal handler raises in the policy's own code, and
-the call ends with :class:`PolicyTimeout` naming the policy, the incident and the simulated time.
+:func:`dronesim.experiment.runner.execute_task`), each call of such a policy's ``decide`` is
+timed with ``SIGALRM`` (:func:`signal.setitimer`), armed just before the call and disarmed just
+after: when a decision takes longer than the limit, the signal handler raises in the policy's
+own code, and the call ends with :class:`PolicyTimeout` naming the policy, the incident and
+the simulated time.
 
 * Only user code is timed (:func:`runs_user_code`): the built-in policies are left untouched, so
   they pay nothing per decision. A user policy pays two ``setitimer`` calls per decision.

@@ -4,6 +4,8 @@ incidents (moved out of :mod:`dronesim.engine.replication`)."""
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
@@ -94,13 +96,16 @@ class _DroneDispatcher:
         #: third dock and length, fourth length (-1 and inf where there is none). Flat rows
         #: have no authorisation delay (they are in distance order).
         self.first: tuple[list, ...] = tuple([] for _ in range(9))
-        self._arrays: list[tuple | None] = []
+        self._arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
         self._pos: list[int] = []
         #: With ``flat`` and straight legs, the batched KD-tree query asks only for the
         #: FLAT_PREFIX nearest docks (the k-nearest query's cost grows with k): the answer lies
         #: there unless all of them lack a READY drone, and then (``_truncated``) one query of
         #: the incident alone gives its whole row (Fleet.nearest_ready's UNSETTLED).
         self._truncated = False
+        #: The kernel's handler of a drone decision moment (called with the incident's key):
+        #: :meth:`_decide`, or :meth:`Fleet.decide_first` when the model binds the flat lists.
+        self.decide: Callable[[int], None] = self._decide
 
     def load(self, start: int, inc: Incidents) -> np.ndarray:
         """A chunk's drone side: outcomes known in advance written at once (decision time, out
@@ -125,6 +130,7 @@ class _DroneDispatcher:
             self._truncated = min(k, len(prep.docks)) > FLAT_PREFIX
             k = min(k, FLAT_PREFIX)
         cand, dist = prep.docks.candidates(xs, ys, k, reach)
+        delay: np.ndarray
         if prep.zones is None or len(prep.zones) == 0:  # straight legs, as candidate_legs
             delay = np.zeros(dist.shape)
         else:
@@ -166,8 +172,9 @@ class _DroneDispatcher:
             return rows
         # Each incident's row as lists (docks, flight lengths, authorisation delays), made in
         # bulk; rows without any delay share one list of zeros.
+        delays: list[list[float]]
         if delay.any():
-            delays = delay.tolist()
+            delays = cast("list[list[float]]", delay.tolist())  # delay is 2-D
         else:
             delays = [[0.0] * delay.shape[1]] * rows.size
         store = self.cand
@@ -212,9 +219,10 @@ class _DroneDispatcher:
         """Incident i's candidate row (docks, lengths, delays); with ``flat`` rows cut to the
         prefix, a fourth element True says so (Fleet.nearest_ready then answers UNSETTLED when
         the answer could lie beyond: see :meth:`_whole_row`)."""
+        # The key was loaded with a row (load, _load_flat): its slot is not None.
         if not self.flat:
-            return self.cand[i]
-        cand, dist, delay = self._arrays[i]
+            return cast("tuple[list, list, list]", self.cand[i])
+        cand, dist, delay = cast("tuple[np.ndarray, np.ndarray, np.ndarray]", self._arrays[i])
         p = self._pos[i]
         docks = cand[p].tolist()
         if self._truncated and docks[-1] >= 0:  # a prefix of the candidates (see _truncated)
@@ -298,9 +306,6 @@ class _DroneDispatcher:
         if not FastPath.agrees(decision, nearest):
             raise FastPath.mismatch(self.policy, self.rec.gid[i], now, decision, nearest)
 
-    def decide(self, i: int) -> None:
-        self._decide(i)
-
     def _decide(self, i: int) -> None:
         outcome = self._try(i)
         if outcome == "queued":
@@ -380,7 +385,8 @@ class _DroneDispatcher:
                 self.rec.side_done(i)
 
 
-_PENDING, _DECLINED, _ABANDONED = OUTCOME["pending"], OUTCOME["declined"], OUTCOME["queue_abandoned"]
+_PENDING, _DECLINED = OUTCOME["pending"], OUTCOME["declined"]
+_ABANDONED = OUTCOME["queue_abandoned"]
 _GROUNDED = OUTCOME["grounded"]
 #: Candidate docks queried in bulk for the closest-idle rule (see _DroneDispatcher._truncated).
 FLAT_PREFIX = 8

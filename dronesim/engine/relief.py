@@ -99,6 +99,9 @@ class Relief:
         if limit is not None and runs_user_code(self.policy):
             self.decide = limit.wrap(self.decide, scn.relief.policy)
         n = fleet.size
+        #: The fleet's missions in flight by drone (``fleet._m``, the same list): a leg row
+        #: while the drone flies, None otherwise; read here only for drones known to fly.
+        self._m: list[Any] = fleet._m
         # Per relief drone: its incident (-1: not on a relief), the version of its landing
         # event. Its leg in flight is the fleet's mission list (fleet._m, a leg row).
         self.inc = [-1] * n
@@ -110,14 +113,14 @@ class Relief:
     def watch(self, d: int, i: int) -> None:
         """Drone d at incident i will leave for its battery at its planned leave (in its
         mission, ``fleet._m[d]``): ask for a relief ``lead_s`` before."""
-        leave = self.fleet._m[d][LEG_LEAVE]
+        leave = self._m[d][LEG_LEAVE]
         t = max(self.env._now, leave - self.lead_s)
         self.env.at(t, self._request, (d, i, leave))
 
     def _covering(self, d: int, i: int, leave: float) -> bool:
         """Drone d is still on scene at incident i, leaving for its battery at ``leave``."""
         fl = self.fleet
-        if fl.state[d] != 2 or fl._m[d][LEG_LEAVE] != leave:  # 2: FLYING
+        if fl.state[d] != 2 or self._m[d][LEG_LEAVE] != leave:  # 2: FLYING
             return False
         return fl.incident_of[d] == i or self.inc[d] == i
 
@@ -197,7 +200,7 @@ class Relief:
         handover, or its battery; then home."""
         fl, env = self.fleet, self.env
         g = self.rec.t_ground_arrival[i]
-        m = fl._m[d]
+        m = self._m[d]
         latest = m[LEG_LATEST]
         t_scene = m[LEG_SCENE]
         if g == g and max(g + self.spec.handover_s, t_scene) < latest:
@@ -216,7 +219,7 @@ class Relief:
     def ground_eta_known(self, i: int) -> None:
         """The ground arrival of incident i is known: re-plan the relief covering it."""
         d = self.cover.get(i)
-        if d is not None and self.inc[d] == i and self.env._now < self.fleet._m[d][LEG_LEAVE]:
+        if d is not None and self.inc[d] == i and self.env._now < self._m[d][LEG_LEAVE]:
             self._plan(d, i)
 
     def _landed(self, ev: Any) -> None:

@@ -13,24 +13,26 @@ what the model cannot know in advance, one callback each: a ground unit clearing
 per incident beyond those. The run drains after the last arrival so that every incident's record
 is complete.
 
-Decisions: the policy gets a lazily built snapshot (:class:`dronesim.engine.fleet.Fleet.snapshot`) and
-incident view; a policy that asks only for the nearest ready drone builds no array. A policy
-that is the closest-idle rule (``nearest_ready_only``, see
-:func:`dronesim.dispatch.base.picks_nearest_ready`) gets no snapshot at all: with straight
-legs the dispatcher keeps each incident's two nearest candidates in flat lists by key (filled
-in bulk per chunk, from a batched KD-tree query of the ``FLAT_PREFIX`` nearest docks) and the
-kernel's handler is :meth:`dronesim.engine.fleet.Fleet.decide_first`; the rare incident whose answer
-lies beyond those two docks is decided on its whole candidate row. When that applies is one
-predicate, :meth:`dronesim.dispatch.fast_path.FastPath.applies`, over the scenario's
+Decisions: the policy gets a lazily built snapshot
+(:class:`dronesim.engine.fleet.Fleet.snapshot`) and incident view; a policy that asks only for
+the nearest ready drone builds no array. A policy that is the closest-idle rule
+(``nearest_ready_only``, see :func:`dronesim.dispatch.base.picks_nearest_ready`) gets no
+snapshot at all: with straight legs the dispatcher keeps each incident's two nearest
+candidates in flat lists by key (filled in bulk per chunk, from a batched KD-tree query of the
+``FLAT_PREFIX`` nearest docks) and the kernel's handler is
+:meth:`dronesim.engine.fleet.Fleet.decide_first`; the rare incident whose answer lies beyond
+those two docks is decided on its whole candidate row. When that applies is one predicate,
+:meth:`dronesim.dispatch.fast_path.FastPath.applies`, over the scenario's
 :class:`dronesim.engine.features.Features` (decided once); with a feature it is not proven
 under (weather or night grounding, rosters, faults and maintenance, relief drones, airframe
 types, ...) the closest-idle rule is decided on the whole candidate row and its missions
 start on the general path, as through the policy seam.
 
-Records stream (issue 8, item 2): each chunk's records leave :class:`~dronesim.engine.records.Records`
-as soon as they are complete, go to the sink (kept in memory by default, or written to Parquet)
-and into running aggregates (:mod:`dronesim.engine.aggregates`) that give the replication's KPIs. Memory
-holds the chunks still in play, not the run.
+Records stream (issue 8, item 2): each chunk's records leave
+:class:`~dronesim.engine.records.Records` as soon as they are complete, go to the sink (kept in
+memory by default, or written to Parquet) and into running aggregates
+(:mod:`dronesim.engine.aggregates`) that give the replication's KPIs. Memory holds the chunks
+still in play, not the run.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from .aggregates import Aggregates
 from .dispatcher import FLAT_PREFIX, _DroneDispatcher
 from .features import Features
 from .fleet import Fleet
-from .ground import make_force
+from .ground import DroneResolution, make_force
 from .infrastructure import PilotRooms, Sectors, service_ranks
 from .kernel import Kernel
 from .prepared import Prepared
@@ -66,9 +68,14 @@ from .records import Records
 from .sinks import MemorySink
 
 if TYPE_CHECKING:
+    from .ground import _Force
     from .sinks import Sink
 
 __all__ = ["ReplicationResult", "prepare", "run_replication"]
+
+
+def _no_listener(_d: int) -> None:
+    """The fleet's ``on_free`` until the dispatcher exists (it is set right after)."""
 
 
 def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
@@ -92,7 +99,7 @@ def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
         from .relief import relief_policy
 
         relief_policy(prep)
-    prep.connectivity  # fail early on a bad coverage file
+    _ = prep.connectivity  # fail early on a bad coverage file (built once, cached)
     return prep
 
 
@@ -196,25 +203,24 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     ranks_of = service_ranks(scn)
     svc_rank = np.array([ranks_of[s] for s in names], np.int64)
     policy = prep.new_policy()
-    fleet = Fleet(env, scn.drones, prep.docks, rooms, rec, None, owners=prep.owners,
+    fleet = Fleet(env, scn.drones, prep.docks, rooms, rec, _no_listener, owners=prep.owners,
                   pooled=scn.sharing.airframes == "pooled", sectors=sectors,
                   max_wait_s=scn.dispatch.max_queue_wait_s,
                   airframes=prep.airframes if scn.airframes else None)
     features = Features.of(prep)  # which features are on: read below, never re-decided
     ops = _operations(prep, env, fleet, streams, features)
-    forces = []
+    ground_forces: list[_Force] = []
     offset = 0
     for name in names:
         force = make_force(env, name, scn.services[name], prep.london, rec, streams, offset,
                            fleet.ground_eta_known)
         offset += force.size
-        forces.append(force)
-    from .ground import DroneResolution
-
+        ground_forces.append(force)
+    forces: list[_Force | DroneResolution] = list(ground_forces)
     for k, name in enumerate(names):  # drones resolving incidents alone ([value])
         shares = scn.value.drone_resolved_share.get(name)
         if shares and any(shares):
-            forces[k] = DroneResolution(forces[k], name, shares, fleet, rec, streams)
+            forces[k] = DroneResolution(ground_forces[k], name, shares, fleet, rec, streams)
     dispatcher = _DroneDispatcher(env, prep, rec, fleet, policy, forces)
     if features.relief:
         from .relief import Relief
@@ -274,8 +280,10 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         unwritten.add("mutual_aid_from")
     rec.unwritten = frozenset(unwritten)
     handlers = [f.dispatch for f in forces] + [dispatcher.decide]
-    own_sink = sink is None
-    out = MemorySink() if own_sink else sink
+    memory: MemorySink | None = None  # the record tables, kept for the result when no sink
+    if sink is None:
+        sink = memory = MemorySink()
+    out: Sink = sink
     agg = Aggregates(prep, fleet_size=fleet.size, pilots=rooms.capacity)
 
     def flush(force: bool = False) -> None:
@@ -301,8 +309,8 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         peak = max(peak, rec.live)
         first_id = rec.gid[start] if len(inc) else 0
         rows = dispatcher.load(start, inc)
-        for k, force in enumerate(forces):
-            force.load(start, inc, np.flatnonzero(inc.service == k))
+        for k, side in enumerate(forces):
+            side.load(start, inc, np.flatnonzero(inc.service == k))
         rec.open(cid, int(ground[inc.service].sum()) + int(rows.size))
         part = _chunk_timeline(inc, start, first_id, rows, scn.drones.decision_s, ground)
         t, kind, gid, key = (np.concatenate([a, b]) for a, b in zip(later, part))
@@ -327,8 +335,8 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     out.close()
     result = ReplicationResult(
         replication=replication,
-        incidents=out.incidents(rec.empty_chunk()) if own_sink else None,
-        missions=out.missions(rec.empty_missions()) if own_sink else None,
+        incidents=memory.incidents(rec.empty_chunk()) if memory is not None else None,
+        missions=memory.missions(rec.empty_missions()) if memory is not None else None,
         warmup_s=prep.warmup_s,
         horizon_s=prep.horizon_s,
         fleet_size=fleet.size,
@@ -348,8 +356,8 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
 
 def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams,
                 features: Features) -> list:
-    """Weather, night, rosters, faults and maintenance (:mod:`dronesim.engine.availability`) attached
-    to the fleet when the scenario turns them on; nothing otherwise."""
+    """Weather, night, rosters, faults and maintenance (:mod:`dronesim.engine.availability`)
+    attached to the fleet when the scenario turns them on; nothing otherwise."""
     from .availability import Duty, make_grounding
 
     out: list = []

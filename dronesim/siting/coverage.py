@@ -56,9 +56,9 @@ def _airspace_cut(footprint: shapely.Geometry, docks: Docks, r: float, speed_m_s
     if region.is_empty:
         return footprint
     minx, miny, maxx, maxy = region.bounds
-    gx, gy = np.meshgrid(np.arange(minx + cell_m / 2, maxx, cell_m),
+    mx, my = np.meshgrid(np.arange(minx + cell_m / 2, maxx, cell_m),
                          np.arange(miny + cell_m / 2, maxy, cell_m))
-    gx, gy = gx.ravel(), gy.ravel()
+    gx, gy = mx.ravel(), my.ravel()
     inside = shapely.contains_xy(region, gx, gy)
     gx, gy = gx[inside], gy[inside]
     # Only cells whose straight leg from some dock in reach enters a zone can be lost.
