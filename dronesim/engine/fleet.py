@@ -300,10 +300,10 @@ class Fleet:
         "docks", "duty", "env", "grounding", "hold", "incident_of", "max_wait_s", "n_idle",
         "on_free", "on_unbook", "owner", "pooled", "rec", "relief", "rooms", "sectors", "size",
         "spec", "state", "t0", "waiting",
-        "_Call", "_booking", "_deferred", "_delay", "_dist", "_dist0", "_dist1", "_dist2",
-        "_dist3", "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drone_id", "_eid", "_end",
-        "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k", "_holds", "_ix",
-        "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m", "_need0",
+        "_Call", "_booking", "_deferred", "_delay", "_dist", "_dist0", "_dist1", "_dist2", "_dist3",
+        "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drone_id", "_drones_leg", "_eid",
+        "_end", "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k", "_holds",
+        "_ix", "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m", "_need0",
         "_need_spd", "_ops", "_otherwise", "_out0", "_overhead", "_pilot_pool", "_queue",
         "_range_k", "_range_of", "_rank", "_rate", "_reserve", "_room_of", "_rt", "_sector_delay",
         "_sector_pool", "_sectors_on", "_spd", "_svc", "_t_assigned", "_t_decision", "_t_ground",
@@ -327,6 +327,10 @@ class Fleet:
         self._sector_delay = sectors.delay_s if sectors is not None else 0.0
         self._lead = 0.0 + self._sector_delay  # a leg's delay when it needs no authorisation
         self._overhead = spec.launch_overhead_s
+        #: The [drones] airframe's figures that decide_first passes to the kinematics
+        #: functions (speed, climb, descent, minimum stay, reserve), read in one load.
+        self._drones_leg = (spec.speed_m_s, spec.climb_s, spec.descent_s, spec.min_on_scene_s,
+                            spec.reserve_s)
         self._reserve = spec.reserve_s
         self.pooled = pooled
         self.max_wait_s = max_wait_s
@@ -614,20 +618,23 @@ class Fleet:
             if k < 0:
                 self._otherwise(i)
                 return
-            spec = self.spec
-            spd, climb, descent = spec.speed_m_s, spec.climb_s, spec.descent_s
-            stay, reserve = spec.min_on_scene_s, spec.reserve_s
+            spd, climb, descent, stay, reserve = self._drones_leg
+            # (_ready_drone's first test, dock_idle[k], made before the charge is worked out:
+            # a dock without an idle drone costs no kinematics call.)
+            dock_idle = self.dock_idle
             dist = self._dist1[i]
-            d = self._ready_drone(k, charge_needed_s(dist, spd, climb, descent, stay, reserve),
-                                 now, self._svc[i])
+            if dock_idle[k]:
+                d = self._ready_drone(k, charge_needed_s(dist, spd, climb, descent, stay,
+                                                         reserve), now, self._svc[i])
             if d < 0:  # nor at the second: the third?
                 k = self._dock2[i]
                 if k < 0:
                     self._otherwise(i)
                     return
                 dist = self._dist2[i]
-                need = charge_needed_s(dist, spd, climb, descent, stay, reserve)
-                d = self._ready_drone(k, need, now, self._svc[i])
+                if dock_idle[k]:
+                    d = self._ready_drone(k, charge_needed_s(dist, spd, climb, descent, stay,
+                                                             reserve), now, self._svc[i])
                 if d < 0 or not self._dist3[i] > dist:
                     self._otherwise(i)
                     return
