@@ -289,6 +289,11 @@ class Fleet:
     Drones are numbered dock by dock. Per-drone state is kept in Python lists (one element at a
     time is all the hot path touches); a flying drone's mission is one list (``_m``).
     Incidents are addressed by their key in ``rec``.
+
+    Every attribute exists, typed, once the constructor returns. The parts made after the
+    fleet (the dispatcher, the operations features) start as no-ops or None and are connected
+    by :meth:`attach_dispatcher` and :meth:`attach_operations`, the closest-idle rule's flat
+    lists by :meth:`bind_first`.
     """
 
     #: Every attribute, declared: an instance with this many attributes in a ``__dict__`` is
