@@ -292,8 +292,8 @@ class Fleet:
 
     Every attribute exists, typed, once the constructor returns. The parts made after the
     fleet (the dispatcher, the operations features) start as no-ops or None and are connected
-    by :meth:`attach_dispatcher` and :meth:`attach_operations`, the closest-idle rule's flat
-    lists by :meth:`bind_first`.
+    by :meth:`attach_dispatcher`, :meth:`attach_operations` and :meth:`attach_relief`, the
+    closest-idle rule's flat lists by :meth:`bind_first`.
     """
 
     #: Every attribute, declared: an instance with this many attributes in a ``__dict__`` is
@@ -415,7 +415,7 @@ class Fleet:
         self.hold = [0] * n  # bit mask of reasons holding each drone out of service
         self._holds = False
         self._fail = [math.inf] * n  # fault time of the mission in hand (inf: none)
-        #: Relief drones (dronesim.engine.relief), None when off (attach_operations).
+        #: Relief drones (dronesim.engine.relief), None when off (attach_relief).
         self.relief: Relief | None = None
         #: Called with an incident whose booked drone went out of service on landing.
         self.on_unbook: Callable[[int], None] = _no_op
@@ -466,14 +466,15 @@ class Fleet:
         self.by_distance = by_distance
         self._ops = not inline_start
 
-    def attach_operations(self, *, grounding: Grounding | None = None, duty: Duty | None = None,
-                          relief: Relief | None = None) -> None:
+    def attach_operations(self, grounding: Grounding | None, duty: Duty | None) -> None:
         """Turn on the operations features the scenario has (None: off): weather and night
         grounding (its "slower" rule also needs :meth:`set_need_speed_factor`), duty holds
-        and faults (:mod:`dronesim.engine.availability`), relief drones
-        (:mod:`dronesim.engine.relief`)."""
+        and faults (:mod:`dronesim.engine.availability`)."""
         self.grounding = grounding
         self.duty = duty
+
+    def attach_relief(self, relief: Relief) -> None:
+        """Turn on relief drones (:mod:`dronesim.engine.relief`; made after the dispatcher)."""
         self.relief = relief
 
     # --- pure state queries ------------------------------------------------------------------
