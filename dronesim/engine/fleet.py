@@ -18,8 +18,8 @@ mission holds its pending event). Pilots and sector slots are counters
 Why the hot path looks as it does (issue 8; every figure is per incident on the benchmark):
 
 * A mission in flight is one list per drone (``Fleet._m``), laid out as the leg's record row
-  (:data:`~dronesim.engine.records.LEG_FIELDS`): made with one store at launch, appended as it stands
-  at the landing. The incident's drone columns are filled from these rows in bulk
+  (:data:`~dronesim.engine.records.LEG_FIELDS`): made with one store at launch, appended as it
+  stands at the landing. The incident's drone columns are filled from these rows in bulk
   (:meth:`~dronesim.engine.records.Records.take_missions`), not element by element.
 * Under the closest-idle rule (a policy with ``nearest_ready_only``) the kernel calls
   :meth:`Fleet.decide_first` directly: the READY drone of the nearest (or second) candidate
@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
@@ -104,6 +104,9 @@ assert (_M_I, _M_LAND, _M_REASON, _M_EV, _M_FLAGS) == (LEG_KEY, LEG_END, LEG_REA
                                                       LEG_FLAGS)
 assert len(LEG_FIELDS) == 17
 _FAULT_FLAG, _RELIEF_FLAG = MISSION_FLAGS["fault"], MISSION_FLAGS["relief"]
+#: A mission in flight: one list indexed by the _M_* constants (a leg row, records.LEG_FIELDS;
+#: its fields are of several types, hence Any).
+Mission = list[Any]
 
 #: :meth:`Fleet.nearest_ready` on a row that is only a prefix of the candidates, when the
 #: answer could lie beyond it (see there).
@@ -124,12 +127,51 @@ _GROUNDED, _FAULT = OUTCOME["grounded"], OUTCOME["fault"]
 _HARD_HOLD = 4 | 8 | 16
 
 
+class Grounding(Protocol):
+    """What the fleet (and the dispatcher, through :attr:`Fleet.grounding`) uses of the weather
+    and night grounding, :class:`dronesim.engine.availability.Grounding` (a Protocol: that
+    module imports this one)."""
+
+    grounds: bool
+    slower: bool
+    speed_factor: float
+    extra_launch_s: float
+
+    def reason_at(self, t: float) -> int: ...
+    def reasons_at(self, t: np.ndarray) -> np.ndarray: ...
+    def slow_at(self, t: float) -> bool: ...
+
+
+class Duty(Protocol):
+    """What the fleet (and the relief drones, through :attr:`Fleet.duty`) use of the duty
+    holds and faults,
+    :class:`dronesim.engine.availability.Duty`."""
+
+    rate_h: float
+
+    def fault_time(self, d: int, t_launch: float) -> float: ...
+    def fit_on_landing(self, d: int) -> bool: ...
+    def landed(self, d: int, t_launch: float, t_land: float, failed: bool, outbound: bool,
+               on_scene: bool, exposed: bool = True) -> None: ...
+
+
+class Relief(Protocol):
+    """What the fleet uses of the relief drones, :class:`dronesim.engine.relief.Relief`."""
+
+    def watch(self, d: int, i: int) -> None: ...
+    def ground_eta_known(self, i: int) -> None: ...
+
+
+def _no_op(_: int) -> None:
+    """A callback slot's default (the model sets the real one: see :class:`Fleet`)."""
+
+
 class _Snapshot(FleetSnapshot):
     """The model's snapshot: attributes read from the fleet on first use (see
     :class:`~dronesim.dispatch.FleetSnapshot`). ``row`` is the incident's candidate docks,
     flight lengths and authorisation delays."""
 
-    __slots__ = ("_fleet", "_row", "_service", "_idle", "_pick")
+    __slots__ = ("_fleet", "_row", "_service", "_idle", "_pick", "_built")
 
     def __init__(self, fleet: Fleet, row: tuple[list, list, list], service: int, now: float
                  ) -> None:
@@ -137,14 +179,18 @@ class _Snapshot(FleetSnapshot):
         self._row = row
         self._service = service
         self._now = now
-        self._cols = self._idle = self._pick = None
+        #: The columns, built on first use (the base class's ``_cols`` is always built).
+        self._built: tuple[np.ndarray, ...] | None = None
+        self._idle: np.ndarray | None = None
+        #: (drone, position in the row) that nearest_ready found, for the model.
+        self._pick: tuple[int, int] | None = None
         self._fleet_size = fleet.size
         self._fleet_ready = fleet.n_idle
 
     def _columns(self) -> tuple[np.ndarray, ...]:
-        cols = self._cols
+        cols = self._built
         if cols is None:
-            cols = self._cols = self._fleet._candidates(self._row, self._now, self._service)
+            cols = self._built = self._fleet._candidates(self._row, self._now, self._service)
         return cols
 
     def nearest_ready(self) -> int | None:
@@ -177,11 +223,12 @@ class _Snapshot(FleetSnapshot):
 
     @property
     def dock_idle(self) -> np.ndarray:
-        if self._idle is None:
+        idle = self._idle
+        if idle is None:
             a = np.array(self._fleet.dock_idle, np.int64)
             a.flags.writeable = False
-            self._idle = a.view()
-        return self._idle
+            idle = self._idle = a.view()
+        return idle
 
 
 class AirframeTable:
@@ -242,6 +289,11 @@ class Fleet:
     Drones are numbered dock by dock. Per-drone state is kept in Python lists (one element at a
     time is all the hot path touches); a flying drone's mission is one list (``_m``).
     Incidents are addressed by their key in ``rec``.
+
+    Every attribute exists, typed, once the constructor returns. The parts made after the
+    fleet (the dispatcher, the operations features) start as no-ops or None and are connected
+    by :meth:`attach_dispatcher`, :meth:`attach_operations` and :meth:`attach_relief`, the
+    closest-idle rule's flat lists by :meth:`bind_first`.
     """
 
     #: Every attribute, declared: an instance with this many attributes in a ``__dict__`` is
@@ -253,10 +305,10 @@ class Fleet:
         "docks", "duty", "env", "grounding", "hold", "incident_of", "max_wait_s", "n_idle",
         "on_free", "on_unbook", "owner", "pooled", "rec", "relief", "rooms", "sectors", "size",
         "spec", "state", "t0", "waiting",
-        "_Call", "_booking", "_deferred", "_delay", "_dist", "_dist0", "_dist1", "_dist2",
-        "_dist3", "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drone_id", "_eid", "_end",
-        "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k", "_holds", "_ix",
-        "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m", "_need0",
+        "_Call", "_booking", "_deferred", "_delay", "_dist", "_dist0", "_dist1", "_dist2", "_dist3",
+        "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drone_id", "_drones_leg", "_eid",
+        "_end", "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k", "_holds",
+        "_ix", "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m", "_need0",
         "_need_spd", "_ops", "_otherwise", "_out0", "_overhead", "_pilot_pool", "_queue",
         "_range_k", "_range_of", "_rank", "_rate", "_reserve", "_room_of", "_rt", "_sector_delay",
         "_sector_pool", "_sectors_on", "_spd", "_svc", "_t_assigned", "_t_decision", "_t_ground",
@@ -264,7 +316,7 @@ class Fleet:
     )
 
     def __init__(self, env: Kernel, spec: DroneSpec, docks: Docks, rooms: PilotRooms,
-                 rec: Records, on_free: Callable[[int], None], *,
+                 rec: Records, on_free: Callable[[int], None] | None, *,
                  owners: np.ndarray | None = None, pooled: bool = True,
                  sectors: Sectors | None = None, max_wait_s: float = math.inf,
                  airframes: AirframeTable | None = None) -> None:
@@ -280,11 +332,17 @@ class Fleet:
         self._sector_delay = sectors.delay_s if sectors is not None else 0.0
         self._lead = 0.0 + self._sector_delay  # a leg's delay when it needs no authorisation
         self._overhead = spec.launch_overhead_s
+        #: The [drones] airframe's figures that decide_first passes to the kinematics
+        #: functions (speed, climb, descent, minimum stay, reserve), read in one load.
+        self._drones_leg = (spec.speed_m_s, spec.climb_s, spec.descent_s, spec.min_on_scene_s,
+                            spec.reserve_s)
         self._reserve = spec.reserve_s
         self.pooled = pooled
         self.max_wait_s = max_wait_s
         self.rec = rec
-        self.on_free = on_free
+        #: Called with a drone made idle while incidents wait (the dispatcher's; None: set
+        #: later by :meth:`attach_dispatcher`).
+        self.on_free: Callable[[int], None] = on_free if on_free is not None else _no_op
         dock_of = np.repeat(np.arange(len(docks)), docks.drones).astype(np.int64)
         self.dock_of: list[int] = dock_of.tolist()
         n = self.size = len(self.dock_of)
@@ -306,7 +364,7 @@ class Fleet:
         #: The mission in flight (while FLYING): one list indexed by the _M_* constants, made
         #: when the drone is cleared to launch (one store where a list per field took a dozen)
         #: and read back at the landing in one unpacking.
-        self._m: list[list | None] = [None] * n
+        self._m: list[Mission | None] = [None] * n
         # The assignment in hand before launch (while RESERVED): when, the flight length, the
         # authorisation delay (NaN: none asked), when a pilot was granted (NaN: not yet). They
         # go into the mission, or into a stand-down row (Records.stood_down).
@@ -319,12 +377,12 @@ class Fleet:
         self._sector_pool: list[SlotPool | None] = [None] * n
         self.dock_idle = np.asarray(docks.drones, np.int64).tolist()  # IDLE drones per dock
         self._deferred: list[int] | None = None
-        #: Candidate rows come in distance order (set by the model; False when authorisation
-        #: delays order them by time instead).
+        #: Candidate rows come in distance order (set by the model, :meth:`attach_dispatcher`;
+        #: False when authorisation delays order them by time instead).
         self.by_distance = False
         #: The dispatcher's queue of waiting incidents: a landing offers the drone only if
-        #: someone waits (set by the model).
-        self.waiting: list = []
+        #: someone waits (set by the model, :meth:`attach_dispatcher`).
+        self.waiting: list[tuple[int, float, int, int]] = []
         self.n_idle = n
         self._endurance = float(spec.endurance_s)
         self._rate = charge_rate(spec.endurance_s, spec.recharge_full_s)
@@ -349,23 +407,36 @@ class Fleet:
         self._loiter = rec.drone_loiter_s
         self._t_ground = rec.t_ground_arrival
         self._t_decision = rec.t_drone_decision
-        # Operations (dronesim.engine.availability), all off unless the model sets them: the
-        # weather / night grounding, the duty holds (rosters, repairs, maintenance), faults.
-        self.grounding = None
-        self.duty = None
+        # Operations (dronesim.engine.availability), all off unless the model sets them
+        # (attach_operations): the weather / night grounding, the duty holds (rosters, repairs,
+        # maintenance), faults.
+        self.grounding: Grounding | None = None
+        self.duty: Duty | None = None
         self.hold = [0] * n  # bit mask of reasons holding each drone out of service
         self._holds = False
         self._fail = [math.inf] * n  # fault time of the mission in hand (inf: none)
-        #: Relief drones (dronesim.engine.relief), None when off.
-        self.relief = None
+        #: Relief drones (dronesim.engine.relief), None when off (attach_relief).
+        self.relief: Relief | None = None
         #: Called with an incident whose booked drone went out of service on landing.
-        self.on_unbook: Callable[[int], None] = lambda i: None
+        self.on_unbook: Callable[[int], None] = _no_op
         #: Speed per dock at which a dispatch's charge is judged (the night speed under
         #: "slower": availability.py).
         self._need_spd = list(self._spd)
         #: The inline mission start of send is off (set by the model: not
-        #: FastPath.starts_inline(features)).
+        #: FastPath.starts_inline(features); attach_dispatcher).
         self._ops = airframes is not None
+        # The closest-idle rule's flat candidate lists, by key (bind_first; empty until then,
+        # when decide_first is not the kernel's handler).
+        self._dock0: list[int] = []
+        self._dist0: list[float] = []
+        self._out0: list[float] = []
+        self._need0: list[float] = []
+        self._dock1: list[int] = []
+        self._dist1: list[float] = []
+        self._dock2: list[int] = []
+        self._dist2: list[float] = []
+        self._dist3: list[float] = []
+        self._otherwise: Callable[[int], None] = _no_op
         self._drone_id = rec.drone_id
         self._range_of = rec.range_of
         self._legs = rec.legs
@@ -373,10 +444,38 @@ class Fleet:
         rec.drone_dock = np.asarray(self.dock_of, np.int64)
         # Landings are pushed on the kernel's queue directly (see Kernel.Call): one shared
         # callbacks list, the drone as the argument.
-        self._queue = env._queue
+        # (SimPy types its queue for its own Event; the kernel's stand-in events share it.)
+        self._queue = cast("list[tuple[float, int, int, Any]]", env._queue)
         self._eid = env._eid
         self._Call = type(env).Call
         self._landed_cbs = [self._landed]
+
+    # --- wiring (the model, once, before the run) ---------------------------------------------
+    def attach_dispatcher(self, on_free: Callable[[int], None], on_unbook: Callable[[int], None],
+                          waiting: list[tuple[int, float, int, int]], *, by_distance: bool,
+                          inline_start: bool) -> None:
+        """Connect the dispatcher, made after the fleet: ``on_free(drone)`` offers a drone
+        made idle to its queue ``waiting`` (read for emptiness only), ``on_unbook(incident)``
+        requeues an incident whose booked drone went out of service; candidate rows come
+        ``by_distance`` (no authorisation delay reorders them); ``inline_start``: the mission
+        start of :meth:`send` may be inline (:meth:`FastPath.starts_inline
+        <dronesim.dispatch.fast_path.FastPath.starts_inline>`)."""
+        self.on_free = on_free
+        self.on_unbook = on_unbook
+        self.waiting = waiting
+        self.by_distance = by_distance
+        self._ops = not inline_start
+
+    def attach_operations(self, grounding: Grounding | None, duty: Duty | None) -> None:
+        """Turn on the operations features the scenario has (None: off): weather and night
+        grounding (its "slower" rule also needs :meth:`set_need_speed_factor`), duty holds
+        and faults (:mod:`dronesim.engine.availability`)."""
+        self.grounding = grounding
+        self.duty = duty
+
+    def attach_relief(self, relief: Relief) -> None:
+        """Turn on relief drones (:mod:`dronesim.engine.relief`; made after the dispatcher)."""
+        self.relief = relief
 
     # --- pure state queries ------------------------------------------------------------------
     def battery_at(self, d: int, t: float) -> float:
@@ -406,9 +505,9 @@ class Fleet:
             if b >= need:
                 return READY, now
             return CHARGING, now + charge_wait_s(need, b, self._rt[d])
-        if st == FLYING and self.booked[d] < 0 and now >= self._m[d][_M_LEAVE] \
+        m = self._m[d]  # (not None while FLYING)
+        if st == FLYING and m is not None and self.booked[d] < 0 and now >= m[_M_LEAVE] \
                 and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
-            m = self._m[d]
             battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH])
             short = max(0.0, need - battery_land)
             extra = 0.0 if short == 0 else charge_wait_s(need, battery_land, self._rt[d])
@@ -490,10 +589,10 @@ class Fleet:
 
         The answer is the READY drone (lowest id) of the first of those docks that has one,
         when the next candidate is strictly farther (a dock as near could hold a lower drone
-        id): the drone :meth:`nearest_ready` would choose on the whole row. This is the kernel's handler
-        for drone decisions, so it starts the common case's mission itself (:meth:`_take_off`,
-        shared with :meth:`send`), with the same arithmetic as the general path; the equality
-        checks of every change guard that the two stay in step.
+        id): the drone :meth:`nearest_ready` would choose on the whole row. This is the
+        kernel's handler for drone decisions, so it starts the common case's mission itself
+        (:meth:`_take_off`, shared with :meth:`send`), with the same arithmetic as the general
+        path; the equality checks of every change guard that the two stay in step.
 
         Bound only when :meth:`dronesim.dispatch.fast_path.FastPath.applies`: it reads the
         ``[drones]`` airframe's flight times and charge needs, and starts missions without the
@@ -525,20 +624,23 @@ class Fleet:
             if k < 0:
                 self._otherwise(i)
                 return
-            spec = self.spec
-            spd, climb, descent = spec.speed_m_s, spec.climb_s, spec.descent_s
-            stay, reserve = spec.min_on_scene_s, spec.reserve_s
+            spd, climb, descent, stay, reserve = self._drones_leg
+            # (_ready_drone's first test, dock_idle[k], made before the charge is worked out:
+            # a dock without an idle drone costs no kinematics call.)
+            dock_idle = self.dock_idle
             dist = self._dist1[i]
-            d = self._ready_drone(k, charge_needed_s(dist, spd, climb, descent, stay, reserve),
-                                 now, self._svc[i])
+            if dock_idle[k]:
+                d = self._ready_drone(k, charge_needed_s(dist, spd, climb, descent, stay,
+                                                         reserve), now, self._svc[i])
             if d < 0:  # nor at the second: the third?
                 k = self._dock2[i]
                 if k < 0:
                     self._otherwise(i)
                     return
                 dist = self._dist2[i]
-                need = charge_needed_s(dist, spd, climb, descent, stay, reserve)
-                d = self._ready_drone(k, need, now, self._svc[i])
+                if dock_idle[k]:
+                    d = self._ready_drone(k, charge_needed_s(dist, spd, climb, descent, stay,
+                                                             reserve), now, self._svc[i])
                 if d < 0 or not self._dist3[i] > dist:
                     self._otherwise(i)
                     return
@@ -582,13 +684,13 @@ class Fleet:
                 rows_dist.append(dist)
                 rows_ready.append(ready)
                 rows_delay.append(delay)
-        dist = np.array(rows_dist, float)
-        ready = np.array(rows_ready, float)
+        dist_a = np.array(rows_dist, float)
+        ready_a = np.array(rows_ready, float)
         speed = np.array([self._spd[k] for k in rows_k], float)
-        arrival = arrival_at(ready, np.array(rows_delay, float), spec.launch_overhead_s,
-                             spec.climb_s, dist, speed, spec.descent_s)
+        arrival = arrival_at(ready_a, np.array(rows_delay, float), spec.launch_overhead_s,
+                             spec.climb_s, dist_a, speed, spec.descent_s)
         cols = (np.array(rows_d, np.int64), np.array(rows_k, np.int64),
-                np.array(rows_s, np.int64), dist, ready, np.asarray(arrival, float))
+                np.array(rows_s, np.int64), dist_a, ready_a, np.asarray(arrival, float))
         for a in cols:
             a.flags.writeable = False
         return tuple(a.view() for a in cols)
@@ -625,7 +727,8 @@ class Fleet:
         now = self.env._now
         self._drone_id[i] = d
         if self.state[d] == FLYING:
-            if self.booked[d] >= 0 or now < self._m[d][_M_LEAVE]:
+            m = self._m[d]
+            if self.booked[d] >= 0 or m is None or now < m[_M_LEAVE]:
                 raise RuntimeError(f"drone {d} is not bookable")  # policy broke the protocol
             self.booked[d] = i
             self._booking[d] = (now, distance_m, delay_s)
@@ -795,7 +898,9 @@ class Fleet:
 
     def _sector(self, d: int, i: int, now: float) -> None:
         """Take a slot in the incident's airspace sector, or wait for one."""
-        pool = self.sectors.pool(self._svc[i], self._ix[i], self._iy[i])
+        sectors = self.sectors
+        assert sectors is not None  # (only while _sectors_on)
+        pool = sectors.pool(self._svc[i], self._ix[i], self._iy[i])
         self._sector_pool[d] = pool
         if pool.take(self._rank[i], now, d) is None:
             self._cleared(d)  # else _cleared when a slot is released to it
@@ -867,7 +972,7 @@ class Fleet:
             self.relief.watch(d, i)  # home before the ground unit: a relief may come
         self._land(m, d, now + (land - now))
 
-    def _land(self, m: list, d: int, t: float) -> None:
+    def _land(self, m: Mission, d: int, t: float) -> None:
         """Schedule the landing of drone d (mission m) at t (Kernel.at, inline); an earlier
         one is void."""
         ev = self._Call()
@@ -875,6 +980,13 @@ class Fleet:
         ev.arg = d
         m[_M_EV] = ev
         heappush(self._queue, (t, 1, next(self._eid), ev))
+
+    def _in_flight(self, d: int) -> Mission:
+        """The mission of drone d, which the caller knows is flying (not for hot paths)."""
+        m = self._m[d]
+        if m is None:
+            raise RuntimeError(f"drone {d} has no mission in flight")
+        return m
 
     def _leave_time(self, i: int, t_scene: float, latest: float) -> tuple[float, int]:
         if self._exponential:
@@ -887,8 +999,8 @@ class Fleet:
                 return t, _GROUND
         return latest, _BATTERY
 
-    def _schedule_landing(self, d: int, i: int) -> None:
-        m = self._m[d]
+    def _schedule_landing(self, d: int, i: int, m: Mission) -> None:
+        """Time the landing of drone d (mission m) at incident i anew."""
         leave, reason = self._leave_time(i, m[_M_SCENE], m[_M_LATEST])
         back = m[_M_BACK]
         m[_M_LEAVE] = leave
@@ -906,10 +1018,10 @@ class Fleet:
         d = self.rec.drone_id[i]
         if d >= 0 and self.incident_of[d] == i and self.state[d] == FLYING:
             m = self._m[d]
-            if m[_M_SCENE] != m[_M_SCENE]:  # (NaN: turned back by a fault)
+            if m is None or m[_M_SCENE] != m[_M_SCENE]:  # (NaN: turned back by a fault)
                 return
             if self.env._now < m[_M_LEAVE]:  # not yet on the way home
-                self._schedule_landing(d, i)
+                self._schedule_landing(d, i, m)
             else:  # already homeward: same landing, re-timed from now
                 leave, back = m[_M_LEAVE], m[_M_BACK]
                 now = self.env._now
@@ -993,7 +1105,7 @@ class Fleet:
         if spool is not None:
             spool.release()
 
-    def _close_leg(self, d: int, m: list, leave: float, t_end: float, reason: int) -> None:
+    def _close_leg(self, d: int, m: Mission, leave: float, t_end: float, reason: int) -> None:
         """Log the current leg of drone d (mission m) in Records.legs, ended at ``t_end``."""
         row = m[:]
         row[_M_LEAVE] = leave
@@ -1034,7 +1146,7 @@ class Fleet:
             if j < 0 or self._rank[j] <= self._rank[i]:
                 continue
             m = self._m[d]
-            if not (m[_M_SCENE] <= now < m[_M_LEAVE]):
+            if m is None or not (m[_M_SCENE] <= now < m[_M_LEAVE]):
                 continue
             hop = math.hypot(xi - self._ix[j], yi - self._iy[j])
             k = self.dock_of[d]
@@ -1057,7 +1169,7 @@ class Fleet:
         now = self.env._now
         rec.drone_id[j] = d
         i = self.incident_of[d]
-        m = self._m[d]
+        m = self._in_flight(d)
         battery, t_launch = m[_M_BATTERY], m[_M_LAUNCH]
         self._close_leg(d, m, now, now, _PREEMPTED)
         rec.preempted_by[i] = rec.gid[j]
@@ -1077,7 +1189,7 @@ class Fleet:
         m[_M_BACK] = back
         m[_M_LATEST] = min(t_scene + max(0.0, spare_charge_s(battery, t_scene - t_launch, back,
                                                              spec.reserve_s)), self._fail[d])
-        self._schedule_landing(d, j)
+        self._schedule_landing(d, j, m)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:
         if self._holds and self.hold[d] and (self.booked[d] < 0 or self.hold[d] & _HARD_HOLD):
@@ -1112,7 +1224,7 @@ class Fleet:
         elif self.waiting:
             self.on_free(d)
 
-    # --- incidents resolved by the drone (dronesim.engine.ground.DroneResolution) -------------------
+    # --- incidents resolved by the drone (dronesim.engine.ground.DroneResolution) -----------
     def on_scene(self, i: int) -> bool:
         """A drone is on scene at incident i now (arrived, not yet leaving)."""
         d = self.rec.drone_id[i]
@@ -1120,14 +1232,14 @@ class Fleet:
             return False
         now = self.env._now
         m = self._m[d]
-        return m[_M_SCENE] <= now < m[_M_LEAVE]
+        return m is not None and m[_M_SCENE] <= now < m[_M_LEAVE]
 
     def resolved(self, i: int) -> None:
         """The drone on scene at incident i resolved it (no ground unit comes): it leaves once
         it has been there ``min_on_scene_s``, or when its battery says so."""
         d = self.rec.drone_id[i]
         now = self.env._now
-        m = self._m[d]
+        m = self._in_flight(d)
         leave = max(now, m[_M_SCENE] + self.spec.min_on_scene_s)
         reason = _RESOLVED
         if not leave < m[_M_LATEST]:
@@ -1138,7 +1250,7 @@ class Fleet:
         m[_M_REASON] = reason
         self._land(m, d, now + (leave + back - now))
 
-    # --- out of service (dronesim.engine.availability.Duty) ------------------------------------------
+    # --- out of service (dronesim.engine.availability.Duty) ----------------------------------
     def hold_drone(self, d: int, bit: int) -> None:
         """Hold drone d out of service for a reason (a bit); an idle drone leaves at once, a
         busy one when its mission (and a mission booked on its return) is over."""
