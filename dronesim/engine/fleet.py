@@ -466,11 +466,14 @@ class Fleet:
         self.by_distance = by_distance
         self._ops = not inline_start
 
-    def attach_operations(self, grounding: Grounding | None, duty: Duty | None) -> None:
-        """Turn on the operations features the scenario has (None: off): weather and night
-        grounding (its "slower" rule also needs :meth:`set_need_speed_factor`), duty holds
-        and faults (:mod:`dronesim.engine.availability`)."""
+    def attach_grounding(self, grounding: Grounding) -> None:
+        """Turn on weather and night grounding (:mod:`dronesim.engine.availability`; its
+        "slower" rule also needs :meth:`set_need_speed_factor`)."""
         self.grounding = grounding
+
+    def attach_duty(self, duty: Duty) -> None:
+        """Turn on duty holds: rosters, faults, maintenance, dock faults
+        (:mod:`dronesim.engine.availability`; made after the grounding, which it reads)."""
         self.duty = duty
 
     def attach_relief(self, relief: Relief) -> None:

@@ -225,16 +225,14 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     if features.relief:
         from .relief import Relief
 
-        fleet.relief = Relief(prep, env, fleet, rec, dispatcher)
-    fleet.on_free = dispatcher.drone_free
-    fleet.on_unbook = dispatcher.requeue
+        fleet.attach_relief(Relief(prep, env, fleet, rec, dispatcher))
     # The closest-idle fast path (dronesim.dispatch.fast_path.FastPath) decides from the
-    # features alone: the mission's inline start (Fleet.send) and the flat lists.
-    fleet._ops = not FastPath.starts_inline(features)
-    fleet.waiting = dispatcher.queue
-    # Rows are in flight-time order; that is distance order unless authorisation delays
-    # (restriction zones flown through in "authorise" mode) add to some legs.
-    fleet.by_distance = not features.authorised_legs
+    # features alone whether the mission's start may be inline (Fleet.send). Rows are in
+    # flight-time order; that is distance order unless authorisation delays (restriction zones
+    # flown through in "authorise" mode) add to some legs.
+    fleet.attach_dispatcher(dispatcher.drone_free, dispatcher.requeue, dispatcher.queue,
+                            by_distance=not features.authorised_legs,
+                            inline_start=FastPath.starts_inline(features))
     if FastPath.applies(features, policy) and not dispatcher.check:
         # Decisions straight from the flat candidate lists, in the fleet (Fleet.decide_first);
         # the dispatcher takes every case the nearest dock does not settle. Any feature the
@@ -363,12 +361,12 @@ def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams,
     out: list = []
     gr = make_grounding(prep, streams) if features.grounding else None
     if gr is not None:
-        fleet.grounding = gr
+        fleet.attach_grounding(gr)
         if gr.slower:  # a dispatch's charge is judged at the night speed
             fleet.set_need_speed_factor(gr.speed_factor)
         out.append(gr)
     if features.duty:
         duty = Duty(prep, env, fleet, streams)
-        fleet.duty = duty
+        fleet.attach_duty(duty)
         out.append(duty)
     return out
