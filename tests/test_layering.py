@@ -36,7 +36,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dronesim"
 #: Bottom to top. Each entry: the first component of a module's path inside the package
 #: (``engine`` for ``dronesim.engine.fleet``; top-level modules by their own name).
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "_version"),
+    ("errors", "_version", "_lazy"),
     ("limits",),
     ("inputs",),
     ("kinematics",),  # dronesim/kinematics.py: flight and battery arithmetic

@@ -10,14 +10,9 @@ imports nothing heavy.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import submodules
 
-__all__ = ["kernel", "prepared", "fleet", "ground", "infrastructure", "relief", "availability",
-           "records", "sinks", "aggregates", "dispatcher", "replication"]
+__all__ = ["kernel", "prepared", "features", "fleet", "ground", "infrastructure", "relief",
+           "availability", "records", "sinks", "aggregates", "dispatcher", "replication"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = submodules(__name__, __all__)

@@ -8,13 +8,8 @@ imports nothing heavy.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import submodules
 
 __all__ = ["registry", "statistics", "costs", "value"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = submodules(__name__, __all__)
