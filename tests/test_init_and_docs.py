@@ -65,9 +65,14 @@ def test_init_refuses_a_folder_that_holds_anything(tmp_path: Path, content: str)
     assert out.stderr.count("\n") == 1 and "not empty" in out.stderr
     assert sorted(p.name for p in target.iterdir()) == (["notes.txt"] if content == "file"
                                                         else ["sub"])
-    out = _cli("init", "taken/notes.txt" if content == "file" else "x", cwd=tmp_path)
-    if content == "file":
-        assert out.returncode == 2 and "not a folder" in out.stderr
+
+
+def test_init_refuses_a_file(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    out = _cli("init", "notes.txt", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "not a folder" in out.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_scenario_keys_page_is_generated_from_the_schema() -> None:
