@@ -227,6 +227,8 @@ ALLOWED_BY = {
 }
 OFF_BY = {
     "grounding": "weather_night_faults",
+    "grounded_hours": "weather_night_faults",
+    "flight_faults": "weather_night_faults",
     "duty": "rosters",
     "relief": "relief",
     "airframe_types": "mixed_fleet",

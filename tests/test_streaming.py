@@ -352,3 +352,54 @@ def test_ground_none_runs_drones_only(tiny_scenario):
 def test_ground_none_needs_exponential_loiter(tiny_scenario):
     with pytest.raises(InputError, match=r"services\.police\.ground\.base.*exponential"):
         tiny_scenario(services={"police": {"ground": {"base": "none"}}})
+
+
+# --- observers: the caller (the runner) owns what counts the KPIs ---------------------------
+class _Counter:
+    """An observer of its own: counts the chunks and rows it is handed."""
+
+    def __init__(self) -> None:
+        self.shape = None
+        self.rows = [0, 0]
+        self.chunks = 0
+
+    def start(self, shape) -> None:
+        self.shape = shape
+
+    def add_incidents(self, chunk) -> None:
+        self.rows[0] += len(chunk)
+        self.chunks += 1
+
+    def add_missions(self, chunk) -> None:
+        self.rows[1] += len(chunk)
+
+    def kpis(self) -> dict:
+        return {"counted_incidents": self.rows[0], "counted_missions": self.rows[1]}
+
+
+def test_observers_receive_every_chunk_and_their_kpis_are_the_result(three):
+    counter = _Counter()
+    agg = aggregates.Aggregates(three)
+    res = run_replication(three, 0, sink=NullSink(), observers=[agg, counter])
+    assert counter.shape is not None and counter.shape.fleet_size == res.fleet_size
+    assert counter.shape.pilots == res.pilots and agg.pilots == res.pilots
+    assert counter.shape.ground_units == res.ground_units
+    assert counter.rows == [res.n_incidents, res.n_missions] and counter.chunks > 1
+    assert res.kpis["counted_incidents"] == res.n_incidents
+    # The default observer is the running aggregates: the same KPIs, bit for bit.
+    default = run_replication(three, 0, sink=NullSink())
+    both = {k: v for k, v in res.kpis.items() if not k.startswith("counted_")}
+    assert json.dumps(both, sort_keys=True) == json.dumps(default.kpis, sort_keys=True)
+
+
+def test_without_observers_no_engine_kpi_is_counted(three):
+    res = run_replication(three, 0, sink=NullSink(), observers=[])
+    assert "drone" not in res.kpis and "by_service" not in res.kpis
+    assert res.n_incidents > 0  # the records were still written
+
+
+def test_the_runner_hands_the_aggregates_to_each_task(three):
+    from dronesim.experiment.runner import task_observers
+
+    watch = task_observers(three)
+    assert [type(o) for o in watch] == [aggregates.Aggregates]

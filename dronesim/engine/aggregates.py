@@ -2,10 +2,12 @@
 
 Records first, metrics after: :class:`Aggregates` consumes the very record chunks that go to
 the sink (:mod:`dronesim.engine.sinks`), chunk by chunk, and keeps only counts, sums and fixed
-histograms, so its memory does not depend on the run length. :meth:`Aggregates.kpis` gives what
-:func:`dronesim.kpis.statistics.replication_kpis` gives from the whole tables (same keys, same
-definitions, same warm-up window), plus ``by_service``, ``per_borough``,
-``suited_within_target`` and ``demand_fingerprint`` (see :meth:`Aggregates.kpis`).
+histograms, so its memory does not depend on the run length. It is an observer of the
+replication (:class:`dronesim.engine.sinks.Observer`), created and handed to the engine by the
+runner; it is the one place every engine KPI is counted. :meth:`Aggregates.kpis` gives the
+response figures of all incidents plus ``by_service``, ``per_borough``,
+``suited_within_target`` and ``demand_fingerprint``; the test oracle (``tests/oracle.py``)
+recomputes the same figures from the whole record tables.
 
 Accuracy
 --------
@@ -28,10 +30,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..kpis.statistics import WITHIN_S
+from .features import Features
 from .records import DRONE_OUTCOMES, GROUNDED_REASONS, IncidentChunk, MissionChunk
 
 if TYPE_CHECKING:
     from .prepared import Prepared
+    from .sinks import RunShape
 
 __all__ = ["Aggregates", "LogLinearBins", "SERVICE_IDS"]
 
@@ -133,27 +137,30 @@ class Aggregates:
         Denominators of drone and pilot utilisation (pilots: slots in all rooms).
     """
 
-    def __init__(self, prep: Prepared, *, fleet_size: int, pilots: int) -> None:
+    def __init__(self, prep: Prepared, *, features: Features | None = None,
+                 fleet_size: int | None = None, pilots: int | None = None) -> None:
         scn = prep.scenario
+        on = features or Features.of(prep)  # which figures are counted: the scenario's features
         self.lo, self.hi = prep.warmup_s, prep.horizon_s
         self.weeks = (self.hi - self.lo) / (7 * 86_400)
         self.services = tuple(scn.services)
         self.codes = list(prep.london.borough_codes)
         self.within_s = float(scn.coverage.within_s)
-        self.fleet_size = fleet_size
-        self.pilots = pilots
-        self.mutual_aid = any(sv.ground.mutual_aid != "off" and sv.ground.base == "patrol"
-                              for sv in scn.services.values())
+        #: Denominators of drone and pilot utilisation, set by :meth:`start` (the replication
+        #: knows them once its fleet and control rooms are built).
+        self.fleet_size = 0 if fleet_size is None else fleet_size
+        self.pilots = 0 if pilots is None else pilots
+        self.mutual_aid = on.mutual_aid
         #: Operations figures counted only when their feature is on (dronesim.engine.availability).
-        self.grounding = scn.weather.enabled or scn.night.rule == "not_allowed"
-        self.faults = scn.faults.failures_per_flight_hour > 0
-        self.resolving = any(any(v) for v in scn.value.drone_resolved_share.values())
-        self.relief = scn.relief.enabled
+        self.grounding = on.grounded_hours
+        self.faults = on.flight_faults
+        self.resolving = on.drone_resolution
+        self.relief = on.relief
         #: Some service sends ground units: without, the ground figures are all empty (their
         #: sums stay zero, read as such: ground response, its share within each target, on
         #: drone incidents, time saved, drone first, dispatch delay) and are not computed per
         #: chunk.
-        self.ground = any(sv.ground.base != "none" for sv in scn.services.values())
+        self.ground = on.ground_response
         # Mixed fleets: missions and flight time by airframe type (fleet.AirframeTable).
         self.types = prep.airframes if scn.airframes else None
         if self.types is not None:
@@ -180,6 +187,12 @@ class Aggregates:
             own = self._fp[self.services[0]]
             own[:3] = self._fp["all"][:3]
         self._svc_id = np.array([SERVICE_IDS[s] for s in self.services], np.int8)
+
+    def start(self, shape: RunShape) -> None:
+        """The replication's fleet and control rooms are built: take the utilisation
+        denominators (the :class:`~dronesim.engine.sinks.Observer` protocol)."""
+        self.fleet_size = shape.fleet_size
+        self.pilots = shape.pilots
 
     # --- updates -------------------------------------------------------------------------------
     def _fingerprint(self, c: dict[str, np.ndarray]) -> None:
@@ -394,7 +407,7 @@ class Aggregates:
         return bool(last > 2 * first + 600)
 
     def _group(self, g: int, service: int | None) -> dict[str, Any]:
-        """The :func:`dronesim.kpis.statistics.replication_kpis` figures of group g."""
+        """The response, utilisation and ground figures of group g."""
         st, weeks = self.stats, self.weeks
         n, on = int(st["n"][g]), int(st["on"][g])
         n_drone = int(st["drone_n"][g])
@@ -462,12 +475,11 @@ class Aggregates:
     def kpis(self) -> dict[str, Any]:
         """The replication's KPIs (a small dict of plain Python values).
 
-        Everything :func:`dronesim.kpis.statistics.replication_kpis` returns, for all incidents,
-        plus
+        The response, utilisation, ground and operations figures of all incidents, plus
 
         * ``suited_within_target``: drone-suited incidents in the window reached by a drone
           within ``coverage.within_s`` of the call, over all suited incidents (also in every
-          ``by_service`` entry): :func:`dronesim.kpis.statistics.suited_within_share`;
+          ``by_service`` entry): the definition in :mod:`dronesim.kpis.statistics`;
         * ``by_service``: the same dict for each service (utilisation: that service's share of
           the whole fleet's and pilots' time);
         * ``per_borough``: one dict per borough (``gss_code``, ``incidents_per_week``,

@@ -58,6 +58,7 @@ import numpy as np
 
 from ..inputs.daylight import night_hours
 from ..inputs.weather import HOUR_S, REASONS, replication_flyability
+from .features import Features
 from .records import LEG_DRONE_LAUNCH, LEG_END
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
     from .prepared import Prepared
 
 __all__ = ["Grounding", "Duty", "ROSTER", "DOCK_CLOSED", "REPAIR", "MAINTENANCE", "DOCK_FAULT",
-           "DRAIN_HOURS", "make_grounding"]
+           "DRAIN_HOURS"]
 
 #: Hold reasons (bits of Fleet.hold).
 ROSTER, DOCK_CLOSED, REPAIR, MAINTENANCE, DOCK_FAULT = 1, 2, 4, 8, 16
@@ -85,11 +86,12 @@ class Grounding:
     ``slow[h]``: hour ``h`` is a night hour under the ``slower`` rule.
     """
 
-    def __init__(self, prep: Prepared, streams: Streams) -> None:
+    def __init__(self, prep: Prepared, streams: Streams,
+                 features: Features | None = None) -> None:
         scn = prep.scenario
         self.warmup_s, self.horizon_s = prep.warmup_s, prep.horizon_s
         hours = int(math.ceil(prep.horizon_s / HOUR_S)) + DRAIN_HOURS
-        self.grounds = scn.weather.enabled or scn.night.rule == "not_allowed"
+        self.grounds = (features or Features.of(prep)).grounded_hours
         self.fly = None
         if self.grounds:
             _, self.fly = replication_flyability(scn.weather, scn.night,
@@ -142,15 +144,6 @@ class Grounding:
             out[f"grounded_hours_{REASONS[k]}_per_week"] = float(counts[k] / weeks) \
                 if weeks else math.nan
         return out
-
-
-def make_grounding(prep: Prepared, streams: Streams) -> Grounding | None:
-    """The replication's grounding, or None when no weather, night or night-speed rule is on
-    (the engine then checks nothing)."""
-    scn = prep.scenario
-    if not (scn.weather.enabled or scn.night.rule in ("not_allowed", "slower")):
-        return None
-    return Grounding(prep, streams)
 
 
 class Duty:

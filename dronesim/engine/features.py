@@ -1,7 +1,8 @@
 """Which features of a scenario are on, decided once from the prepared scenario.
 
-The engine reads :class:`Features` instead of re-deciding from the scenario (or from which
-objects it happened to attach), and the closest-idle fast path
+The engine, its running aggregates (which figures are counted) and the availability processes
+read :class:`Features` instead of re-deciding from the scenario (or from which objects they
+happened to attach), and the closest-idle fast path
 (:class:`dronesim.dispatch.fast_path.FastPath`) is chosen from it by one predicate that
 allows only the features it is proven equal under. A new feature is a new field here; until
 it is added to the fast path's allow-list (with a test in tests/test_fast_path.py proving the
@@ -25,8 +26,14 @@ class Features:
 
     #: Weather grounding or a night rule ("not_allowed", "slower"): dronesim.engine.availability.
     grounding: bool = False
+    #: Weather or a night rule that forbids flight: hours in which the fleet is grounded (a
+    #: part of ``grounding``; the "slower" night rule only slows flights).
+    grounded_hours: bool = False
     #: Faults, maintenance, dock failures or rosters (duty holds): availability.Duty.
     duty: bool = False
+    #: Faults in flight (``faults.failures_per_flight_hour``): missions ended by a fault (a
+    #: part of ``duty``).
+    flight_faults: bool = False
     #: Relief drones (dronesim.engine.relief).
     relief: bool = False
     #: Airframe types per dock (``[[airframes]]``: mixed fleets).
@@ -64,8 +71,10 @@ class Features:
         zones = prep.zones
         return cls(
             grounding=bool(scn.weather.enabled or scn.night.rule in ("not_allowed", "slower")),
+            grounded_hours=bool(scn.weather.enabled or scn.night.rule == "not_allowed"),
             duty=bool(f.failures_per_flight_hour > 0 or f.maintenance_every_flight_hours > 0
                       or f.dock_failures_per_year > 0 or r.drone_pattern or r.dock_hours),
+            flight_faults=f.failures_per_flight_hour > 0,
             relief=bool(scn.relief.enabled and scn.drones.loiter == "until_ground"),
             airframe_types=bool(scn.airframes),
             authorised_legs=not (zones is None or len(zones) == 0

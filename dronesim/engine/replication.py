@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,11 +66,11 @@ from .infrastructure import PilotRooms, Sectors, service_ranks
 from .kernel import Kernel
 from .prepared import Prepared
 from .records import Records
-from .sinks import MemorySink
+from .sinks import MemorySink, RunShape
 
 if TYPE_CHECKING:
     from .ground import _Force
-    from .sinks import Sink
+    from .sinks import Observer, Sink
 
 __all__ = ["ReplicationResult", "prepare", "run_replication"]
 
@@ -143,6 +144,7 @@ def _chunk_timeline(inc: Incidents, start: int, first_id: int, decide_rows: np.n
 
 
 def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = None,
+                    observers: Sequence[Observer] | None = None,
                     incidents: Incidents | None = None, chunk_s: float | None = None
                     ) -> ReplicationResult:
     """Simulate one replication of a prepared scenario.
@@ -157,6 +159,12 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
         Where the record chunks go (e.g. :class:`dronesim.engine.sinks.ParquetSink`). None keeps
         them in memory and returns them as tables in ``result.incidents`` /
         ``result.missions``; with a sink those are None and memory does not grow with the run.
+    observers
+        What counts the replication's KPIs from its record chunks
+        (:class:`dronesim.engine.sinks.Observer`), created by the caller (the runner); their
+        ``kpis()`` together (in order) are ``result.kpis``, with the weather and duty figures of
+        the availability processes. None: one :class:`dronesim.engine.aggregates.Aggregates`
+        (every engine KPI).
     incidents
         Pre-generated incidents (sorted by call time) to simulate instead of generating the
         scenario's demand, e.g. identical incidents for several models; every incident of
@@ -167,8 +175,8 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
     Returns
     -------
     ReplicationResult
-        Always with ``kpis``, the replication's KPIs from running aggregates of the same
-        records (:class:`dronesim.engine.aggregates.Aggregates`).
+        Always with ``kpis``, the replication's KPIs counted by the observers from the same
+        records.
     """
     # The run creates millions of small objects and keeps large lists alive: automatic cyclic
     # garbage collection would traverse those lists again and again (it took two thirds of
@@ -181,7 +189,7 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
     gc.disable()
     freeze = gc.get_freeze_count() == 0
     try:
-        return _run(prep, replication, sink, incidents, chunk_s, freeze)
+        return _run(prep, replication, sink, observers, incidents, chunk_s, freeze)
     finally:
         if freeze:
             gc.unfreeze()
@@ -189,7 +197,8 @@ def run_replication(prep: Prepared, replication: int, *, sink: Sink | None = Non
             gc.enable()
 
 
-def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Incidents | None,
+def _run(prep: Prepared, replication: int, sink: Sink | None,
+         observers: Sequence[Observer] | None, incidents: Incidents | None,
          chunk_s: float | None, freeze: bool = False) -> ReplicationResult:
     wall0 = time.perf_counter()
     scn = prep.scenario
@@ -282,18 +291,27 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     if sink is None:
         sink = memory = MemorySink()
     out: Sink = sink
-    agg = Aggregates(prep, fleet_size=fleet.size, pilots=rooms.capacity)
+    watch = tuple(observers) if observers is not None else (Aggregates(prep, features=features),)
+    shape = RunShape(fleet_size=fleet.size, pilots=rooms.capacity,
+                     ground_units={n: f.size for n, f in zip(names, forces)})
+    for o in watch:
+        o.start(shape)
+    counts = [0, 0]  # incidents, missions written
 
     def flush(force: bool = False) -> None:
         # Legs first: their rows fill their incidents' columns before a chunk leaves.
         missions = rec.take_missions()
         if len(missions):
             out.write_missions(missions)
-            agg.add_missions(missions)
+            counts[1] += len(missions)
+            for o in watch:
+                o.add_missions(missions)
         for chunk in rec.finished(force):
             if len(chunk):
                 out.write_incidents(chunk)
-                agg.add_incidents(chunk)
+                counts[0] += len(chunk)
+                for o in watch:
+                    o.add_incidents(chunk)
 
     if freeze:
         gc.freeze()
@@ -326,9 +344,9 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     flush(force=True)
     if rec.live:
         raise RuntimeError("records left behind")  # pragma: no cover
-    if agg.n_incidents == 0:  # typed, empty tables rather than none
+    if counts[0] == 0:  # typed, empty tables rather than none
         out.write_incidents(rec.empty_chunk())
-    if agg.n_missions == 0:
+    if counts[1] == 0:
         out.write_missions(rec.empty_missions())
     out.close()
     result = ReplicationResult(
@@ -339,13 +357,14 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
         horizon_s=prep.horizon_s,
         fleet_size=fleet.size,
         pilots=rooms.capacity,
-        ground_units={n: f.size for n, f in zip(names, forces)},
+        ground_units=shape.ground_units,
         wall_s=0.0,
-        n_incidents=agg.n_incidents,
-        n_missions=agg.n_missions,
+        n_incidents=counts[0],
+        n_missions=counts[1],
         peak_held=peak,
     )
-    result.kpis = agg.kpis()
+    for o in watch:
+        result.kpis.update(o.kpis())
     for part in ops:  # weather and duty figures (dronesim.engine.availability)
         result.kpis.update(part.kpis())
     result.wall_s = time.perf_counter() - wall0
@@ -356,11 +375,11 @@ def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams,
                 features: Features) -> list:
     """Weather, night, rosters, faults and maintenance (:mod:`dronesim.engine.availability`)
     attached to the fleet when the scenario turns them on; nothing otherwise."""
-    from .availability import Duty, make_grounding
+    from .availability import Duty, Grounding
 
     out: list = []
-    gr = make_grounding(prep, streams) if features.grounding else None
-    if gr is not None:
+    if features.grounding:
+        gr = Grounding(prep, streams, features)
         fleet.attach_grounding(gr)
         if gr.slower:  # a dispatch's charge is judged at the night speed
             fleet.set_need_speed_factor(gr.speed_factor)

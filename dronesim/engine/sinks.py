@@ -12,20 +12,48 @@ respectively, then ``close()`` once. The columns and dtypes are those of ``incid
   :class:`pyarrow.parquet.ParquetWriter`, so memory does not grow with the run; reading the files
   back with :func:`pandas.read_parquet` gives the same tables as :class:`MemorySink`.
 * :class:`NullSink` drops them (when only the KPIs are wanted).
+
+Observers (:class:`Observer`) receive the same chunks to count figures from them: the runner
+creates them and hands them to the replication
+(:func:`dronesim.engine.replication.run_replication`), whose KPIs are what its observers count.
+:class:`dronesim.engine.aggregates.Aggregates` is the one that counts every engine KPI.
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
 from ..errors import named_os_error
 from .records import IncidentChunk, MissionChunk, incident_frame, mission_frame
 
-__all__ = ["Sink", "MemorySink", "ParquetSink", "NullSink"]
+__all__ = ["Sink", "MemorySink", "ParquetSink", "NullSink", "Observer", "RunShape"]
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What a replication has built before its first event: the denominators of utilisation."""
+
+    fleet_size: int
+    pilots: int
+    ground_units: dict[str, int]
+
+
+class Observer(Protocol):
+    """Counts figures from the record chunks of one replication (the chunks a sink receives, in
+    the same order), then gives them as a dict of plain values."""
+
+    def start(self, shape: RunShape) -> None: ...
+
+    def add_incidents(self, chunk: IncidentChunk) -> None: ...
+
+    def add_missions(self, chunk: MissionChunk) -> None: ...
+
+    def kpis(self) -> dict[str, Any]: ...
 
 
 class Sink(Protocol):

@@ -15,10 +15,9 @@ two independent means instead.
 
 A figure that is undefined in a replication (a drone response mean when no drone flew) is left
 out of that replication's pair; ``n`` says how many pairs remain. Figures per replication come
-from :func:`dronesim.kpis.statistics.replication_kpis` (``by_service`` for each service of a
-multi-service scenario), the share of drone-suited incidents reached within the target included
-(:func:`dronesim.kpis.statistics.suited_within_share`, the same definition as ``run`` and
-``sweep``).
+from the replication's running aggregates (:class:`dronesim.engine.aggregates.Aggregates`;
+``by_service`` for each service of a multi-service scenario), the share of drone-suited incidents
+reached within the target included (the same definition as ``run`` and ``sweep``).
 """
 
 from __future__ import annotations

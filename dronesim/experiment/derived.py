@@ -35,7 +35,7 @@ Value (:mod:`dronesim.kpis.value`, ``[value]``)
 Equity (:mod:`dronesim.kpis.value`; per borough, over boroughs with drone-suited incidents)
 -----------------------------------------------------------------------------------
 * ``equity_worst_share``: the lowest per-borough share of suited incidents reached within the
-  target (``dronesim.kpis.statistics.suited_within_share``; unreached ones count as not reached),
+  target (its definition: :mod:`dronesim.kpis.statistics`; unreached ones count as not reached),
   and ``equity_spread`` (highest minus lowest) and ``equity_gini`` (Gini coefficient weighted by
   borough population) of the same figure.
 * ``population_share_missing_target``: the share of London's population living in boroughs whose

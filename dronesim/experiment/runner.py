@@ -48,9 +48,10 @@ import numpy as np
 import pandas as pd
 
 from ..dispatch.watchdog import DEFAULT_TIMEOUT_S, PolicyTimeout, decision_time_limit
+from ..engine.aggregates import Aggregates
 from ..engine.prepared import Prepared
 from ..engine.replication import ReplicationResult, prepare, run_replication
-from ..engine.sinks import Sink
+from ..engine.sinks import Observer, Sink
 from ..errors import InputError, naming
 from ..inputs.scenario import Scenario, blame, check_fleet, scenario_from_dict, scenario_to_dict
 from ..kpis import registry
@@ -138,8 +139,8 @@ class TaskFailure(RuntimeError):
 
 def task_kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
     """The KPIs of one replication, computed where it ran (a few kilobytes): the running
-    aggregates of its records (:meth:`dronesim.engine.aggregates.Aggregates.kpis`: everything
-    ``metrics.replication_kpis`` gives, ``suited_within_target``, ``by_service``,
+    aggregates of its records (:meth:`dronesim.engine.aggregates.Aggregates.kpis`: the response
+    figures, ``suited_within_target``, ``by_service``,
     ``per_borough``, ``demand_fingerprint``) plus ``pilots``, ``fleet_size``,
     ``ground_units`` and the cost, value and equity figures of
     :func:`dronesim.experiment.derived.derived_kpis`. Deterministic: the same task gives the same
@@ -184,6 +185,13 @@ def _sink(payload: dict[str, Any], scratch: Path) -> Sink | None:
     return None if payload.get("keep_tables") else NullSink()
 
 
+def task_observers(prep: Prepared) -> list[Observer]:
+    """What counts a task's KPIs from its record chunks: the running aggregates (every engine
+    KPI, :class:`dronesim.engine.aggregates.Aggregates`). A new family of figures counted from
+    the records is a new observer added here."""
+    return [Aggregates(prep)]
+
+
 def execute_task(payload: dict[str, Any]) -> dict[str, Any]:
     """Run one task (in a worker): simulate the replication, compute its KPIs, write its
     records. Errors come back as values (``ok`` false), except when ``payload["raise"]``. A
@@ -198,7 +206,8 @@ def execute_task(payload: dict[str, Any]) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="dronesim-task-") as tmp:
             sink = _sink(payload, Path(tmp))
             with decision_time_limit(payload.get("policy_timeout_s")):
-                res = run_replication(prep, payload["replication"], sink=sink)
+                res = run_replication(prep, payload["replication"], sink=sink,
+                                      observers=task_observers(prep))
             out: dict[str, Any] = {"ok": True, "kpis": task_kpis(prep, res)}
             if payload.get("records") == {}:  # a remote worker: the files travel as bytes
                 out["parquet"] = {name: (Path(tmp) / f"{name}.parquet").read_bytes()

@@ -8,8 +8,8 @@ differences between steps are not sampling noise in demand.
 
 Outputs are tidy tables: one row per step and replication (``steps``), one per step and borough
 (``boroughs``), one per step and site (``sites``). A step whose runs are unstable (queues growing
-without bound, :func:`dronesim.kpis.statistics.replication_kpis`) is flagged and left out of the
-confidence bands rather than averaged.
+without bound: the ``unstable`` flag of :class:`dronesim.engine.aggregates.Aggregates`) is
+flagged and left out of the confidence bands rather than averaged.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""KPIs from record tables: warm-up filter, per-replication figures, confidence intervals.
+"""The definitions of the KPIs and how replications combine: warm-up filter, confidence
+intervals, summary blocks. The figures themselves are counted once, chunk by chunk, by the
+running aggregates (:class:`dronesim.engine.aggregates.Aggregates`).
 
 Every figure is computed per replication first; the summary reports the mean over replications
 with a Student-t 95% confidence interval (replications are independent; incidents within one
@@ -11,7 +13,7 @@ Definitions (../shared/design/MODEL.md)
 * Time saved: ground response - drone response on incidents a drone reached.
 * Utilisation: drone airborne time (launch to landing) over fleet x window; pilot occupancy
   (assigned to landing) over pilots x window.
-* Suited reached within target (:func:`suited_within_share`, the one definition used by ``run``,
+* Suited reached within target (``suited_within_share``, the one definition used by ``run``,
   ``sweep`` and ``compare``): among the drone-suited incidents called in the measured window, the
   share with a drone on scene within the target time (``coverage.within_s``) of the call. Suited
   incidents no drone reached (out of range, declined, abandoned in the queue) count as not reached,

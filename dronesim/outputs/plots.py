@@ -476,7 +476,7 @@ def sweep_coverage(steps: pd.DataFrame, within_s: float, n_boroughs: int = 33,
     """Static and simulated coverage against fleet size, boroughs covered on a second axis.
 
     The simulated line is "suited reached within target"
-    (:func:`dronesim.kpis.statistics.suited_within_share`), as in ``run`` and ``compare``.
+    (defined in :mod:`dronesim.kpis.statistics`), as in ``run`` and ``compare``.
     """
     fig, ax = _fig_ax(ax, (8.5, 5))
     t = mmss(within_s)

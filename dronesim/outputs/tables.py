@@ -11,7 +11,7 @@ same wherever it appears:
 * ground responders are named per service (:func:`ground_label`): police officers, fire engines,
   ambulances, "ground units" when several services are mixed;
 * "suited reached within target" has one definition
-  (:func:`dronesim.kpis.statistics.suited_within_share`).
+  (defined in :mod:`dronesim.kpis.statistics`).
 """
 
 from __future__ import annotations
