@@ -77,6 +77,7 @@ from ..inputs.geography import London
 from ..inputs.scenario import ServiceSpec
 from ..inputs.sources import fire_stations
 from ..inputs.streams import Streams
+from .conveyance import expected_busy_s, make_conveyance
 from .records import Records
 
 if TYPE_CHECKING:
@@ -122,6 +123,8 @@ def units_per_borough(spec: ServiceSpec, london: London) -> np.ndarray:
     g = spec.ground
     rate = spec.incidents_per_week / WEEK_S * borough_demand_share(spec, london)
     load = rate * g.on_scene_mean_s
+    if g.conveyance_share:  # conveyance and handover are part of the job (conveyance.py)
+        load = rate * (g.on_scene_mean_s + expected_busy_s(spec, london))
     return np.maximum(g.min_units_per_borough,
                       np.ceil(load / g.staffing_utilisation)).astype(np.int64)
 
@@ -249,6 +252,19 @@ class GroundForce(_Force):
             self.aid_pending: list[list[tuple]] = [[] for _ in range(nb)]
             self._t_dispatch = rec.t_ground_dispatch
             self._aid_col = rec.mutual_aid_from
+        # Conveyance to hospital and handover (conveyance.py; None when off).
+        self.conv = make_conveyance(name, spec, london, rec, streams)
+
+    def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
+        """Conveyance draws and nearest EDs for the chunk (when conveyance is on)."""
+        if self.conv is not None:
+            self.conv.load(start, inc, mine)
+
+    def _road_s(self, i: int, x0: float, y0: float, x1: float, y1: float) -> float:
+        """Road time between two points for incident i (no turnout; its travel factor): the
+        travel formula of the module docstring."""
+        g = self.spec
+        return g.circuity * math.hypot(x1 - x0, y1 - y0) / g.speed_m_s * self._f[i]
 
     def dispatch(self, i: int) -> None:
         """Call handling is over for incident i: send the nearest idle unit, or queue."""
@@ -305,6 +321,11 @@ class GroundForce(_Force):
         g = self.spec
         arrive = now + self._turn[i] + g.circuity * dist / g.speed_m_s * self._f[i]
         clear = arrive + self._on[i]
+        if self.conv is not None:  # conveyed: free at the hospital after the handover
+            self._record(u, i, dist, now, arrive, clear)
+            free, self.ux[u], self.uy[u] = self.conv.after_scene(self, i, clear)
+            self.env.at(now + (free - now), self._free, u)
+            return
         self.ux[u] = self._x[i]
         self.uy[u] = self._y[i]
         self._record(u, i, dist, now, arrive, clear)
