@@ -12,8 +12,12 @@ from conftest import extends_baseline, run_cli, tiny_scenario_dict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dronesim.engine.conveyance import (expected_busy_s, handover_lost_mean_s, handover_mean_s,
-                                        lognormal_from_tail_shares)
+from dronesim.engine.conveyance import (
+    expected_busy_s,
+    handover_lost_mean_s,
+    handover_mean_s,
+    lognormal_from_tail_shares,
+)
 from dronesim.engine.ground import borough_demand_share, units_per_borough
 from dronesim.engine.replication import prepare, run_replication
 from dronesim.inputs.demand import WEEK_S
