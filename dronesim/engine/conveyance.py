@@ -5,11 +5,12 @@ time is whatever ``on_scene_mean_s`` holds. With ``[services.<name>.ground] conv
 set (one share per priority; off by default, so police and fire are unchanged), a share of the
 service's incidents ends with a journey to hospital:
 
-* **Who is conveyed.** One uniform per incident of the service, in call order, from the named
-  stream ``<service>.conveyance``, below the share of its priority. A standard normal for its
-  handover time is drawn from the same stream for every incident, conveyed or not, so the
-  shares change which incidents are conveyed but no other number drawn (common random numbers;
-  turning conveyance on changes no draw of any other stream).
+* **Who is conveyed.** Two uniforms per incident of the service, in call order, from the named
+  stream ``<service>.conveyance``: the first below the share of its priority means conveyed;
+  the second gives its handover time (through the inverse normal CDF), drawn for every
+  incident, conveyed or not, so the shares change which incidents are conveyed but no other
+  number drawn (common random numbers; turning conveyance on changes no draw of any other
+  stream), and the draws do not depend on the run's chunking.
 * **Where to.** The nearest type 1 emergency department by straight line
   (:func:`dronesim.inputs.sources.emergency_departments`: 27 sites, 4 of them major trauma
   centres), looked up for every incident at load by one batched :class:`scipy.spatial.cKDTree`
@@ -50,6 +51,7 @@ from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
+from scipy.special import ndtri
 
 from ..inputs.demand import Incidents
 from ..inputs.geography import London
@@ -146,8 +148,8 @@ class Conveyance:
         self.handover_s: list[float] = []
 
     def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
-        """Draw the chunk's conveyance (one uniform and one normal per incident of the
-        service, in call order) and find each incident's nearest ED."""
+        """Draw the chunk's conveyance (two uniforms per incident of the service, in call
+        order) and find each incident's nearest ED."""
         need = start + len(inc)
         if len(self.hospital) < need:
             grow = need - len(self.hospital)
@@ -155,8 +157,11 @@ class Conveyance:
             self.handover_s.extend([math.nan] * grow)
         if mine.size == 0:
             return
-        u = self._rng.random(mine.size)
-        z = self._rng.standard_normal(mine.size)
+        # Two uniforms per incident, in call order (conveyed or not; the handover's normal by
+        # the inverse normal CDF): the numbers do not depend on how the run is chunked.
+        r = self._rng.random(2 * mine.size)
+        u = r[0::2]
+        z = ndtri(np.maximum(r[1::2], 1e-300))
         prio = np.asarray(inc.priority[mine], np.int64)
         conveyed = u < self.shares[np.clip(prio - 1, 0, self.shares.size - 1)]
         _, idx = self._tree.query(np.column_stack([inc.x[mine], inc.y[mine]]))

@@ -29,6 +29,10 @@ Modelling assumptions: ``base = "patrol"`` (police, ambulance)
   its stations and standby points (../shared/data/README.md section 7), and its vehicles spend
   much of a shift on the move between jobs and standby points, which roaming the borough
   approximates.
+* Conveyance (``conveyance_share``; off by default): a share of the incidents, by priority,
+  ends with a drive to the nearest type 1 emergency department and a handover there; the unit
+  is free again at the hospital and resumes patrol from it, and the staffing rule counts the
+  expected conveyance and handover in the job time (:mod:`dronesim.engine.conveyance`).
 
 Modelling assumptions: ``base = "stations"`` (fire)
 ---------------------------------------------------
