@@ -159,9 +159,9 @@ class Conveyance:
             return
         # Two uniforms per incident, in call order (conveyed or not; the handover's normal by
         # the inverse normal CDF): the numbers do not depend on how the run is chunked.
-        r = self._rng.random(2 * mine.size)
-        u = r[0::2]
-        z = ndtri(np.maximum(r[1::2], 1e-300))
+        draws = self._rng.random(2 * mine.size)
+        u = draws[0::2]
+        z = ndtri(np.maximum(draws[1::2], 1e-300))
         prio = np.asarray(inc.priority[mine], np.int64)
         conveyed = u < self.shares[np.clip(prio - 1, 0, self.shares.size - 1)]
         _, idx = self._tree.query(np.column_stack([inc.x[mine], inc.y[mine]]))
