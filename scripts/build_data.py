@@ -55,6 +55,11 @@ Outputs (relative to ``--out``):
 ``calibration/lfb_attendance_by_borough.csv``
     First-pump attendance statistics per borough and for London (E12000007).
 
+``sites/emergency_departments.csv``
+    London's type 1 emergency departments (hand-kept list
+    ``data/calibration/london_type1_eds.csv`` joined to the NHS Choices hospitals by
+    ODS code): site_id, ods_code, name, gss_code, BNG x/y, major_trauma_centre.
+
 ``calibration/lfb_travel_pairs.csv``
     For every sampled incident with a first-pump time, the straight-line
     distance from the deploying fire station to the incident point, for fitting
@@ -639,6 +644,44 @@ def check_out_folder(out: Path) -> None:
         raise DataError(f"{out}: --out holds files and is not the project's data folder (no "
                         f"README.md starting {DATA_README_TITLE!r}); give a new or empty folder")
 
+# --------------------------------------------------------------------------- emergency departments
+# (issue 17: ambulance conveyance, dronesim/engine/conveyance.py)
+
+#: The hand-kept list of London's type 1 (consultant-led, 24-hour) emergency departments,
+#: committed beside this script's data (data/README.md says where it comes from).
+ED_LIST = Path(__file__).resolve().parent.parent / "data" / "calibration" / "london_type1_eds.csv"
+
+
+def build_emergency_departments(p: dict[str, Path], out: Path) -> None:
+    """``sites/emergency_departments.csv``: the type 1 EDs of ``ED_LIST`` joined to the NHS
+    Choices hospitals file by ODS code (name checked), in EPSG:27700 (pyproj)."""
+    log("[9] emergency departments")
+    eds = pd.read_csv(ED_LIST, dtype=str)
+    check(eds.ods_code.is_unique, f"{ED_LIST}: ods_code not unique")
+    h = pd.read_csv(p["hospitals"], dtype={"OrganisationCode": str}).set_index(
+        "OrganisationCode")
+    missing = sorted(set(eds.ods_code) - set(h.index))
+    check(not missing, f"{ED_LIST}: ODS codes not in the hospitals file: {missing}")
+    rows = h.loc[eds.ods_code]
+    bad = [c for c, n in zip(eds.ods_code, eds.name)
+           if norm_org(n) != norm_org(str(rows.OrganisationName[c]))]
+    check(not bad, f"{ED_LIST}: name differs from the hospitals file for {bad}")
+    to_bng = pyproj.Transformer.from_crs(WGS84, BNG, always_xy=True)
+    x, y = to_bng.transform(rows.Longitude.astype(float).values,
+                            rows.Latitude.astype(float).values)
+    df = pd.DataFrame({
+        "site_id": ("ed:" + eds.ods_code).values, "ods_code": eds.ods_code.values,
+        "name": rows.OrganisationName.astype(str).str.strip().values,
+        "gss_code": rows.borough_gss_code.astype(str).values,
+        "x": np.round(x, 1), "y": np.round(y, 1),
+        "major_trauma_centre": eds.major_trauma_centre.astype(int).values,
+    }).sort_values("site_id").reset_index(drop=True)
+    df["x"], df["y"] = fmt_fixed(df.x, 1), fmt_fixed(df.y, 1)
+    log(f"  {len(df)} type 1 EDs in {df.gss_code.nunique()} boroughs,"
+        f" {int(df.major_trauma_centre.sum())} major trauma centres")
+    write_csv(df, out / "sites" / "emergency_departments.csv")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -662,6 +705,7 @@ def main(argv: list[str] | None = None) -> int:
         sites = build_sites(paths, boroughs, out)
         build_attendance(inc, boroughs, out)
         build_travel_pairs(inc, sites, out)
+        build_emergency_departments(paths, out)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -224,6 +224,7 @@ ALLOWED_BY = {
     "ground_response": "met_congested",
     "drone_resolution": "drone_resolved",
     "mutual_aid": "mutual_aid",
+    "conveyance": "separate_sectors",  # (the ambulance service conveys to hospital)
 }
 OFF_BY = {
     "grounding": "weather_night_faults",

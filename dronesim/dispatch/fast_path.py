@@ -52,7 +52,7 @@ class FastPath:
     ALLOWED: frozenset[str] = frozenset({
         "airspace_management", "preemption", "dedicated_airframes", "refuse_outside",
         "queue_limit", "pilot_shifts", "exponential_loiter", "ground_response",
-        "drone_resolution", "mutual_aid",
+        "drone_resolution", "mutual_aid", "conveyance",
     })
     #: Features that stop only the flat candidate lists (which need rows in distance order),
     #: not the decision without a snapshot nor the mission's inline start.

@@ -187,12 +187,26 @@ class Aggregates:
             own = self._fp[self.services[0]]
             own[:3] = self._fp["all"][:3]
         self._svc_id = np.array([SERVICE_IDS[s] for s in self.services], np.int8)
+        # Ground units: patrol units of each service, for the share of unit-time idle (a unit
+        # is busy from dispatch until free: clear, or the end of the hospital handover;
+        # stations' units also drive back, which the records do not hold, so they are left
+        # out). Their counts come with the run's shape (start).
+        svcs = list(scn.services.values())
+        self.patrol = np.array([sv.ground.base == "patrol" for sv in svcs])
+        self.units = np.zeros(S)
+        self.unit_busy = np.zeros(S)
+        # Conveyance to hospital and handover (dronesim.engine.conveyance): services with it on.
+        self.conveying = np.array([on.conveyance and any(x > 0 for x in sv.ground.conveyance_share)
+                                   for sv in svcs], bool)
+        self.handover_target = np.array([sv.ground.handover_target_s for sv in svcs])
 
     def start(self, shape: RunShape) -> None:
         """The replication's fleet and control rooms are built: take the utilisation
         denominators (the :class:`~dronesim.engine.sinks.Observer` protocol)."""
         self.fleet_size = shape.fleet_size
         self.pilots = shape.pilots
+        self.units = np.array([float(shape.ground_units.get(name, 0)) if p else 0.0
+                               for name, p in zip(self.services, self.patrol)])
 
     # --- updates -------------------------------------------------------------------------------
     def _fingerprint(self, c: dict[str, np.ndarray]) -> None:
@@ -216,6 +230,8 @@ class Aggregates:
         self.n_incidents += len(chunk)
         self._fingerprint(c)
         t = c["t_call"]
+        if self.patrol.any():
+            self._add_unit_busy(c)
         inside = (t >= self.lo) & (t < self.hi)
         if not inside.any():
             return
@@ -302,6 +318,15 @@ class Aggregates:
         elif self.ground:
             add("first", on & (drone < ground))
         add("hit", suited & on & (drone <= self.within_s))
+        if self.conveying.any():  # conveyance to hospital and handover (conveyance.py)
+            conv = c["conveyed"][w]
+            to_h = (c["t_hospital_arrival"] - c["t_ground_clear"])[w]
+            hand = (c["t_handover_end"] - c["t_hospital_arrival"])[w]
+            add("conv_of", self.conveying[svc])
+            add("conveyed", conv)
+            add("to_hospital_sum", conv, to_h)
+            add("handover_sum", conv, hand)
+            add("handover_lost_sum", conv, np.maximum(hand - self.handover_target[svc], 0.0))
         early, late = t < self.fifths[0], t >= self.fifths[1]
         waits = [("qwait", qwait, on), ("pwait", pwait, on)]
         if self.ground:
@@ -345,6 +370,18 @@ class Aggregates:
             h = self._widen(key, int(b.max()) + 1)
             cells = grp[rows, :families] * h.shape[1] + b[:, None]
             np.add.at(h.reshape(-1), cells.ravel(), 1)
+
+    def _add_unit_busy(self, c: dict[str, np.ndarray]) -> None:
+        """Unit-time busy within the window, by service: dispatch until free (the end of the
+        handover when conveyed, else clear), whatever the call time."""
+        start = c["t_ground_dispatch"]
+        free = c["t_ground_clear"]
+        if self.conveying.any():
+            free = np.where(c["conveyed"], c["t_handover_end"], free)
+        busy = np.minimum(free, self.hi) - np.maximum(start, self.lo)
+        busy = np.where(busy > 0, busy, 0.0)  # (NaN: no unit sent)
+        self.unit_busy += np.bincount(c["service"].astype(np.int64), weights=busy,
+                                      minlength=len(self.services))[:len(self.services)]
 
     def _widen(self, key: str, width: int) -> np.ndarray:
         """Histogram ``key`` at least ``width`` bins wide (doubling, at most all the bins);
@@ -458,6 +495,27 @@ class Aggregates:
         suited = int(st["suited"][g])
         out["suited_within_target"] = int(st["hit"][g]) / suited if suited else math.nan
         out.update(self._ground_extra(g))
+        out.update(self._units_and_conveyance(g, service))
+        return out
+
+    def _units_and_conveyance(self, g: int, service: int | None) -> dict[str, float]:
+        """Share of patrol unit-time idle (all patrol services, or the service's) and, when
+        conveyance is on for some service, its figures."""
+        out: dict[str, float] = {}
+        sel = self.patrol if service is None else (np.arange(len(self.services)) == service)
+        units = float(self.units[sel].sum())
+        if self.patrol.any() and units > 0:
+            out["ground_unit_availability"] = 1.0 - float(
+                self.unit_busy[sel].sum()) / (units * (self.hi - self.lo))
+        if self.conveying.any() and (service is None or self.conveying[service]):
+            st, weeks = self.stats, self.weeks
+            n, k = int(st["conv_of"][g]), int(st["conveyed"][g])
+            out["conveyed_share"] = k / n if n else math.nan
+            out["conveyance_s"] = float(st["to_hospital_sum"][g]) / k if k else math.nan
+            out["handover_s"] = float(st["handover_sum"][g]) / k if k else math.nan
+            out["handover_hours_per_week"] = float(st["handover_sum"][g]) / 3600.0 / weeks
+            out["handover_lost_hours_per_week"] = (float(st["handover_lost_sum"][g]) / 3600.0
+                                                   / weeks)
         return out
 
     def _ground_extra(self, g: int) -> dict[str, float]:

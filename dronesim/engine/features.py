@@ -61,6 +61,8 @@ class Features:
     drone_resolution: bool = False
     #: Ground mutual aid between boroughs.
     mutual_aid: bool = False
+    #: Ambulance conveyance to hospital and handover (dronesim.engine.conveyance).
+    conveyance: bool = False
 
     @classmethod
     def of(cls, prep: Any) -> Features:
@@ -91,6 +93,9 @@ class Features:
             drone_resolution=any(shares and any(shares)
                                  for shares in scn.value.drone_resolved_share.values()),
             mutual_aid=any(s.ground.mutual_aid != "off" for s in scn.services.values()),
+            conveyance=any(s.ground.base == "patrol" and any(x > 0 for x in
+                                                             s.ground.conveyance_share)
+                           for s in scn.services.values()),
         )
 
     @property

@@ -29,6 +29,10 @@ Modelling assumptions: ``base = "patrol"`` (police, ambulance)
   its stations and standby points (../shared/data/README.md section 7), and its vehicles spend
   much of a shift on the move between jobs and standby points, which roaming the borough
   approximates.
+* Conveyance (``conveyance_share``; off by default): a share of the incidents, by priority,
+  ends with a drive to the nearest type 1 emergency department and a handover there; the unit
+  is free again at the hospital and resumes patrol from it, and the staffing rule counts the
+  expected conveyance and handover in the job time (:mod:`dronesim.engine.conveyance`).
 
 Modelling assumptions: ``base = "stations"`` (fire)
 ---------------------------------------------------
@@ -77,6 +81,7 @@ from ..inputs.geography import London
 from ..inputs.scenario import ServiceSpec
 from ..inputs.sources import fire_stations
 from ..inputs.streams import Streams
+from .conveyance import expected_busy_s, make_conveyance
 from .records import Records
 
 if TYPE_CHECKING:
@@ -122,6 +127,8 @@ def units_per_borough(spec: ServiceSpec, london: London) -> np.ndarray:
     g = spec.ground
     rate = spec.incidents_per_week / WEEK_S * borough_demand_share(spec, london)
     load = rate * g.on_scene_mean_s
+    if g.conveyance_share:  # conveyance and handover are part of the job (conveyance.py)
+        load = rate * (g.on_scene_mean_s + expected_busy_s(spec, london))
     return np.maximum(g.min_units_per_borough,
                       np.ceil(load / g.staffing_utilisation)).astype(np.int64)
 
@@ -249,6 +256,19 @@ class GroundForce(_Force):
             self.aid_pending: list[list[tuple]] = [[] for _ in range(nb)]
             self._t_dispatch = rec.t_ground_dispatch
             self._aid_col = rec.mutual_aid_from
+        # Conveyance to hospital and handover (conveyance.py; None when off).
+        self.conv = make_conveyance(name, spec, london, rec, streams)
+
+    def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
+        """Conveyance draws and nearest EDs for the chunk (when conveyance is on)."""
+        if self.conv is not None:
+            self.conv.load(start, inc, mine)
+
+    def _road_s(self, i: int, x0: float, y0: float, x1: float, y1: float) -> float:
+        """Road time between two points for incident i (no turnout; its travel factor): the
+        travel formula of the module docstring."""
+        g = self.spec
+        return g.circuity * math.hypot(x1 - x0, y1 - y0) / g.speed_m_s * self._f[i]
 
     def dispatch(self, i: int) -> None:
         """Call handling is over for incident i: send the nearest idle unit, or queue."""
@@ -305,6 +325,11 @@ class GroundForce(_Force):
         g = self.spec
         arrive = now + self._turn[i] + g.circuity * dist / g.speed_m_s * self._f[i]
         clear = arrive + self._on[i]
+        if self.conv is not None:  # conveyed: free at the hospital after the handover
+            self._record(u, i, dist, now, arrive, clear)
+            free, self.ux[u], self.uy[u] = self.conv.after_scene(self, i, clear)
+            self.env.at(now + (free - now), self._free, u)
+            return
         self.ux[u] = self._x[i]
         self.uy[u] = self._y[i]
         self._record(u, i, dist, now, arrive, clear)

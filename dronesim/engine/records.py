@@ -75,6 +75,7 @@ LEAVE = {name: k for k, name in enumerate(LEAVE_REASONS)}
 _INT_DEFAULT = {"drone_outcome": OUTCOME["not_suited"], "drone_leave_reason": 0,
                 "link_outside": 0, "grounded_reason": 0, "drone_resolved": 0,
                 "relief_drones": 0}
+_INT_DEFAULT["conveyed"] = 0  # conveyance (dronesim.engine.conveyance): not conveyed
 
 #: A mission leg as the fleet logs it (:attr:`Records.legs`; the fleet's mission in flight
 #: has this layout, so it is logged as it stands): the incident's key; its assignment time,
@@ -287,6 +288,9 @@ class Records:
     t_relief_on_scene: _Result[float]
     t_relief_leave: _Result[float]
     relief_gap_s: _Result[float]
+    # Conveyance to hospital (dronesim.engine.conveyance): arrival at the ED, end of handover.
+    t_hospital_arrival: _Result[float]
+    t_handover_end: _Result[float]
     # --- integer results ---------------------------------------------------------------------
     drone_id: _Result[int]
     ground_unit: _Result[int]
@@ -297,6 +301,9 @@ class Records:
     drone_resolved: _Result[int]
     relief_drones: _Result[int]
     relief_drone_id: _Result[int]
+    # Conveyance (dronesim.engine.conveyance): conveyed 0/1, the ED's index (-1: none).
+    conveyed: _Result[int]
+    hospital: _Result[int]
     dock_id: _ByLeg[np.int64]
     drone_leave_reason: _ByLeg[np.int64]
     #: The drone side's outcome by key (a numpy array: written in bulk at load and from the
@@ -500,6 +507,10 @@ class Records:
         cols["link_outside"] = ints("link_outside", bool)
         # The drone on scene resolved the incident alone: no ground unit was sent.
         cols["drone_resolved"] = ints("drone_resolved", bool)
+        # Conveyance to hospital (dronesim.engine.conveyance): conveyed, and the ED's index
+        # into dronesim.inputs.sources.emergency_departments (-1: not conveyed).
+        cols["conveyed"] = ints("conveyed", bool)
+        cols["hospital"] = ints("hospital", np.int16)
         # Mutual aid: GSS code of the borough whose unit came (ground.py), "" for none.
         codes = self.borough_codes
         labels = tuple(codes.tolist())

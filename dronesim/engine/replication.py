@@ -285,6 +285,9 @@ def _run(prep: Prepared, replication: int, sink: Sink | None,
         unwritten.add("drone_resolved")
     if not any(sv.ground.mutual_aid != "off" for sv in scn.services.values()):
         unwritten.add("mutual_aid_from")
+    # Conveyance to hospital (dronesim.engine.conveyance), written only when some service has it.
+    if not features.conveyance:
+        unwritten |= {"t_hospital_arrival", "t_handover_end", "conveyed", "hospital"}
     rec.unwritten = frozenset(unwritten)
     handlers = [f.dispatch for f in forces] + [dispatcher.decide]
     memory: MemorySink | None = None  # the record tables, kept for the result when no sink

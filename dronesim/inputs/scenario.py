@@ -174,6 +174,18 @@ class GroundSpec:
                                   "only); base = 'patrol' only")
     mutual_aid_delay_s: float = _num(300.0, ge=0, le=86_400, doc="assumption")
     mutual_aid_max_distance_m: float = _num(10_000.0, gt=0, le=100_000, doc="assumption")
+    # --- conveyance to hospital and handover (dronesim.engine.conveyance) --------
+    conveyance_share: tuple[float, ...] = field(
+        default=(), metadata={"doc": "one share per priority of incidents conveyed to the "
+                                     "nearest type 1 emergency department ([] = off); "
+                                     "base = 'patrol' only"})
+    handover_over_30min_share: float = _num(0.20, gt=0, lt=1,
+                                            doc="share of hospital handovers over 30 min "
+                                                "(fits the lognormal handover time)")
+    handover_over_60min_share: float = _num(0.07, gt=0, lt=1,
+                                            doc="share of hospital handovers over 60 min")
+    handover_target_s: float = _num(900.0, ge=0, le=86_400,
+                                    doc="handover standard: time beyond it counts as lost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -711,6 +723,24 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
                              related=(p + "priority_shares",))
         if any(not 0 <= s <= 1 for s in obj.drone_suited_share):
             raise InputError(file, p + "drone_suited_share", "each share must be within [0, 1]")
+        # Conveyance to hospital (dronesim.engine.conveyance).
+        conv = obj.ground.conveyance_share
+        if conv:
+            g = p + "ground."
+            if len(conv) != len(shares):
+                raise InputError(file, g + "conveyance_share",
+                                 f"needs one share per priority ({len(shares)}); "
+                                 f"got {len(conv)}", related=(p + "priority_shares",))
+            if any(not 0 <= s <= 1 for s in conv):
+                raise InputError(file, g + "conveyance_share",
+                                 "each share must be within [0, 1]")
+            if obj.ground.base != "patrol":
+                raise InputError(file, g + "conveyance_share",
+                                 f"needs base = 'patrol'; got {obj.ground.base!r}")
+            if not obj.ground.handover_over_60min_share < obj.ground.handover_over_30min_share:
+                raise InputError(file, g + "handover_over_60min_share",
+                                 "must be below handover_over_30min_share",
+                                 related=(g + "handover_over_30min_share",))
     elif isinstance(obj, DockSite):
         has_ll = not (math.isnan(obj.lon) and math.isnan(obj.lat))
         has_xy = not (math.isnan(obj.x) and math.isnan(obj.y))

@@ -65,6 +65,7 @@ __all__ = [
     "LFB_CELL_M",
     "TRACE_TOLERANCE_M",
     "Trace",
+    "emergency_departments",
     "fire_stations",
     "lfb_call_profile",
     "lfb_sample",
@@ -170,6 +171,32 @@ def fire_stations(london: London) -> pd.DataFrame:
                          f"unknown borough code {st.loc[borough.isna(), 'gss_code'].iloc[0]}")
     st["borough"] = borough.astype(np.int64)
     return st
+
+
+# --- Emergency departments (ambulance conveyance, dronesim.engine.conveyance) ------
+
+
+@functools.lru_cache(maxsize=4)
+def emergency_departments(london: London) -> pd.DataFrame:
+    """London's type 1 emergency departments (``data/sites/emergency_departments.csv``, built by
+    ``scripts/build_data.py`` from a hand-kept list, data/README.md): ``site_id``, ``name``,
+    ``gss_code``, ``x``, ``y`` (EPSG:27700), ``major_trauma_centre`` and ``borough`` (index)."""
+    path = _need(Path(london.data_dir) / "sites" / "emergency_departments.csv")
+    df = pd.read_csv(path)
+    _columns(df, path, ("site_id", "name", "gss_code", "x", "y", "major_trauma_centre"))
+    if df.empty:
+        raise InputError(path, "site_id", "no emergency department")
+    bad = df[["x", "y"]].isna().any(axis=1)
+    if bad.any():
+        raise InputError(path, "x", f"missing coordinates for {df.site_id[bad].iloc[0]}")
+    code_to_idx = {c: i for i, c in enumerate(london.borough_codes)}
+    borough = df["gss_code"].map(code_to_idx)
+    if borough.isna().any():
+        raise InputError(path, "gss_code",
+                         f"unknown borough code {df.loc[borough.isna(), 'gss_code'].iloc[0]}")
+    df = df[["site_id", "name", "gss_code", "x", "y", "major_trauma_centre"]].copy()
+    df["borough"] = borough.astype(np.int64)
+    return df.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------

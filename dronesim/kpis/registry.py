@@ -344,6 +344,28 @@ METRICS: tuple[Metric, ...] = (
            card="Population in boroughs missing the target",
            note="boroughs whose mean drone response exceeds [value] target_response_s, or "
                 "where no drone reached anyone"),
+    # --- ground units and ambulance conveyance (engine/aggregates.py, conveyance.py) --
+    Metric("ground_unit_availability", "patrol unit-time idle", "share", compare=True,
+           group="ground", note="share of patrol units' time (police, ambulance) not between "
+                                "dispatch and free again (clear, or the end of the handover)"),
+    Metric("ambulance_availability", "ambulance unit-time idle", "share",
+           get=lambda k: k["by_service"]["ambulance"]["ground_unit_availability"],
+           compare=True, group="ground", feature="services.ambulance", line="ambulance time idle",
+           rank=50),
+    Metric("conveyed_share", "incidents conveyed to hospital", "share", compare=True,
+           group="conveyance", feature="ground.conveyance_share"),
+    Metric("conveyance_s", "scene to hospital, mean", "s", compare=True, group="conveyance",
+           feature="ground.conveyance_share", line="scene to hospital, mean", rank=51),
+    Metric("handover_s", "hospital handover, mean", "s", compare=True, group="conveyance",
+           feature="ground.conveyance_share", line="hospital handover, mean", rank=52),
+    Metric("handover_hours_per_week", "handover hours per week", "hours_per_week",
+           compare=True, group="conveyance", feature="ground.conveyance_share"),
+    Metric("handover_lost_hours_per_week", "handover hours beyond the target per week",
+           "hours_per_week", compare=True, group="conveyance", feature="ground.conveyance_share",
+           line="handover hours lost a week", rank=53,
+           card="Ambulance hours lost to handover, a week",
+           note="hospital handover time beyond the standard (handover_target_s, 15 min), as NHS "
+                "England counts hours lost to handover delays"),
 )
 
 #: The figures of each airframe type of a mixed fleet (``summary.json`` ``per_airframe``; read
