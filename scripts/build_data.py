@@ -615,6 +615,48 @@ def build_travel_pairs(inc: pd.DataFrame, sites: pd.DataFrame, out: Path) -> Non
     write_csv(df, out / "calibration" / "lfb_travel_pairs.csv")
 
 
+# --------------------------------------------------------------------------- the Thames
+#: Closing radius (m) that bridges the Thames between the boroughs' mean-high-water edges: wider
+#: than the river inside London (about 200 m at Kingston to 700 m at Erith), far narrower than
+#: any borough.
+THAMES_CLOSING_M = 600.0
+
+
+def build_thames(paths: dict[str, Path], out: Path) -> None:
+    """The Thames and its two banks, from the GLA borough layer that EXCLUDES the river (mean
+    high water): the river is the largest piece of (union of boroughs, closed by
+    ``THAMES_CLOSING_M``) minus the union of boroughs; the north bank is the part of London's
+    bounding box north of the river, its ends extended due west and due east to the box (above
+    Teddington and below Erith the Thames is London's boundary, so the extension lies outside
+    London). Written as two features (``river``, ``north_bank``) simplified to 10 m."""
+    import shapely
+    from shapely.geometry import LineString, box
+
+    log("[9] Thames and banks")
+    g = gpd.read_file(paths["gla_boroughs"]).to_crs(27700)
+    u = shapely.union_all(g.geometry.values)
+    gaps = u.buffer(THAMES_CLOSING_M).buffer(-THAMES_CLOSING_M).difference(u)
+    river = max(getattr(gaps, "geoms", [gaps]), key=lambda p: p.area)
+    minx, miny, maxx, maxy = u.bounds
+    bb = box(minx - 1000, miny - 1000, maxx + 1000, maxy + 1000)
+    pts = np.asarray(river.exterior.coords)
+    w, e = pts[pts[:, 0].argmin()], pts[pts[:, 0].argmax()]
+    cut = shapely.union_all([river, LineString([(bb.bounds[0], w[1]), tuple(w)]).buffer(1),
+                             LineString([tuple(e), (bb.bounds[2], e[1])]).buffer(1)])
+    sides = bb.difference(cut)
+    parts = list(getattr(sides, "geoms", [sides]))
+    north = max((p for p in parts if p.bounds[3] >= bb.bounds[3] - 1), key=lambda p: p.area)
+    check(river.area > 10e6, f"Thames polygon only {river.area / 1e6:.1f} km2")
+    frame = gpd.GeoDataFrame({"kind": ["river", "north_bank"]},
+                             geometry=[river.simplify(10), north.simplify(10)], crs=27700)
+    log(f"  river {river.area / 1e6:.1f} km2 from x={w[0]:.0f} to x={e[0]:.0f}")
+    target = out / "boroughs" / "thames.geojson"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.unlink()
+    frame.to_file(target, driver="GeoJSON", COORDINATE_PRECISION=1)
+
+
 # --------------------------------------------------------------------------- main
 
 #: The first line of the project's data/README.md: a folder holding it is this script's own.
@@ -662,6 +704,7 @@ def main(argv: list[str] | None = None) -> int:
         sites = build_sites(paths, boroughs, out)
         build_attendance(inc, boroughs, out)
         build_travel_pairs(inc, sites, out)
+        build_thames(paths, out)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

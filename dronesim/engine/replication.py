@@ -213,7 +213,7 @@ def _run(prep: Prepared, replication: int, sink: Sink | None, incidents: Inciden
     offset = 0
     for name in names:
         force = make_force(env, name, scn.services[name], prep.london, rec, streams, offset,
-                           fleet.ground_eta_known)
+                           fleet.ground_eta_known, _scenario_folder(scn))
         offset += force.size
         ground_forces.append(force)
     forces: list[_Force | DroneResolution] = list(ground_forces)
@@ -370,3 +370,9 @@ def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams,
         fleet.attach_duty(duty)
         out.append(duty)
     return out
+
+
+def _scenario_folder(scn: Scenario) -> Path:
+    """The folder a scenario's relative file names (a travel file) are resolved against."""
+    src = str(scn.source)
+    return Path(src).parent if src and not src.startswith("<") else Path.cwd()

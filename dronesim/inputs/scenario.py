@@ -174,6 +174,15 @@ class GroundSpec:
                                   "only); base = 'patrol' only")
     mutual_aid_delay_s: float = _num(300.0, ge=0, le=86_400, doc="assumption")
     mutual_aid_max_distance_m: float = _num(10_000.0, gt=0, le=100_000, doc="assumption")
+    travel_model: str = _choice("fitted", ("fitted", "straight", "matrix", "graph"),
+                                doc="road travel time (dronesim.inputs.travel): fitted to the "
+                                    "LFB 2023 sample (distance curve, hour of week, borough, "
+                                    "Thames); straight: circuity x distance / speed_m_s; "
+                                    "matrix: travel_file of origin-destination times; graph: "
+                                    "travel_file road network (GraphML)")
+    travel_file: str = field(default="", metadata={
+        "doc": "with travel_model = 'matrix' (CSV/Parquet: from_x, from_y, to_x, to_y, time_s) "
+               "or 'graph' (GraphML in EPSG:27700), relative to the scenario file"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -711,6 +720,11 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
                              related=(p + "priority_shares",))
         if any(not 0 <= s <= 1 for s in obj.drone_suited_share):
             raise InputError(file, p + "drone_suited_share", "each share must be within [0, 1]")
+        g = obj.ground  # the travel model and its file (dronesim.inputs.travel)
+        if g.travel_model in ("matrix", "graph") and not g.travel_file:
+            raise InputError(file, p + "ground.travel_file",
+                             f"travel_model = {g.travel_model!r} needs a travel_file",
+                             related=(p + "ground.travel_model",))
     elif isinstance(obj, DockSite):
         has_ll = not (math.isnan(obj.lon) and math.isnan(obj.lat))
         has_xy = not (math.isnan(obj.x) and math.isnan(obj.y))
@@ -968,8 +982,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 #: Fields holding file names, resolved relative to the file that sets them.
-_PATH_FIELDS = (("demand", "trace"), ("siting", "file"), ("airspace", "no_fly_files"),
+_PATH_FIELDS: tuple[tuple[str, str], ...] = (("demand", "trace"), ("siting", "file"), ("airspace", "no_fly_files"),
                 ("connectivity", "files"))
+#: Per-service file fields: (``services``, ``ground.travel_file``) is hashed and anchored for
+#: every service (``services.<name>.ground.travel_file``).
+_SERVICE_PATH_FIELDS = (("ground", "travel_file"),)
+_PATH_FIELDS = (*_PATH_FIELDS, *(("services", f"{a}.{b}") for a, b in _SERVICE_PATH_FIELDS))
 
 
 def _anchor_paths(table: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -986,7 +1004,19 @@ def _anchor_paths(table: dict[str, Any], folder: Path) -> dict[str, Any]:
         return v
 
     out = dict(table)
+    services = out.get("services")
+    if isinstance(services, Mapping):  # per-service file fields (services.<name>.ground...)
+        fixed: dict[str, Any] = {}
+        for name, svc in services.items():
+            for sub, key in _SERVICE_PATH_FIELDS:
+                part = svc.get(sub) if isinstance(svc, Mapping) else None
+                if isinstance(part, Mapping) and key in part:
+                    svc = {**svc, sub: {**part, key: fix(part[key])}}
+            fixed[name] = svc
+        out["services"] = fixed
     for section, key in _PATH_FIELDS:
+        if section == "services":
+            continue
         sec = out.get(section)
         if isinstance(sec, Mapping) and key in sec:
             out[section] = {**sec, key: fix(sec[key])}
