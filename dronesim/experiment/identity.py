@@ -182,6 +182,12 @@ def _scenario_part(scn: Scenario) -> dict[str, Any]:
     plain = scenario_to_dict(scn)
     plain["simulation"] = {k: v for k, v in plain["simulation"].items() if k != "replications"}
     for section, key in PATH_FIELDS:  # the files' content stands for their names
+        if section == "services":  # services.<name>.ground.travel_file
+            sub, leaf = key.split(".")
+            plain[section] = {name: {**svc, sub: {k: v for k, v in svc[sub].items()
+                                                  if k != leaf}}
+                              for name, svc in plain[section].items()}
+            continue
         plain[section] = {k: v for k, v in plain[section].items() if k != key}
     return plain
 
