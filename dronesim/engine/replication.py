@@ -55,6 +55,7 @@ from ..inputs.geography import load_london
 from ..inputs.scenario import Scenario
 from ..inputs.sources import load_trace
 from ..inputs.streams import Streams
+from ..inputs.travel import make_travel_model
 from ..siting.sites import build_docks, sited_docks
 from .aggregates import Aggregates
 from .dispatcher import FLAT_PREFIX, _DroneDispatcher
@@ -95,6 +96,10 @@ def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
                          f"{scn.simulation.warmup_hours:g} h leaves nothing of the trace "
                          f"{prep.trace.path} (it ends {prep.horizon_s / 3600:,.0f} h in)")
     prep.new_policy()  # fail early on an unknown policy or bad parameters
+    for name, spec in scn.services.items():  # read every travel model (file) once, up front
+        if spec.ground.base != "none":
+            make_travel_model(spec.ground, london.data_dir, tuple(london.borough_codes), base,
+                              f"services.{name}.ground.travel_file")
     if scn.relief.enabled:  # and the relief policy ([relief], dronesim.engine.relief)
         from .relief import relief_policy
 

@@ -141,22 +141,26 @@ BANK_CELL_M = 100.0
 @functools.lru_cache(maxsize=4)
 def bank_grid(data_dir: str) -> tuple[float, float, int, int, bytes]:
     """(x0, y0, nx, ny, cells): 1 where the cell centre lies on the Thames' north bank, from
-    ``boroughs/thames.geojson`` (``scripts/build_data.py``); points off the grid count as north."""
-    import geopandas as gpd
+    ``boroughs/thames.geojson`` (``scripts/build_data.py``: the river from the GLA borough layer
+    that excludes it, the bank line continued past both ends), over the north bank's bounding
+    box, which spans London's width: a point below it is south, any other point off it north."""
     import shapely
+    from shapely.geometry import shape
 
     path = input_file(Path(data_dir) / "boroughs" / "thames.geojson", "Thames file")
-    frame = gpd.read_file(path)
-    north = frame.geometry[frame["kind"] == "north_bank"].iloc[0]
-    minx, miny, maxx, maxy = frame.total_bounds
+    try:
+        fc = json.loads(path.read_text(encoding="utf-8"))
+        north = next(shape(f["geometry"]) for f in fc["features"]
+                     if f["properties"]["kind"] == "north_bank")
+    except (OSError, ValueError, KeyError, StopIteration):
+        raise InputError(path, "north_bank", "no north-bank polygon") from None
+    minx, miny, maxx, maxy = north.bounds
     c = BANK_CELL_M
     nx, ny = int(math.ceil((maxx - minx) / c)), int(math.ceil((maxy - miny) / c))
-    gx = minx + (np.arange(nx) + 0.5) * c
-    gy = miny + (np.arange(ny) + 0.5) * c
-    xx, yy = np.meshgrid(gx, gy)
+    xx, yy = np.meshgrid(minx + (np.arange(nx) + 0.5) * c, miny + (np.arange(ny) + 0.5) * c)
     shapely.prepare(north)
-    inside = shapely.contains_xy(north, xx.ravel(), yy.ravel())
-    return float(minx), float(miny), nx, ny, inside.astype(np.uint8).tobytes()
+    cells = shapely.contains_xy(north, xx.ravel(), yy.ravel()).astype(np.uint8)
+    return float(minx), float(miny), nx, ny, cells.tobytes()
 
 
 class _Banks:
@@ -171,14 +175,14 @@ class _Banks:
         j = int((y - self.y0) * self.inv)
         if 0 <= i < self.nx and 0 <= j < self.ny:
             return self.cells[j * self.nx + i]
-        return 1
+        return 0 if j < 0 else 1
 
     def of_many(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         i = np.floor((np.asarray(x, float) - self.x0) * self.inv).astype(np.int64)
         j = np.floor((np.asarray(y, float) - self.y0) * self.inv).astype(np.int64)
         ok = (i >= 0) & (i < self.nx) & (j >= 0) & (j < self.ny)
         cells = np.frombuffer(self.cells, np.uint8)
-        out = np.ones(i.shape, np.uint8)
+        out = (j >= 0).astype(np.uint8)
         out[ok] = cells[j[ok] * self.nx + i[ok]]
         return out
 
