@@ -93,11 +93,11 @@ def fit(df: pd.DataFrame, free_intercept: bool = False) -> dict:
         return c, float(np.exp(p[1])), float(np.exp(p[2])), p[3], h
 
     for _ in range(3):
-        def resid(p: np.ndarray) -> np.ndarray:
+        def resid(p: np.ndarray, bj: np.ndarray) -> np.ndarray:
             c, a, v, r, h = parts(p)
-            return c + h[k] * b[j] * (kolesar_s(d, a, v) + r * cross) - y
+            return c + h[k] * bj * (kolesar_s(d, a, v) + r * cross) - y
 
-        sol = least_squares(resid, p0, method="trf")
+        sol = least_squares(resid, p0, method="trf", args=(b[j],))
         p0 = sol.x
         c, a, v, r, h = parts(p0)
         drive = h[k] * (kolesar_s(d, a, v) + r * cross)

@@ -71,8 +71,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np

@@ -982,8 +982,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 #: Fields holding file names, resolved relative to the file that sets them.
-_PATH_FIELDS: tuple[tuple[str, str], ...] = (("demand", "trace"), ("siting", "file"), ("airspace", "no_fly_files"),
-                ("connectivity", "files"))
+_PATH_FIELDS: tuple[tuple[str, str], ...] = (
+    ("demand", "trace"), ("siting", "file"), ("airspace", "no_fly_files"),
+    ("connectivity", "files"))
 #: Per-service file fields: (``services``, ``ground.travel_file``) is hashed and anchored for
 #: every service (``services.<name>.ground.travel_file``).
 _SERVICE_PATH_FIELDS = (("ground", "travel_file"),)
