@@ -140,8 +140,10 @@ class DockSite:
 class GroundSpec:
     """Ground response of one service: units per borough and a road travel model.
 
-    Travel time = ``turnout_s`` + ``circuity`` x straight-line distance / ``speed_m_s`` x a
-    mean-one lognormal factor with coefficient of variation ``travel_cv``.
+    Travel time = ``turnout_s`` + road time x a mean-one lognormal factor with coefficient of
+    variation ``travel_cv``; the road time is ``travel_model``'s (:mod:`dronesim.inputs.travel`:
+    ``"fitted"`` to the LFB 2023 sample by default; ``"straight"`` = ``circuity`` x straight-line
+    distance / ``speed_m_s``; ``"matrix"`` / ``"graph"`` read ``travel_file``).
 
     ``base = "patrol"``: units per borough (staffing rule), roaming the borough and dispatched
     within it. ``base = "stations"``: ``units_per_station`` units at each London Fire Brigade
