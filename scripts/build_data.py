@@ -620,6 +620,61 @@ def build_travel_pairs(inc: pd.DataFrame, sites: pd.DataFrame, out: Path) -> Non
     write_csv(df, out / "calibration" / "lfb_travel_pairs.csv")
 
 
+# --------------------------------------------------------------------------- the Thames
+#: Closing radius (m) that bridges the Thames between the boroughs' mean-high-water edges: wider
+#: than the river inside London (about 200 m at Kingston to 700 m at Erith), far narrower than
+#: any borough.
+THAMES_CLOSING_M = 600.0
+
+
+#: The non-tidal Thames in London (above Teddington Lock the borough layer runs to mid-river,
+#: so the river leaves no gap there): Teddington Lock, Kingston Bridge, Hampton Court Bridge
+#: (WGS84 longitude, latitude of the structures; beyond Hampton Court the river is London's
+#: boundary with Surrey).
+THAMES_NONTIDAL_LONLAT = ((-0.3225, 51.4305), (-0.3083, 51.4117), (-0.3425, 51.4030))
+
+
+def build_thames(paths: dict[str, Path], out: Path) -> None:
+    """The Thames and its two banks, from the GLA borough layer that EXCLUDES the tidal river
+    (mean high water): the river is the largest piece of (union of boroughs, closed by
+    ``THAMES_CLOSING_M``) minus the union of boroughs, from Teddington to Erith. The bank line
+    continues from the river's upstream end along ``THAMES_NONTIDAL_LONLAT`` to Hampton Court and
+    then due west, and from its downstream end due east (below Erith the Thames is London's
+    boundary). The north bank is the part of London's bounding box north of that line. Written
+    as two features (``river``, ``north_bank``) simplified to 10 m."""
+    from shapely.geometry import LineString, Point, box
+
+    log("[9] Thames and banks")
+    g = gpd.read_file(paths["gla_boroughs"]).to_crs(27700)
+    u = shapely.union_all(g.geometry.values)
+    gaps = u.buffer(THAMES_CLOSING_M).buffer(-THAMES_CLOSING_M).difference(u)
+    river = max(getattr(gaps, "geoms", [gaps]), key=lambda p: p.area)
+    minx, miny, maxx, maxy = u.bounds
+    bb = box(minx - 1000, miny - 1000, maxx + 1000, maxy + 1000)
+    pts = np.asarray(river.exterior.coords)
+    e = pts[pts[:, 0].argmax()]
+    tx, ty = pyproj.Transformer.from_crs(4326, 27700, always_xy=True).transform(
+        *zip(*THAMES_NONTIDAL_LONLAT))
+    upstream = list(zip(tx, ty))
+    w = pts[np.argmin(np.hypot(pts[:, 0] - tx[0], pts[:, 1] - ty[0]))]  # nearest Teddington
+    west = LineString([tuple(w), *upstream, (bb.bounds[0], upstream[-1][1])])
+    east = LineString([tuple(e), (bb.bounds[2], e[1])])
+    cut = shapely.union_all([river, west.buffer(1), east.buffer(1)])
+    sides = bb.difference(cut)
+    parts = list(getattr(sides, "geoms", [sides]))
+    north = max((p for p in parts if p.bounds[3] >= bb.bounds[3] - 1), key=lambda p: p.area)
+    check(river.area > 10e6, f"Thames polygon only {river.area / 1e6:.1f} km2")
+    check(not north.contains(Point(517900, 169300)), "Kingston on the north bank")
+    frame = gpd.GeoDataFrame({"kind": ["river", "north_bank"]},
+                             geometry=[river.simplify(10), north.simplify(10)], crs=27700)
+    log(f"  river {river.area / 1e6:.1f} km2 from x={pts[:, 0].min():.0f} to x={e[0]:.0f}")
+    target = out / "boroughs" / "thames.geojson"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.unlink()
+    frame.to_file(target, driver="GeoJSON", COORDINATE_PRECISION=1)
+
+
 # --------------------------------------------------------------------------- main
 
 #: The first line of the project's data/README.md: a folder holding it is this script's own.
@@ -706,6 +761,7 @@ def main(argv: list[str] | None = None) -> int:
         build_attendance(inc, boroughs, out)
         build_travel_pairs(inc, sites, out)
         build_emergency_departments(paths, out)
+        build_thames(paths, out)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -273,6 +273,9 @@ FILE_VALUES = {
                               "airspace.no_fly_files[0]"),
     "connectivity.files": ({"connectivity": {"files": {"police": "f.csv"}}},
                            "connectivity.files.police"),
+    "services.ground.travel_file": ({"services": {"police": {"ground": {
+        "travel_model": "matrix", "travel_file": "f.csv"}}}},
+        "services.police.ground.travel_file"),
 }
 
 

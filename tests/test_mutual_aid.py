@@ -44,7 +44,8 @@ def _scenario(tmp_path: Path, rows: list[tuple[float, float, float]], **ground) 
     (tmp_path / "t.csv").write_text(body, encoding="utf-8")
     g = {"call_handling_mean_s": 0.0, "call_handling_cv": 0.0, "turnout_s": 0.0,
          "travel_cv": 0.0, "on_scene_mean_s": ON_SCENE, "on_scene_cv": 0.0, "circuity": 1.0,
-         "speed_m_s": SPEED, "min_units_per_borough": 2, "staffing_utilisation": 0.5}
+         "speed_m_s": SPEED, "min_units_per_borough": 2, "staffing_utilisation": 0.5,
+         "travel_model": "straight"}
     g.update(ground)
     return {
         "simulation": {"warmup_hours": 0.0, "seed": SEED},

@@ -49,7 +49,8 @@ def mmc_scenario(c: int, lam_per_s: float, seed: int = 4242):
         "services": {"police": {
             "incidents_per_week": lam_per_s * WEEK_S, "spatial_weight": "population",
             "time_profile": "flat", "priority_shares": [1.0], "drone_suited_share": [1.0],
-            "ground": {"call_handling_mean_s": 86_400.0, "call_handling_cv": 0.0}}},
+            "ground": {"call_handling_mean_s": 86_400.0, "call_handling_cv": 0.0,
+                       "travel_model": "straight"}}},
         "control_room": {"pilots": c + 10},
         "dispatch": {"policy": "earliest_arrival", "max_queue_wait_s": math.inf},
         "airspace": {"frz": []},  # no flight restriction zones: every incident reachable

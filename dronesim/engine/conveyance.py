@@ -17,8 +17,8 @@ service's incidents ends with a journey to hospital:
   query. The London trauma network's bypass of the nearest ED for a major trauma centre is not
   modelled (assumption: major trauma is a few per cent of LAS incidents).
 * **Getting there.** When the unit clears the scene it drives to the ED by the ground road model
-  (the force's ``_road_s``: circuity x distance / speed x the incident's travel factor, no
-  turnout), arriving at ``t_hospital_arrival``.
+  (the force's ``road_s``: the service's travel model at the incident's hour and borough, times
+  the incident's travel factor, no turnout), arriving at ``t_hospital_arrival``.
 * **Handover.** It then waits the handover time, lognormal, fitted to two published tail
   shares: ``handover_over_30min_share`` and ``handover_over_60min_share``
   (:func:`lognormal_from_tail_shares`). The scenario values (20% over 30 min, 7% over 60 min)
@@ -58,6 +58,7 @@ from ..inputs.geography import London
 from ..inputs.scenario import GroundSpec, ServiceSpec
 from ..inputs.sources import emergency_departments
 from ..inputs.streams import Streams
+from ..inputs.travel import TravelModel, make_travel_model
 from .records import Records
 
 __all__ = ["Conveyance", "lognormal_from_tail_shares", "handover_mean_s", "handover_lost_mean_s",
@@ -101,27 +102,38 @@ def _conveyed_share(spec: ServiceSpec) -> float:
     return float(sum(p * s for p, s in zip(spec.priority_shares, spec.ground.conveyance_share)))
 
 
-def expected_busy_s(spec: ServiceSpec, london: London) -> np.ndarray:
+def expected_busy_s(spec: ServiceSpec, london: London,
+                    travel: TravelModel | None = None) -> np.ndarray:
     """Expected conveyance and handover time per incident of each borough (zeros when
     conveyance is off): conveyed share x (road time from the borough's demand, LSOA
-    representative points weighted by the service's demand weight, to the nearest ED at mean
-    travel factor + the handover mean)."""
+    representative points weighted by the service's demand weight, to the nearest ED + the
+    handover mean). The road time is the service's travel model (``travel``; built from the
+    scenario when None) at the mean of its hour-of-week x borough scale, at mean travel factor."""
     g = spec.ground
     nb = london.n_boroughs
     share = _conveyed_share(spec)
     if not g.conveyance_share or share == 0:
         return np.zeros(nb)
+    if travel is None:
+        travel = make_travel_model(g, london.data_dir, tuple(london.borough_codes))
     eds = emergency_departments(london)
-    tree = cKDTree(np.column_stack([eds["x"].to_numpy(float), eds["y"].to_numpy(float)]))
+    ex, ey = eds["x"].to_numpy(float), eds["y"].to_numpy(float)
+    tree = cKDTree(np.column_stack([ex, ey]))
     pts = london.lsoa.geometry.representative_point()
-    dist, _ = tree.query(np.column_stack([pts.x.to_numpy(float), pts.y.to_numpy(float)]))
-    w = london.weights(spec.spatial_weight)
+    px, py = pts.x.to_numpy(float), pts.y.to_numpy(float)
+    dist, near = tree.query(np.column_stack([px, py]))
     b = london.lsoa_borough
+    hours = np.arange(168, dtype=float) * 3600.0 + 1800.0
+    scale_b = np.array([travel.incident_scale(hours, np.full(168, k, np.int64)).mean()
+                        for k in range(nb)])
+    drive = np.array([travel.drive_s(float(d), x0, y0, float(ex[j]), float(ey[j]), float(sc))
+                      for d, x0, y0, j, sc in zip(dist.tolist(), px.tolist(), py.tolist(),
+                                                  near.tolist(), scale_b[b].tolist())])
+    w = london.weights(spec.spatial_weight)
     wsum = np.bincount(b, weights=w, minlength=nb)
-    dsum = np.bincount(b, weights=w * dist, minlength=nb)
-    mean_d = np.where(wsum > 0, dsum / np.where(wsum > 0, wsum, 1), 0.0)
-    drive = g.circuity * mean_d / g.speed_m_s
-    return share * (drive + handover_mean_s(g))
+    dsum = np.bincount(b, weights=w * drive, minlength=nb)
+    mean_drive = np.where(wsum > 0, dsum / np.where(wsum > 0, wsum, 1), 0.0)
+    return share * (mean_drive + handover_mean_s(g))
 
 
 class Conveyance:
@@ -173,14 +185,14 @@ class Conveyance:
 
     def after_scene(self, force: Any, i: int, clear: float) -> tuple[float, float, float]:
         """Incident ``i``'s unit clears the scene at ``clear``: (when it is free, where: x, y).
-        Conveyed: drive to the ED by the force's road model (``force._road_s``), hand over, free
+        Conveyed: drive to the ED by the force's road model (``force.road_s``), hand over, free
         there (the records say when). ``force``: the service's
         :class:`dronesim.engine.ground.GroundForce`."""
         h = self.hospital[i]
         if h < 0:
             return clear, force._x[i], force._y[i]
         x, y = self.hx[h], self.hy[h]
-        arrive = clear + force._road_s(i, force._x[i], force._y[i], x, y)
+        arrive = clear + force.road_s(i, force._x[i], force._y[i], x, y)
         end = arrive + self.handover_s[i]
         rec = self.rec
         rec.conveyed[i] = 1

@@ -60,9 +60,15 @@ else of the ground side is an event.
 Travel
 ------
 Travel time = turnout (``turnout_s``, optionally lognormal per incident with ``turnout_cv``) +
-``circuity`` x straight-line distance / ``speed_m_s`` x a mean-one lognormal factor
-(``travel_cv``): the usual form of emergency-vehicle travel models (Kolesar et al. 1975 square-root
-/ linear models; Budge et al. 2010 for variability).
+road time x a mean-one lognormal factor (``travel_cv``; Budge et al. 2010 for variability). The
+road time is the service's travel model (``ground.travel_model``, :mod:`dronesim.inputs.travel`:
+by default the model fitted to the LFB sample, with a Kolesar-Walker distance curve, hour-of-week
+and borough factors and a Thames-crossing term; ``"straight"``: ``circuity`` x straight-line
+distance / ``speed_m_s``). Every road leg (to the incident, back to the station, a dispatcher's
+prediction, mutual aid) is one call of :meth:`_Force.road_s`; what depends on the incident only
+(hour of week, borough) is computed once per incident when its chunk is loaded. Fire stations
+are ranked by predicted road time among each incident's nearest stations (by straight line),
+so with the fitted model a station across the river can lose to a farther one on the same bank.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,6 +88,7 @@ from ..inputs.geography import London
 from ..inputs.scenario import ServiceSpec
 from ..inputs.sources import fire_stations
 from ..inputs.streams import Streams
+from ..inputs.travel import StraightTravel, TravelModel, make_travel_model
 from .conveyance import expected_busy_s, make_conveyance
 from .records import Records
 
@@ -122,13 +130,14 @@ def borough_demand_share(spec: ServiceSpec, london: London) -> np.ndarray:
     return per / per.sum()
 
 
-def units_per_borough(spec: ServiceSpec, london: London) -> np.ndarray:
+def units_per_borough(spec: ServiceSpec, london: London,
+                      travel: TravelModel | None = None) -> np.ndarray:
     """Units per borough from the staffing rule (see module docstring)."""
     g = spec.ground
     rate = spec.incidents_per_week / WEEK_S * borough_demand_share(spec, london)
     load = rate * g.on_scene_mean_s
     if g.conveyance_share:  # conveyance and handover are part of the job (conveyance.py)
-        load = rate * (g.on_scene_mean_s + expected_busy_s(spec, london))
+        load = rate * (g.on_scene_mean_s + expected_busy_s(spec, london, travel))
     return np.maximum(g.min_units_per_borough,
                       np.ceil(load / g.staffing_utilisation)).astype(np.int64)
 
@@ -141,11 +150,19 @@ class _Force:
     unit_ids: list[int]
 
     def __init__(self, env: Kernel, spec: ServiceSpec, rec: Records,
-                 on_eta: Callable[[int], None]) -> None:
+                 on_eta: Callable[[int], None], travel: TravelModel | None = None) -> None:
         self.env = env
         self.spec = spec.ground
         self.rec = rec
         self.on_eta = on_eta
+        g = self.spec
+        #: The service's road travel model (module docstring: Travel); built by make_force,
+        #: straight-line when a force is made without one.
+        self.travel: TravelModel = (travel if travel is not None
+                                    else StraightTravel(g.circuity, g.speed_m_s))
+        self._drive = self.travel.drive_s
+        #: Per incident key: hour-of-week x borough factor of the travel model (load()).
+        self._scale: list[float] = []
         # Incident columns by key (Python lists: numpy scalar access is slower in a loop).
         self._x, self._y = rec.x, rec.y
         self._f = rec.travel_factor
@@ -157,18 +174,36 @@ class _Force:
         self._drone_id = rec.drone_id
 
     def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
-        """A chunk of incidents has keys ``start + row``; ``mine`` are this service's rows."""
+        """A chunk of incidents has keys ``start + row``; ``mine`` are this service's rows.
+        Precomputes each incident's travel scale (hour of week x borough)."""
+        need = start + len(inc)
+        if len(self._scale) < need:
+            self._scale.extend([1.0] * (need - len(self._scale)))
+        if mine.size == 0:
+            return
+        scale = self.travel.incident_scale(inc.t_call[mine], inc.borough[mine]).tolist()
+        for key, v in zip((start + mine).tolist(), scale):
+            self._scale[key] = v
 
-    def _drive_s(self, i: int, dist: float) -> float:
-        """Road time for incident i over a straight-line distance (variability included)."""
-        g = self.spec
-        return g.circuity * dist / g.speed_m_s * self._f[i]
+    def road_s(self, i: int, x0: float, y0: float, x1: float, y1: float) -> float:
+        """Drive time from (x0, y0) to (x1, y1) for incident ``i`` (its hour, borough and
+        variability factor; no turnout): the one road-time function of the ground side."""
+        dx = x0 - x1
+        dy = y0 - y1
+        return self._road(i, math.sqrt(dx * dx + dy * dy), x0, y0, x1, y1)
 
-    def _expected_arrival(self, i: int, now: float, dist: float) -> float:
-        """Expected end of call handling plus expected travel, as a dispatcher would predict."""
+    def _road(self, i: int, dist: float, x0: float, y0: float, x1: float, y1: float) -> float:
+        """:meth:`road_s` with the straight-line distance already known."""
+        return self._drive(dist, x0, y0, x1, y1, self._scale[i]) * self._f[i]
+
+    def _expected_arrival(self, i: int, now: float, dist: float, x0: float, y0: float
+                          ) -> float:
+        """Expected end of call handling plus expected travel from (x0, y0), as a dispatcher
+        would predict (no variability)."""
         g = self.spec
         t_dispatch = max(now, self._tcall[i] + g.call_handling_mean_s)
-        return t_dispatch + g.turnout_s + g.circuity * dist / g.speed_m_s
+        return t_dispatch + g.turnout_s + self._drive(dist, x0, y0, self._x[i], self._y[i],
+                                                      self._scale[i])
 
     def dispatch(self, i: int) -> None:
         """Call handling of incident ``i`` has ended: send a unit, or queue it."""
@@ -206,9 +241,9 @@ class GroundForce(_Force):
 
     def __init__(self, env: Kernel, name: str, spec: ServiceSpec, london: London,
                  rec: Records, streams: Streams, unit_offset: int,
-                 on_eta: Callable[[int], None]) -> None:
-        super().__init__(env, spec, rec, on_eta)
-        counts = units_per_borough(spec, london)
+                 on_eta: Callable[[int], None], travel: TravelModel | None = None) -> None:
+        super().__init__(env, spec, rec, on_eta, travel)
+        counts = units_per_borough(spec, london, self.travel)
         self.unit_borough = np.repeat(np.arange(london.n_boroughs), counts)
         n = self.size = int(self.unit_borough.size)
         self.unit_ids = (unit_offset + np.arange(n)).tolist()
@@ -260,15 +295,10 @@ class GroundForce(_Force):
         self.conv = make_conveyance(name, spec, london, rec, streams)
 
     def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
-        """Conveyance draws and nearest EDs for the chunk (when conveyance is on)."""
+        """Travel scales, and conveyance draws and nearest EDs (when conveyance is on)."""
+        super().load(start, inc, mine)
         if self.conv is not None:
             self.conv.load(start, inc, mine)
-
-    def _road_s(self, i: int, x0: float, y0: float, x1: float, y1: float) -> float:
-        """Road time between two points for incident i (no turnout; its travel factor): the
-        travel formula of the module docstring."""
-        g = self.spec
-        return g.circuity * math.hypot(x1 - x0, y1 - y0) / g.speed_m_s * self._f[i]
 
     def dispatch(self, i: int) -> None:
         """Call handling is over for incident i: send the nearest idle unit, or queue."""
@@ -317,13 +347,14 @@ class GroundForce(_Force):
         if not self.idle[b]:
             return math.nan
         x, y = self._x[i], self._y[i]
-        d = min(math.hypot(px - x, py - y) for px, py in zip(self.idle_x[b], self.idle_y[b]))
-        return self._expected_arrival(i, now, d)
+        d, px, py = min((math.hypot(px - x, py - y), px, py)
+                        for px, py in zip(self.idle_x[b], self.idle_y[b]))
+        return self._expected_arrival(i, now, d, px, py)
 
     def _send(self, u: int, i: int, dist: float) -> None:
         now = self.env._now
-        g = self.spec
-        arrive = now + self._turn[i] + g.circuity * dist / g.speed_m_s * self._f[i]
+        arrive = now + self._turn[i] + self._road(i, dist, self.ux[u], self.uy[u], self._x[i],
+                                                  self._y[i])
         clear = arrive + self._on[i]
         if self.conv is not None:  # conveyed: free at the hospital after the handover
             self._record(u, i, dist, now, arrive, clear)
@@ -433,8 +464,8 @@ class StationForce(_Force):
 
     def __init__(self, env: Kernel, name: str, spec: ServiceSpec, london: London,
                  rec: Records, streams: Streams, unit_offset: int,
-                 on_eta: Callable[[int], None]) -> None:
-        super().__init__(env, spec, rec, on_eta)
+                 on_eta: Callable[[int], None], travel: TravelModel | None = None) -> None:
+        super().__init__(env, spec, rec, on_eta, travel)
         st = fire_stations(london)
         self.station_names = tuple(st["site_id"])
         sx = st["x"].to_numpy(float)
@@ -459,6 +490,7 @@ class StationForce(_Force):
 
     def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
         """One batched nearest-station query for this service's incidents of a chunk."""
+        super().load(start, inc, mine)
         need = start + len(inc)
         if len(self._cand) < need:
             grow = need - len(self._cand)
@@ -481,10 +513,21 @@ class StationForce(_Force):
         idle = self.idle
         cand, cdist = self._cand[i], self._cdist[i]
         assert cand is not None and cdist is not None  # (i is this service's incident)
-        for s, d in zip(cand, cdist):
-            if idle[s]:
-                return s, d
         x, y = self._x[i], self._y[i]
+        if self.travel.monotone:  # nearest by straight line = nearest by road time
+            for s, d in zip(cand, cdist):
+                if idle[s]:
+                    return s, d
+        else:  # the quickest by predicted road time among the nearest stations with a unit
+            best_s, best_d, best_t = -1, math.inf, math.inf
+            drive, scale, sx, sy = self._drive, self._scale[i], self._sx, self._sy
+            for s, d in zip(cand, cdist):
+                if idle[s]:
+                    t = drive(d, sx[s], sy[s], x, y, scale)
+                    if t < best_t:
+                        best_s, best_d, best_t = s, d, t
+            if best_s >= 0:
+                return best_s, best_d
         best, best_d2 = -1, math.inf
         for s, units in enumerate(idle):
             if units:
@@ -513,14 +556,15 @@ class StationForce(_Force):
         s, d = self._nearest_idle(i)
         if s < 0:
             return math.nan
-        return self._expected_arrival(i, now, d)
+        return self._expected_arrival(i, now, d, self._sx[s], self._sy[s])
 
     def _send(self, u: int, i: int, dist: float) -> None:
         now = self.env._now
-        drive = self._drive_s(i, dist)
-        arrive = now + self._turn[i] + drive
+        s = self._unit_station[u]
+        sx, sy, x, y = self._sx[s], self._sy[s], self._x[i], self._y[i]
+        arrive = now + self._turn[i] + self._road(i, dist, sx, sy, x, y)
         clear = arrive + self._on[i]
-        back = clear + drive  # home by the same road model, no turnout
+        back = clear + self._road(i, dist, x, y, sx, sy)  # home by road, no turnout
         self._record(u, i, dist, now, arrive, clear)
         self.env.at(now + (back - now), self._free, u)
 
@@ -546,8 +590,8 @@ class NoForce(_Force):
 
     def __init__(self, env: Kernel, name: str, spec: ServiceSpec, london: London,
                  rec: Records, streams: Streams, unit_offset: int,
-                 on_eta: Callable[[int], None]) -> None:
-        super().__init__(env, spec, rec, on_eta)
+                 on_eta: Callable[[int], None], travel: TravelModel | None = None) -> None:
+        super().__init__(env, spec, rec, on_eta, travel)
         self.unit_ids: list[int] = []
 
     def dispatch(self, i: int) -> None:  # never on the timeline
@@ -607,8 +651,12 @@ class DroneResolution:
 
 
 def make_force(env: Kernel, name: str, spec: ServiceSpec, london: London, rec: Records,
-               streams: Streams, unit_offset: int, on_eta: Callable[[int], None]
-               ) -> _Force:
-    """The ground force of one service, by ``ground.base``."""
+               streams: Streams, unit_offset: int, on_eta: Callable[[int], None],
+               base: Path | None = None) -> _Force:
+    """The ground force of one service, by ``ground.base``, with its travel model
+    (``ground.travel_model``; a travel file relative to ``base``, the scenario's folder)."""
     cls = {"stations": StationForce, "none": NoForce}.get(spec.ground.base, GroundForce)
-    return cls(env, name, spec, london, rec, streams, unit_offset, on_eta)
+    travel = (make_travel_model(spec.ground, london.data_dir, tuple(london.borough_codes), base,
+                                f"services.{name}.ground.travel_file")
+              if spec.ground.base != "none" else None)
+    return cls(env, name, spec, london, rec, streams, unit_offset, on_eta, travel)

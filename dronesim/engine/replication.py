@@ -56,6 +56,7 @@ from ..inputs.geography import load_london
 from ..inputs.scenario import Scenario
 from ..inputs.sources import load_trace
 from ..inputs.streams import Streams
+from ..inputs.travel import make_travel_model
 from ..siting.sites import build_docks, sited_docks
 from .aggregates import Aggregates
 from .dispatcher import FLAT_PREFIX, _DroneDispatcher
@@ -96,6 +97,10 @@ def prepare(scn: Scenario, data_dir: str | Path | None = None) -> Prepared:
                          f"{scn.simulation.warmup_hours:g} h leaves nothing of the trace "
                          f"{prep.trace.path} (it ends {prep.horizon_s / 3600:,.0f} h in)")
     prep.new_policy()  # fail early on an unknown policy or bad parameters
+    for name, spec in scn.services.items():  # read every travel model (file) once, up front
+        if spec.ground.base != "none":
+            make_travel_model(spec.ground, london.data_dir, tuple(london.borough_codes), base,
+                              f"services.{name}.ground.travel_file")
     if scn.relief.enabled:  # and the relief policy ([relief], dronesim.engine.relief)
         from .relief import relief_policy
 
@@ -222,7 +227,7 @@ def _run(prep: Prepared, replication: int, sink: Sink | None,
     offset = 0
     for name in names:
         force = make_force(env, name, scn.services[name], prep.london, rec, streams, offset,
-                           fleet.ground_eta_known)
+                           fleet.ground_eta_known, _scenario_folder(scn))
         offset += force.size
         ground_forces.append(force)
     forces: list[_Force | DroneResolution] = list(ground_forces)
@@ -392,3 +397,9 @@ def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams,
         fleet.attach_duty(duty)
         out.append(duty)
     return out
+
+
+def _scenario_folder(scn: Scenario) -> Path:
+    """The folder a scenario's relative file names (a travel file) are resolved against."""
+    src = str(scn.source)
+    return Path(src).parent if src and not src.startswith("<") else Path.cwd()

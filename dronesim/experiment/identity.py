@@ -51,7 +51,8 @@ TASK_FORMAT = 3
 PATH_FIELDS = _PATH_FIELDS
 #: How each of them is named in a message.
 _WHAT = {"demand.trace": "trace", "siting.file": "sites file",
-         "airspace.no_fly_files": "no-fly zone file", "connectivity.files": "link-coverage file"}
+         "airspace.no_fly_files": "no-fly zone file", "connectivity.files": "link-coverage file",
+         "services.ground.travel_file": "travel file"}
 
 _FILES: dict[tuple, str] = {}
 
@@ -85,6 +86,15 @@ def input_files(scn: Scenario) -> dict[str, Path]:
     base = _base(scn)
     for section, key in PATH_FIELDS:
         if (section, key) == ("siting", "file") and scn.siting.method != "file":
+            continue
+        if section == "services":  # per service: services.<name>.ground.travel_file
+            sub, leaf = key.split(".")
+            for name, spec in scn.services.items():
+                value = getattr(getattr(spec, sub), leaf)
+                # A travel file counts only when its model reads it (as a sites file does).
+                if value and spec.ground.travel_model in ("matrix", "graph"):
+                    p = Path(value).expanduser()
+                    out[f"services.{name}.{key}"] = p if p.is_absolute() else base / p
             continue
         value = getattr(getattr(scn, section), key)
         role = f"{section}.{key}"
@@ -172,6 +182,12 @@ def _scenario_part(scn: Scenario) -> dict[str, Any]:
     plain = scenario_to_dict(scn)
     plain["simulation"] = {k: v for k, v in plain["simulation"].items() if k != "replications"}
     for section, key in PATH_FIELDS:  # the files' content stands for their names
+        if section == "services":  # services.<name>.ground.travel_file
+            sub, leaf = key.split(".")
+            plain[section] = {name: {**svc, sub: {k: v for k, v in svc[sub].items()
+                                                  if k != leaf}}
+                              for name, svc in plain[section].items()}
+            continue
         plain[section] = {k: v for k, v in plain[section].items() if k != key}
     return plain
 
@@ -239,6 +255,7 @@ def _short(v: Any) -> str:
 
 def _role_name(role: str) -> str:
     base = re.sub(r"\[\d+\]$", "", role)
+    base = re.sub(r"^services\.[^.]+\.", "services.", base)  # services.<name>.ground...
     return _WHAT.get(base) or _WHAT.get(base.rsplit(".", 1)[0], "input file")
 
 

@@ -140,8 +140,10 @@ class DockSite:
 class GroundSpec:
     """Ground response of one service: units per borough and a road travel model.
 
-    Travel time = ``turnout_s`` + ``circuity`` x straight-line distance / ``speed_m_s`` x a
-    mean-one lognormal factor with coefficient of variation ``travel_cv``.
+    Travel time = ``turnout_s`` + road time x a mean-one lognormal factor with coefficient of
+    variation ``travel_cv``; the road time is ``travel_model``'s (:mod:`dronesim.inputs.travel`:
+    ``"fitted"`` to the LFB 2023 sample by default; ``"straight"`` = ``circuity`` x straight-line
+    distance / ``speed_m_s``; ``"matrix"`` / ``"graph"`` read ``travel_file``).
 
     ``base = "patrol"``: units per borough (staffing rule), roaming the borough and dispatched
     within it. ``base = "stations"``: ``units_per_station`` units at each London Fire Brigade
@@ -186,6 +188,15 @@ class GroundSpec:
                                             doc="share of hospital handovers over 60 min")
     handover_target_s: float = _num(900.0, ge=0, le=86_400,
                                     doc="handover standard: time beyond it counts as lost")
+    travel_model: str = _choice("fitted", ("fitted", "straight", "matrix", "graph"),
+                                doc="road travel time (dronesim.inputs.travel): fitted to the "
+                                    "LFB 2023 sample (distance curve, hour of week, borough, "
+                                    "Thames); straight: circuity x distance / speed_m_s; "
+                                    "matrix: travel_file of origin-destination times; graph: "
+                                    "travel_file road network (GraphML)")
+    travel_file: str = field(default="", metadata={
+        "doc": "with travel_model = 'matrix' (CSV/Parquet: from_x, from_y, to_x, to_y, time_s) "
+               "or 'graph' (GraphML in EPSG:27700), relative to the scenario file"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -723,6 +734,11 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
                              related=(p + "priority_shares",))
         if any(not 0 <= s <= 1 for s in obj.drone_suited_share):
             raise InputError(file, p + "drone_suited_share", "each share must be within [0, 1]")
+        gs = obj.ground  # the travel model and its file (dronesim.inputs.travel)
+        if gs.travel_model in ("matrix", "graph") and not gs.travel_file:
+            raise InputError(file, p + "ground.travel_file",
+                             f"travel_model = {gs.travel_model!r} needs a travel_file",
+                             related=(p + "ground.travel_model",))
         # Conveyance to hospital (dronesim.engine.conveyance).
         conv = obj.ground.conveyance_share
         if conv:
@@ -998,8 +1014,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 #: Fields holding file names, resolved relative to the file that sets them.
-_PATH_FIELDS = (("demand", "trace"), ("siting", "file"), ("airspace", "no_fly_files"),
-                ("connectivity", "files"))
+_PATH_FIELDS: tuple[tuple[str, str], ...] = (
+    ("demand", "trace"), ("siting", "file"), ("airspace", "no_fly_files"),
+    ("connectivity", "files"))
+#: Per-service file fields: (``services``, ``ground.travel_file``) is hashed and anchored for
+#: every service (``services.<name>.ground.travel_file``).
+_SERVICE_PATH_FIELDS = (("ground", "travel_file"),)
+_PATH_FIELDS = (*_PATH_FIELDS, *(("services", f"{a}.{b}") for a, b in _SERVICE_PATH_FIELDS))
 
 
 def _anchor_paths(table: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -1016,7 +1037,19 @@ def _anchor_paths(table: dict[str, Any], folder: Path) -> dict[str, Any]:
         return v
 
     out = dict(table)
+    services = out.get("services")
+    if isinstance(services, Mapping):  # per-service file fields (services.<name>.ground...)
+        fixed: dict[str, Any] = {}
+        for name, svc in services.items():
+            for sub, key in _SERVICE_PATH_FIELDS:
+                part = svc.get(sub) if isinstance(svc, Mapping) else None
+                if isinstance(part, Mapping) and key in part:
+                    svc = {**svc, sub: {**part, key: fix(part[key])}}
+            fixed[name] = svc
+        out["services"] = fixed
     for section, key in _PATH_FIELDS:
+        if section == "services":
+            continue
         sec = out.get(section)
         if isinstance(sec, Mapping) and key in sec:
             out[section] = {**sec, key: fix(sec[key])}

@@ -62,7 +62,8 @@ def _base(name: str, docks: list[dict[str, Any]], rate_per_s: float, mean_servic
         "services": {"police": {
             "incidents_per_week": rate_per_s * WEEK_S, "spatial_weight": "population",
             "time_profile": "flat", "priority_shares": [1.0], "drone_suited_share": [1.0],
-            "ground": {"call_handling_mean_s": 86_400.0, "call_handling_cv": 0.0}}},
+            "ground": {"call_handling_mean_s": 86_400.0, "call_handling_cv": 0.0,
+                       "travel_model": "straight"}}},
         "control_room": {"pilots": pilots},
         "dispatch": {"policy": "nearest_idle", "max_queue_wait_s": max_wait_s},
         "airspace": {"frz": []},  # no flight restriction zones: every incident reachable
