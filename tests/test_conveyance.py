@@ -26,13 +26,16 @@ from dronesim.inputs.sources import emergency_departments
 
 AMB = {"incidents_per_week": 6000.0, "spatial_weight": "las", "time_profile": "flat",
        "priority_shares": [0.1, 0.9], "drone_suited_share": [0.1, 0.0],
-       "ground": {"base": "patrol", "on_scene_mean_s": 3600.0, "staffing_utilisation": 0.5}}
+       "ground": {"base": "patrol", "on_scene_mean_s": 3600.0, "staffing_utilisation": 0.5,
+                  "travel_model": "straight"}}  # (the road model of the digest below)
 NEW_COLS = ("t_hospital_arrival", "t_handover_end", "conveyed", "hospital")
 
 
 def _scenario(ground: dict | None = None, **amb):
     a = {**AMB, **amb, "ground": {**AMB["ground"], **(ground or {})}}
-    return scenario_from_dict(tiny_scenario_dict(services={"ambulance": a}), source="<tiny>")
+    police = {"ground": {"travel_model": "straight"}}  # (the road model of the digest below)
+    return scenario_from_dict(tiny_scenario_dict(services={"ambulance": a, "police": police}),
+                              source="<tiny>")
 
 
 def _run(scn):
