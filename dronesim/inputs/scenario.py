@@ -798,7 +798,7 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         for kind, fname in obj.files.items():
             if not isinstance(fname, str) or not fname:
                 raise InputError(file, f"{p}files.{kind}", "must be a file name")
-    elif isinstance(obj, WeatherSpec | NightSpec | RosterSpec | ValueSpec | Simulation):
+    elif isinstance(obj, WeatherSpec | NightSpec | RosterSpec | ValueSpec | Simulation | CostSpec):
         _check_operations(obj, p, file)
     elif isinstance(obj, Scenario):
         if not NAME_PATTERN.fullmatch(obj.name) or ".." in obj.name:
