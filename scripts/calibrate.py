@@ -4,8 +4,9 @@ Usage: python scripts/calibrate.py [SCENARIO]   (default scenarios/met_baseline.
 
 Prints: the LFB road-travel fit, the drone-suited share that matches the Met's ~200 deployments
 a week (analytic with every hour flyable; then, for a scenario with weather, night rules or
-faults, searched by simulation under them with common random numbers), and the call-handling mean that matches the Met's ~9-minute officer response (with a
-check run). Changes no file: copy the values into the scenario if they moved.
+faults, searched by simulation under them with common random numbers), and the call-handling
+mean that matches the Met's ~9-minute officer response (with a check run). Changes no file:
+copy the values into the scenario if they moved.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import extends_baseline, run_cli
+
 from dronesim.errors import InputError
 from dronesim.inputs.prices import price_index, uprate, uprate_factor
 from dronesim.inputs.scenario import CostSpec, DroneSpec, WeatherSpec, load_scenario
