@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import INSIDE, MET_BASELINE, REPO, SCENARIOS, tiny_scenario_dict
+from conftest import INSIDE, MET_BASELINE, MET_WEATHER_FREE, REPO, SCENARIOS, tiny_scenario_dict
 
 from dronesim.engine.replication import prepare, run_replication
 from dronesim.errors import InputError
@@ -73,7 +73,7 @@ POLICE_GOLDEN_DRONES = {"on_scene": 109, "drone_resp_mean": 113.50128902391063}
 
 @pytest.fixture(scope="module")
 def police_run():
-    scn = load_scenario(MET_BASELINE, {"simulation": {"weeks": 0.5}})
+    scn = load_scenario(MET_WEATHER_FREE, {"simulation": {"weeks": 0.5}})
     res = run_replication(prepare(scn), 0)
     return res
 
