@@ -53,7 +53,8 @@ Modelling assumptions (each a parameter)
   of time raining?"): minima at 00 and 10 GMT, maxima at 04 and 16 GMT, the afternoon
   (convective) peak the larger, rain at 16 GMT about 18% more frequent than at 00 GMT (372 vs
   315 hours in 10 years); ``a1 = a2 = 0.057`` give that ratio with the afternoon peak the larger.
-  The seasonal change of the cycle (a stronger summer afternoon peak) is not modelled. A spell
+  The seasonal change of the cycle (a stronger summer afternoon peak) is not modelled, and the
+  GMT hours are read as the simulated clock's hours (an hour out in summer time). A spell
   straddling midnight splits its amount between two days, so the share of days with >= 1 mm
   differs a little from the count of wet days drawn (checked in tests/test_weather.py).
 * Rain intensity (issue 17): the spell's amount is shared among its hours in proportion to
