@@ -165,6 +165,7 @@ def test_met_baseline_reports_2025_prices():
     ('[drones]\nrain_tolerance = "drizzle"\n', "drones.rain_tolerance", "none, light, moderate"),
     ("[costs]\nprice_year = 2031\n", "costs.price_year", "outside the price index"),
     ("[costs]\nprice_year = 2025\npilot_price_year = 1999\n", "costs.price_year", "1999"),
+    ("[value]\nofficer_cost_price_year = 2005\n", "value.officer_cost_price_year", "2005"),
 ])
 def test_bad_input_one_line_error(tmp_path, capsys, body, field, words):
     path = extends_baseline(tmp_path / "bad.toml", body)

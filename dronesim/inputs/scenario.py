@@ -807,6 +807,11 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
                              "no '..' (it names the default output folder)")
         check_fleet(obj, file)
         _check_sharing(obj, file)
+        if obj.costs.price_year:  # issue 17: [value]'s officer cost is uprated to it too
+            from .prices import check_years
+
+            check_years(obj.costs.price_year, (obj.value.officer_cost_price_year,), file,
+                        "value.officer_cost_price_year")
         for name, spec in obj.services.items():
             if (spec.ground.base == "none" and spec.uses_drones
                     and obj.drones.loiter != "exponential"):
