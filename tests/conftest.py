@@ -36,6 +36,9 @@ settings.load_profile(os.environ.get("DRONESIM_HYPOTHESIS_PROFILE", "dronesim"))
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
 MET_BASELINE = SCENARIOS / "met_baseline.toml"
+#: The Met baseline with every hour flyable (issue 17: met_baseline.toml is operational, with
+#: weather, night rules and faults); the tests pinned to a weather-free model use this.
+MET_WEATHER_FREE = SCENARIOS / "met_baseline_weather_free.toml"
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 #: Points known to lie inside London (EPSG:27700), away from the Thames and borough borders.

@@ -78,12 +78,19 @@ def _assert_fast_equals_seam(scn: Scenario) -> None:
 
 
 SHIFTS = (0.5,) * 7 + (1.0,) * 12 + (0.75,) * 5
+#: Issue 17: the Met baseline, and the scenarios extending it, fly in London weather with night
+#: rules and faults; these cases test the fast path, which needs them off.
+OPERATIONS_OFF = {"weather__enabled": False, "night__rule": "allowed",
+                  "faults__failures_per_flight_hour": 0.0,
+                  "faults__maintenance_every_flight_hours": 0.0,
+                  "faults__dock_failures_per_year": 0.0}
 
 CASES = {
-    "met_congested": lambda: _scenario("met_baseline.toml", 0.5),
-    "met_one_pilot": lambda: _scenario("met_baseline.toml", 0.5, control_room__pilots=1,
+    "met_congested": lambda: _scenario("met_baseline_weather_free.toml", 0.5),
+    "met_one_pilot": lambda: _scenario("met_baseline_weather_free.toml", 0.5,
+                                       control_room__pilots=1,
                                        dispatch__max_queue_wait_s=120.0),
-    "met_shifts_exponential": lambda: _scenario("met_baseline.toml", 0.5,
+    "met_shifts_exponential": lambda: _scenario("met_baseline_weather_free.toml", 0.5,
                                                 control_room__shift_pattern=SHIFTS,
                                                 drones__loiter="exponential"),
     "separate_sectors": lambda: _scenario("bluelight_separate.toml", 0.3),
@@ -93,11 +100,12 @@ CASES = {
     # so incidents are decided on their whole row (a query of the incident alone).
     "whole_rows": lambda: _busier(_scenario("bluelight_separate.toml", 0.3, airspace__frz=(),
                                             drones__max_range_m=12000.0)),
-    "drone_resolved": lambda: _scenario("met_drone_resolved.toml", 0.3),
-    "mutual_aid": lambda: _scenario("met_mutual_aid.toml", 0.3),
+    "drone_resolved": lambda: _scenario("met_drone_resolved.toml", 0.3, **OPERATIONS_OFF),
+    "mutual_aid": lambda: _scenario("met_mutual_aid.toml", 0.3, **OPERATIONS_OFF),
     # Restriction zones flown through with authorisation: rows in flight-time order, so no
     # flat lists; decided by the whole-row scan without a snapshot, started inline.
-    "authorised_legs": lambda: _scenario("met_growth_frz_permission.toml", 0.2),
+    "authorised_legs": lambda: _scenario("met_growth_frz_permission.toml", 0.2,
+                                         **OPERATIONS_OFF),
 }
 
 

@@ -56,7 +56,7 @@ def _scenario(trace: str, drones: int = 2, pilots: int = 4, **over) -> dict:
 def _known_weather(monkeypatch, codes_by_hour: dict[int, int]) -> None:
     """Replace the replication's weather with hours grounded by the given reason codes."""
 
-    def fake(weather, night, start_date, horizon_s, rng):
+    def fake(weather, night, start_date, horizon_s, rng, drones=None):
         n = int(math.ceil(horizon_s / 3600))
         reason = np.zeros(n, np.int8)
         for h, c in codes_by_hour.items():

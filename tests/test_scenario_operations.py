@@ -16,6 +16,7 @@ from dronesim.inputs.scenario import (
     FaultSpec,
     NightSpec,
     RosterSpec,
+    Scenario,
     ValueSpec,
     WeatherSpec,
     dump_scenario_toml,
@@ -26,17 +27,20 @@ from dronesim.inputs.scenario import (
 
 
 def test_defaults_are_off_or_without_effect():
-    scn = load_scenario(MET_BASELINE)
+    # Issue 17: the Met baseline is operational (weather, night, faults on); its weather-free
+    # variant turns them off, and the schema's defaults are off.
+    scn = load_scenario(MET_BASELINE.with_name("met_baseline_weather_free.toml"))
+    assert Scenario().weather == WeatherSpec() and not WeatherSpec().enabled
+    assert Scenario().night == NightSpec() and Scenario().faults == FaultSpec()
     assert scn.weather == WeatherSpec() and not scn.weather.enabled
     assert scn.night == NightSpec() and scn.night.rule == "allowed"
-    assert scn.faults == FaultSpec()
     assert scn.faults.failures_per_flight_hour == 0.0
     assert scn.faults.maintenance_every_flight_hours == 0.0
     assert scn.faults.dock_failures_per_year == 0.0
     assert scn.airframes == () and all(d.airframe == "" for d in scn.docks)
     assert scn.rosters == RosterSpec() and not scn.rosters.drone_pattern
     assert not scn.rosters.dock_hours
-    assert scn.costs == CostSpec()
+    assert scn.costs == CostSpec(price_year=2025)
     assert scn.value == ValueSpec() and not scn.value.drone_resolved_share
     assert scn.services["police"].ground.mutual_aid == "off"
     assert scn.simulation.start_date == "2025-10-27"

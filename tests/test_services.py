@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import INSIDE, MET_BASELINE, REPO, SCENARIOS, tiny_scenario_dict
+from conftest import INSIDE, MET_BASELINE, MET_WEATHER_FREE, REPO, SCENARIOS, tiny_scenario_dict
 
 from dronesim.engine.replication import prepare, run_replication
 from dronesim.errors import InputError
@@ -73,9 +73,9 @@ POLICE_GOLDEN_DRONES = {"on_scene": 109, "drone_resp_mean": 113.50128902391063}
 
 @pytest.fixture(scope="module")
 def police_run():
-    # The straight-line road model and the call handling calibrated with it, with which the
-    # golden values were computed (bit for bit).
-    scn = load_scenario(MET_BASELINE, {"simulation": {"weeks": 0.5}, "services": {
+    # The weather-free baseline with the straight-line road model and the call handling
+    # calibrated with it, with which the golden values were computed (bit for bit).
+    scn = load_scenario(MET_WEATHER_FREE, {"simulation": {"weeks": 0.5}, "services": {
         "police": {"ground": {"travel_model": "straight", "call_handling_mean_s": 291.0}}}})
     res = run_replication(prepare(scn), 0)
     return res

@@ -41,6 +41,10 @@ N_BOROUGHS = 33
 GROWTH_SIZES = [9, 20, 40]
 SWEEP_SIZES = [9, 30]
 
+#: Columns of the operations figures, present when weather and faults are on, as in
+#: scenarios/met_growth.toml (it extends the Met baseline, operational since issue 17).
+OPERATIONS_STEP_COLUMNS = {"drone_availability", "drone_failures_per_week", "grounded_per_week",
+                           "flyable_hours_per_day"}
 #: Columns of ``SweepResult.steps`` (one row per step and replication), as sweep.csv holds them.
 STEP_COLUMNS = {
     "step", "fleet_requested", "fleet_size", "sites", "pilots", "replication",
@@ -231,7 +235,7 @@ def sweep():
 def test_sweep_steps_table(sweep):
     _, res = sweep
     steps = res.steps
-    assert set(steps.columns) == STEP_COLUMNS
+    assert set(steps.columns) == STEP_COLUMNS | OPERATIONS_STEP_COLUMNS
     assert len(steps) == len(SWEEP_SIZES) * 2
     assert sorted(zip(steps["step"], steps["replication"])) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     for k, n in enumerate(SWEEP_SIZES):
@@ -324,7 +328,7 @@ def test_cli_sweep_writes_every_output(tmp_path, capsys, monkeypatch):
         assert p.is_file(), name
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     steps = pd.read_csv(out / "sweep.csv")
-    assert set(steps.columns) == STEP_COLUMNS
+    assert set(steps.columns) == STEP_COLUMNS | OPERATIONS_STEP_COLUMNS
     assert steps["fleet_size"].tolist() == [9, 20]
     assert len(pd.read_csv(out / "boroughs.csv")) == 2 * N_BOROUGHS
     summary = json.loads((out / "summary.json").read_text())

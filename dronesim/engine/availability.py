@@ -96,7 +96,7 @@ class Grounding:
         if self.grounds:
             _, self.fly = replication_flyability(scn.weather, scn.night,
                                                  scn.simulation.start_date, hours * HOUR_S,
-                                                 streams["weather"])
+                                                 streams["weather"], scn.drones)
             self.reason: list[int] = self.fly.reason.tolist()
             self._codes = self.fly.reason.astype(np.int64)
         else:

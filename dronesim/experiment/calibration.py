@@ -9,6 +9,10 @@ all, and the scenario files quote the results. Nothing here changes a scenario f
   with a circuity factor c the road speed is ``c / s_per_m``.
 * Drone-suited share (:func:`drone_suited_share`): the share of in-range incidents of a priority
   that must be suited to a drone for the expected deployments to equal a published weekly count.
+* Drone-suited share under operations (:func:`suited_share_for_deployments`, issue 17): the
+  share that gives the published weekly count in SIMULATION, with the scenario's weather, night
+  rules and faults (the Met counts its deployments under real weather), searched with common
+  random numbers; :func:`drone_suited_share` is the weather-free, analytic starting point.
 * Call handling (:func:`call_handling_for_target`): the mean call-handling time that makes the
   simulated mean ground response (optionally of one priority) equal a published mean. Handling
   time shifts every response by its mean, so one simulation and a correction (then a check run)
@@ -34,6 +38,7 @@ all, and the scenario files quote the results. Nothing here changes a scenario f
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
     from .runner import RunResult
 
 __all__ = ["RoadFit", "fit_road_travel", "fit_road_travel_nearest", "drone_suited_share",
+           "SuitedShareSearch", "suited_share_for_deployments",
            "call_handling_for_target", "FireReplayCheck", "fire_replay_check",
            "read_met_anchors", "met_anchor_table"]
 
@@ -116,6 +122,70 @@ def drone_suited_share(prep: Prepared, service: str, deployments_per_week: float
     in_range = (spec.incidents_per_week * spec.priority_shares[priority - 1]
                 * cov.demand_share[spec.spatial_weight])
     return deployments_per_week / in_range, in_range
+
+
+@dataclass(frozen=True)
+class SuitedShareSearch:
+    """The simulated search for a drone-suited share (issue 17): every step's share and the
+    deployments a week it gave (mean over replications, with its 95% CI half-width)."""
+
+    share: float
+    deployments_per_week: float
+    steps: tuple[tuple[float, float, float], ...]  # (share, mean, CI half-width)
+
+    def format(self) -> str:
+        lines = [f"  step {k}: share {s:.4f} -> {m:.1f} +- {h:.1f} deployments a week"
+                 for k, (s, m, h) in enumerate(self.steps)]
+        return "\n".join(lines)
+
+
+def suited_share_for_deployments(scn: Scenario, service: str, target_per_week: float,
+                                 *, priority: int = 1, tolerance: float = 2.0,
+                                 max_steps: int = 6, start: float | None = None,
+                                 data_dir: str | Path | None = None) -> SuitedShareSearch:
+    """Drone-suited share giving ``target_per_week`` simulated deployments a week, searched by
+    simulation UNDER the scenario's own weather, night rules and faults.
+
+    Every step runs the scenario with the same seed and replications (common random numbers:
+    the same incidents, weather and faults; only which incidents are suited changes), so the
+    deployments move with the share alone. Deployments are close to proportional to the share
+    (a drone is sent to a suited in-range incident whenever one can fly), so the first step
+    scales the starting share by ``target / deployments`` and later steps use the secant
+    through the last two points; the search stops within ``tolerance`` deployments a week of
+    the target or after ``max_steps`` runs. ``start``: first share (default: the scenario's).
+    """
+    from .runner import run_scenario
+
+    spec = scn.services[service]
+
+    def with_share(x: float) -> Scenario:
+        shares = list(spec.drone_suited_share)
+        shares[priority - 1] = float(min(max(x, 0.0), 1.0))
+        services = dict(scn.services)
+        services[service] = dataclasses.replace(spec, drone_suited_share=tuple(shares))
+        return dataclasses.replace(scn, services=services)
+
+    def deployments(x: float) -> tuple[float, float]:
+        res = run_scenario(with_share(x), data_dir=data_dir)
+        d = res.summary["drone_deployments_per_week"]
+        lo, hi = d.get("ci95_mean", (math.nan, math.nan))
+        return float(d["mean"]), float((hi - lo) / 2)
+
+    x = spec.drone_suited_share[priority - 1] if start is None else float(start)
+    steps: list[tuple[float, float, float]] = []
+    m, h = deployments(x)
+    steps.append((x, m, h))
+    while abs(m - target_per_week) > tolerance and len(steps) < max_steps:
+        if len(steps) == 1 or steps[-1][1] == steps[-2][1]:
+            x_new = x * target_per_week / m if m > 0 else min(1.0, 2 * x + 0.01)
+        else:
+            (x0, m0, _), (x1, m1, _) = steps[-2], steps[-1]
+            x_new = x1 + (target_per_week - m1) * (x1 - x0) / (m1 - m0)
+        x = float(min(max(x_new, 0.0), 1.0))
+        m, h = deployments(x)
+        steps.append((x, m, h))
+    best = min(steps, key=lambda st: abs(st[1] - target_per_week))
+    return SuitedShareSearch(share=best[0], deployments_per_week=best[1], steps=tuple(steps))
 
 
 def _ground_mean(result: RunResult, warmup_s: float, horizon_s: float, service: str,

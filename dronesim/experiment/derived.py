@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..inputs.demand import WEEK_S
+from ..inputs.prices import uprate
 from ..kpis import costs, value
 
 if TYPE_CHECKING:
@@ -140,7 +141,8 @@ def derived_kpis(prep: Prepared, k: Mapping[str, Any]) -> dict[str, Any]:
                                                if hours == hours else math.nan)
         out["officer_time_freed_gbp_per_year"] = value.officer_cost_saved(
             out["officer_hours_freed_per_week"] * costs.YEAR_S / WEEK_S,
-            scn.value.officer_cost_per_hour_gbp)
+            uprate(scn.value.officer_cost_per_hour_gbp, scn.value.officer_cost_price_year,
+                   scn.costs.price_year))
 
     # --- equity ------------------------------------------------------------------------------
     pop = borough_population(prep)

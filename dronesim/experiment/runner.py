@@ -544,6 +544,8 @@ def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
         "pilots": scn.control_room.pilots_for(scn.fleet_size),
         "ground_units": kpis[0]["ground_units"] if kpis else {},
         "policy": scn.dispatch.policy,
+        # Year of the money figures (issue 17; 0: each price as entered in the scenario).
+        "price_year": scn.costs.price_year,
         **combined,
         "coverage": {
             "within_s": scn.coverage.within_s,

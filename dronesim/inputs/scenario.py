@@ -117,6 +117,17 @@ class DroneSpec:
                           doc="until_ground: stay until ground arrival + handover_s; "
                               "exponential: on-scene time ~ Exp(loiter_mean_s)")
     loiter_mean_s: float = _num(600.0, gt=0, le=86_400)
+    # Flight limits of the airframe (issue 17; dronesim.inputs.weather.flight_limits), used when
+    # [weather] is on. Unset (NaN) max_wind_m_s: [weather] max_wind_m_s; unset max_gust_m_s: no
+    # gust limit.
+    rain_tolerance: str = _choice("none", ("none", "light", "moderate"),
+                                  doc="rain the airframe flies in: none; light (<= 2.5 mm/h); "
+                                      "moderate (<= 7.6 mm/h) (AMS Glossary rain-rate classes)")
+    max_wind_m_s: float = _num(math.nan, gt=0, le=100,
+                               doc="hourly mean wind limit at flight height (unset: [weather])")
+    max_gust_m_s: float = _num(math.nan, gt=0, le=100,
+                               doc="gust limit at flight height, vendor 'max wind speed "
+                                   "resistance' (unset: none)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +463,18 @@ class WeatherSpec:
                                   doc="0: no flight in any rain (Gao et al. 2021, common drones)")
     min_visibility_m: float = _num(5000.0, ge=0, le=100_000)
     min_cloud_base_m: float = _num(304.8, ge=0, le=10_000)
+    # Gusts and the rain process's time of day and intensity (issue 17).
+    gust_factor: float = _num(1.5, ge=1, le=3,
+                              doc="hourly max 3-s gust / hourly mean wind (Durst 1960; "
+                                  "ASCE 7 commentary: 1.52 at 10 m, open terrain)")
+    rain_diurnal_amplitude: float = _num(0.057, ge=0, lt=0.5,
+                                         doc="24-h harmonic of rain occurrence, peak 16 GMT")
+    rain_semidiurnal_amplitude: float = _num(0.057, ge=0, lt=0.5,
+                                             doc="12-h harmonic of rain occurrence, peaks 04 "
+                                                 "and 16 GMT")
+    rain_hour_shape: float = _num(1.0, gt=0, le=100,
+                                  doc="gamma shape of a rain event's hourly weights "
+                                      "(assumption; large: constant rate)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,6 +557,15 @@ class CostSpec:
     maintenance_per_airframe_year_gbp: float = _num(1_500.0, ge=0, le=1e9, doc="assumption")
     maintenance_per_dock_year_gbp: float = _num(2_000.0, ge=0, le=1e9, doc="assumption")
     cost_per_flight_hour_gbp: float = _num(5.0, ge=0, le=1e6, doc="assumption")
+    # Price years (issue 17; dronesim.inputs.prices): every price is uprated from its base year
+    # to price_year by the ONS CPIH annual index (data/calibration/price_index.csv).
+    price_year: int = _num(0, ge=0, le=2100,
+                           doc="year of the prices reported (0: each price as entered)")
+    pilot_price_year: int = _num(2014, ge=1900, le=2100,
+                                 doc="base year of cost_per_pilot_shift_gbp (PQ 216460, 2014)")
+    equipment_price_year: int = _num(2025, ge=1900, le=2100,
+                                     doc="base year of the airframe, dock, maintenance and "
+                                         "flight-hour prices (assumptions at 2025 prices)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,6 +602,9 @@ class ValueSpec:
     officer_cost_per_hour_gbp: float = _num(36.51, ge=0, le=1e6)
     target_response_s: float = _num(120.0, gt=0, le=86_400,
                                     doc="equity: a borough below target misses this")
+    officer_cost_price_year: int = _num(2014, ge=1900, le=2100,
+                                        doc="base year of officer_cost_per_hour_gbp; uprated "
+                                            "to [costs] price_year")
 
 
 @dataclass(frozen=True, slots=True)
@@ -809,7 +844,7 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
         for kind, fname in obj.files.items():
             if not isinstance(fname, str) or not fname:
                 raise InputError(file, f"{p}files.{kind}", "must be a file name")
-    elif isinstance(obj, WeatherSpec | NightSpec | RosterSpec | ValueSpec | Simulation):
+    elif isinstance(obj, WeatherSpec | NightSpec | RosterSpec | ValueSpec | Simulation | CostSpec):
         _check_operations(obj, p, file)
     elif isinstance(obj, Scenario):
         if not NAME_PATTERN.fullmatch(obj.name) or ".." in obj.name:
@@ -818,6 +853,11 @@ def _check_object(obj: Any, prefix: str, file: str) -> None:
                              "no '..' (it names the default output folder)")
         check_fleet(obj, file)
         _check_sharing(obj, file)
+        if obj.costs.price_year:  # issue 17: [value]'s officer cost is uprated to it too
+            from .prices import check_years
+
+            check_years(obj.costs.price_year, (obj.value.officer_cost_price_year,), file,
+                        "value.officer_cost_price_year")
         for name, spec in obj.services.items():
             if (spec.ground.base == "none" and spec.uses_drones
                     and obj.drones.loiter != "exponential"):
@@ -869,6 +909,11 @@ def _check_operations(obj: Any, p: str, file: str) -> None:
             raise InputError(file, p + "start_date",
                              f"{obj.start_date} is a {day:%A}; the simulated clock starts on "
                              "a Monday")
+    elif isinstance(obj, CostSpec) and obj.price_year:
+        from .prices import check_years  # the index file's range (issue 17)
+
+        check_years(obj.price_year, (obj.pilot_price_year, obj.equipment_price_year),
+                    file, p + "price_year")
     elif isinstance(obj, WeatherSpec):
         for name in ("wind_mean_m_s", "rain_days", "rain_mm", "clear_share"):
             vals = getattr(obj, name)

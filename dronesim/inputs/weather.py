@@ -41,10 +41,38 @@ Modelling assumptions (each a parameter)
   1.3: a power law with exponent 0.2 from 10 m to a 40 m rooftop dock).
 * Rain: days are wet (>= 1 mm) or dry by a two-state Markov chain whose stationary wet share is
   the month's ``rain_days / days``, with ``P(wet | wet) = wet_day_persistence`` (assumption 0.5).
-  A wet day holds ``1 + Exp(rain_mm / rain_days - 1)`` mm (at least 1 mm by definition, the
-  month's mean total exactly), falling at a constant rate in one block of ``1 + Poisson
-  (wet_hours_per_wet_day - 1)`` hours (assumption 5) starting at a uniform hour. Days with less
-  than 1 mm (drizzle) are not modelled, so hours grounded by rain are, if anything, too few.
+  A wet day holds one rain spell of ``1 + Exp(rain_mm / rain_days - 1)`` mm (at least 1 mm by
+  definition, the month's mean total exactly) over ``1 + Poisson(wet_hours_per_wet_day - 1)``
+  hours (assumption 5). Days with less than 1 mm (drizzle) are not modelled, so hours grounded by
+  rain are, if anything, too few.
+* Rain by time of day (issue 17): the spell's middle falls at an hour drawn from a diurnal
+  occurrence profile ``1 + a1 cos(2 pi (h - 16) / 24) + a2 cos(2 pi (h - 4) / 12)`` (GMT hours),
+  and the spell runs where it falls: across midnight, into the next day or from the previous
+  one. The shape is that of hourly rain frequency at a Berkshire automatic station 1994-2003
+  (a note in the Climatological Observers Link bulletin, quoted on uk.sci.weather "Percentage
+  of time raining?"): minima at 00 and 10 GMT, maxima at 04 and 16 GMT, the afternoon
+  (convective) peak the larger, rain at 16 GMT about 18% more frequent than at 00 GMT (372 vs
+  315 hours in 10 years); ``a1 = a2 = 0.057`` give that ratio with the afternoon peak the larger.
+  The seasonal change of the cycle (a stronger summer afternoon peak) is not modelled, and the
+  GMT hours are read as the simulated clock's hours (an hour out in summer time). A spell
+  straddling midnight splits its amount between two days, so the share of days with >= 1 mm
+  differs a little from the count of wet days drawn (checked in tests/test_weather.py).
+* Rain intensity (issue 17): the spell's amount is shared among its hours in proportion to
+  independent ``Gamma(rain_hour_shape)`` weights (assumption 1: exponential, a peak hour and a
+  tail; a large shape gives a constant rate), so each hour has its own rate in mm/h and an
+  airframe rated for light rain (``[drones] rain_tolerance``) flies in the light hours. Classes
+  (:data:`RAIN_CLASS_MM_H`): light up to 2.5 mm/h, moderate up to 7.6 mm/h, heavy above (AMS
+  Glossary of Meteorology, "Rain"; the Met Office's forecast classes are slight < 0.5, moderate
+  0.5-4, heavy > 4 mm/h).
+* Gusts (issue 17): the model keeps the hourly MEAN wind; the hour's maximum gust is
+  ``gust_factor x`` the hourly mean (assumption 1.5: the Durst (1960) curve / ASCE 7 commentary
+  ratio of the 3-s gust to the hourly mean, 1.52 at 10 m in open terrain; WMO guidance, Harper,
+  Kepert and Ginger 2010, gives larger ratios over rougher, urban terrain, and smaller ones
+  higher up, as at a rooftop dock). The airframe's ``max_gust_m_s`` (the vendor's "max wind
+  speed resistance", e.g. 12 m/s for the DJI Matrice 3D and Matrice 4D dock drones) is checked
+  against the gust at flight height, its ``max_wind_m_s`` against the mean
+  (:func:`flight_limits`). A fixed ratio makes every hour's gust a fixed multiple of its mean;
+  real gustiness varies from hour to hour.
 * Visibility and cloud base: one latent AR(1) "murk" index ``w`` (``murk_autocorr_1h``,
   assumption 0.9: fog and low stratus last hours) drives both, log-normally around the
   reference thresholds, so that visibility < ``visibility_ref_m`` exactly when cloud base <
@@ -67,10 +95,14 @@ from typing import overload
 import numpy as np
 from scipy import special, stats
 
-from .scenario import NightSpec, WeatherSpec
+from .scenario import DroneSpec, NightSpec, WeatherSpec
 
 __all__ = [
     "REASONS",
+    "RAIN_CLASS_MM_H",
+    "FlightLimits",
+    "flight_limits",
+    "rain_occurrence_profile",
     "WeatherSeries",
     "Flyability",
     "hour_months",
@@ -88,6 +120,44 @@ HOUR_S = 3600.0
 
 #: Reason codes of :class:`Flyability`, in the order they are checked; code 0 = flyable.
 REASONS: tuple[str, ...] = ("", "wind", "rain", "visibility", "cloud", "night")
+
+#: Most rain (mm/h) an airframe of each ``[drones] rain_tolerance`` class flies in (AMS
+#: Glossary of Meteorology, "Rain": light up to 2.5 mm/h, moderate 2.6-7.6 mm/h).
+RAIN_CLASS_MM_H: dict[str, float] = {"none": 0.0, "light": 2.5, "moderate": 7.6}
+
+
+@dataclass(frozen=True)
+class FlightLimits:
+    """The limits an hour's weather is checked against (at flight height)."""
+
+    max_wind_m_s: float  # hourly mean
+    max_gust_m_s: float  # hourly max gust; inf: no gust limit
+    max_precip_mm_h: float
+
+
+def flight_limits(weather: WeatherSpec, drones: DroneSpec | None = None) -> FlightLimits:
+    """The fleet's limits: the airframe's (``[drones]``) where set, else ``[weather]``'s.
+
+    Mean wind: ``[drones] max_wind_m_s``, unset -> ``[weather] max_wind_m_s``. Gust:
+    ``[drones] max_gust_m_s``, unset -> no gust limit. Rain: the higher of the airframe's class
+    (:data:`RAIN_CLASS_MM_H`) and ``[weather] max_precip_mm_h``.
+    """
+    if drones is None:
+        return FlightLimits(weather.max_wind_m_s, np.inf, weather.max_precip_mm_h)
+    wind = drones.max_wind_m_s if drones.max_wind_m_s == drones.max_wind_m_s else (
+        weather.max_wind_m_s)
+    gust = drones.max_gust_m_s if drones.max_gust_m_s == drones.max_gust_m_s else np.inf
+    rain = max(RAIN_CLASS_MM_H[drones.rain_tolerance], weather.max_precip_mm_h)
+    return FlightLimits(float(wind), float(gust), float(rain))
+
+
+def rain_occurrence_profile(spec: WeatherSpec) -> np.ndarray:
+    """Relative frequency of rain by hour of the day (24 values, mean 1; see the module
+    docstring for the source of the shape)."""
+    h = np.arange(24) + 0.5
+    p = (1.0 + spec.rain_diurnal_amplitude * np.cos(2 * np.pi * (h - 16.5) / 24)
+         + spec.rain_semidiurnal_amplitude * np.cos(2 * np.pi * (h - 4.5) / 12))
+    return p / p.mean()
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,11 +286,20 @@ def generate_weather(spec: WeatherSpec, rng: np.random.Generator, hours: int,
     extra = stats.poisson.ppf(ud[:, 2], spec.wet_hours_per_wet_day - 1.0) if (
         spec.wet_hours_per_wet_day > 1) else np.zeros(n_days)
     dur = np.minimum(1 + extra.astype(np.intp), 24)
-    start = np.floor(ud[:, 3] * (25 - dur)).astype(np.intp)
-    precip = np.zeros(n_days * 24)
+    # The spell's middle: an hour of the day by the diurnal profile (inverse CDF of ud[:, 3]),
+    # then the spell runs where it falls, across midnight if need be.
+    cdf = np.cumsum(rain_occurrence_profile(spec))
+    mid = np.minimum(np.searchsorted(cdf / cdf[-1], ud[:, 3], side="right"), 23)
+    start = np.arange(n_days) * 24 + mid - dur // 2  # may be < 0 or past the day's end
+    # Hourly weights of each spell (a second generator, so the rows above stay as they were).
+    weight_rng = rain_rng.spawn(1)[0]
+    pad = 24
+    precip = np.zeros(n_days * 24 + 2 * pad)
     for d in np.flatnonzero(wet):
-        precip[d * 24 + start[d]: d * 24 + start[d] + dur[d]] = amount[d] / dur[d]
-    precip = precip[:hours]
+        w = weight_rng.gamma(spec.rain_hour_shape, size=int(dur[d]))
+        a = start[d] + pad
+        precip[a: a + dur[d]] += amount[d] * w / w.sum()
+    precip = precip[pad: pad + hours]
 
     # Visibility and cloud base: one latent murk index, low values murky.
     w = _ar1(murk_rng, hours, spec.murk_autocorr_1h)
@@ -232,19 +311,23 @@ def generate_weather(spec: WeatherSpec, rng: np.random.Generator, hours: int,
 
 
 def flyability(series: WeatherSeries, spec: WeatherSpec,
-               night: np.ndarray | None = None) -> Flyability:
-    """Which hours the fleet can fly under ``spec``'s limits.
+               night: np.ndarray | None = None,
+               limits: FlightLimits | None = None) -> Flyability:
+    """Which hours the fleet can fly under ``limits`` (default: ``spec``'s own, no gust limit).
 
-    An hour is grounded by wind when ``wind_height_factor x wind_m_s > max_wind_m_s``, by rain
+    An hour is grounded by wind when ``wind_height_factor x wind_m_s > max_wind_m_s`` or the
+    gust ``gust_factor x wind_height_factor x wind_m_s > max_gust_m_s``, by rain
     when ``precip_mm_h > max_precip_mm_h``, by visibility when ``visibility_m <
     min_visibility_m``, by cloud when ``cloud_base_m < min_cloud_base_m``, and by night where
     ``night`` (a boolean per hour, e.g. from :func:`dronesim.inputs.daylight.night_hours` when night
     flying is not allowed) is true. ``reason`` holds the first of these in that order.
     """
     n = series.hours
+    lim = flight_limits(spec) if limits is None else limits
+    mean = spec.wind_height_factor * series.wind_m_s
     checks = [
-        spec.wind_height_factor * series.wind_m_s > spec.max_wind_m_s,
-        series.precip_mm_h > spec.max_precip_mm_h,
+        (mean > lim.max_wind_m_s) | (spec.gust_factor * mean > lim.max_gust_m_s),
+        series.precip_mm_h > lim.max_precip_mm_h,
         series.visibility_m < spec.min_visibility_m,
         series.cloud_base_m < spec.min_cloud_base_m,
         np.zeros(n, dtype=bool) if night is None else np.asarray(night, dtype=bool),
@@ -278,7 +361,8 @@ def grounded_intervals(fly: Flyability, hour_s: float = HOUR_S
 
 
 def replication_flyability(weather: WeatherSpec, night: NightSpec, start_date: dt.date | str,
-                           horizon_s: float, rng: np.random.Generator
+                           horizon_s: float, rng: np.random.Generator,
+                           drones: DroneSpec | None = None
                            ) -> tuple[WeatherSeries | None, Flyability]:
     """Flyability of one replication's fleet, weather and night rule together: the one call
     the engine needs (phase 2) before it starts.
@@ -298,7 +382,8 @@ def replication_flyability(weather: WeatherSpec, night: NightSpec, start_date: d
         mask = (dark.astype(np.uint8) << (REASONS.index("night") - 1)).astype(np.uint8)
         return None, Flyability(flyable=~dark, reason=reason, reason_mask=mask)
     series = generate_weather(weather, rng, hours, start_date)
-    return series, flyability(series, weather, night=dark)
+    return series, flyability(series, weather, night=dark,
+                              limits=flight_limits(weather, drones))
 
 
 def flyable_hours_per_day(fly: Flyability) -> float:

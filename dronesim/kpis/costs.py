@@ -22,6 +22,10 @@ Sources and figures (defaults live in :class:`dronesim.inputs.scenario.CostSpec`
   preferred systems in 2018 (thermal camera models USD 10,000-15,000), which it expected to
   last about 400 flight hours.
 * Shifts: 3 eight-hour shifts a day, 24/7 (assumption; the Met runs DFR from its control room).
+* Price years (issue 17): the pilot on-cost is at 2014 prices (``pilot_price_year``), the
+  equipment assumptions at 2025 prices (``equipment_price_year``); with ``price_year`` set, every
+  item is uprated to that year's prices by the ratio of ONS CPIH annual index values
+  (:mod:`dronesim.inputs.prices`). ``price_year = 0`` keeps each price as entered.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..inputs.prices import uprate_factor
 from ..inputs.scenario import CostSpec
 
 __all__ = ["CostBreakdown", "annual_cost", "per_year", "cost_per_deployment",
@@ -95,13 +100,15 @@ def annual_cost(spec: CostSpec, *, airframes: int, docks: int, pilots_per_shift:
     else:
         capital = airframes * spec.airframe_cost_gbp
     pilots = spec.pilots_per_shift if spec.pilots_per_shift > 0 else pilots_per_shift
+    eq = uprate_factor(spec.equipment_price_year, spec.price_year)
+    pilot = uprate_factor(spec.pilot_price_year, spec.price_year)
     return CostBreakdown(
-        airframes_gbp=capital / spec.airframe_life_years,
-        docks_gbp=docks * spec.dock_cost_gbp / spec.dock_life_years,
-        maintenance_gbp=(airframes * spec.maintenance_per_airframe_year_gbp
-                         + docks * spec.maintenance_per_dock_year_gbp),
-        pilots_gbp=pilots * spec.shifts_per_day * 365.25 * spec.cost_per_pilot_shift_gbp,
-        flight_hours_gbp=flight_hours_per_year * spec.cost_per_flight_hour_gbp,
+        airframes_gbp=eq * capital / spec.airframe_life_years,
+        docks_gbp=eq * docks * spec.dock_cost_gbp / spec.dock_life_years,
+        maintenance_gbp=eq * (airframes * spec.maintenance_per_airframe_year_gbp
+                              + docks * spec.maintenance_per_dock_year_gbp),
+        pilots_gbp=pilot * pilots * spec.shifts_per_day * 365.25 * spec.cost_per_pilot_shift_gbp,
+        flight_hours_gbp=eq * flight_hours_per_year * spec.cost_per_flight_hour_gbp,
     )
 
 

@@ -151,6 +151,9 @@ def format_run_table(summary: dict[str, Any]) -> str:
         f"{summary['weeks']:g} weeks, seed {summary['seed']}",
         f"{'':30}{'mean':>7}  {'95% CI of mean':<16}{'median':>8}{'P90':>8}",
         *body,
+        *([f"money in {summary['price_year']} prices (uprated by the ONS CPIH index, "
+           "data/calibration/price_index.csv)"]
+          if summary.get("price_year") and "cost_per_year_gbp" in summary else []),
         *(_wrap("missions a week by airframe type: " + ", ".join(
             f"{name} {b['missions_per_week']['mean']:.1f} "
             f"({b['flight_hours_per_week']['mean']:.1f} flight hours)"
