@@ -363,7 +363,11 @@ def sobol_analyze(bounds: Sequence[tuple[float, float]], y: np.ndarray, seed: in
     from SALib.analyze import sobol
 
     names = [f"x{i}" for i in range(len(bounds))]
-    res = sobol.analyze(_problem(names, bounds), np.asarray(y, float), calc_second_order=False,
+    y = np.asarray(y, float)
+    if np.ptp(y) == 0:  # the figure does not move at all: no variance to apportion
+        z = np.zeros(len(bounds))
+        return {"S1": z, "S1_conf": z, "ST": z, "ST_conf": z}
+    res = sobol.analyze(_problem(names, bounds), y, calc_second_order=False,
                         conf_level=0.95, seed=seed, print_to_console=False)
     return {k: np.asarray(res[k], float) for k in ("S1", "S1_conf", "ST", "ST_conf")}
 
@@ -471,6 +475,10 @@ def _figure_means(plan: Plan, results: Sequence[TaskResult], keys: Sequence[str]
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan), failures
 
 
+def _mmss(s: float) -> str:
+    return fmt_value(s, "s")
+
+
 def _f(v: Any) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
@@ -500,7 +508,8 @@ def sensitivity_result(plan: Plan, results: Sequence[TaskResult], replications: 
     figures = []
     for j, key in enumerate(present):
         m = registry.metric(key)
-        row: dict[str, Any] = {"key": key, "label": m.label, "unit": m.unit,
+        label = m.label.replace("target", _mmss(scn.coverage.within_s))
+        row: dict[str, Any] = {"key": key, "label": label, "unit": m.unit,
                                "base": _f(base[j])}
         if "oat" in plan.methods:
             oat = []
@@ -629,9 +638,13 @@ def _driver_words(h: Mapping[str, Any]) -> str:
             f"{fmt_value(o['at_high'], h['unit'])})")
 
 
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def markdown_table(result: Mapping[str, Any]) -> str:
     """The headline sensitivity table as Markdown (``sensitivity.md``), for the README."""
-    lines = [f"Sensitivity of `{result['scenario']}` ({result['replications']} replications x "
+    lines = [f"Sensitivity of `{result['scenario']}` ({_n(result['replications'], 'replication')} x "
              f"{result['weeks']:g} weeks, seed {result['seed']}, common random numbers; each "
              "assumption one at a time over its plausible range, the others at the scenario's "
              "values; `dronesim sensitivity`):", "",
@@ -659,8 +672,8 @@ def summary_text(result: Mapping[str, Any]) -> str:
                      f"{fmt_value(env[0], h['unit'])} to {fmt_value(env[1], h['unit'])}; "
                      f"most: {_driver_words(h)})")
     head = (f"Over each assumption's plausible range, one at a time "
-            f"({len(result['assumptions'])} assumptions, {result['replications']} replications, "
-            "common random numbers): ")
+            f"({len(result['assumptions'])} assumptions, {_n(result['replications'], 'replication')}"
+            ", common random numbers): ")
     return head + "; ".join(parts) + "." if parts else head + "no one-at-a-time run."
 
 

@@ -64,7 +64,8 @@ from ..errors import InputError, naming
 __all__ = ["OutputFolder", "check_output_path", "check_output_file", "write_output_file",
            "file_digest", "MANIFEST", "STATE_DIR", "write_text_atomic", "RUN_ENTRIES",
            "SWEEP_ENTRIES", "COMPARE_ENTRIES", "record_problem", "OWN_FILES", "OWN_PARTS",
-           "ADDED_SUFFIXES", "FAULT_STEPS"]
+           "ADDED_SUFFIXES", "FAULT_STEPS", "SENSITIVITY_ENTRIES",
+           "SENSITIVITY_FILES"]
 
 MANIFEST = "manifest.json"
 STATE_DIR = ".dronesim"
@@ -93,6 +94,12 @@ OWN_FILES = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.cs
 OWN_PARTS = {"plots": ".png", "scenarios": ".toml", "tasks": ".json",
              "incidents.parquet": ".parquet", "missions.parquet": ".parquet"}
 ADDED_SUFFIXES = (".html", ".gpkg")
+
+#: ``dronesim sensitivity`` (dronesim.experiment.sensitivity): its own files, and its entries.
+SENSITIVITY_FILES = ("sensitivity.json", "sensitivity.csv", "sensitivity.md")
+OWN_FILES = OWN_FILES + SENSITIVITY_FILES
+SENSITIVITY_ENTRIES = ("summary.json", "scenario.resolved.toml", *SENSITIVITY_FILES, "plots",
+                       "tasks")
 
 
 def _is_added_name(rel: str) -> bool:
