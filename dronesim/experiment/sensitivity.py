@@ -261,15 +261,22 @@ def resolve_assumptions(scn: Scenario, table: Sequence[Assumption] = ASSUMPTIONS
             continue
         if e.low > e.high:
             raise InputError(_SRC, e.name, f"low {e.low:g} is above high {e.high:g}")
+        problem = None
         for x in (e.low, e.high):  # the schema's bounds, checked before anything runs
             try:
                 vary(scn, {e: x})
             except InputError as exc:
-                if rng is None:
+                if rng is not None:
+                    raise InputError("<command line>", "--assumption",
+                                     f"{e.name}={e.low:g}:{e.high:g}: {exc.field}: "
+                                     f"{exc.problem}") from None
+                if not e.relative:  # a declared absolute range outside the schema: a bug
                     raise
-                raise InputError("<command line>", "--assumption",
-                                 f"{e.name}={e.low:g}:{e.high:g}: {exc.field}: "
-                                 f"{exc.problem}") from None
+                problem = exc.problem
+        if problem is not None:  # x high of this scenario's value leaves the schema
+            skipped.append({"name": e.name, "key": e.key,
+                            "reason": f"its relative range leaves the schema here ({problem})"})
+            continue
         out.append(e)
     return out, skipped
 
