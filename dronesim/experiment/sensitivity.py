@@ -48,7 +48,8 @@ from ..kpis import registry
 from .runner import Factor, TaskResult, prepare_checked
 
 __all__ = ["Assumption", "ASSUMPTIONS", "HEADLINES", "METHODS", "Plan", "plan_sensitivity",
-           "sensitivity_result", "run_sensitivity", "resolve_assumptions", "parse_assumption", "vary",
+           "sensitivity_result", "run_sensitivity", "resolve_assumptions", "parse_assumption",
+           "vary",
            "morris_sample", "morris_analyze", "sobol_sample", "sobol_analyze", "summary_text",
            "markdown_table", "assumption_table_markdown"]
 
@@ -519,7 +520,7 @@ def sensitivity_result(plan: Plan, results: Sequence[TaskResult], replications: 
         row: dict[str, Any] = {"key": key, "label": label, "unit": m.unit,
                                "base": _f(base[j])}
         if "oat" in plan.methods:
-            oat = []
+            oat: list[dict[str, Any]] = []
             for a in plan.assumptions:
                 lo, hi = at(f"oat-{a.name}-low")[j], at(f"oat-{a.name}-high")[j]
                 swing = abs(hi - lo)
@@ -645,14 +646,15 @@ def _driver_words(h: Mapping[str, Any]) -> str:
             f"{fmt_value(o['at_high'], h['unit'])})")
 
 
-def _n(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _n(n: float, word: str) -> str:
+    return f"{n:g} {word}{'' if n == 1 else 's'}"
 
 
 def markdown_table(result: Mapping[str, Any]) -> str:
     """The headline sensitivity table as Markdown (``sensitivity.md``), for the README."""
-    lines = [f"Sensitivity of `{result['scenario']}` ({_n(result['replications'], 'replication')} x "
-             f"{result['weeks']:g} weeks, seed {result['seed']}, common random numbers; each "
+    reps = _n(result["replications"], "replication")
+    lines = [f"Sensitivity of `{result['scenario']}` ({reps} x "
+             f"{_n(result['weeks'], 'week')}, seed {result['seed']}, common random numbers; each "
              "assumption one at a time over its plausible range, the others at the scenario's "
              "values; `dronesim sensitivity`):", "",
              "| Figure | Base | Range over the assumptions | Moved most by |",
@@ -679,8 +681,8 @@ def summary_text(result: Mapping[str, Any]) -> str:
                      f"{fmt_value(env[0], h['unit'])} to {fmt_value(env[1], h['unit'])}; "
                      f"most: {_driver_words(h)})")
     head = (f"Over each assumption's plausible range, one at a time "
-            f"({len(result['assumptions'])} assumptions, {_n(result['replications'], 'replication')}"
-            ", common random numbers): ")
+            f"({len(result['assumptions'])} assumptions, "
+            f"{_n(result['replications'], 'replication')}, common random numbers): ")
     return head + "; ".join(parts) + "." if parts else head + "no one-at-a-time run."
 
 

@@ -89,7 +89,7 @@ COMPARE_ENTRIES = ("summary.json", "differences.csv", "values.csv", "scenarios",
 #: files at the top, the files of each subfolder (``folder -> suffix``, a one-part name of
 #: letters, digits and ``- _ .`` as :func:`dronesim.experiment.runner.safe_label` makes them), and a
 #: report or GeoPackage added later at the top (``dronesim report`` / ``export``).
-OWN_FILES = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.csv",
+OWN_FILES: tuple[str, ...] = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.csv",
              "sites.csv", "differences.csv", "values.csv")
 OWN_PARTS = {"plots": ".png", "scenarios": ".toml", "tasks": ".json",
              "incidents.parquet": ".parquet", "missions.parquet": ".parquet"}
