@@ -234,6 +234,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", type=Path, default=None,
                       help="output folder (default: results/compare_<A>_vs_<B>...)")
     _common(cmp_)
+    _sensitivity_parser(sub)
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", type=Path)
     val.add_argument("--plugin", action="append", default=[], metavar="MODULE")
@@ -543,6 +544,97 @@ def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> in
     return 0
 
 
+# --------------------------------------------------------------------------------------------
+# dronesim sensitivity (dronesim.experiment.sensitivity)
+# --------------------------------------------------------------------------------------------
+
+
+def _sensitivity_parser(sub: Any) -> None:
+    sen = sub.add_parser("sensitivity", help="how far the headline figures move over the "
+                         "assumptions' plausible ranges (one at a time, Morris, Sobol; common "
+                         "random numbers)")
+    sen.add_argument("scenario", type=Path)
+    sen.add_argument("--method", default="oat",
+                     help="oat (one at a time: tornado), morris, sobol, all, or a list like "
+                          "oat,morris (default oat)")
+    sen.add_argument("--assumption", action="append", default=[], metavar="NAME[=LOW:HIGH]",
+                     help="vary only this assumption (repeatable; default every declared one), "
+                          "optionally over another range")
+    sen.add_argument("--trajectories", type=_positive_int, default=4,
+                     help="Morris trajectories (default 4)")
+    sen.add_argument("--levels", type=_number(int, 2, inclusive=True, high=20), default=4,
+                     help="Morris grid levels (default 4)")
+    sen.add_argument("--samples", type=_positive_int, default=8,
+                     help="Sobol base samples, a power of 2 (default 8)")
+    sen.add_argument("--sample-seed", type=_non_negative_int, default=20251023,
+                     help="seed of the Morris and Sobol designs (default 20251023)")
+    sen.add_argument("--out", type=Path, default=None,
+                     help="output folder (default: results/<scenario name>_sensitivity)")
+    _common(sen)
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    from ..experiment.sensitivity import METHODS
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if parts == ["all"]:
+        return METHODS
+    for p in parts:
+        if p not in METHODS:
+            raise InputError(_CLI, "--method",
+                             f"unknown method {p!r} (known: {', '.join(METHODS)}, all)")
+    if not parts:
+        raise InputError(_CLI, "--method", "name at least one method")
+    return tuple(dict.fromkeys(parts))
+
+
+def _cmd_sensitivity(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
+    from ..experiment import sensitivity as sens
+    from ..experiment.store import SENSITIVITY_ENTRIES
+    from ..inputs.scenario import blame
+    from ..outputs.report import write_sensitivity
+
+    methods = _methods(args.method)
+    if args.geopackage is not None:
+        raise InputError(_CLI, "--geopackage", "a sensitivity study has no map layers; export "
+                                               "a run of its scenario")
+    picked = [sens.parse_assumption(t) for t in args.assumption]
+    names = [n for n, _ in picked]
+    ranges = {n: r for n, r in picked if r is not None}
+    plugins = _plugins(args)
+    scn = _load(args.scenario, args)
+    folder = _folder(args.out, f"{scn.name}_sensitivity", SENSITIVITY_ENTRIES, args)
+    try:
+        chosen, skipped = sens.resolve_assumptions(scn, sens.ASSUMPTIONS, names, ranges)
+        plan = sens.plan_sensitivity(scn, chosen, skipped, methods,
+                                     trajectories=args.trajectories, levels=args.levels,
+                                     samples=args.samples, sample_seed=args.sample_seed)
+    except InputError as exc:
+        raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
+    reps = scn.simulation.replications
+
+    def write(results, t0):
+        if any(not r.ok for r in results):  # every point needs every replication
+            return None
+        result = sens.sensitivity_result(plan, results, reps)
+        write_sensitivity(result, scn, folder, argv, time.perf_counter() - t0, tasks=results,
+                          plots=not args.no_plots)
+        return result
+
+    results, result, extras, t0 = _execute(args, notes, folder, plan.factors, reps, "tasks",
+                                           plugins, write)
+    if result is None:
+        return _finish(folder, results, "tasks")
+    for s in skipped:
+        sys.stderr.write(f"dronesim: note: not varied: {s['name']} ({s['key']}): "
+                         f"{s['reason']}\n")
+    print(sens.summary_text(result))
+    print(_outputs_line(folder, "sensitivity.json, sensitivity.csv, sensitivity.md, "
+                                "summary.json, tasks/" + ("" if args.no_plots else ", plots/"),
+                        extras, t0))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -573,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_sweep(args, argv, notes)
         if args.command == "compare":
             return _cmd_compare(args, argv, notes)
+        if args.command == "sensitivity":
+            return _cmd_sensitivity(args, argv, notes)
         return _cmd_run(args, argv, notes)
     except InputError as exc:
         notes.drop()

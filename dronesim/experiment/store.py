@@ -64,7 +64,8 @@ from ..errors import InputError, naming
 __all__ = ["OutputFolder", "check_output_path", "check_output_file", "write_output_file",
            "file_digest", "MANIFEST", "STATE_DIR", "write_text_atomic", "RUN_ENTRIES",
            "SWEEP_ENTRIES", "COMPARE_ENTRIES", "record_problem", "OWN_FILES", "OWN_PARTS",
-           "ADDED_SUFFIXES", "FAULT_STEPS"]
+           "ADDED_SUFFIXES", "FAULT_STEPS", "SENSITIVITY_ENTRIES",
+           "SENSITIVITY_FILES"]
 
 MANIFEST = "manifest.json"
 STATE_DIR = ".dronesim"
@@ -88,11 +89,17 @@ COMPARE_ENTRIES = ("summary.json", "differences.csv", "values.csv", "scenarios",
 #: files at the top, the files of each subfolder (``folder -> suffix``, a one-part name of
 #: letters, digits and ``- _ .`` as :func:`dronesim.experiment.runner.safe_label` makes them), and a
 #: report or GeoPackage added later at the top (``dronesim report`` / ``export``).
-OWN_FILES = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.csv",
+OWN_FILES: tuple[str, ...] = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.csv",
              "sites.csv", "differences.csv", "values.csv")
 OWN_PARTS = {"plots": ".png", "scenarios": ".toml", "tasks": ".json",
              "incidents.parquet": ".parquet", "missions.parquet": ".parquet"}
 ADDED_SUFFIXES = (".html", ".gpkg")
+
+#: ``dronesim sensitivity`` (dronesim.experiment.sensitivity): its own files, and its entries.
+SENSITIVITY_FILES = ("sensitivity.json", "sensitivity.csv", "sensitivity.md")
+OWN_FILES = OWN_FILES + SENSITIVITY_FILES
+SENSITIVITY_ENTRIES = ("summary.json", "scenario.resolved.toml", *SENSITIVITY_FILES, "plots",
+                       "tasks")
 
 
 def _is_added_name(rel: str) -> bool:

@@ -16,7 +16,7 @@ from ..kpis import registry
 from . import plots as plotting
 from .tables import ground_label, mmss
 
-__all__ = ["run_figures", "sweep_figures", "comparison_figures"]
+__all__ = ["run_figures", "sweep_figures", "comparison_figures", "sensitivity_figures"]
 
 
 def run_figures(scn: Any, geom: Any, incidents: pd.DataFrame, summary: dict[str, Any],
@@ -116,3 +116,31 @@ def comparison_figures(differences: pd.DataFrame, means: pd.DataFrame, summary: 
         means, title=f"Mean response by scenario and service ({reps} "
                      f"replication{'s' if reps != 1 else ''})")
     return figs
+
+
+def sensitivity_figures(result: dict[str, Any]) -> dict[str, Any]:
+    """``tornado_<figure>.png`` for each headline figure of a sensitivity study
+    (``result``: its ``sensitivity.json``)."""
+    ranges = {a["name"]: f"{a['key'].split('.')[-1]} {a['range']}"
+              for a in result["assumptions"]}
+    reps = result["replications"]
+    figs: dict[str, Any] = {}
+    for h in result["headlines"]:
+        if not h.get("oat"):
+            continue
+        figs[f"tornado_{_safe_name(h['key'])}.png"] = plotting.tornado(
+            h, ranges, title=f"{result['scenario']}: {h['label']}, base "
+                             f"{_value_words(h['base'], h['unit'])}; each assumption at its "
+                             f"low and high end\n(mean of {reps} replication"
+                             f"{'s' if reps != 1 else ''}, common random numbers)")
+    return figs
+
+
+def _value_words(v: Any, unit: str) -> str:
+    if v is None:
+        return "-"
+    if unit == "s":
+        return mmss(v)
+    if unit == "share":
+        return f"{100 * v:.1f}%"
+    return f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}"

@@ -231,6 +231,9 @@ def _about(res: Results, grid_m: float, all_replications: bool, layers: list[str
 def _layers(res: Results, grid_m: float, all_replications: bool) -> dict[str, tuple[Any, str]]:
     """Every layer of the export: name -> (frame, description)."""
     layers: dict[str, tuple[Any, str]] = {}
+    if res.kind == "sensitivity":  # points of a study, no map of their own
+        raise InputError(res.path / "summary.json", "",
+                         "a sensitivity folder has no map layers; export a run of its scenario")
     scns = res.scenarios()
     base = [res.path]
     src = res.manifest.get("scenario_file")

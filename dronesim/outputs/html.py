@@ -46,13 +46,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..experiment.store import check_output_file, write_output_file
 from ..kpis import registry
 from .geopackage import ATTRIBUTION
 from .results import Results, ScenarioGeometry, finite, open_results, scenario_geometry
 from .tables import GROUND_NOUNS, ground_label, interval_warning, mmss
 
-__all__ = ["write_html_report", "build_html_report", "MAX_CHART_ROWS", "GENERATOR"]
+__all__ = ["write_html_report", "build_html_report", "MAX_CHART_ROWS", "GENERATOR",
+           "sensitivity_section"]
 
 #: Rows of the incident table read for the response-distribution chart, at most.
 MAX_CHART_ROWS = 2_000_000
@@ -915,14 +917,20 @@ def build_html_report(results_dir: str | Path) -> str:
         question, body, data = _run_body(res)
     elif res.kind == "sweep":
         question, body, data = _sweep_body(res)
+    elif res.kind == "sensitivity":
+        question, body, data = _sensitivity_body(res)
     else:
         question, body, data = _compare_body(res)
+    sens = _sensitivity_data(res)
+    if sens is not None and res.kind != "sensitivity":  # a study kept beside a run's outputs
+        body += sensitivity_section(sens)
     scns = res.scenarios()
     words = "".join(_scenario_words(scn) for scn in scns.values())
     version = res.manifest.get("dronesim_version") or ""
     made = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     kind_words = {"run": "simulation run", "sweep": "fleet-growth sweep",
-                  "compare": "scenario comparison"}[res.kind]
+                  "compare": "scenario comparison",
+                  "sensitivity": "sensitivity study"}[res.kind]
     reps = res.replications
     weeks = res.summary.get("weeks") or (res.summary.get("scenarios") or [{}])[0].get("weeks")
     sub = (f"{kind_words}; {reps} replication{'s' if reps != 1 else ''}"
@@ -939,7 +947,10 @@ def build_html_report(results_dir: str | Path) -> str:
         *((("distributions", "Responses"), ("boroughs", "Boroughs")) if res.kind == "run"
           else (("growth", "Growth"), ("boroughs", "Boroughs")) if res.kind == "sweep"
           else (("comparison", "Comparison"),)),
-        ("assumptions", "Assumptions"), ("data", "Data")))
+        ("assumptions", "Assumptions"), ("data", "Data"))
+        if res.kind != "sensitivity" or i in ("question", "assumptions", "data"))
+    if sens is not None:
+        nav += '<a href="#sensitivity">Sensitivity</a>'
     payload = script_json(_clean({"kind": res.kind, **data}))
     return (
         "<!DOCTYPE html>\n"
@@ -956,6 +967,109 @@ def build_html_report(results_dir: str | Path) -> str:
         f'<footer><h2>Provenance</h2>{prov}</footer></main>'
         f'<script id="report-data" type="application/json">{payload}</script>'
         f"<script>{_JS}</script></body></html>\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Sensitivity (dronesim.experiment.sensitivity): its own folder, or beside a run's outputs
+# --------------------------------------------------------------------------------------------
+
+
+def _sensitivity_data(res: Results) -> dict[str, Any] | None:
+    """The folder's ``sensitivity.json``, if it holds one (None otherwise)."""
+    path = res.path / "sensitivity.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise InputError(path, "", "not a readable sensitivity study (invalid JSON)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("headlines"), list):
+        raise InputError(path, "headlines", "not a dronesim sensitivity study")
+    return data
+
+
+def _sens_value(v: Any, unit: str) -> str:
+    from ..experiment.sensitivity import fmt_value
+
+    return _e(fmt_value(v if finite(v) else None, unit))
+
+
+def sensitivity_section(data: dict[str, Any]) -> str:
+    """The report's sensitivity section: how far each headline figure moves over the
+    assumptions' plausible ranges (one at a time: a table and a tornado per figure), the
+    Morris and Sobol screening when run, and the assumptions with their ranges and sources."""
+    from ..experiment.sensitivity import summary_text
+    from . import figures
+
+    heads = data["headlines"]
+    out = ['<section id="sensitivity"><h2>Sensitivity: how far the headline figures move</h2>',
+           f"<p>{_e(summary_text(data))}</p>"]
+    if any(h.get("oat") for h in heads):
+        rows = []
+        for h in heads:
+            env = h.get("envelope") or [None, None]
+            top = (h.get("oat") or [{}])[0]
+            rows.append([(_e(h["label"]), h["label"]),
+                         (_sens_value(h["base"], h["unit"]), h["base"]),
+                         (f"{_sens_value(env[0], h['unit'])} to "
+                          f"{_sens_value(env[1], h['unit'])}", None),
+                         (_e(h.get("driver") or "none"), h.get("driver") or ""),
+                         (_sens_value(top.get("swing"), h["unit"]), top.get("swing"))])
+        out.append(_table(["Figure", "Scenario's value", "Range over the assumptions",
+                           "Moved most by", "Its swing"], rows, "sensitivity-table",
+                          "Each assumption at its low and at its high end, one at a time, the "
+                          "others at the scenario's values, on common random numbers; the range "
+                          "is the lowest and highest value so reached (not a joint interval)."))
+        for name, fig in figures.sensitivity_figures(data).items():
+            out.append(_figure(fig, f"tornado chart {name}",
+                               "Light bars: the assumption at its low end; dark bars: at its "
+                               "high end; the line: the scenario's value."))
+    by = {a["name"]: a for a in data["assumptions"]}
+    for method, col, words in (
+            ("morris", "mu_star", "Morris screening: mu* (mean absolute elementary effect, in "
+                                  "the figure's unit per step of the range)"),
+            ("sobol", "ST", "Sobol total-order indices ST (share of the figure's variance "
+                            "involving the assumption)")):
+        block = (data.get(method) or {}).get("figures") or {}
+        if not block:
+            continue
+        keys = [h["key"] for h in heads if block.get(h["key"])]
+        rows = []
+        for name in by:
+            cells: list[tuple[str, Any]] = [(_e(name), name)]
+            for k in keys:
+                v = next((o.get(col) for o in block[k] if o["assumption"] == name), None)
+                cells.append((_e(f"{v:.3g}") if finite(v) else "-", v))
+            rows.append(cells)
+        labels = {h["key"]: h["label"] for h in heads}
+        out.append(f'<h3 class="table-title">{_e(words)}</h3>')
+        out.append(_table(["Assumption"] + [_e(labels[k]) for k in keys], rows,
+                          f"sensitivity-{method}", _e(words) + "; a larger value, a stronger "
+                          "influence; seed " + _e(data.get("sample_seed"))))
+    rows = [[(_e(a["name"]), a["name"]), (f"<code>{_e(a['key'])}</code>", a["key"]),
+             (_e(a["range"]), None),
+             (_e(f"{json.dumps(a['low_value'])} to {json.dumps(a['high_value'])}"), None),
+             (_e(a["source"]), None)] for a in data["assumptions"]]
+    out.append('<h3 class="table-title">Assumptions varied</h3>')
+    out.append(_table(["Assumption", "Scenario key", "Range", "Values", "Source or reason"],
+                      rows, "sensitivity-assumptions", "The plausible range of each "
+                      "assumption (relative ranges multiply the scenario's value)."))
+    if data.get("skipped"):
+        out.append('<p class="note">Not varied: ' + "; ".join(
+            f"{_e(x['name'])} ({_e(x['reason'])})" for x in data["skipped"]) + ".</p>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _sensitivity_body(res: Results) -> tuple[str, str, dict[str, Any]]:
+    data = _sensitivity_data(res)
+    if data is None:
+        raise InputError(res.path / "sensitivity.json", "", "missing from the sensitivity "
+                                                            "results folder")
+    question = (f"Which headline figures of {data['scenario']} are robust, and which move with "
+                "the assumptions behind them: how far does each move when each assumption "
+                "moves over its plausible range?")
+    return question, sensitivity_section(data), {"sensitivity": data.get("methods")}
 
 
 #: What :func:`script_json` escapes: every character that could end the ``<script>`` element

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["borough_map", "response_distributions", "borough_responses", "sweep_coverage",
            "sweep_response", "sweep_borough_heatmap", "comparison_forest",
-           "comparison_responses", "mmss_axis", "TimeLocator", "place_labels"]
+           "comparison_responses", "mmss_axis", "TimeLocator", "place_labels", "tornado"]
 
 DRONE_C = "#1f77b4"
 GROUND_C = "#d62728"
@@ -667,4 +667,55 @@ def comparison_responses(means: pd.DataFrame, title: str = "", ax: Axes | None =
     ax.set_xlabel("Service and responder")
     ax.legend(fontsize=8, title="scenario", title_fontsize=8)
     ax.set_title(title or "Mean response by scenario and service")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Sensitivity (dronesim.experiment.sensitivity): tornado of one headline figure
+# --------------------------------------------------------------------------------------------
+
+LOW_C = "#6baed6"
+HIGH_C = "#08519c"
+
+
+def tornado(headline: dict[str, Any], ranges: dict[str, str], title: str = "",
+            ax: Axes | None = None, max_bars: int = 12) -> Figure | SubFigure:
+    """Horizontal bars from the figure's base value to its value with each assumption at its
+    low (light) and high (dark) end, the largest swing on top (at most ``max_bars``).
+
+    ``headline``: one entry of ``sensitivity.json`` ``headlines`` (``key``, ``label``, ``unit``,
+    ``base``, ``oat``); ``ranges``: assumption name -> its range in words (the bar's label).
+    Times on an m:ss axis, shares in percent.
+    """
+    oat = [o for o in headline.get("oat", []) if o["at_low"] is not None
+           and o["at_high"] is not None][:max_bars]
+    fig, ax = _fig_ax(ax, (8.5, 1.2 + 0.42 * max(len(oat), 1)))
+    unit = headline["unit"]
+    scale = 100.0 if unit == "share" else 1.0
+    base = (headline.get("base") or 0.0) * scale
+    ys = np.arange(len(oat))[::-1]
+    for y, o in zip(ys, oat):
+        lo, hi = o["at_low"] * scale, o["at_high"] * scale
+        ax.barh(y, lo - base, left=base, color=LOW_C, height=0.6,
+                label="assumption at its low end" if y == ys[0] else None)
+        ax.barh(y, hi - base, left=base, color=HIGH_C, height=0.6,
+                label="assumption at its high end" if y == ys[0] else None)
+    ax.axvline(base, color="black", lw=1, label="scenario's value")
+    ax.set_yticks(ys, [f"{o['assumption']}\n({ranges.get(o['assumption'], '')})" for o in oat],
+                  fontsize=8)
+    name = _registry.UNITS[unit].name
+    if unit == "s":
+        mmss_axis(ax.xaxis)
+        ax.set_xlabel(f"{headline['label']} (m:ss)")
+    elif unit == "share":
+        ax.set_xlabel(f"{headline['label']} (%)")
+    else:
+        ax.set_xlabel(f"{headline['label']} ({name})")
+    if not oat:
+        ax.text(0.5, 0.5, "no one-at-a-time values", transform=ax.transAxes, ha="center")
+    ax.set_title(title or f"How far {headline['label']} moves, one assumption at a time",
+                 fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32 if len(oat) < 4 else -0.12),
+              ncol=3, fontsize=8, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
     return fig

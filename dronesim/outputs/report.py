@@ -30,7 +30,8 @@ from . import tables
 from .results import geometry_from_prepared
 
 __all__ = ["write_run", "write_sweep", "format_table", "format_sweep", "json_safe",
-           "write_comparison", "format_comparison", "comparison_dir_name", "run_incidents"]
+           "write_comparison", "format_comparison", "comparison_dir_name", "run_incidents",
+           "write_sensitivity", "sensitivity_summary"]
 
 _PACKAGES = ("dronesim", "simpy", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj",
              "pyarrow", "matplotlib")
@@ -268,3 +269,45 @@ def format_comparison(summary: dict[str, Any]) -> str:
     """Plain-text tables of a comparison within 100 columns
     (:func:`dronesim.outputs.tables.format_comparison_table`)."""
     return tables.format_comparison_table(summary)
+
+
+# --------------------------------------------------------------------------------------------
+# Sensitivity studies (dronesim.experiment.sensitivity)
+# --------------------------------------------------------------------------------------------
+
+
+def sensitivity_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """``summary.json`` of a sensitivity folder: what ran, and each headline figure's base
+    value, envelope and driver (the full study is in ``sensitivity.json``)."""
+    return {
+        "scenario": result["scenario"], "seed": result["seed"],
+        "replications": result["replications"], "weeks": result["weeks"],
+        "sensitivity": {"file": "sensitivity.json", "methods": result["methods"],
+                        "assumptions": len(result["assumptions"]),
+                        "headlines": {h["key"]: {"base": h["base"],
+                                                 "envelope": h.get("envelope"),
+                                                 "driver": h.get("driver")}
+                                      for h in result["headlines"]}}}
+
+
+def write_sensitivity(result: dict[str, Any], scn: Scenario, folder: OutputFolder,
+                      argv: list[str] | None = None, wall_s: float = 0.0,
+                      tasks: Sequence[TaskResult] = (), plots: bool = True) -> Path:
+    """Write a sensitivity study into ``folder`` and commit: ``sensitivity.json`` (everything),
+    ``sensitivity.csv`` (one row per figure and assumption), ``sensitivity.md`` (the headline
+    table), ``summary.json``, the base ``scenario.resolved.toml`` and ``plots/tornado_*.png``."""
+    from ..experiment.sensitivity import markdown_table, table_rows
+
+    tmp = folder.staging
+    _text(tmp / "sensitivity.json", _json(result))
+    _csv(pd.DataFrame(table_rows(result)), tmp / "sensitivity.csv")
+    _text(tmp / "sensitivity.md", markdown_table(result))
+    _text(tmp / "summary.json", _json(sensitivity_summary(result)))
+    _text(tmp / "scenario.resolved.toml", dump_scenario_toml(scn))
+    if plots:
+        from . import figures  # matplotlib: imported only when figures are drawn
+
+        _save_figures(figures.sensitivity_figures(json_safe(result)), tmp / "plots")
+    man = _provenance(argv, wall_s, scenario_file=scn.source, seed=scn.simulation.seed,
+                      resumed_tasks=sum(t.resumed for t in tasks))
+    return folder.commit(man, keep=task_files(tasks, records=False))

@@ -70,6 +70,8 @@ def _read_json(path: Path, folder: Path) -> dict[str, Any]:
 
 
 def _kind(summary: dict[str, Any]) -> str | None:
+    if isinstance(summary.get("sensitivity"), dict):  # dronesim sensitivity
+        return "sensitivity"
     if isinstance(summary.get("steps"), list) and "within_s" in summary:
         return "sweep"
     if "reference" in summary and isinstance(summary.get("differences"), dict):
