@@ -232,6 +232,52 @@ def call_handling_for_target(scn: Scenario, service: str, target_mean_s: float,
     return h1, m0, mean_of(after)
 
 
+def staffing_for_target(scn: Scenario, service: str, target_mean_s: float,
+                        replications: int = 3, priority: int | None = None,
+                        grid: tuple[float, ...] = tuple(x / 100 for x in range(60, 19, -1))
+                        ) -> tuple[float, list[tuple[float, float]]]:
+    """The largest ``staffing_utilisation`` (fewest units) whose mean ground response (of a
+    priority, optionally) is at or below ``target_mean_s``, by bisection over ``grid``
+    (descending), on common random numbers (the scenario's seed at every step).
+
+    Returns ``(utilisation, steps)``: the value found and each ``(utilisation, mean)`` tried.
+    Fewer units (a higher utilisation) never shorten the mean by more than the noise of a
+    replication, so the mean is taken as decreasing along the grid.
+    """
+    from .runner import run_scenario
+
+    def mean_at(u: float) -> float:
+        spec = scn.services[service]
+        ground = dataclasses.replace(spec.ground, staffing_utilisation=u)
+        services = dict(scn.services)
+        services[service] = dataclasses.replace(spec, ground=ground)
+        res = run_scenario(dataclasses.replace(scn, services=services),
+                           replications=replications)
+        return _ground_mean(res, res.prepared.warmup_s, res.prepared.horizon_s, service,
+                            priority)
+
+    steps: list[tuple[float, float]] = []
+    lo, hi = 0, len(grid) - 1  # invariant: grid[hi] meets the target (checked), grid[lo] may not
+    m_hi = mean_at(grid[hi])
+    steps.append((grid[hi], m_hi))
+    if m_hi > target_mean_s:
+        return grid[hi], steps  # not reachable on the grid: the most units tried
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        m = mean_at(grid[mid])
+        steps.append((grid[mid], m))
+        if m <= target_mean_s:
+            hi = mid
+        else:
+            lo = mid
+    if lo == 0:
+        m0 = mean_at(grid[0])
+        steps.append((grid[0], m0))
+        if m0 <= target_mean_s:
+            return grid[0], steps
+    return grid[hi], steps
+
+
 @dataclass(frozen=True)
 class FireReplayCheck:
     """Simulated vs sampled first-pump attendance (seconds) on the LFB sample's own incidents."""
