@@ -3,6 +3,7 @@ Morris/Sobol screening, outputs, the HTML section and the command line."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -86,10 +87,28 @@ def test_docs_page_lists_the_declared_assumptions():
 def test_services_wildcard_expands_and_missing_keys_are_skipped(tiny):
     chosen, skipped = sens.resolve_assumptions(tiny)
     names = {a.name for a in chosen}
-    assert "police_ground_speed" in names and "fire_ground_speed" not in names
-    assert {s["name"] for s in skipped} >= {"max_wind", "max_rain"}  # weather is off
-    speed = next(a for a in chosen if a.name == "police_ground_speed")
-    assert speed.key == "services.police.ground.speed_m_s"
+    assert "police_road_time_factor" in names and "fire_road_time_factor" not in names
+    assert {s["name"] for s in skipped} >= {"max_wind", "rain_tolerance"}  # weather is off
+    factor = next(a for a in chosen if a.name == "police_road_time_factor")
+    assert factor.key == "services.police.ground.road_time_factor"
+    # The straight-line model's keys change nothing under the fitted model: skipped, and why.
+    why = {s["name"]: s["reason"] for s in skipped}
+    assert "police_ground_speed" not in names and "'fitted', not 'straight'" in \
+        why["police_ground_speed"]
+    # ... and the other way round (the condition names the same service).
+    straight = sens.vary(tiny, {})
+    straight = dataclasses.replace(straight, services={"police": dataclasses.replace(
+        straight.services["police"], ground=dataclasses.replace(
+            straight.services["police"].ground, travel_model="straight"))})
+    names = {a.name for a in sens.resolve_assumptions(straight)[0]}
+    assert "police_ground_speed" in names and "police_road_time_factor" not in names
+
+
+def test_named_levels_assumption_rounds_to_a_level(tiny):
+    a = _by_name()["rain_tolerance"]
+    assert a.describe_range() == "none to moderate"
+    assert [sens.vary(tiny, {a: x}).drones.rain_tolerance for x in (0.0, 0.4, 0.6, 1.0, 2.0)] \
+        == ["none", "none", "light", "light", "moderate"]
 
 
 def test_vary_relative_and_absolute(tiny):

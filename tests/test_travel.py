@@ -72,6 +72,18 @@ def test_fitted_reproduces_the_table(fitted):
         assert got[k] == pytest.approx(want, rel=1e-12)
 
 
+@given(x0=coord_x, y0=coord_y, x1=coord_x, y1=coord_y, t=st.floats(0, 7 * 86400 - 1),
+       k=st.floats(0.5, 2.0))
+def test_road_time_factor_scales_the_whole_fitted_drive(fitted, x0, y0, x1, y1, t, k):
+    """ground.road_time_factor multiplies every fitted road time (overhead, curve, river) by
+    itself; at 1.0 every bit is the fit's."""
+    scaled = FittedTravel(TABLE, DATA, (), k)
+    same = FittedTravel(TABLE, DATA, (), 1.0)
+    base = fitted.time_s(x0, y0, x1, y1, t)
+    assert same.time_s(x0, y0, x1, y1, t) == base
+    assert scaled.time_s(x0, y0, x1, y1, t) == pytest.approx(k * base, rel=1e-12)
+
+
 def test_fitted_borough_factor_scales_the_drive():
     codes = tuple(TABLE["borough_factor"])
     model = FittedTravel(TABLE, DATA, codes)

@@ -234,13 +234,13 @@ def call_handling_for_target(scn: Scenario, service: str, target_mean_s: float,
 
 def staffing_for_target(scn: Scenario, service: str, target_mean_s: float,
                         replications: int = 3, priority: int | None = None,
-                        grid: tuple[float, ...] = tuple(x / 100 for x in range(60, 19, -1))
-                        ) -> tuple[float, list[tuple[float, float]]]:
+                        grid: tuple[float, ...] = ()) -> tuple[float, list[tuple[float, float]]]:
     """The largest ``staffing_utilisation`` (fewest units) whose mean ground response (of a
     priority, optionally) is at or below ``target_mean_s``, by bisection over ``grid``
     (descending), on common random numbers (the scenario's seed at every step).
 
     Returns ``(utilisation, steps)``: the value found and each ``(utilisation, mean)`` tried.
+    The default grid: 0.60 down to 0.20 in steps of 0.01.
     Fewer units (a higher utilisation) never shorten the mean by more than the noise of a
     replication, so the mean is taken as decreasing along the grid.
     """
@@ -256,6 +256,7 @@ def staffing_for_target(scn: Scenario, service: str, target_mean_s: float,
         return _ground_mean(res, res.prepared.warmup_s, res.prepared.horizon_s, service,
                             priority)
 
+    grid = grid or tuple(k / 100 for k in range(60, 19, -1))
     steps: list[tuple[float, float]] = []
     lo, hi = 0, len(grid) - 1  # invariant: grid[hi] meets the target (checked), grid[lo] may not
     m_hi = mean_at(grid[hi])

@@ -68,8 +68,11 @@ class Assumption:
     """One assumption and its plausible range.
 
     ``relative``: ``low`` and ``high`` multiply the scenario's own value (every element of an
-    array); else they are the values themselves, in the key's unit. ``requires``: a true/false
-    key that must be true for this key to change anything (else the assumption is skipped).
+    array); else they are the values themselves, in the key's unit. ``levels``: a key that
+    takes one of these names (in order); ``low`` and ``high`` are positions in it, and the
+    screening designs round a point to the nearest level. ``requires``: a key that must be
+    true (or non-empty) for this key to change anything, or ``key=value``: a key that must
+    hold that value (else the assumption is skipped); ``services.*`` in it is the same service.
     """
 
     name: str
@@ -79,8 +82,11 @@ class Assumption:
     relative: bool
     source: str
     requires: str = ""
+    levels: tuple[str, ...] = ()
 
     def describe_range(self) -> str:
+        if self.levels:
+            return f"{self.levels[int(self.low)]} to {self.levels[int(self.high)]}"
         if self.relative:
             return f"x{self.low:g} to x{self.high:g}"
         return f"{self.low:g} to {self.high:g}"
@@ -94,6 +100,12 @@ def _rel(name: str, key: str, low: float, high: float, source: str, requires: st
 def _abs(name: str, key: str, low: float, high: float, source: str, requires: str = ""
          ) -> Assumption:
     return Assumption(name, key, low, high, False, source, requires)
+
+
+def _levels(name: str, key: str, levels: tuple[str, ...], low: str, high: str, source: str,
+            requires: str = "") -> Assumption:
+    return Assumption(name, key, float(levels.index(low)), float(levels.index(high)), False,
+                      source, requires, levels)
 
 
 #: The declared assumptions: one row each (name, scenario key, low, high, source). Add a row to
@@ -128,23 +140,44 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     # --- control room -------------------------------------------------------------------------
     _abs("pilots", "control_room.pilots", 1, 4,
          "assumption (scenario: 2 on duty for 9 drones); the Met publishes no rota"),
-    # --- weather limits (only with weather.enabled) ----------------------------------------------
-    _abs("max_wind", "weather.max_wind_m_s", 8.0, 12.0,
+    # --- the airframe's weather limits (only with weather.enabled) --------------------------
+    _abs("max_wind", "drones.max_wind_m_s", 8.0, 12.0,
          "Gao et al. 2021: common drones 10 m/s; dock drones 8-12 m/s", "weather.enabled"),
-    _abs("max_rain", "weather.max_precip_mm_h", 0.0, 2.5,
-         "Gao et al. 2021: 0 (no rain); up to light rain (< 2.5 mm/h, Met Office) for "
-         "weather-sealed dock drones", "weather.enabled"),
+    _abs("max_gust", "drones.max_gust_m_s", 10.0, 15.0,
+         "DJI Matrice 3D / 4D 'max wind speed resistance' 12 m/s; assumption: 10-15 m/s "
+         "across dock airframes", "weather.enabled"),
+    _abs("gust_factor", "weather.gust_factor", 1.3, 1.7,
+         "hourly-max 3-s gust over the hourly mean: 1.52 at 10 m in open terrain (Durst; "
+         "ASCE 7); lower aloft, higher in rough urban terrain", "weather.enabled"),
+    _levels("rain_tolerance", "drones.rain_tolerance", ("none", "light", "moderate"), "none",
+            "moderate", "Gao et al. 2021: common drones fly in no rain; IP54/IP55 dock drones "
+            "light rain (assumption); moderate (up to 7.6 mm/h) for a sealed airframe",
+            "weather.enabled"),
     # --- ground response ------------------------------------------------------------------------
+    _abs("road_time_factor", "services.*.ground.road_time_factor", 0.85, 1.15,
+         "the road model is fitted to fire engines (LFB 2023 sample; out of sample every "
+         "borough within 30 s, about 12% of its road time); +-15% for cars and ambulances",
+         "services.*.ground.travel_model=fitted"),
     _rel("ground_speed", "services.*.ground.speed_m_s", 0.85, 1.15,
-         "fitted to the LFB 2023 sample (scripts/calibrate.py); +-15% for police cars vs "
-         "fire engines"),
+         "straight-line model fitted to the LFB 2023 sample (scripts/calibrate.py); +-15% for "
+         "police cars vs fire engines", "services.*.ground.travel_model=straight"),
     _abs("ground_turnout", "services.*.ground.turnout_s", 15.0, 60.0,
          "assumption (police cars already mobile: 30 s); LFB crews from a station 79 s"),
     _abs("ground_circuity", "services.*.ground.circuity", 1.25, 1.55,
-         "London road / straight-line distance about 1.3-1.5 (assumption around the fit's 1.4)"),
+         "London road / straight-line distance about 1.3-1.5 (assumption around the fit's 1.4)",
+         "services.*.ground.travel_model=straight"),
     _rel("call_handling", "services.*.ground.call_handling_mean_s", 0.8, 1.2,
          "calibrated to the Met's ~9-minute mean; +-20% for the calibration target's "
          "uncertainty"),
+    _rel("staffing", "services.*.ground.staffing_utilisation", 0.8, 1.2,
+         "police: assumption (half of patrol time committed); ambulance: calibrated to the "
+         "ARP Category-1 mean; +-20%"),
+    _rel("conveyance", "services.*.ground.conveyance_share", 0.8, 1.2,
+         "HSCIC Ambulance Services England 2012-13: 64.9% of attended incidents to A&E; "
+         "+-20% for London and the years since"),
+    _abs("handover_over_30min", "services.*.ground.handover_over_30min_share", 0.10, 0.40,
+         "NHS England winter sitreps: 20% over 30 min (Dec 2021), 41% in the record week of "
+         "Dec 2022", "services.*.ground.conveyance_share"),
     # --- costs (change no simulated event) --------------------------------------------------------
     _rel("airframe_cost", "costs.airframe_cost_gbp", 0.5, 2.0, "assumption: half to double"),
     _abs("airframe_life", "costs.airframe_life_years", 2.0, 5.0, "assumption"),
@@ -177,7 +210,10 @@ def _is_number(v: Any) -> bool:
 
 
 def _value_at(a: Assumption, base: Any, x: float) -> Any:
-    """The key's value with the assumption at ``x`` (a multiplier if relative)."""
+    """The key's value with the assumption at ``x`` (a multiplier if relative; a position in
+    ``levels``, rounded to the nearest, for a named-levels key)."""
+    if a.levels:
+        return a.levels[min(len(a.levels) - 1, max(0, int(round(x))))]
     if isinstance(base, list):
         return [_value_at(a, b, x) for b in base]
     v = base * x if a.relative else x
@@ -205,7 +241,8 @@ def _expand(a: Assumption, scn: Scenario) -> list[Assumption]:
     if not a.key.startswith("services.*."):
         return [a]
     rest = a.key[len("services.*."):]
-    return [dataclasses.replace(a, name=f"{svc}_{a.name}", key=f"services.{svc}.{rest}")
+    return [dataclasses.replace(a, name=f"{svc}_{a.name}", key=f"services.{svc}.{rest}",
+                                requires=a.requires.replace("services.*.", f"services.{svc}."))
             for svc in scn.services]
 
 
@@ -244,15 +281,28 @@ def resolve_assumptions(scn: Scenario, table: Sequence[Assumption] = ASSUMPTIONS
                             "reason": "the scenario has no such key"})
             continue
         base = found[0][found[1]]
-        if not (_is_number(base) or (isinstance(base, list) and base
-                                     and all(_is_number(b) for b in base))):
+        if e.levels:
+            if base not in e.levels:
+                skipped.append({"name": e.name, "key": e.key,
+                                "reason": f"its value {base!r} is not one of {e.levels}"})
+                continue
+        elif not (_is_number(base) or (isinstance(base, list) and base
+                                       and all(_is_number(b) for b in base))):
             skipped.append({"name": e.name, "key": e.key, "reason": "not a number"})
             continue
         if isinstance(base, list) and not e.relative:
             raise InputError(_SRC, e.name, f"{e.key} is an array: give a relative range")
         if e.requires:
-            on = _walk(plain, e.requires.split("."))
-            if on is None or not on[0][on[1]]:
+            req, _, want = e.requires.partition("=")
+            on = _walk(plain, req.split("."))
+            if want:
+                held = on[0][on[1]] if on is not None else None
+                if held != want:
+                    skipped.append({"name": e.name, "key": e.key,
+                                    "reason": f"{req} is {held!r}, not {want!r}, so {e.key} "
+                                              "changes nothing"})
+                    continue
+            elif on is None or not on[0][on[1]]:
                 skipped.append({"name": e.name, "key": e.key,
                                 "reason": f"{e.requires} is off, so {e.key} changes nothing"})
                 continue

@@ -208,6 +208,10 @@ class GroundSpec:
     travel_file: str = field(default="", metadata={
         "doc": "with travel_model = 'matrix' (CSV/Parquet: from_x, from_y, to_x, to_y, time_s) "
                "or 'graph' (GraphML in EPSG:27700), relative to the scenario file"})
+    road_time_factor: float = _num(1.0, gt=0, le=5,
+                                   doc="with travel_model = 'fitted': multiplies every road "
+                                       "time (vehicles faster or slower than the fire engines "
+                                       "of the fit; sensitivity)")
 
 
 @dataclass(frozen=True, slots=True)

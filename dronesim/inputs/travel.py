@@ -193,14 +193,17 @@ class FittedTravel(TravelModel):
     monotone = False
 
     def __init__(self, table: dict[str, Any], data_dir: str | Path,
-                 borough_codes: tuple[str, ...] = ()) -> None:
+                 borough_codes: tuple[str, ...] = (), factor: float = 1.0) -> None:
         self.table = table
         self.accel = float(table["accel_m_s2"])
         self.cruise = float(table["cruise_m_s"])
         self.dc = self.cruise * self.cruise / self.accel
-        self.overhead = float(table["overhead_s"])
+        # ``factor`` (ground.road_time_factor) scales the whole road time: the overhead and,
+        # through the hour factors, the incident's scale (x 1.0 leaves every bit as fitted).
+        self.factor = float(factor)
+        self.overhead = float(table["overhead_s"]) * self.factor
         self.river = float(table["river_s"])
-        self.hour = np.asarray(table["hour_factor"], float)
+        self.hour = np.asarray(table["hour_factor"], float) * self.factor
         effects = table["borough_factor"]
         self.borough = np.array([float(effects.get(c, 1.0)) for c in borough_codes] + [1.0])
         self.banks = _Banks(str(data_dir))
@@ -422,7 +425,8 @@ def make_travel_model(g: GroundSpec, data_dir: str | Path, borough_codes: tuple[
     if kind == "straight":
         return StraightTravel(g.circuity, g.speed_m_s)
     if kind == "fitted":
-        return FittedTravel(read_fit(str(data_dir)), data_dir, borough_codes)
+        return FittedTravel(read_fit(str(data_dir)), data_dir, borough_codes,
+                            g.road_time_factor)
     if not g.travel_file:
         raise InputError("<scenario>", field, f"travel_model = {kind!r} needs a travel_file")
     p = Path(g.travel_file).expanduser()
