@@ -286,7 +286,11 @@ def resolve_assumptions(scn: Scenario, table: Sequence[Assumption] = ASSUMPTIONS
                 skipped.append({"name": e.name, "key": e.key,
                                 "reason": f"its value {base!r} is not one of {e.levels}"})
                 continue
-        elif not (_is_number(base) or (isinstance(base, list) and base
+        elif isinstance(base, list) and not base:
+            skipped.append({"name": e.name, "key": e.key,
+                            "reason": "it is empty (off) in this scenario"})
+            continue
+        elif not (_is_number(base) or (isinstance(base, list)
                                        and all(_is_number(b) for b in base))):
             skipped.append({"name": e.name, "key": e.key, "reason": "not a number"})
             continue
