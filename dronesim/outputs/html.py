@@ -456,8 +456,12 @@ def _assumptions(scns: dict[str, Any], res: Results) -> str:
         "\"assumption\" for each value; the README's \"Assumptions and sources\" and "
         "\"Calibration\" tables summarise them; its \"Operations as they are\" section says what "
         "weather, night rules, faults, rosters, relief drones, mutual aid, drone-resolved "
-        "incidents and costs assume (each off unless the scenario turns it on). Left out of "
-        "the model: road networks (straight-line distance times a circuity factor).</p>"
+        "incidents and costs assume (each off unless the scenario turns it on). Road times "
+        "(travel_model \"fitted\", the default) come from a model fitted to London Fire "
+        "Brigade attendance (distance, hour of the week, borough, a Thames crossing) that does "
+        "not route over particular bridges; police cars and ambulances drive the fire engines' "
+        "fitted times, scaled by road_time_factor. A road network (\"graph\"), a travel-time "
+        "matrix (\"matrix\") or circuity over straight lines (\"straight\") replace it.</p>"
         + "".join(blocks) + "</section>")
 
 
