@@ -42,6 +42,9 @@ docs: $(STAMP)
 
 calibrate: $(STAMP)
 	$(BIN)/python scripts/calibrate.py scenarios/met_baseline.toml
+	$(BIN)/python scripts/calibrate.py scenarios/met_baseline_weather_free.toml
+	$(BIN)/python scripts/calibrate_services.py
+	$(BIN)/python scripts/fit_ground_travel.py --validate
 
 # Removes the virtual environment and caches only: results/ may hold files of yours, so it
 # is left alone (delete what you no longer want yourself).
