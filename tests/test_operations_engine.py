@@ -344,6 +344,8 @@ def _relief_run(tmp_path, lead_s: float, handling_s: float, relief: bool = True)
     d = _scenario(trace, drones=2, relief={"enabled": relief, "lead_s": lead_s})
     d["drones"].update({"endurance_s": 900.0, "reserve_s": 300.0, "min_on_scene_s": 60.0})
     d["services"]["police"]["ground"]["call_handling_mean_s"] = handling_s
+    # The officers' arrival is placed by the call handling on the straight-line road model.
+    d["services"]["police"]["ground"]["travel_model"] = "straight"
     return run_replication(prepare(scenario_from_dict(d)), 0)
 
 
