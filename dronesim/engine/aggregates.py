@@ -199,6 +199,7 @@ class Aggregates:
         self.conveying = np.array([on.conveyance and any(x > 0 for x in sv.ground.conveyance_share)
                                    for sv in svcs], bool)
         self.handover_target = np.array([sv.ground.handover_target_s for sv in svcs])
+        self._init_docks(prep)
 
     def start(self, shape: RunShape) -> None:
         """The replication's fleet and control rooms are built: take the utilisation
@@ -327,6 +328,7 @@ class Aggregates:
             add("to_hospital_sum", conv, to_h)
             add("handover_sum", conv, hand)
             add("handover_lost_sum", conv, np.maximum(hand - self.handover_target[svc], 0.0))
+        self._add_docks(c["dock_id"][w], on, drone, d_ok, suited)
         early, late = t < self.fifths[0], t >= self.fifths[1]
         waits = [("qwait", qwait, on), ("pwait", pwait, on)]
         if self.ground:
@@ -409,6 +411,7 @@ class Aggregates:
         self.busy[1, 0] += held.sum()
         self.busy[0, 1:] += np.bincount(svc, weights=air, minlength=S)[:S]
         self.busy[1, 1:] += np.bincount(svc, weights=held, minlength=S)[:S]
+        self._add_dock_missions(c, air)
         if self.types is not None:
             kind = self._type_of_dock[c["dock_id"]]
             t = len(self.types.names)
@@ -573,6 +576,7 @@ class Aggregates:
         out["demand_fingerprint"] = {
             k: hashlib.blake2b(b"".join(h.digest() for h in hs), digest_size=16).hexdigest()
             for k, hs in self._fp.items()}
+        out["per_dock"] = self._dock_kpis()
         out["n_incidents"] = self.n_incidents
         out["n_missions"] = self.n_missions
         if self.types is not None:  # mixed fleets: each airframe type's share of the work
@@ -583,3 +587,97 @@ class Aggregates:
                 for k, name in enumerate(self.types.names)
                 if k in set(self.types.type_of_dock)}
         return out
+
+    # --- per dock ------------------------------------------------------------------------------
+    # Counted for every run (a dock's share of the work: "what do we lose if it closes?").
+    # Incidents count for the dock of the drone that reached them (``dock_id``); mission legs
+    # for the dock they flew from. The definitions are those of :meth:`_dock_kpis`.
+    def _init_docks(self, prep: Prepared) -> None:
+        D = len(prep.docks)
+        self.n_docks = D
+        self.dock_drones = np.asarray(prep.docks.drones, float)
+        # Recharge rate of each dock's airframe (endurance restored per second of charging;
+        # inf: instant, dronesim.engine.fleet.AirframeTable).
+        self.dock_rate = np.asarray(prep.airframes.rate, float) if D else np.zeros(0)
+        # Rows: deployments, served suited, suited reached within target, response sum, n.
+        self.dock_sums = np.zeros((5, D))
+        self.dock_air = np.zeros(D)  # airborne seconds in the window
+        self.dock_charge = np.zeros(D)  # recharge seconds for the charge the legs used
+        self.hist["dock"] = np.zeros((D, 64), np.int64)
+
+    def _add_docks(self, dock: np.ndarray, on: np.ndarray, drone: np.ndarray,
+                   d_ok: np.ndarray, suited: np.ndarray) -> None:
+        """Fold one chunk's incidents (in the window) into the per-dock sums."""
+        D = self.n_docks
+        sel = np.flatnonzero(on & (dock >= 0))
+        if sel.size == 0 or D == 0:
+            return
+        k = dock[sel].astype(np.int64)
+        hit = suited[sel] & (drone[sel] <= self.within_s)
+        ok = d_ok[sel]
+        v = np.where(ok, drone[sel], 0.0)
+        s = self.dock_sums
+        s[0] += np.bincount(k, minlength=D)
+        s[1] += np.bincount(k, weights=suited[sel].astype(float), minlength=D)
+        s[2] += np.bincount(k, weights=hit.astype(float), minlength=D)
+        s[3] += np.bincount(k, weights=v, minlength=D)
+        s[4] += np.bincount(k, weights=ok.astype(float), minlength=D)
+        rows = np.flatnonzero(ok)
+        if rows.size:
+            b = self.bins.index(drone[sel][rows])
+            h = self._widen("dock", int(b.max()) + 1)
+            np.add.at(h.reshape(-1), k[rows] * h.shape[1] + b, 1)
+
+    def _add_dock_missions(self, c: dict[str, np.ndarray], air: np.ndarray) -> None:
+        """Fold one chunk's mission legs into each dock's airborne and recharge time."""
+        D = self.n_docks
+        if D == 0:
+            return
+        k = c["dock_id"].astype(np.int64)
+        self.dock_air += np.bincount(k, weights=air, minlength=D)[:D]
+        landed = (c["t_landed"] >= self.lo) & (c["t_landed"] < self.hi)
+        used = np.clip(c["battery_launch_s"] - c["battery_landed_s"], 0, None)
+        rate = self.dock_rate[k]
+        need = np.where(landed & np.isfinite(rate) & (rate > 0) & ~np.isnan(used),
+                        used / np.where(rate > 0, rate, 1.0), 0.0)
+        self.dock_charge += np.bincount(k, weights=need, minlength=D)[:D]
+
+    def _dock_kpis(self) -> list[dict[str, Any]]:
+        """Each dock's figures (declared in :data:`dronesim.kpis.registry.DOCK_METRICS`):
+
+        * ``drone_deployments_per_week``: incidents in the window a drone of the dock reached
+          (outcome ``on_scene``, its ``dock_id``); they sum to the run's deployments;
+        * ``drone``: response block (mean, median, p90, n) of those incidents;
+        * ``suited_served``: drone-suited incidents it reached; ``suited_within_target_per_week``:
+          those reached within ``coverage.within_s``, a week; ``suited_within_share``: those
+          over ``suited_served`` (of the suited incidents the dock served, not of all suited
+          incidents);
+        * ``drone_utilisation``: airborne time of its legs in the window over (its drones x the
+          window);
+        * ``charge_hours_per_week``: recharge time for the charge its legs used (launch charge
+          less landed charge, at its airframe's recharge rate; 0 for instant recharge), legs
+          landed in the window: drone-hours on the charger, an upper bound on the time its
+          drones were unavailable to charging.
+        """
+        st, weeks, span = self.dock_sums, self.weeks, self.hi - self.lo
+        out = []
+        for d in range(self.n_docks):
+            n = int(st[4, d])
+            h = self.hist["dock"][d]
+            drone = ({"mean": float(st[3, d] / n), "median": self.bins.quantile(h, 0.5),
+                      "p90": self.bins.quantile(h, 0.9), "n": n} if n else
+                     {"mean": math.nan, "median": math.nan, "p90": math.nan, "n": 0})
+            served, hit = int(st[1, d]), int(st[2, d])
+            drones = float(self.dock_drones[d])
+            out.append({
+                "drone_deployments_per_week": float(st[0, d]) / weeks,
+                "drone": drone,
+                "suited_served": served,
+                "suited_within_target_per_week": hit / weeks,
+                "suited_within_share": hit / served if served else math.nan,
+                "drone_utilisation": (float(self.dock_air[d]) / (drones * span)
+                                      if drones and span > 0 else math.nan),
+                "charge_hours_per_week": float(self.dock_charge[d]) / 3600.0 / weeks,
+            })
+        return out
+

@@ -152,6 +152,10 @@ def task_kpis(prep: Prepared, res: ReplicationResult) -> dict[str, Any]:
     k["fleet_size"] = res.fleet_size
     k["ground_units"] = dict(res.ground_units)
     k.update(derived_kpis(prep, k))  # costs, value, equity (dronesim.experiment.derived)
+    grounded = k.get("grounded_hours_per_week")
+    if grounded is not None and "per_dock" in k:  # weather and night ground every dock at once
+        k["per_dock"] = [{**row, "grounded_drone_hours_per_week": grounded * float(n)}
+                         for row, n in zip(k["per_dock"], prep.docks.drones)]
     return k
 
 
@@ -525,6 +529,25 @@ def _borough_summary(kpis: Sequence[dict[str, Any]], codes: Sequence[str],
     return rows
 
 
+def _dock_summary(prep: Prepared, kpis: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-dock figures combined across replications (mean and 95% interval): name, position
+    (EPSG:27700), drones, the drone response block and the figures
+    :data:`dronesim.kpis.registry.DOCK_METRICS` declares."""
+    docks = prep.docks
+    rows = []
+    for d, name in enumerate(docks.names):
+        per = [k["per_dock"][d] for k in kpis]
+        row: dict[str, Any] = {"name": name, "x": float(docks.x[d]), "y": float(docks.y[d]),
+                               "drones": int(docks.drones[d]),
+                               "drone_response_s": metrics.response_block(
+                                   [p["drone"] for p in per])}
+        for m in registry.DOCK_METRICS:
+            if per and m.present(per[0]):
+                row[m.key] = metrics.metric_block(m, [m.value(p) for p in per])
+        rows.append(row)
+    return rows
+
+
 def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
               failed: Sequence[str] = ()) -> dict[str, Any]:
     """The ``summary.json`` contract (see README, "Outputs"), from per-replication KPIs."""
@@ -571,6 +594,8 @@ def summarise(prep: Prepared, kpis: Sequence[dict[str, Any]], *,
     from .derived import equity_summary
 
     summary["equity"] = equity_summary(prep, summary["per_borough"])
+    if kpis and all("per_dock" in k for k in kpis):  # each dock's share of the work
+        summary["per_dock"] = _dock_summary(prep, kpis)
     if kpis and "per_airframe" in kpis[0]:  # mixed fleets: the work of each airframe type
         summary["per_airframe"] = {
             name: {m.key: metrics.metric_block(m, [m.value(k["per_airframe"][name]) for k in kpis])

@@ -375,6 +375,30 @@ AIRFRAME_METRICS: tuple[Metric, ...] = (
     Metric("flight_hours_per_week", "flight hours a week", "hours_per_week", summary=False),
 )
 
+#: The figures of each dock (``summary.json`` ``per_dock``; read from the replication's
+#: ``per_dock[<dock index>]`` block, counted by dronesim.engine.aggregates, whose
+#: ``Aggregates._dock_kpis`` states each definition). ``grounded_drone_hours_per_week`` is the
+#: run's grounded hours (dronesim.engine.availability: weather and night ground every dock at
+#: once) times the dock's drones, present when grounding is on.
+DOCK_METRICS: tuple[Metric, ...] = (
+    Metric("drone_deployments_per_week", "deployments a week", "per_week", summary=False),
+    Metric("drone_response_mean_s", "drone response, mean", "s",
+           get=lambda k: k["drone"]["mean"], summary=False),
+    Metric("drone_response_median_s", "drone response, median", "s",
+           get=lambda k: k["drone"]["median"], summary=False),
+    Metric("drone_response_p90_s", "drone response, P90", "s",
+           get=lambda k: k["drone"]["p90"], summary=False),
+    Metric("suited_within_target_per_week", "suited reached within target a week",
+           "per_week", summary=False),
+    Metric("suited_within_share", "of the suited it reached: within target", "share",
+           summary=False),
+    Metric("drone_utilisation", "drone utilisation (airborne)", "share", summary=False),
+    Metric("charge_hours_per_week", "drone-hours recharging a week", "hours_per_week",
+           summary=False),
+    Metric("grounded_drone_hours_per_week", "drone-hours grounded (weather, night) a week",
+           "hours_per_week", summary=False, feature="weather.enabled"),
+)
+
 _BY_KEY: dict[str, Metric] = {}
 
 
