@@ -13,7 +13,10 @@ layer               kind          contents
 ``boroughs``        sweep         one feature per borough and step: static coverage and the
                                   simulated share of suited incidents reached within target
 ``boroughs``        compare       one feature per borough and scenario: static coverage
-``docks``           run, compare  dock sites: name, drones, owning service (compare: scenario)
+``docks``           run, compare  dock sites: name, drones, owning service (compare: scenario);
+                                  run: each dock's figures (deployments, mean drone response,
+                                  share of served suited reached within target, utilisation,
+                                  recharge and grounded drone-hours) with 95% intervals
 ``sites``           sweep         dock sites of every step (step, fleet_size, site, drones)
 ``coverage``        all           the region a drone reaches within the target time, as
                                   :func:`dronesim.siting.coverage.static_coverage` computes it for
@@ -151,6 +154,37 @@ def _borough_layer_run(res: Results, geom: ScenarioGeometry) -> gpd.GeoDataFrame
     return gpd.GeoDataFrame(out, geometry=b.geometry.values, crs=CRS)
 
 
+#: Per-dock figures of a run's ``docks`` layer: summary.json ``per_dock`` key -> column stem.
+_DOCK_COLUMNS = (("drone_deployments_per_week", "drone_deployments_per_week"),
+                 ("suited_within_share", "suited_within_share"),
+                 ("suited_within_target_per_week", "suited_within_per_week"),
+                 ("drone_utilisation", "drone_utilisation"),
+                 ("charge_hours_per_week", "charge_hours_per_week"),
+                 ("grounded_drone_hours_per_week", "grounded_drone_hours_per_week"))
+
+
+def _dock_layer_run(res: Results, pts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The dock points with each dock's figures (``summary.json`` ``per_dock``, in dock order;
+    mean and 95% interval), when the summary has them."""
+    rows = res.summary.get("per_dock") or []
+    if len(rows) != len(pts):
+        return pts
+    recs = []
+    for r in rows:
+        dm, dlo, dhi = _ci(r.get("drone_response_s"))
+        rec: dict[str, Any] = {"drone_mean_s": dm, "drone_mean_ci_low_s": dlo,
+                               "drone_mean_ci_high_s": dhi, "drone_mean_mmss": mmss(dm)}
+        for key, col in _DOCK_COLUMNS:
+            if key in r:
+                m, lo, hi = _ci(r.get(key))
+                rec.update({col: m, f"{col}_ci_low": lo, f"{col}_ci_high": hi})
+        recs.append(rec)
+    out = pts.reset_index(drop=True)
+    for col, v in pd.DataFrame(recs).items():
+        out[col] = v.to_numpy()
+    return out
+
+
 def _coverage_rows(geom: ScenarioGeometry, **extra: Any) -> dict[str, Any]:
     cov = geom.coverage
     return {**extra, "within_s": geom.within_s, "within_mmss": mmss(geom.within_s),
@@ -245,7 +279,8 @@ def _layers(res: Results, grid_m: float, all_replications: bool) -> dict[str, tu
         layers["boroughs"] = (_borough_layer_run(res, geom),
                               "Boroughs with their figures over replications (mean, 95% CI)")
         d = geom.docks
-        layers["docks"] = (_points(d, ["name", "drones", "service"]), "Dock sites")
+        layers["docks"] = (_dock_layer_run(res, _points(d, ["name", "drones", "service"])),
+                           "Dock sites with their figures")
         layers["coverage"] = (_gdf([_coverage_rows(geom, scenario=label)],
                                    [geom.coverage.footprint]),
                               "Region a drone reaches within the target time")

@@ -640,9 +640,53 @@ def _run_body(res: Results) -> tuple[str, str, dict[str, Any]]:
         + _figure(figs["boroughs.png"], "Mean response by borough with 95% intervals",
                   f"Mean response by borough: {ground} (bars) and drones where they fly (dots); "
                   "boroughs without incidents in the measured window are listed at the bottom.")
-        + "</section>")
+        + "</section>" + _dock_section(s, t))
     data = {"names": names, "metrics": metrics}
     return question, body, data
+
+
+def _dock_section(s: dict[str, Any], t: str) -> str:
+    """The figures of each dock (``summary.json`` ``per_dock``, declared in
+    :data:`dronesim.kpis.registry.DOCK_METRICS`), busiest first; "" without them."""
+    rows = s.get("per_dock") or []
+    if not rows:
+        return ""
+    grounded = any("grounded_drone_hours_per_week" in r for r in rows)
+    head = ["Dock", "Drones", "Drone flights a week", "Drone mean [95% CI]",
+            f"Served suited within {t}", "Drone utilisation", "Drone-hours recharging a week",
+            *(["Drone-hours grounded a week"] if grounded else [])]
+    trs = []
+    for i, r in enumerate(rows):
+        p = ["per_dock", i]
+        d = r.get("drone_response_s") or {}
+
+        def cell(key: str, fmt: str, r: dict[str, Any] = r, p: list[Any] = p
+                 ) -> tuple[str, Any]:
+            v = _get(r, [key, "mean"])
+            return (_val(p + [key, "mean"], v, fmt) + " "
+                    + _ci(p + [key, "ci95_mean"], _get(r, [key, "ci95_mean"]), fmt), v)
+
+        trs.append([
+            (_e(r["name"]), r["name"]),
+            (_val(p + ["drones"], r.get("drones"), "num0"), r.get("drones")),
+            cell("drone_deployments_per_week", "num"),
+            ((_val(p + ["drone_response_s", "mean"], d.get("mean"), "mmss") + " "
+              + _ci(p + ["drone_response_s", "ci95_mean"], d.get("ci95_mean"), "mmss"))
+             if d.get("n") else '<span class="na">no drone</span>',
+             d.get("mean") if d.get("n") else None),
+            cell("suited_within_share", "pct"),
+            cell("drone_utilisation", "pct"),
+            cell("charge_hours_per_week", "num"),
+            *([cell("grounded_drone_hours_per_week", "num")] if grounded else []),
+        ])
+    table = _table(head, trs, "dock-table", (
+        "Figures by dock, mean over replications with 95% intervals; click a heading to sort. "
+        "An incident counts for the dock of the drone that reached it. Served suited within "
+        f"{t}: of the drone-suited incidents the dock's drones reached, the share reached within "
+        f"{t}. Utilisation: airborne time over the dock's drones times the window. Recharging: "
+        "the time to restore the charge its flights used. Grounded: the hours weather and night "
+        "grounded the fleet, times the dock's drones."))
+    return f'<section id="docks"><h2>By dock</h2>{table}</section>'
 
 
 def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
@@ -955,6 +999,8 @@ def build_html_report(results_dir: str | Path) -> str:
         if res.kind != "sensitivity" or i in ("question", "assumptions", "data"))
     if sens is not None:
         nav += '<a href="#sensitivity">Sensitivity</a>'
+    if res.kind == "run" and res.summary.get("per_dock"):
+        nav += '<a href="#docks">Docks</a>'
     payload = script_json(_clean({"kind": res.kind, **data}))
     return (
         "<!DOCTYPE html>\n"

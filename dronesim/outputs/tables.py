@@ -159,6 +159,7 @@ def format_run_table(summary: dict[str, Any]) -> str:
             f"({b['flight_hours_per_week']['mean']:.1f} flight hours)"
             for name, b in summary["per_airframe"].items()), 100)
           if summary.get("per_airframe") else []),
+        *dock_lines(summary, target),
         f"{'coverage within ' + target:<30}area {share_text(cov['area_share'])}, population "
         f"{share_text(cov['population_share'])}, boroughs {cov['boroughs_covered']}/"
         f"{len(summary.get('per_borough') or []) or 33}",
@@ -314,3 +315,40 @@ def format_comparison_table(summary: dict[str, Any], width: int = 100) -> str:
                    "interval; shares in percentage points (pp); * the interval excludes 0; "
                    f"suited reached within target: {SUITED_WITHIN_DEFINITION}", width)
     return "\n".join(lines)
+
+
+#: Docks listed in the run table; the rest are in summary.json ``per_dock``.
+DOCK_LINES = 20
+
+
+def dock_lines(summary: dict[str, Any], target: str) -> list[str]:
+    """A short block of each dock's figures (``summary.json`` ``per_dock``, declared in
+    :data:`dronesim.kpis.registry.DOCK_METRICS`), busiest first, at most :data:`DOCK_LINES`."""
+    rows = summary.get("per_dock") or []
+    if not rows:
+        return []
+
+    def mean(r: dict[str, Any], key: str) -> float:
+        b = r.get(key)
+        v = b.get("mean") if isinstance(b, dict) else None
+        return math.nan if v is None else float(v)
+
+    def num(v: float, fmt: str, suffix: str = "") -> str:
+        return "-" if v != v else format(v, fmt) + suffix
+
+    busiest = sorted(rows, key=lambda r: -(mean(r, "drone_deployments_per_week") or 0.0))
+    out = [f"{'per dock':<22}{'drones':>6}{'deploy/wk':>10}{'response':>9}"
+           f"{'served<' + target:>13}{'util':>7}{'charge h/wk':>12}"]
+    for r in busiest[:DOCK_LINES]:
+        resp = r.get("drone_response_s") or {}
+        share = mean(r, "suited_within_share")
+        out.append(f"  {str(r['name'])[:19]:<20}{r['drones']:>6}"
+                   f"{num(mean(r, 'drone_deployments_per_week'), '.1f'):>10}"
+                   f"{mmss(resp.get('mean', math.nan)):>9}"
+                   f"{num(share * 100, '.0f', '%'):>13}"
+                   f"{num(mean(r, 'drone_utilisation') * 100, '.1f', '%'):>7}"
+                   f"{num(mean(r, 'charge_hours_per_week'), '.1f'):>12}")
+    if len(rows) > DOCK_LINES:
+        out.append(f"  ... {len(rows) - DOCK_LINES} more in summary.json per_dock")
+    return out
+
