@@ -235,6 +235,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="output folder (default: results/compare_<A>_vs_<B>...)")
     _common(cmp_)
     _sensitivity_parser(sub)
+    _dock_value_parser(sub)
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", type=Path)
     val.add_argument("--plugin", action="append", default=[], metavar="MODULE")
@@ -545,6 +546,85 @@ def _cmd_compare(args: argparse.Namespace, argv: list[str], notes: _Notes) -> in
 
 
 # --------------------------------------------------------------------------------------------
+# dronesim dock-value (dronesim.experiment.dock_value)
+# --------------------------------------------------------------------------------------------
+
+
+def _dock_value_parser(sub: Any) -> None:
+    dv = sub.add_parser("dock-value", help="what closing each dock loses and adding a candidate "
+                        "site gains (paired on common random numbers)")
+    dv.add_argument("scenario", type=Path)
+    dv.add_argument("--candidates", default=None, metavar="N|FILE",
+                    help="candidate sites to add: a number N (the N best sites of the "
+                         "scenario's siting.candidates kinds by marginal static coverage; "
+                         "default 5; 0: none) or a CSV of sites (name, x/y or lon/lat, "
+                         "optional drones)")
+    dv.add_argument("--candidate-drones", type=_positive_int, default=None, metavar="N",
+                    help="drones at an added site without its own count (default 3)")
+    dv.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: results/<scenario name>_dock_value)")
+    _common(dv, plots=False)
+
+
+def _candidates_arg(text: str | None) -> int | Path | None:
+    """``--candidates``: a whole number of sites, or a sites file that exists."""
+    if text is None:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        path = Path(text)
+        if not path.is_file():
+            raise InputError(_CLI, "--candidates", f"{text!r} is neither a number of sites nor "
+                                                   "a sites file that exists") from None
+        return path
+    if n < 0:
+        raise InputError(_CLI, "--candidates", f"must be 0 or more, got {n}")
+    return n
+
+
+def _cmd_dock_value(args: argparse.Namespace, argv: list[str], notes: _Notes) -> int:
+    from ..experiment.compare import comparison_result
+    from ..experiment.dock_value import (
+        CANDIDATE_DRONES,
+        DOCK_VALUE_ENTRIES,
+        dock_value_factors,
+        dock_value_result,
+    )
+    from ..experiment.runner import safe_label
+    from ..outputs.report import write_dock_value
+    from ..outputs.tables import format_dock_value_table
+
+    if args.report or args.geopackage is not None:
+        raise InputError(_CLI, "--report" if args.report else "--geopackage",
+                         "not available for dock-value (its outputs are tables: "
+                         "dock_value.csv, summary.json)")
+    plugins = _plugins(args)
+    candidates = _candidates_arg(args.candidates)
+    scn = _load(args.scenario, args)
+    folder = _folder(args.out, safe_label(f"{scn.name}_dock_value"), DOCK_VALUE_ENTRIES, args)
+    factors, variants, n, cmp_notes = dock_value_factors(
+        scn, candidates, candidate_drones=args.candidate_drones or CANDIDATE_DRONES)
+
+    def write(results, t0):
+        if any(not r.ok for r in results):  # pairs need every replication of every variant
+            return None
+        cmp_ = comparison_result(factors, results, n, cmp_notes, time.perf_counter() - t0)
+        result = dock_value_result(cmp_, variants)
+        write_dock_value(result, folder, argv, tasks=results)
+        return result
+
+    results, result, extras, t0 = _execute(args, notes, folder, factors, n, "tasks", plugins,
+                                           write)
+    if result is None:
+        return _finish(folder, results, "tasks")
+    print(format_dock_value_table(result.summary))
+    print(_outputs_line(folder, "dock_value.csv, summary.json, differences.csv, values.csv, "
+                                "manifest.json, scenarios/, tasks/", extras, t0))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 # dronesim sensitivity (dronesim.experiment.sensitivity)
 # --------------------------------------------------------------------------------------------
 
@@ -667,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_compare(args, argv, notes)
         if args.command == "sensitivity":
             return _cmd_sensitivity(args, argv, notes)
+        if args.command == "dock-value":
+            return _cmd_dock_value(args, argv, notes)
         return _cmd_run(args, argv, notes)
     except InputError as exc:
         notes.drop()

@@ -52,7 +52,7 @@ from ..errors import InputError
 from ..inputs.scenario import DockSite, Scenario, load_scenario
 from .compare import ComparisonResult, _align, comparison_result
 from .runner import Factor, prepare_checked, run_tasks, safe_label
-from .store import OutputFolder
+from .store import DOCK_VALUE_ENTRIES, OutputFolder
 
 __all__ = ["dock_value", "DockValueResult", "HEADLINES", "DEFAULT_CANDIDATES",
            "CANDIDATE_DRONES", "dock_value_factors", "dock_value_result", "best_candidates",
@@ -64,9 +64,6 @@ HEADLINES = ("suited_within_target", "drone_response_mean_s", "drone_deployments
 DEFAULT_CANDIDATES = 5
 #: Drones at an added candidate site (the Met's three per site).
 CANDIDATE_DRONES = 3
-#: What a dock-value folder holds.
-DOCK_VALUE_ENTRIES = ("summary.json", "dock_value.csv", "differences.csv",
-                      "values.csv", "scenarios", "tasks")
 _CLI = "<command line>"
 
 

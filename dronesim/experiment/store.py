@@ -101,6 +101,12 @@ OWN_FILES = OWN_FILES + SENSITIVITY_FILES
 SENSITIVITY_ENTRIES = ("summary.json", "scenario.resolved.toml", *SENSITIVITY_FILES, "plots",
                        "tasks")
 
+#: ``dronesim dock-value`` (dronesim.experiment.dock_value): its own file, and its entries.
+DOCK_VALUE_FILES = ("dock_value.csv",)
+OWN_FILES = OWN_FILES + DOCK_VALUE_FILES
+DOCK_VALUE_ENTRIES = ("summary.json", *DOCK_VALUE_FILES, "differences.csv", "values.csv",
+                      "scenarios", "tasks")
+
 
 def _is_added_name(rel: str) -> bool:
     """A report or GeoPackage added to an output folder: one top-level name ending .html or

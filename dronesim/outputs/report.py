@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import naming
 from ..experiment.compare import ComparisonResult, comparison_dir_name
+from ..experiment.dock_value import DockValueResult
 from ..experiment.runner import RunResult, TaskResult, safe_label, task_files
 from ..experiment.store import OutputFolder
 from ..experiment.sweep import SweepResult
@@ -269,6 +270,30 @@ def format_comparison(summary: dict[str, Any]) -> str:
     """Plain-text tables of a comparison within 100 columns
     (:func:`dronesim.outputs.tables.format_comparison_table`)."""
     return tables.format_comparison_table(summary)
+
+
+# --------------------------------------------------------------------------------------------
+# Dock value (dronesim.experiment.dock_value)
+# --------------------------------------------------------------------------------------------
+
+
+def write_dock_value(result: DockValueResult, folder: OutputFolder,
+                     argv: list[str] | None = None, tasks: Sequence[TaskResult] = ()) -> Path:
+    """Write a dock-value study into ``folder`` and commit: ``dock_value.csv`` (one row per
+    variant: the headline differences with their paired 95% intervals), ``summary.json`` (the
+    same, with the reference's figures), ``differences.csv`` and ``values.csv`` (every compared
+    figure, as ``compare`` writes them), ``scenarios/<label>.resolved.toml``."""
+    cmp_ = result.comparison
+    tmp = folder.staging
+    _csv(result.table, tmp / "dock_value.csv")
+    _text(tmp / "summary.json", _json(result.summary))
+    _csv(cmp_.differences, tmp / "differences.csv")
+    _csv(cmp_.values, tmp / "values.csv")
+    scn_dir = tmp / "scenarios"
+    scn_dir.mkdir()
+    for lab, r in zip(cmp_.labels, cmp_.results):
+        _text(scn_dir / f"{_safe_name(lab)}.resolved.toml", dump_scenario_toml(r.scenario))
+    return folder.commit(comparison_manifest(cmp_, argv), keep=task_files(tasks, records=False))
 
 
 # --------------------------------------------------------------------------------------------

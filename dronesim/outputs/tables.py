@@ -352,3 +352,50 @@ def dock_lines(summary: dict[str, Any], target: str) -> list[str]:
         out.append(f"  ... {len(rows) - DOCK_LINES} more in summary.json per_dock")
     return out
 
+
+def format_dock_value_table(summary: dict[str, Any]) -> str:
+    """A dock-value study (``dronesim dock-value``) as plain text within 100 columns: each
+    variant's headline differences from the scenario as it stands, with paired 95% intervals;
+    closures by loss, then additions by gain."""
+    target = mmss(summary.get("within_s"))
+    ref = summary.get("reference") or {}
+
+    def refv(key: str) -> float:
+        b = ref.get(key) or {}
+        v = b.get("mean") if isinstance(b, dict) else None
+        return math.nan if v is None else float(v)
+
+    def pp(v: Any) -> str:
+        return "-" if not _finite(v) else f"{100 * float(v):+.1f}"
+
+    def num(v: Any) -> str:
+        return "-" if not _finite(v) else f"{float(v):+.1f}"
+
+    def cell(r: dict[str, Any], key: str, f: Callable[[Any], str]) -> str:
+        return f"{f(r.get(key + '_diff'))} [{f(r.get(key + '_low'))}, {f(r.get(key + '_high'))}]"
+
+    lines = [
+        f"dock value of {summary['scenario']}: {summary['replications']} replications x "
+        f"{summary['weeks']:g} weeks, seed {summary['seed']}, paired on common random numbers",
+        f"as it stands: suited reached within {target} {share_text(refv('suited_within_target'))}"
+        f", drone response mean {mmss(refv('drone_response_mean_s'))}, "
+        f"{refv('drone_deployments_per_week'):.1f} deployments a week",
+        f"{'change':<34}{'suited<' + target + ' (pp)':<23}{'drone mean (s)':<22}"
+        f"{'deployments/wk':<21}",
+    ]
+    for r in summary.get("variants") or []:
+        what = ("close " if r["kind"] == "close" else "add ") + str(r["site"])
+        what = f"{what[:29]} ({r['drones']})"
+        lines.append(f"{what:<34}{cell(r, 'suited_within_target', pp):<23}"
+                     f"{cell(r, 'drone_response_mean_s', num):<22}"
+                     f"{cell(r, 'drone_deployments_per_week', num):<21}")
+    lines += _wrap("differences: the variant minus the scenario as it stands, mean over paired "
+                   "replications [95% interval]; close: the dock and its drones removed; add: "
+                   "the site with (n) drones", 100)
+    for w in summary.get("warnings") or []:
+        lines += _wrap(f"WARNING: {w}", 100)
+    warn = interval_warning(int(summary["replications"]))
+    if warn:
+        lines += _wrap(f"WARNING: {warn}", 100)
+    return "\n".join(lines)
+
