@@ -10,12 +10,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import INSIDE, MET_BASELINE, run_cli, tiny_scenario_dict
 
 import dronesim
 from dronesim.experiment.dock_value import HEADLINES, best_candidates, dock_value
 from dronesim.inputs.scenario import DockSite
-
-from conftest import INSIDE, MET_BASELINE, run_cli, tiny_scenario_dict
 
 
 @pytest.fixture(scope="module")
