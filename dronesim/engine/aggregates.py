@@ -546,6 +546,8 @@ class Aggregates:
         * ``per_borough``: one dict per borough (``gss_code``, ``incidents_per_week``,
           ``drone_deployments_per_week``, ``drone`` and ``ground`` response blocks (mean,
           median, p90, n), ``p_drone_first``, ``suited`` count and ``suited_within_share``);
+        * ``per_dock``: one dict per dock, in dock order (:meth:`_dock_kpis` defines each
+          figure);
         * ``demand_fingerprint``: per ``"all"`` and per service, a hash of every incident's call
           time, position (and service, for ``"all"``): equal fingerprints mean identical
           incidents;
