@@ -734,7 +734,10 @@ def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
              st["boroughs_covered"]),
             *[(_val(p + [m.sweep, "mean"], _get(st, [m.sweep, "mean"]), m.fmt),
                _get(st, [m.sweep, "mean"])) for m in extra],
-            ("UNSTABLE" if st["unstable"] else "", "1" if st["unstable"] else "0"),
+            ("UNSTABLE" if st["unstable"] else
+             ('<span class="tag" title="no other step beats it on cost, reach and worst '
+              'borough">front</span>' if st.get("on_front") else ""),
+             "2" if st["unstable"] else "1" if st.get("on_front") else "0"),
         ])
     step_table = _table(head, trs, "step-table", "Each growth step: mean over replications with "
                         "95% intervals; unstable steps have no mean.")
@@ -747,7 +750,24 @@ def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
     borough_table = _table(["Borough"] + [f"{f} drones" for f in wide.columns[2:]], bt,
                            "borough-table", f"Share of each borough's population within {t} of "
                            "a dock, per growth step; click a heading to sort.")
-    figs = figures.sweep_figures(steps, bdf, scn)
+    front = res.read_csv("front.csv") if (res.path / "front.csv").is_file() else None
+    figs = figures.sweep_figures(steps, bdf, scn, front)
+    front_html = ""
+    if "trade_off_front.png" in figs:
+        on = ", ".join(f"{n} drones" for n in s["front"]["fleet_sizes"])
+        front_html = (
+            '<section id="front"><h2>Trade-off front</h2><p>The growth steps that no other step '
+            f"beats on all of: cost per year (lower), suited incidents reached within {t} "
+            f"(higher) and the worst borough's share reached within {t} (higher): "
+            f"<strong>{_e(on)}</strong> (marked \"front\" in the step table; front.csv has "
+            "each mean with its 95% interval). The front compares means over replications: "
+            "steps whose intervals overlap may change places in another set of replications.</p>"
+            + _figure(figs["trade_off_front.png"], "Cost per year against suited reach, the "
+                      "trade-off front ringed",
+                      f"Each step's cost per year against its share of suited incidents reached "
+                      f"within {t}, coloured by the worst borough's share; grey bars: 95% "
+                      "intervals; ringed and joined: the front.")
+            + "</section>")
     body = (
         f'<section id="headline"><h2>Headline figures</h2><div class="cards">{"".join(cards)}'
         f"</div>{step_table}</section>{map_html}"
@@ -762,7 +782,7 @@ def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
         + f'<section id="boroughs"><h2>By borough</h2>{borough_table}'
         + _figure(figs["borough_coverage.png"], "Borough coverage per growth step",
                   f"Population within {t} by borough and step (bold: borough covered).")
-        + "</section>")
+        + "</section>" + front_html)
     return question, body, {"names": names, "metrics": metrics}
 
 
