@@ -80,8 +80,8 @@ _CLI = "<command line>"
 #: that exists and was not written by dronesim is refused).
 RUN_ENTRIES = ("summary.json", "scenario.resolved.toml", "incidents.parquet", "missions.parquet",
                "plots", "tasks")
-SWEEP_ENTRIES = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.csv",
-                 "sites.csv", "plots", "tasks")
+SWEEP_ENTRIES: tuple[str, ...] = ("summary.json", "scenario.resolved.toml", "sweep.csv",
+                                  "boroughs.csv", "sites.csv", "plots", "tasks")
 COMPARE_ENTRIES = ("summary.json", "differences.csv", "values.csv", "scenarios", "plots", "tasks")
 
 

@@ -23,8 +23,9 @@ The figures compared are means over replications. The front does not account for
 sampling error: two plans whose intervals overlap may swap places in another set of
 replications, so the tables built from it carry each mean's 95% interval beside it.
 
-:func:`pareto_front` is the one place this is computed; the sweep (:mod:`dronesim.experiment.sweep`),
-its table and report, and a siting search call it on their own tables of plans.
+:func:`pareto_front` is the one place this is computed; the sweep
+(:mod:`dronesim.experiment.sweep`), its table and report, and a siting search call it on their own
+tables of plans.
 """
 
 from __future__ import annotations

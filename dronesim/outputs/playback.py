@@ -264,17 +264,22 @@ function draw(){
     if(I.e[i]<=t)continue;
     var x=I.x[i]*K,y=I.y[i]*K;n++;
     h.push('<circle class="i'+I.c[i]+'" cx="'+x+'" cy="'+y+'" r="'+R+'"/>');
-    if(I.g[i]>=0&&I.g[i]<=t){ng++;h.push('<circle class="gr" cx="'+x+'" cy="'+y+'" r="'+(R*1.9)+'"/>');}
+    if(I.g[i]>=0&&I.g[i]<=t){ng++;
+      h.push('<circle class="gr" cx="'+x+'" cy="'+y+'" r="'+(R*1.9)+'"/>');}
   }
   for(i=0;i<M.t0.length;i++){
     if(M.t0[i]>t||M.t3[i]<=t)continue;
     var px,py,f;
-    if(t<M.t1[i]){f=(t-M.t0[i])/Math.max(1,M.t1[i]-M.t0[i]);px=lerp(M.x0[i],M.x1[i],f);py=lerp(M.y0[i],M.y1[i],f);}
+    if(t<M.t1[i]){f=(t-M.t0[i])/Math.max(1,M.t1[i]-M.t0[i]);
+      px=lerp(M.x0[i],M.x1[i],f);py=lerp(M.y0[i],M.y1[i],f);}
     else if(t<M.t2[i]){px=M.x1[i];py=M.y1[i];}
-    else{f=(t-M.t2[i])/Math.max(1,M.t3[i]-M.t2[i]);px=lerp(M.x1[i],M.x2[i],f);py=lerp(M.y1[i],M.y2[i],f);}
+    else{f=(t-M.t2[i])/Math.max(1,M.t3[i]-M.t2[i]);
+      px=lerp(M.x1[i],M.x2[i],f);py=lerp(M.y1[i],M.y2[i],f);}
     px*=K;py*=K;nd++;
-    a.push('<line class="leg" x1="'+M.x0[i]*K+'" y1="'+M.y0[i]*K+'" x2="'+M.x1[i]*K+'" y2="'+M.y1[i]*K+'"/>');
-    a.push('<path class="dr" d="M'+px+','+(py-2.2*R)+'L'+(px+2*R)+','+(py+1.6*R)+'L'+(px-2*R)+','+(py+1.6*R)+'Z"/>');
+    a.push('<line class="leg" x1="'+M.x0[i]*K+'" y1="'+M.y0[i]*K+'" x2="'+M.x1[i]*K
+      +'" y2="'+M.y1[i]*K+'"/>');
+    a.push('<path class="dr" d="M'+px+','+(py-2.2*R)+'L'+(px+2*R)+','+(py+1.6*R)
+      +'L'+(px-2*R)+','+(py+1.6*R)+'Z"/>');
   }
   gi.innerHTML=h.join("");ga.innerHTML=a.join("");
   clk.textContent=clock(t);sl.value=String(Math.floor(t));
@@ -285,7 +290,8 @@ function frame(ts){
   if(!playing)return;
   if(last!==null){t+=(ts-last)/1000*Number(spd.value);}
   last=ts;
-  if(t>=86400){t=86400;playing=false;btn.textContent="Play";btn.setAttribute("aria-pressed","false");}
+  if(t>=86400){t=86400;playing=false;btn.textContent="Play";
+    btn.setAttribute("aria-pressed","false");}
   draw();
   if(playing)requestAnimationFrame(frame);
 }
