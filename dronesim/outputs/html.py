@@ -1197,7 +1197,8 @@ def write_html_report(results_dir: str | Path, out_file: str | Path | None = Non
     open_results(res_dir)  # refuse a foreign folder before anything else
     out = Path(out_file) if out_file is not None else res_dir / "report.html"
     check_output_file(out, is_our_report, "report")  # before the page is built
-    text = build_html_report(res_dir, playback)
+    text = (build_html_report(res_dir) if playback is None
+            else build_html_report(res_dir, playback))
     return write_output_file(out, lambda tmp: tmp.write_text(text, encoding="utf-8"),
                              is_our_report, "report")
 
