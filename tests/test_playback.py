@@ -114,3 +114,19 @@ def test_report_command_playback(results_folders, tmp_path, capsys):
     assert main(["report", str(results_folders["run"]), "--out", str(tmp_path / "x.html"),
                  "--playback", "--playback-day", "0"]) == 2
     assert "--playback-day: 0 is outside" in capsys.readouterr().err
+
+
+def test_replayed_incidents_are_snapped(results_folders):
+    """A replayed trace is drawn at 100 m cell centres (as the GeoPackage export does): every
+    incident x, in 10 m units, then differs from another by whole 100 m."""
+    from dronesim.outputs.playback import playback_data
+    from dronesim.outputs.results import open_results
+
+    res = open_results(results_folders["run"])
+    docks = pd.DataFrame({"x": [530000.0] * 50, "y": [180000.0] * 50})
+    fine = playback_data(res, 503000.0, 203000.0, docks, 20.0)
+    coarse = playback_data(res, 503000.0, 203000.0, docks, 20.0, snap_m=100.0)
+    xs, ys = coarse["incidents"]["x"], coarse["incidents"]["y"]
+    assert {(x - xs[0]) % 10 for x in xs} == {0} and {(y - ys[0]) % 10 for y in ys} == {0}
+    assert {(x - fine["incidents"]["x"][0]) % 10 for x in fine["incidents"]["x"]} != {0}
+    assert coarse["counts"] == fine["counts"]

@@ -565,7 +565,9 @@ def _playback_html(res: Results, geom: ScenarioGeometry, scn: Any,
     frame."""
     london = geom.london
     fr = _Frame(tuple(london.boroughs.total_bounds))
-    data = playback_data(res, fr.x0, fr.y1, geom.docks, float(scn.drones.speed_m_s), opts)
+    replay = bool(getattr(scn.demand, "trace", None))  # recorded incidents: not at full precision
+    data = playback_data(res, fr.x0, fr.y1, geom.docks, float(scn.drones.speed_m_s), opts,
+                         snap_m=100.0 if replay else 0.0)
     outline = "".join(fr.path(g, _SIMPLIFY_M * 5) for g in london.boroughs.geometry)
     r = max(fr.w, fr.h) / 260 * 2.6
     docks = "".join(

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .results import Results
+from .results import Results, snap
 
 __all__ = ["PlaybackOptions", "playback_data", "playback_section", "PLAYBACK_JS", "DAY_S",
            "COORD_M"]
@@ -78,14 +78,16 @@ def _choose_day(res: Results, calls: np.ndarray, day: int | None) -> int:
 
 
 def playback_data(res: Results, frame_x0: float, frame_y1: float, docks: pd.DataFrame,
-                  speed_m_s: float, opts: PlaybackOptions = PlaybackOptions()
-                  ) -> dict[str, Any]:
+                  speed_m_s: float, opts: PlaybackOptions = PlaybackOptions(),
+                  snap_m: float = 0.0) -> dict[str, Any]:
     """One day of one replication as compact arrays (see the module docstring).
 
     ``frame_x0``/``frame_y1``: the map frame's left and top (EPSG:27700 metres), so the
     coordinates are the report map's SVG units; ``docks``: the scenario's dock sites (x, y) in
     the order of the mission table's ``dock_id``; ``speed_m_s``: drone cruise speed (only for
-    legs without an on-scene time)."""
+    legs without an on-scene time); ``snap_m``: move incidents to the centre of their cell of
+    this size first (a replayed trace of real incidents: 100 m, as the GeoPackage export does,
+    so that they are not republished at full precision)."""
     if res.kind != "run":
         raise InputError(res.path / "summary.json", "", "playback needs the folder of a run "
                                                         "(dronesim run), not a " + res.kind)
@@ -98,6 +100,8 @@ def playback_data(res: Results, frame_x0: float, frame_y1: float, docks: pd.Data
     inc = res.read_incidents(["incident_id", "t_call", "x", "y", "drone_suited",
                               "drone_outcome", "t_ground_arrival", "t_ground_clear"],
                              replications=[rep], window=False)
+    if snap_m > 0:
+        inc["x"], inc["y"] = snap(inc["x"].to_numpy(), snap_m), snap(inc["y"].to_numpy(), snap_m)
     warm, _end = res.window_s
     calls = inc["t_call"].to_numpy(float)
     win = calls >= warm
@@ -130,7 +134,8 @@ def playback_data(res: Results, frame_x0: float, frame_y1: float, docks: pd.Data
     }
     missions = _missions(res, rep, inc, t0, t1, docks, speed_m_s, rel, cx, cy)
     return {"day": day, "replication": rep, "day_start_s": int(round(t0)),
-            "coord_m": COORD_M, "incidents": incidents, "missions": missions,
+            "coord_m": COORD_M, "snapped_m": snap_m, "incidents": incidents,
+            "missions": missions,
             "counts": {"incidents": int(len(sel)), "missions": len(missions["t0"])}}
 
 
@@ -210,8 +215,10 @@ def playback_section(data: dict[str, Any], outline: str, docks_svg: str, width: 
         "scene. Drones (blue triangles) fly straight lines between the recorded launch, "
         "on-scene, leave and landing times; detours around no-fly zones are drawn straight, and "
         "the ground units' own road routes are not recorded, so only their arrival is shown. "
-        "Incidents are simulated, not recorded ones.</p>"
-        '<div class="pb-controls"><button type="button" id="pb-play" aria-pressed="false">'
+        + ("Incidents are simulated, not recorded ones.</p>" if not data.get("snapped_m") else
+           f"The incidents replay recorded ones, so each is drawn at the centre of its "
+           f"{data['snapped_m']:g} m cell.</p>")
+        + '<div class="pb-controls"><button type="button" id="pb-play" aria-pressed="false">'
         'Play</button><label>Speed <select id="pb-speed">' + speeds + "</select></label>"
         '<input type="range" id="pb-slider" min="0" max="86400" step="60" value="0" '
         'aria-label="time of day"><span id="pb-clock" aria-live="off">00:00:00</span>'
