@@ -243,6 +243,16 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
     rep.add_argument("--out", type=Path, default=None,
                      help="the HTML file (default: RESULTS/report.html)")
+    # playback (dronesim.outputs.playback): an animated day of one replication of a run
+    rep.add_argument("--playback", action="store_true",
+                     help="add an animated day of one replication (a run's folder only): "
+                          "incidents, drone flights and ground arrivals, with play, speed and "
+                          "a time slider")
+    rep.add_argument("--playback-day", type=int, default=None, metavar="N",
+                     help="the day to play, 1 = the first day after the warm-up (default: the "
+                          "busiest whole day)")
+    rep.add_argument("--replication", type=int, default=None, metavar="R",
+                     help="the replication to play (default: the first)")
     exp = sub.add_parser("export", help="export a results folder as a GeoPackage for QGIS")
     exp.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
     exp.add_argument("--geopackage", type=Path, required=True, metavar="FILE")
@@ -395,7 +405,12 @@ def _write_extras(args: argparse.Namespace, out: Path) -> list[str]:
 def _cmd_report(args: argparse.Namespace) -> int:
     from ..outputs.html import write_html_report
 
-    print(f"report: {write_html_report(args.results, args.out)}")
+    pb = None
+    if args.playback or args.playback_day is not None or args.replication is not None:
+        from ..outputs.playback import PlaybackOptions
+
+        pb = PlaybackOptions(args.playback_day, args.replication)
+    print(f"report: {write_html_report(args.results, args.out, playback=pb)}")
     return 0
 
 

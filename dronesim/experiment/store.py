@@ -80,8 +80,8 @@ _CLI = "<command line>"
 #: that exists and was not written by dronesim is refused).
 RUN_ENTRIES = ("summary.json", "scenario.resolved.toml", "incidents.parquet", "missions.parquet",
                "plots", "tasks")
-SWEEP_ENTRIES = ("summary.json", "scenario.resolved.toml", "sweep.csv", "boroughs.csv",
-                 "sites.csv", "plots", "tasks")
+SWEEP_ENTRIES: tuple[str, ...] = ("summary.json", "scenario.resolved.toml", "sweep.csv",
+                                  "boroughs.csv", "sites.csv", "plots", "tasks")
 COMPARE_ENTRIES = ("summary.json", "differences.csv", "values.csv", "scenarios", "plots", "tasks")
 
 
@@ -98,6 +98,9 @@ ADDED_SUFFIXES = (".html", ".gpkg")
 #: ``dronesim sensitivity`` (dronesim.experiment.sensitivity): its own files, and its entries.
 SENSITIVITY_FILES = ("sensitivity.json", "sensitivity.csv", "sensitivity.md")
 OWN_FILES = OWN_FILES + SENSITIVITY_FILES
+#: ``dronesim sweep``'s trade-off front (dronesim.kpis.pareto), written when the steps have costs.
+OWN_FILES = OWN_FILES + ("front.csv",)
+SWEEP_ENTRIES = SWEEP_ENTRIES + ("front.csv",)
 SENSITIVITY_ENTRIES = ("summary.json", "scenario.resolved.toml", *SENSITIVITY_FILES, "plots",
                        "tasks")
 

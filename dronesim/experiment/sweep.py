@@ -34,7 +34,7 @@ from ..siting.sites import candidate_pool, reach_radius_m, siting_weights, unrea
 from .runner import Factor, TaskResult, prepare_checked, run_tasks
 
 __all__ = ["parse_fleet", "plan_growth", "run_sweep", "sweep_factors", "sweep_result",
-           "SweepResult"]
+           "SweepResult", "front_table"]
 
 
 #: At most this many fleet sizes in one sweep (each is a factor of the experiment).
@@ -272,6 +272,7 @@ def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> 
                                 ok, low, high)}
         per_step.append(row)
     _marginal_costs(per_step)
+    front = _mark_front(per_step)
     covering = [s for s in per_step if s["boroughs_covered"] >= n_boroughs]
     smallest = covering[0]["fleet_size"] if covering else None
     return {
@@ -282,4 +283,53 @@ def _summary(scn: Scenario, steps: pd.DataFrame, reps: int, n_boroughs: int) -> 
         "smallest_fleet_covering_every_borough": smallest,
         "largest_fleet": per_step[-1]["fleet_size"] if per_step else None,
         "steps": per_step,
+        **({"front": front} if front is not None else {}),
     }
+
+
+# --- trade-off front (dronesim.kpis.pareto) ----------------------------------------------------
+
+
+def front_table(per_step: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per step: fleet, sites, and each objective of
+    :data:`dronesim.kpis.pareto.PLAN_OBJECTIVES` as its mean over replications with the 95%
+    interval (``<key>``, ``<key>_ci_low``, ``<key>_ci_high``), and ``on_front`` (no other step
+    beats it on every objective; see :func:`dronesim.kpis.pareto.pareto_front`)."""
+    from ..kpis.pareto import PLAN_OBJECTIVES, pareto_front
+
+    rows = []
+    for st in per_step:
+        row: dict[str, Any] = {"step": st["step"], "fleet_size": st["fleet_size"],
+                               "sites": st["sites"], "pilots": st["pilots"],
+                               "unstable": st["unstable"]}
+        for o in PLAN_OBJECTIVES:
+            b = st.get(o.column) or {}
+            lo, hi = b.get("ci95_mean") or [None, None]
+            row[o.column] = b.get("mean")
+            row[f"{o.column}_ci_low"], row[f"{o.column}_ci_high"] = lo, hi
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if not len(table):
+        return table.assign(on_front=pd.Series(dtype=bool))
+    num = [c for c in table.columns if c.startswith(tuple(o.column for o in PLAN_OBJECTIVES))]
+    table[num] = table[num].astype(float)
+    table["on_front"] = pareto_front(table)
+    return table
+
+
+def _mark_front(per_step: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Each step's ``on_front`` and the summary's ``front`` block (None when a step lacks an
+    objective: no [costs] section, say)."""
+    from ..kpis.pareto import PLAN_OBJECTIVES
+
+    if not per_step or not all(o.column in st for st in per_step for o in PLAN_OBJECTIVES):
+        return None
+    table = front_table(per_step)
+    for st, on in zip(per_step, table["on_front"]):
+        st["on_front"] = bool(on)
+    return {"objectives": [{"key": o.column, "better": "lower" if o.sense == "min" else "higher",
+                            "label": o.label} for o in PLAN_OBJECTIVES],
+            "fleet_sizes": [int(f) for f, on in zip(table["fleet_size"], table["on_front"])
+                            if on],
+            "note": "means over replications; steps whose intervals overlap may change places "
+                    "in another set of replications"}

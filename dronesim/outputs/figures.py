@@ -67,12 +67,15 @@ def run_figures(scn: Any, geom: Any, incidents: pd.DataFrame, summary: dict[str,
     return figs
 
 
-def sweep_figures(steps: pd.DataFrame, boroughs: pd.DataFrame, scn: Any) -> dict[str, Any]:
+def sweep_figures(steps: pd.DataFrame, boroughs: pd.DataFrame, scn: Any,
+                  front: pd.DataFrame | None = None) -> dict[str, Any]:
     """``coverage_vs_fleet.png``, ``response_vs_fleet.png`` and ``borough_coverage.png`` of a
-    sweep (``steps``: sweep.csv, ``boroughs``: boroughs.csv, ``scn``: the swept scenario)."""
+    sweep (``steps``: sweep.csv, ``boroughs``: boroughs.csv, ``scn``: the swept scenario), and
+    ``trade_off_front.png`` when ``front`` (front.csv,
+    :func:`dronesim.experiment.sweep.front_table`) marks a front."""
     within = scn.coverage.within_s
     t = mmss(within)
-    return {
+    figs = {
         "coverage_vs_fleet.png": plotting.sweep_coverage(
             steps, within, title=f"{scn.name}: coverage within {t} as the fleet grows"),
         "response_vs_fleet.png": plotting.sweep_response(
@@ -82,6 +85,11 @@ def sweep_figures(steps: pd.DataFrame, boroughs: pd.DataFrame, scn: Any) -> dict
             boroughs, scn.coverage.borough_population_share,
             title=f"{scn.name}: population within {t} by borough (%)"),
     }
+    if front is not None and len(front) and front["on_front"].any():
+        figs["trade_off_front.png"] = plotting.trade_off_front(
+            front, within, title=f"{scn.name}: cost against reach within {t}, the front of "
+                                 "growth steps")
+    return figs
 
 
 def _safe_name(text: str) -> str:

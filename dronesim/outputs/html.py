@@ -50,6 +50,7 @@ from ..errors import InputError
 from ..experiment.store import check_output_file, write_output_file
 from ..kpis import registry
 from .geopackage import ATTRIBUTION
+from .playback import PLAYBACK_CSS, PLAYBACK_JS, PlaybackOptions, playback_data, playback_section
 from .results import Results, ScenarioGeometry, finite, open_results, scenario_geometry
 from .tables import GROUND_NOUNS, ground_label, interval_warning, mmss
 
@@ -558,7 +559,26 @@ def _chart_incidents(res: Results) -> tuple[pd.DataFrame, str]:
     return inc, note
 
 
-def _run_body(res: Results) -> tuple[str, str, dict[str, Any]]:
+def _playback_html(res: Results, geom: ScenarioGeometry, scn: Any,
+                   opts: PlaybackOptions) -> tuple[str, dict[str, Any]]:
+    """The playback section (:mod:`dronesim.outputs.playback`) and its data, on the map's
+    frame."""
+    london = geom.london
+    fr = _Frame(tuple(london.boroughs.total_bounds))
+    replay = bool(getattr(scn.demand, "trace", None))  # recorded incidents: not at full precision
+    data = playback_data(res, fr.x0, fr.y1, geom.docks, float(scn.drones.speed_m_s), opts,
+                         snap_m=100.0 if replay else 0.0)
+    outline = "".join(fr.path(g, _SIMPLIFY_M * 5) for g in london.boroughs.geometry)
+    r = max(fr.w, fr.h) / 260 * 2.6
+    docks = "".join(
+        f'<path d="M{x},{y - r:.0f}L{x + r:.0f},{y + 0.8 * r:.0f}L{x - r:.0f},{y + 0.8 * r:.0f}Z">'
+        f"<title>{_e(n)}</title></path>"
+        for n, (x, y) in ((d.name, fr.xy(d.x, d.y)) for d in geom.docks.itertuples()))
+    return playback_section(data, outline, docks, int(fr.w), int(fr.h)), data
+
+
+def _run_body(res: Results, playback: PlaybackOptions | None = None
+              ) -> tuple[str, str, dict[str, Any]]:
     from . import figures
 
     s = res.summary
@@ -592,6 +612,8 @@ def _run_body(res: Results) -> tuple[str, str, dict[str, Any]]:
     metrics["incidents"] = {"label": "incidents a week", "fmt": "num",
                             "values": by_code(lambda r: r.get("incidents_per_week"))}
     names = {r["gss_code"]: r["name"] for r in rows_b}
+    pb_html, pb_data = (_playback_html(res, geom, scn, playback) if playback is not None
+                        else ("", None))
     map_html = _map_section(res, {"0": geom}, metrics, "", cells,
                             f"Boroughs of London with the {len(geom.docks)} dock sites, the "
                             f"region a drone reaches within {t} of the call, the drones' flight "
@@ -629,7 +651,7 @@ def _run_body(res: Results) -> tuple[str, str, dict[str, Any]]:
                    "with 95% intervals; click a heading to sort.")
     body = (
         f'<section id="headline"><h2>Headline figures</h2>{_run_headline(s, ground, ground1)}'
-        "</section>" + map_html
+        "</section>" + map_html + pb_html
         + '<section id="distributions"><h2>Response times</h2>'
         + _figure(figs["response_cdf.png"], "Cumulative share of incidents reached by time since "
                   "the call, drone against ground", "Share of incidents reached by each time "
@@ -642,6 +664,8 @@ def _run_body(res: Results) -> tuple[str, str, dict[str, Any]]:
                   "boroughs without incidents in the measured window are listed at the bottom.")
         + "</section>" + _dock_section(s, t))
     data = {"names": names, "metrics": metrics}
+    if pb_data is not None:
+        data["_playback"] = pb_data  # its own script element (build_html_report)
     return question, body, data
 
 
@@ -778,7 +802,10 @@ def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
              st["boroughs_covered"]),
             *[(_val(p + [m.sweep, "mean"], _get(st, [m.sweep, "mean"]), m.fmt),
                _get(st, [m.sweep, "mean"])) for m in extra],
-            ("UNSTABLE" if st["unstable"] else "", "1" if st["unstable"] else "0"),
+            ("UNSTABLE" if st["unstable"] else
+             ('<span class="tag" title="no other step beats it on cost, reach and worst '
+              'borough">front</span>' if st.get("on_front") else ""),
+             "2" if st["unstable"] else "1" if st.get("on_front") else "0"),
         ])
     step_table = _table(head, trs, "step-table", "Each growth step: mean over replications with "
                         "95% intervals; unstable steps have no mean.")
@@ -791,7 +818,24 @@ def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
     borough_table = _table(["Borough"] + [f"{f} drones" for f in wide.columns[2:]], bt,
                            "borough-table", f"Share of each borough's population within {t} of "
                            "a dock, per growth step; click a heading to sort.")
-    figs = figures.sweep_figures(steps, bdf, scn)
+    front = res.read_csv("front.csv") if (res.path / "front.csv").is_file() else None
+    figs = figures.sweep_figures(steps, bdf, scn, front)
+    front_html = ""
+    if "trade_off_front.png" in figs:
+        on = ", ".join(f"{n} drones" for n in s["front"]["fleet_sizes"])
+        front_html = (
+            '<section id="front"><h2>Trade-off front</h2><p>The growth steps that no other step '
+            f"beats on all of: cost per year (lower), suited incidents reached within {t} "
+            f"(higher) and the worst borough's share reached within {t} (higher): "
+            f"<strong>{_e(on)}</strong> (marked \"front\" in the step table; front.csv has "
+            "each mean with its 95% interval). The front compares means over replications: "
+            "steps whose intervals overlap may change places in another set of replications.</p>"
+            + _figure(figs["trade_off_front.png"], "Cost per year against suited reach, the "
+                      "trade-off front ringed",
+                      f"Each step's cost per year against its share of suited incidents reached "
+                      f"within {t}, coloured by the worst borough's share; grey bars: 95% "
+                      "intervals; ringed and joined: the front.")
+            + "</section>")
     body = (
         f'<section id="headline"><h2>Headline figures</h2><div class="cards">{"".join(cards)}'
         f"</div>{step_table}</section>{map_html}"
@@ -806,7 +850,7 @@ def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
         + f'<section id="boroughs"><h2>By borough</h2>{borough_table}'
         + _figure(figs["borough_coverage.png"], "Borough coverage per growth step",
                   f"Population within {t} by borough and step (bold: borough covered).")
-        + "</section>")
+        + "</section>" + front_html)
     return question, body, {"names": names, "metrics": metrics}
 
 
@@ -958,11 +1002,20 @@ def _warnings(res: Results) -> str:
     return "".join(out)
 
 
-def build_html_report(results_dir: str | Path) -> str:
-    """The report of a results folder as one HTML document (see the module docstring)."""
+def build_html_report(results_dir: str | Path, playback: PlaybackOptions | None = None) -> str:
+    """The report of a results folder as one HTML document (see the module docstring);
+    ``playback``: add the animated day of :mod:`dronesim.outputs.playback` (a run only)."""
     res = open_results(results_dir)
+    if playback is not None and res.kind != "run":
+        raise InputError("<command line>", "--playback",
+                         f"playback needs the folder of a run, not of a {res.kind}")
+    pb_json = ""
     if res.kind == "run":
-        question, body, data = _run_body(res)
+        question, body, data = _run_body(res, playback)
+        if "_playback" in data:
+            pb_json = (f'<script id="playback-data" type="application/json">'
+                       f'{script_json(_clean(data.pop("_playback")))}</script>'
+                       f"<script>{PLAYBACK_JS}</script>")
     elif res.kind == "sweep":
         question, body, data = _sweep_body(res)
     elif res.kind == "sensitivity":
@@ -992,6 +1045,7 @@ def build_html_report(results_dir: str | Path) -> str:
              f"<code>{_e(res.path.name)}</code>.</p>")
     nav = "".join(f'<a href="#{i}">{t}</a>' for i, t in (
         ("question", "Question"), ("headline", "Headline"), ("map", "Map"),
+        *((("playback", "Playback"),) if pb_json else ()),
         *((("distributions", "Responses"), ("boroughs", "Boroughs")) if res.kind == "run"
           else (("growth", "Growth"), ("boroughs", "Boroughs")) if res.kind == "sweep"
           else (("comparison", "Comparison"),)),
@@ -1009,14 +1063,15 @@ def build_html_report(results_dir: str | Path) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         f'<meta name="generator" content="{GENERATOR} {_e(version)}">'
         f'<meta name="dronesim-kind" content="{res.kind}">'
-        f"<title>dronesim: {_e(res.title)}</title><style>{_CSS}</style></head><body>"
+        f"<title>dronesim: {_e(res.title)}</title><style>{_CSS}"
+        f"{PLAYBACK_CSS if pb_json else ''}</style></head><body>"
         f'<header><h1>{_e(res.title)}</h1><p class="sub">{sub}</p><nav>{nav}</nav></header>'
         f"<main>{_warnings(res)}"
         f'<section id="question"><h2>The question</h2><p class="question">{_e(question)}</p>'
         f"{words}</section>{body}{_assumptions(scns, res)}{_attribution()}"
         f'<footer><h2>Provenance</h2>{prov}</footer></main>'
         f'<script id="report-data" type="application/json">{payload}</script>'
-        f"<script>{_JS}</script></body></html>\n")
+        f"<script>{_JS}</script>{pb_json}</body></html>\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1161,7 +1216,8 @@ def is_our_report(path: Path) -> bool:
     return f'<meta name="generator" content="{GENERATOR}' in head
 
 
-def write_html_report(results_dir: str | Path, out_file: str | Path | None = None) -> Path:
+def write_html_report(results_dir: str | Path, out_file: str | Path | None = None,
+                      playback: PlaybackOptions | None = None) -> Path:
     """Write the self-contained HTML report of a results folder.
 
     Parameters
@@ -1171,6 +1227,9 @@ def write_html_report(results_dir: str | Path, out_file: str | Path | None = Non
     out_file
         The HTML file to write (default ``<results_dir>/report.html``). Its folder must exist;
         an existing file is replaced only if it is a dronesim report.
+    playback
+        Add the animated day of one replication (:mod:`dronesim.outputs.playback`; a run's
+        folder only). Off by default: it puts single simulated incidents on the page.
 
     Returns
     -------
@@ -1186,7 +1245,8 @@ def write_html_report(results_dir: str | Path, out_file: str | Path | None = Non
     open_results(res_dir)  # refuse a foreign folder before anything else
     out = Path(out_file) if out_file is not None else res_dir / "report.html"
     check_output_file(out, is_our_report, "report")  # before the page is built
-    text = build_html_report(res_dir)
+    text = (build_html_report(res_dir) if playback is None
+            else build_html_report(res_dir, playback))
     return write_output_file(out, lambda tmp: tmp.write_text(text, encoding="utf-8"),
                              is_our_report, "report")
 

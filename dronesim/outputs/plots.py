@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["borough_map", "response_distributions", "borough_responses", "sweep_coverage",
            "sweep_response", "sweep_borough_heatmap", "comparison_forest",
-           "comparison_responses", "mmss_axis", "TimeLocator", "place_labels", "tornado"]
+           "comparison_responses", "mmss_axis", "TimeLocator", "place_labels", "tornado",
+           "trade_off_front"]
 
 DRONE_C = "#1f77b4"
 GROUND_C = "#d62728"
@@ -519,6 +520,64 @@ def sweep_response(steps: pd.DataFrame, title: str = "", ax: Axes | None = None,
     ax.set_title(title or "Response as the fleet grows")
     ax.legend(loc="upper right", fontsize=8, title="mean, 95% CI band over replications",
               title_fontsize=8)
+    return fig
+
+
+def trade_off_front(plans: pd.DataFrame, within_s: float, title: str = "",
+                    ax: Axes | None = None, label_col: str = "fleet_size",
+                    label_fmt: str = "{:g} drones") -> Figure | SubFigure:
+    """Cost per year against the share of suited incidents reached within the target, one
+    point per plan, coloured by the worst borough's share; the plans on the trade-off front
+    (:func:`dronesim.kpis.pareto.pareto_front`, column ``on_front``) ringed and joined in order of
+    cost. Error bars: 95% intervals over replications where the table has them
+    (``<key>_ci_low`` / ``<key>_ci_high``, as :func:`dronesim.experiment.sweep.front_table`
+    writes); plans without a cost or a mean (unstable) are left out and counted in the note."""
+    fig, ax = _fig_ax(ax, (8.5, 5.5))
+    t = mmss(within_s)
+    cost, reach, worst = ("cost_per_year_gbp", "suited_share_within_target",
+                          "equity_worst_share")
+    ok = plans[np.isfinite(plans[[cost, reach, worst]].to_numpy(float)).all(axis=1)]
+    x = ok[cost].to_numpy(float) / 1e6
+    y = ok[reach].to_numpy(float) * 100
+    w = ok[worst].to_numpy(float) * 100
+
+    def err(key: str, centre: np.ndarray, scale: float) -> np.ndarray | None:
+        lo_c, hi_c = f"{key}_ci_low", f"{key}_ci_high"
+        if lo_c not in ok or hi_c not in ok:
+            return None
+        lo = ok[lo_c].to_numpy(float) * scale
+        hi = ok[hi_c].to_numpy(float) * scale
+        return np.nan_to_num(np.vstack([np.clip(centre - lo, 0, None),
+                                        np.clip(hi - centre, 0, None)]))
+
+    ax.errorbar(x, y, xerr=err(cost, x, 1e-6), yerr=err(reach, y, 100.0), fmt="none",
+                ecolor="#bbbbbb", lw=0.8, zorder=1)
+    sc = ax.scatter(x, y, c=w, cmap="viridis", vmin=0, vmax=max(float(np.nanmax(w)) if len(w)
+                                                                   else 1.0, 1.0),
+                    s=40, zorder=2, edgecolors="none")
+    on = ok["on_front"].to_numpy(bool) if "on_front" in ok else np.zeros(len(ok), bool)
+    if on.any():
+        order = np.argsort(x[on], kind="stable")
+        ax.plot(x[on][order], y[on][order], "-", color="#333333", lw=1, zorder=1,
+                label="trade-off front (no plan beats it on cost, reach and worst borough)")
+        ax.scatter(x[on], y[on], s=140, facecolors="none", edgecolors="#d62728", lw=1.5,
+                   zorder=3, label="plan on the front")
+    if len(ok):
+        place_labels(ax, list(x), list(y), [label_fmt.format(v) for v in ok[label_col]],
+                     fontsize=7)
+    cb = fig.colorbar(sc, ax=ax)
+    cb.set_label(f"Worst borough: suited reached within {t} (%)")
+    ax.set_xlabel("Cost per year (GBP million)")
+    ax.set_ylabel(f"Drone-suited incidents reached within {t} (%)")
+    left = len(plans) - len(ok)
+    ax.set_title(title or "Trade-off: cost against reach")
+    note = "bars: 95% intervals over replications"
+    if left:
+        note += f"; {left} plan(s) without cost or mean left out"
+    ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=7, color="#555555",
+            va="bottom")
+    if on.any():
+        ax.legend(loc="upper left", fontsize=8)
     return fig
 
 

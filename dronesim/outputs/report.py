@@ -198,12 +198,19 @@ def write_sweep(result: SweepResult, scn: Scenario, folder: OutputFolder,
     _csv(result.steps, tmp / "sweep.csv")
     _csv(result.boroughs, tmp / "boroughs.csv")
     _csv(result.sites, tmp / "sites.csv")
+    front = None
+    if "front" in result.summary:  # the trade-off front (dronesim.kpis.pareto); needs [costs]
+        from ..experiment.sweep import front_table
+
+        front = front_table(result.summary["steps"])
+        _csv(front, tmp / "front.csv")
     _text(tmp / "summary.json", _json(result.summary))
     _text(tmp / "scenario.resolved.toml", dump_scenario_toml(scn))
     if plots:
         from . import figures  # matplotlib: imported only when figures are drawn
 
-        _save_figures(figures.sweep_figures(result.steps, result.boroughs, scn), tmp / "plots")
+        _save_figures(figures.sweep_figures(result.steps, result.boroughs, scn, front),
+                      tmp / "plots")
     man = _provenance(argv, wall_s, scenario_file=scn.source, seed=scn.simulation.seed,
                       resumed_tasks=sum(t.resumed for t in tasks))
     return folder.commit(man, keep=task_files(tasks, records=False))

@@ -196,12 +196,19 @@ def format_sweep_table(summary: dict[str, Any]) -> str:
                      f"{share_text(s['population_share'], 0):>10}"
                      f"{s['boroughs_covered']:>7}/{n_b}"
                      + (f"{value_formatter('gbp')(c):>15}" if cost else "")
-                     + f"  {'UNSTABLE' if s['unstable'] else ''}".rstrip())
+                     + f"  {'UNSTABLE' if s['unstable'] else ''}"
+                     f"{' front' if s.get('on_front') else ''}".rstrip())
     marg = [(st["fleet_size"], st.get("marginal_cost_per_minute_saved_gbp"))
             for st in summary["steps"] if "marginal_cost_per_minute_saved_gbp" in st]
     if any(v is not None for _, v in marg):
         lines += _wrap("GBP per extra minute saved, each step over the one before: " + ", ".join(
             f"{n} drones {value_formatter('gbp')(v)}" for n, v in marg if v is not None), 100)
+    if summary.get("front"):
+        lines += _wrap("front: steps no other step beats on cost per year, suited reached within "
+                       f"{target} and the worst borough's suited reached within {target} "
+                       "(means over replications; front.csv gives the 95% intervals): "
+                       + (", ".join(f"{n} drones" for n in summary["front"]["fleet_sizes"])
+                          or "none"), 100)
     small = summary["smallest_fleet_covering_every_borough"]
     lines.append(
         f"smallest fleet covering every borough (>= {summary['borough_population_share']:.0%} "
