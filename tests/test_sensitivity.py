@@ -292,6 +292,46 @@ def test_report_of_a_run_folder_includes_a_study_kept_there(tmp_path, capsys):
     assert 'id="sensitivity"' in html and "climb" in html
 
 
+def test_report_sensitivity_option_takes_only_a_study_of_the_same_inputs(tmp_path, capsys):
+    """dronesim report RUN --sensitivity STUDY: the section of a study of the run's own scenario
+    (only replications and weeks may differ); a study of other inputs is refused in one line,
+    and nothing is written."""
+    scn = write_toml(tmp_path / "tiny.toml", TINY_TOML)
+    run = tmp_path / "run"
+    code, _o, err = run_cli(["run", scn, "--replications", "2", "--workers", "1", "--out", run,
+                             "--quiet", "--no-plots"], capsys)
+    assert code == 0, err
+    study = tmp_path / "study"
+    code, _o, err = run_cli(["sensitivity", scn, "--assumption", "climb", "--replications",
+                             "1", "--weeks", "0.05", "--workers", "1", "--out", study,
+                             "--quiet", "--no-plots"], capsys)
+    assert code == 0, err
+    page = tmp_path / "with.html"
+    code, _o, err = run_cli(["report", run, "--sensitivity", study, "--out", page], capsys)
+    assert code == 0, err
+    assert 'id="sensitivity"' in page.read_text() and "climb" in page.read_text()
+    # A study of a scenario with another drone speed: other inputs, refused.
+    other_toml = write_toml(tmp_path / "other.toml",
+                            TINY_TOML.replace("speed_m_s = 20.0", "speed_m_s = 22.0"))
+    other = tmp_path / "other_study"
+    code, _o, err = run_cli(["sensitivity", other_toml, "--assumption", "climb",
+                             "--replications", "1", "--workers", "1", "--out", other,
+                             "--quiet", "--no-plots"], capsys)
+    assert code == 0, err
+    bad = tmp_path / "bad.html"
+    code, _o, err = run_cli(["report", run, "--sensitivity", other, "--out", bad], capsys)
+    assert code == 2 and not bad.exists()
+    assert len(err.strip().splitlines()) == 1 and "drones.speed_m_s" in err
+    # A run folder is not a study.
+    code, _o, err = run_cli(["report", run, "--sensitivity", run, "--out", bad], capsys)
+    assert code == 2 and "not of dronesim sensitivity" in err and not bad.exists()
+    # A study of another scenario copied beside a run's outputs is refused too.
+    (run / "sensitivity.json").write_text(json.dumps(
+        {**json.loads((other / "sensitivity.json").read_text()), "scenario": "elsewhere"}))
+    code, _o, err = run_cli(["report", run, "--out", bad], capsys)
+    assert code == 2 and "'elsewhere'" in err and not bad.exists()
+
+
 @pytest.mark.parametrize("extra, field", [
     (["--assumption", "warp_speed"], "--assumption"),
     (["--assumption", "drone_speed=10:150"], "--assumption"),

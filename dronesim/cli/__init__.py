@@ -253,6 +253,9 @@ def _parser() -> argparse.ArgumentParser:
                           "busiest whole day)")
     rep.add_argument("--replication", type=int, default=None, metavar="R",
                      help="the replication to play (default: the first)")
+    rep.add_argument("--sensitivity", type=Path, default=None, metavar="DIR",
+                     help="a 'dronesim sensitivity' folder of the run's scenario: the report "
+                          "says how far each headline figure moves over its assumptions")
     exp = sub.add_parser("export", help="export a results folder as a GeoPackage for QGIS")
     exp.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
     exp.add_argument("--geopackage", type=Path, required=True, metavar="FILE")
@@ -410,7 +413,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from ..outputs.playback import PlaybackOptions
 
         pb = PlaybackOptions(args.playback_day, args.replication)
-    print(f"report: {write_html_report(args.results, args.out, playback=pb)}")
+    path = write_html_report(args.results, args.out, playback=pb, sensitivity=args.sensitivity)
+    print(f"report: {path}")
     return 0
 
 

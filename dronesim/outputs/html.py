@@ -1002,10 +1002,14 @@ def _warnings(res: Results) -> str:
     return "".join(out)
 
 
-def build_html_report(results_dir: str | Path, playback: PlaybackOptions | None = None) -> str:
+def build_html_report(results_dir: str | Path, playback: PlaybackOptions | None = None,
+                      sensitivity: str | Path | None = None) -> str:
     """The report of a results folder as one HTML document (see the module docstring);
-    ``playback``: add the animated day of :mod:`dronesim.outputs.playback` (a run only)."""
+    ``playback``: add the animated day of :mod:`dronesim.outputs.playback` (a run only);
+    ``sensitivity``: a ``dronesim sensitivity`` folder of the run's own scenario, whose section
+    the report then carries (:func:`study_for_run`)."""
     res = open_results(results_dir)
+    study = study_for_run(res, sensitivity) if sensitivity is not None else None
     if playback is not None and res.kind != "run":
         raise InputError("<command line>", "--playback",
                          f"playback needs the folder of a run, not of a {res.kind}")
@@ -1022,8 +1026,8 @@ def build_html_report(results_dir: str | Path, playback: PlaybackOptions | None 
         question, body, data = _sensitivity_body(res)
     else:
         question, body, data = _compare_body(res)
-    sens = _sensitivity_data(res)
-    if sens is not None and res.kind != "sensitivity":  # a study kept beside a run's outputs
+    sens = study if study is not None else _sensitivity_data(res)
+    if sens is not None and res.kind != "sensitivity":  # a study of the run's scenario
         body += sensitivity_section(sens)
     scns = res.scenarios()
     words = "".join(_scenario_words(scn) for scn in scns.values())
@@ -1080,7 +1084,8 @@ def build_html_report(results_dir: str | Path, playback: PlaybackOptions | None 
 
 
 def _sensitivity_data(res: Results) -> dict[str, Any] | None:
-    """The folder's ``sensitivity.json``, if it holds one (None otherwise)."""
+    """The folder's ``sensitivity.json``, if it holds one (None otherwise). Beside a run's
+    outputs, a study of another scenario is refused: its figures would be read as this run's."""
     path = res.path / "sensitivity.json"
     if not path.is_file():
         return None
@@ -1090,6 +1095,53 @@ def _sensitivity_data(res: Results) -> dict[str, Any] | None:
         raise InputError(path, "", "not a readable sensitivity study (invalid JSON)") from None
     if not isinstance(data, dict) or not isinstance(data.get("headlines"), list):
         raise InputError(path, "headlines", "not a dronesim sensitivity study")
+    if res.kind == "run":
+        names = {getattr(scn, "name", None) for scn in res.scenarios().values()}
+        if data.get("scenario") not in names:
+            raise InputError(path, "scenario", f"a study of {data.get('scenario')!r}, not of "
+                                               f"this run's {', '.join(map(repr, names))}")
+    return data
+
+
+#: Settings a sensitivity study may differ in from the run whose report shows it: how long and
+#: how often it simulates (its section states its own replications and weeks).
+_STUDY_FREEDOM = {"simulation.replications", "simulation.weeks"}
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: d}
+
+
+def study_for_run(res: Results, study_dir: str | Path) -> dict[str, Any]:
+    """The ``sensitivity.json`` of the study folder ``study_dir`` (``dronesim report
+    --sensitivity``), checked to be a study of the run's own scenario: every resolved setting
+    equal but the replications and weeks; else one line naming the first setting that differs."""
+    from ..inputs.scenario import scenario_to_dict
+
+    study = open_results(study_dir)
+    if study.kind != "sensitivity":
+        raise InputError(study_dir, "--sensitivity", f"a folder of a {study.kind}, not of "
+                                                     "dronesim sensitivity")
+    if res.kind != "run":
+        raise InputError("<command line>", "--sensitivity",
+                         f"a study goes with a run's report, not a {res.kind}'s")
+    (mine,) = res.scenarios().values()
+    (theirs,) = study.scenarios().values()
+    a, b = _flat(scenario_to_dict(mine)), _flat(scenario_to_dict(theirs))
+    for key in sorted(set(a) | set(b)):
+        if key in _STUDY_FREEDOM or key.endswith(".origins"):
+            continue
+        if a.get(key) != b.get(key):
+            raise InputError(study.path / "scenario.resolved.toml", key,
+                             f"the study is of other inputs than the run ({b.get(key)!r} "
+                             f"against the run's {a.get(key)!r})")
+    data = _sensitivity_data(study)
+    assert data is not None  # a sensitivity folder holds its study
     return data
 
 
@@ -1217,7 +1269,8 @@ def is_our_report(path: Path) -> bool:
 
 
 def write_html_report(results_dir: str | Path, out_file: str | Path | None = None,
-                      playback: PlaybackOptions | None = None) -> Path:
+                      playback: PlaybackOptions | None = None,
+                      sensitivity: str | Path | None = None) -> Path:
     """Write the self-contained HTML report of a results folder.
 
     Parameters
@@ -1230,6 +1283,10 @@ def write_html_report(results_dir: str | Path, out_file: str | Path | None = Non
     playback
         Add the animated day of one replication (:mod:`dronesim.outputs.playback`; a run's
         folder only). Off by default: it puts single simulated incidents on the page.
+    sensitivity
+        A ``dronesim sensitivity`` folder of the run's own scenario (only its replications and
+        weeks may differ): the report then says how far each headline figure moves over the
+        declared assumptions. A study of other inputs is refused.
 
     Returns
     -------
@@ -1245,8 +1302,11 @@ def write_html_report(results_dir: str | Path, out_file: str | Path | None = Non
     open_results(res_dir)  # refuse a foreign folder before anything else
     out = Path(out_file) if out_file is not None else res_dir / "report.html"
     check_output_file(out, is_our_report, "report")  # before the page is built
-    text = (build_html_report(res_dir) if playback is None
-            else build_html_report(res_dir, playback))
+    if sensitivity is not None:
+        text = build_html_report(res_dir, playback, sensitivity)
+    else:
+        text = (build_html_report(res_dir) if playback is None
+                else build_html_report(res_dir, playback))
     return write_output_file(out, lambda tmp: tmp.write_text(text, encoding="utf-8"),
                              is_our_report, "report")
 
