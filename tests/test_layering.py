@@ -219,3 +219,16 @@ def test_a_planted_cycle_is_found(tmp_path: Path) -> None:
 def test_importing_the_package_root_from_below_is_found(tmp_path: Path, line: str) -> None:
     root = _planted(tmp_path, "dronesim.inputs.scenario", line + "  # noqa")
     assert any("imports dronesim (" in v for v in violations(import_edges(root)))
+
+
+def test_importing_dronesim_defers_plotting_and_statistics_libraries():
+    """`import dronesim` (and the command line's module) leaves matplotlib and scipy.stats
+    unimported: they cost start-up time that a run without plots or intervals does not need."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dronesim, dronesim.cli; "
+            "print(sorted(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", out

@@ -32,13 +32,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import InputError
 from ..inputs.scenario import Scenario
 from ..kpis import registry
 from ..kpis import statistics as metrics
 from ..kpis.registry import Metric
+from ..kpis.statistics import t_quantile
 from .runner import (
     Factor,
     RunResult,
@@ -119,7 +119,7 @@ def difference(reference: Sequence[float], scenario: Sequence[float], paired: bo
             lo = hi = diff
         else:  # Welch-Satterthwaite degrees of freedom
             dof = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
-            half = float(stats.t.ppf(0.975, dof)) * se
+            half = t_quantile(0.975, dof) * se
             lo, hi = diff - half, diff + half
     return {"reference_mean": ma, "scenario_mean": mb, "diff_mean": diff, "ci_low": lo,
             "ci_high": hi, "n": min(na, nb), "n_reference": na, "n_scenario": nb}

@@ -32,12 +32,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-__all__ = ["ci95", "clipped_ci95", "in_window", "combine", "response_block", "metric_block",
-           "scalar_block", "WITHIN_S"]
+__all__ = ["t_quantile", "ci95", "clipped_ci95", "in_window", "combine", "response_block",
+           "metric_block", "scalar_block", "WITHIN_S"]
 
 WITHIN_S = (120, 300, 600, 900)
+
+
+def t_quantile(p: float, dof: float) -> float:
+    """The Student-t quantile ``p`` with ``dof`` degrees of freedom: the one place every
+    interval and stopping rule takes it from (scipy.stats, imported here on first use: it costs
+    about half a second of start-up that a run without intervals does not need)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(p, dof))
 
 
 def ci95(values: Iterable[float]) -> list[float]:
@@ -49,7 +57,7 @@ def ci95(values: Iterable[float]) -> list[float]:
     v = np.asarray([x for x in values if x is not None and not math.isnan(x)], float)
     if v.size < 2:
         return [math.nan, math.nan]
-    half = stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
+    half = t_quantile(0.975, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
     return [float(v.mean() - half), float(v.mean() + half)]
 
 

@@ -32,7 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from ..kpis.statistics import t_quantile
 
 __all__ = ["binned_means", "cycle_difference", "welch_moving_average", "MSERResult", "mser",
            "half_width", "replications_needed", "sequential_stop"]
@@ -216,7 +217,7 @@ def half_width(values: Sequence[float] | np.ndarray, alpha: float = 0.05) -> flo
     v = v[np.isfinite(v)]
     if v.size < 2:
         return math.nan
-    return float(stats.t.ppf(1 - alpha / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return t_quantile(1 - alpha / 2, v.size - 1) * float(v.std(ddof=1)) / math.sqrt(v.size)
 
 
 def replications_needed(values: Sequence[float] | np.ndarray, *, absolute: float | None = None,
@@ -258,7 +259,7 @@ def replications_needed(values: Sequence[float] | np.ndarray, *, absolute: float
         return n
 
     def ok(i: int) -> bool:
-        return stats.t.ppf(1 - alpha / 2, i - 1) * s / math.sqrt(i) <= target
+        return t_quantile(1 - alpha / 2, i - 1) * s / math.sqrt(i) <= target
 
     if ok(n):
         return n
