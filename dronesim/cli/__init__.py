@@ -774,7 +774,8 @@ def _cmd_siting_search(args: argparse.Namespace, argv: list[str]) -> int:
             ss.write_search(result, folder, argv)
         s = result.summary
         print(json.dumps({k: s[k] for k in ("fleet", "evaluations", "start", "best",
-                                            "best_minus_start", "interval_excludes_zero")},
+                                            "best_minus_start", "interval_excludes_zero",
+                                            "best_minus_start_fresh")},
                          indent=2, default=str))
     else:
         if not args.target <= 1.0:

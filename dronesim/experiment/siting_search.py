@@ -36,6 +36,9 @@ is a fixed doubling, not Rinott's indifference-zone sample size, so the probabil
 selection is not guaranteed, only the screen's. The best plan's paired difference against the
 start plan is reported with its Student-t 95% interval (:func:`dronesim.experiment.compare.
 difference`), and :func:`paired_verdict` says "no difference" when that interval holds zero.
+That interval over all 2R replications reuses the R that chose the plan (optimistic: the winner
+of several noisy plans is likely lucky on them); the interval over the fresh replications
+``R .. 2R-1`` alone (``best_minus_start_fresh``) is free of that selection bias.
 
 **Sizing.** Along the nested maximal-coverage pathway (:func:`dronesim.experiment.sweep.
 plan_growth`: listed docks pinned, every step keeps the sites of the one before), the least
@@ -103,7 +106,19 @@ class SearchSpace:
     cover: Any  # scipy CSR: candidate x demand point, covered within the reach radius
     weight: np.ndarray  # demand point weights (siting.weight)
     demand_xy: np.ndarray  # demand points (population-weighted LSOA points), EPSG:27700
+    pinned_xy: np.ndarray  # (k, 2) positions of the pinned docks
     data_dir: str | Path | None = None
+
+    @property
+    def pinned_cover(self) -> np.ndarray:
+        """Demand points within the reach radius of a pinned dock."""
+        if not len(self.pinned_xy):
+            return np.zeros(len(self.demand_xy), bool)
+        from ..siting import solvers as siting
+
+        radius = reach_radius_m(self.scenario.drones, self.scenario.coverage.within_s)
+        a = siting.coverage_matrix(self.pinned_xy.reshape(-1, 2), self.demand_xy, radius)
+        return np.asarray(a.sum(axis=1)).ravel() > 0
 
     @property
     def per_site(self) -> int:
@@ -144,26 +159,44 @@ def search_space(scn: Scenario, data_dir: str | Path | None = None,
     w = siting_weights(london, scn.siting.weight,
                        unreachable_demand(pts.x, pts.y, zones, scn.airspace.mode))
     radius = reach_radius_m(scn.drones, scn.coverage.within_s)
+    if not radius > 0:
+        raise _bad("--within", f"{scn.coverage.within_s:g} s is within the drone's fixed "
+                               "launch, climb and descent times: no place can be reached")
     cover = siting.coverage_matrix(cands[["x", "y"]].to_numpy(float), pts.xy, radius).T.tocsr()
     return SearchSpace(base, tuple(prep.scenario.docks), cands, cover, np.asarray(w, float),
-                       pts.xy, data_dir)
+                       pts.xy, np.column_stack([prep.docks.x, prep.docks.y]).astype(float),
+                       data_dir)
 
 
 def mclp_plan(space: SearchSpace, n_sites: int) -> tuple[int, ...]:
-    """Maximal coverage's choice of ``n_sites`` candidates (the start plan)."""
+    """Maximal coverage's choice of ``n_sites`` candidates with the pinned docks open (the start
+    plan; as :func:`dronesim.experiment.sweep.plan_growth` sites a one-step pathway)."""
+    return nested_plans(space, [n_sites])[n_sites]
+
+
+def nested_plans(space: SearchSpace, counts: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    """The nested maximal-coverage pathway (:func:`dronesim.siting.solvers.nested_max_coverage`)
+    for each count of candidate sites, the pinned docks open throughout."""
     from ..siting import solvers as siting
 
-    if n_sites > len(space.cands):
+    top = max(counts) if counts else 0
+    if top > len(space.cands):
         raise InputError(space.scenario.source, "siting.candidates",
-                         f"{len(space.cands)} usable candidate sites; the fleet needs {n_sites}")
-    if n_sites == 0:
-        return ()
-    res = siting.max_coverage(space.cands[["x", "y"]].to_numpy(float),
-                              space.demand_xy, space.weight,
-                              reach_radius_m(space.scenario.drones,
-                                             space.scenario.coverage.within_s),
-                              n_sites, time_limit_s=space.scenario.siting.time_limit_s)
-    return tuple(sorted(int(j) for j in res.chosen))
+                         f"{len(space.cands)} usable candidate sites; the fleet needs {top}")
+    k = len(space.pinned_xy)
+    out: dict[int, tuple[int, ...]] = {0: ()}
+    distinct = sorted(set(int(c) for c in counts if c > 0))
+    if not distinct:
+        return out
+    xy = np.vstack([space.pinned_xy.reshape(-1, 2), space.cands[["x", "y"]].to_numpy(float)])
+    res = siting.nested_max_coverage(xy, space.demand_xy, space.weight,
+                                     reach_radius_m(space.scenario.drones,
+                                                    space.scenario.coverage.within_s),
+                                     [k + c for c in distinct], np.arange(k),
+                                     time_limit_s=space.scenario.siting.time_limit_s)
+    for c, r in zip(distinct, res):
+        out[c] = tuple(sorted(int(j) - k for j in r.chosen if j >= k))
+    return out
 
 
 @dataclass
@@ -300,8 +333,9 @@ def _moves(space: SearchSpace, plan: tuple[int, ...], rng: np.random.Generator
                         f"{space.cands.site_id.iloc[j]}",
                         tuple(sorted((chosen - {i}) | {int(j)}))))
         rest = list(chosen - {i})
-        covered = (np.asarray(cover[rest].sum(axis=0)).ravel() > 0 if rest
-                   else np.zeros(cover.shape[1], bool))
+        covered = space.pinned_cover.copy()
+        if rest:
+            covered |= np.asarray(cover[rest].sum(axis=0)).ravel() > 0
         gain = cover[free] @ (space.weight * ~covered)
         j = int(free[int(np.argmax(gain))])
         swap = tuple(sorted((chosen - {i}) | {j}))
@@ -375,7 +409,9 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
         ev.figures(p, 2 * replications)
     best = max(survivors, key=lambda p: ev.figures(p).mean(2 * replications))
     n = 2 * replications
-    vs = paired_verdict(ev.figures(start).objective[:n], ev.figures(best).objective[:n])
+    s_obj, b_obj = ev.figures(start).objective, ev.figures(best).objective
+    vs = paired_verdict(s_obj[:n], b_obj[:n])
+    fresh = paired_verdict(s_obj[replications:n], b_obj[replications:n])
     trace = pd.DataFrame(rows)
     site_rows = [{"plan": which, "site": d.name, "x": d.x, "y": d.y, "drones": d.drones}
                  for which, plan in (("start", start), ("best", best))
@@ -397,6 +433,8 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
                  "cost_per_year_gbp": float(np.nanmean(ev.figures(best).cost))},
         "best_minus_start": vs,
         "interval_excludes_zero": vs["verdict"] != "no difference",
+        # Replications R .. 2R-1 only: not used to choose the plan, so free of selection bias.
+        "best_minus_start_fresh": fresh,
     }
     return SearchResult(start, best, trace, pd.DataFrame(site_rows), summary)
 
@@ -423,8 +461,6 @@ def size_search(scn: Scenario, fleets: Sequence[int], *, target: float, within_s
                 progress: Callable[[str], None] | None = None) -> SizeResult:
     """The least fleet of ``fleets`` (along the nested pathway) whose every borough with suited
     incidents reaches ``target`` within ``within_s``; see the module docstring."""
-    from ..siting import solvers as siting
-
     if not 0.0 < target <= 1.0:
         raise _bad("--target", f"must be a share in (0, 1]; got {target}")
     if not within_s > 0:
@@ -440,15 +476,7 @@ def size_search(scn: Scenario, fleets: Sequence[int], *, target: float, within_s
         raise InputError(scn.source, "siting.candidates",
                          f"{len(space.cands)} usable candidate sites; the largest fleet needs "
                          f"{counts[-1]}")
-    distinct = sorted(set(c for c in counts if c > 0))
-    plans: dict[int, tuple[int, ...]] = {0: ()}
-    if distinct:
-        res = siting.nested_max_coverage(space.cands[["x", "y"]].to_numpy(float),
-                                         space.demand_xy, space.weight,
-                                         reach_radius_m(scn.drones, within_s), distinct,
-                                         time_limit_s=scn.siting.time_limit_s)
-        for c, r in zip(distinct, res):
-            plans[c] = tuple(sorted(int(j) for j in r.chosen))
+    plans = nested_plans(space, counts)
     ev = Evaluator(space, replications)
     checked: dict[int, dict[str, Any]] = {}
 
