@@ -773,10 +773,11 @@ def _cmd_siting_search(args: argparse.Namespace, argv: list[str]) -> int:
         with folder:
             ss.write_search(result, folder, argv)
         s = result.summary
-        print(json.dumps({k: s[k] for k in ("fleet", "evaluations", "start", "best",
-                                            "best_minus_start", "interval_excludes_zero",
-                                            "best_minus_start_fresh")},
-                         indent=2, default=str))
+        brief = {k: s[k] for k in ("fleet", "evaluations", "best_minus_start",
+                                   "interval_excludes_zero", "best_minus_start_fresh")}
+        for which in ("start", "best"):  # sites: in search.json and sites.csv
+            brief[which] = {k: v for k, v in s[which].items() if k != "sites"}
+        print(json.dumps(brief, indent=2, default=str))
     else:
         if not args.target <= 1.0:
             raise InputError(_CLI, "--target", f"must be a share in (0, 1]; got {args.target}")
@@ -791,9 +792,12 @@ def _cmd_siting_search(args: argparse.Namespace, argv: list[str]) -> int:
         with folder:
             ss.write_size(size, folder, argv)
         s = size.summary
-        print(json.dumps({k: s[k] for k in ("feasible", "least_fleet", "plan",
-                                            "binding_boroughs", "gap", "note")},
+        plan = {k: v for k, v in s["plan"].items() if k != "docks"}  # docks: in size.json
+        print(json.dumps({"feasible": s["feasible"], "least_fleet": s["least_fleet"],
+                          "plan": plan, "gap": s["gap"], "note": s["note"]},
                          indent=2, default=str))
+        print("binding boroughs: " + ", ".join(f"{b['name']} {b['share']:.3f}"
+                                               for b in s["binding_boroughs"]))
     print(f"outputs: {folder.path}")
     return 0
 

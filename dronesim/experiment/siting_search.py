@@ -108,6 +108,7 @@ class SearchSpace:
     demand_xy: np.ndarray  # demand points (population-weighted LSOA points), EPSG:27700
     pinned_xy: np.ndarray  # (k, 2) positions of the pinned docks
     data_dir: str | Path | None = None
+    borough_names: dict[str, str] = field(default_factory=dict)  # gss_code -> name
 
     @property
     def pinned_cover(self) -> np.ndarray:
@@ -165,7 +166,8 @@ def search_space(scn: Scenario, data_dir: str | Path | None = None,
     cover = siting.coverage_matrix(cands[["x", "y"]].to_numpy(float), pts.xy, radius).T.tocsr()
     return SearchSpace(base, tuple(prep.scenario.docks), cands, cover, np.asarray(w, float),
                        pts.xy, np.column_stack([prep.docks.x, prep.docks.y]).astype(float),
-                       data_dir)
+                       data_dir, dict(zip(london.boroughs["gss_code"].astype(str),
+                                          london.boroughs["name"].astype(str))))
 
 
 def mclp_plan(space: SearchSpace, n_sites: int) -> tuple[int, ...]:
@@ -514,8 +516,10 @@ def size_search(scn: Scenario, fleets: Sequence[int], *, target: float, within_s
     best = answer if answer is not None else max(checked, key=lambda k: checked[k]["worst_share"])
     below_step = checked.get(best - 1) if answer is not None else None
     chosen = checked[best]
-    binding = (sorted(chosen["boroughs"], key=chosen["boroughs"].get)[:3]
-               if answer is not None else chosen["below"])
+    binding = sorted(chosen["boroughs"] if answer is not None else chosen["below"],
+                     key=chosen["boroughs"].get)
+    if answer is not None:
+        binding = binding[:3]
     summary = {
         "scenario": scn.name, "seed": scn.simulation.seed, "weeks": scn.simulation.weeks,
         "replications": replications, "target": target, "within_s": within_s,
@@ -528,7 +532,8 @@ def size_search(scn: Scenario, fleets: Sequence[int], *, target: float, within_s
                  "worst_borough_share": chosen["worst_share"],
                  "suited_within_target": chosen["suited_within_target"],
                  "docks": [d.name for d in space.docks(plans[counts[best]])]},
-        "binding_boroughs": [{"gss_code": c, "share": chosen["boroughs"][c]} for c in binding],
+        "binding_boroughs": [{"gss_code": c, "name": space.borough_names.get(c, c),
+                              "share": chosen["boroughs"][c]} for c in binding],
         "gap": None if answer is not None else target - chosen["worst_share"],
         "fleet_below_fails": None if below_step is None else {
             "fleet": below_step["fleet"], "boroughs_below_target": below_step["below"]},
@@ -539,7 +544,8 @@ def size_search(scn: Scenario, fleets: Sequence[int], *, target: float, within_s
     steps = pd.DataFrame([{k: v for k, v in c.items() if k not in ("boroughs", "below")}
                           | {"boroughs_below_target": len(c["below"])}
                           for _, c in sorted(checked.items())])
-    brows = [{"fleet": c["fleet"], "gss_code": g, "share_within": v, "meets": v >= target}
+    brows = [{"fleet": c["fleet"], "gss_code": g, "name": space.borough_names.get(g, g),
+              "share_within": v, "meets": v >= target}
              for _, c in sorted(checked.items()) for g, v in sorted(c["boroughs"].items())]
     return SizeResult(steps, pd.DataFrame(brows), summary)
 
