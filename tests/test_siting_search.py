@@ -65,6 +65,15 @@ def test_search_finds_the_known_best_plan_from_a_far_start(tmp_path):
     assert set(res.sites["plan"]) == {"start", "best"}
 
 
+@pytest.mark.parametrize("budget", [4, 5, 7])
+def test_search_never_exceeds_its_budget(tmp_path, budget):
+    space = _space(tmp_path, [*FAR, HOT])
+    res = ss.site_search(space, fleet=2, budget=budget, replications=2, start=(0,))
+    assert res.summary["evaluations"] <= budget
+    assert len(res.trace) <= budget
+    assert res.trace["move"].iloc[0] == "start (given)"
+
+
 def test_same_plan_twice_gives_identical_figures_crn(tmp_path):
     space = _space(tmp_path, [*FAR, HOT])
     a = ss.Evaluator(space, 2).figures((4,))
@@ -128,7 +137,7 @@ def test_sizing_returns_the_smallest_fleet_meeting_the_target(tmp_path):
 def test_bad_input_is_one_line(tmp_path, capsys):
     space = _space(tmp_path, [*FAR, HOT])
     with pytest.raises(InputError, match="--budget"):
-        ss.site_search(space, fleet=2, budget=2, replications=2)
+        ss.site_search(space, fleet=2, budget=3, replications=2)
     with pytest.raises(InputError, match="--fleet"):
         ss.site_search(space, fleet=1, budget=5, replications=2)
     with pytest.raises(InputError, match="--replications"):

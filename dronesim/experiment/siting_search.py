@@ -353,13 +353,14 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
                 progress: Callable[[str], None] | None = None) -> SearchResult:
     """Improve the start plan (maximal coverage for ``fleet`` unless given) by simulated moves
     within ``budget`` plan-evaluations; see the module docstring."""
-    if budget < 3:
-        raise _bad("--budget", f"must be >= 3 plan-evaluations (start, one move, the final "
-                               f"stage); got {budget}")
+    if budget < 4:
+        raise _bad("--budget", f"must be >= 4 plan-evaluations (the start, one move, and the "
+                               f"final stage's two); got {budget}")
     n_sites = space.sites_for(fleet)
     if n_sites < 1:
         raise _bad("--fleet", f"{fleet} drones leave no dock to place beyond the "
                               f"{len(space.pinned)} listed ones")
+    given = start is not None
     if start is None:
         start = mclp_plan(space, n_sites)
     start = tuple(sorted(start))
@@ -376,9 +377,9 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
             progress(f"{ev.evaluations}/{budget} {step}: {f.mean(replications):.4f}"
                      f"{' accepted' if accepted else ''}")
 
-    reserve = min(FINALISTS, budget - 2)
+    reserve = min(FINALISTS, budget - 2)  # the final stage: one evaluation per finalist
     inc = start
-    log("start (maximal coverage)" if start is not None else "start", start, True)
+    log("start (given)" if given else "start (maximal coverage)", start, True)
     local_opt = False
     while ev.evaluations + reserve < budget:
         improved = False
@@ -400,7 +401,7 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
     visited = sorted(ev._figs, key=lambda p: -ev.figures(p).mean(replications))
     finalists = [start] + [inc] * (inc != start)
     for p in visited:
-        if len(finalists) >= max(2, reserve):
+        if len(finalists) >= reserve:
             break
         if p not in finalists:
             finalists.append(p)
