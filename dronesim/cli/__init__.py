@@ -236,6 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     _common(cmp_)
     _sensitivity_parser(sub)
     _dock_value_parser(sub)
+    _siting_search_parsers(sub)
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", type=Path)
     val.add_argument("--plugin", action="append", default=[], metavar="MODULE")
@@ -768,6 +769,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_sensitivity(args, argv, notes)
         if args.command == "dock-value":
             return _cmd_dock_value(args, argv, notes)
+        if args.command in ("site", "size"):
+            return _cmd_siting_search(args, argv)
         return _cmd_run(args, argv, notes)
     except InputError as exc:
         notes.drop()
@@ -808,6 +811,96 @@ def main(argv: list[str] | None = None) -> int:
         logger.removeHandler(notes)
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+# --- dronesim site / dronesim size (dronesim.experiment.siting_search) -----------------------
+
+
+def _siting_search_parsers(sub: Any) -> None:
+    site = sub.add_parser("site", help="improve a solver's dock plan by simulated moves, with "
+                          "a ranking-and-selection rule")
+    site.add_argument("scenario", type=Path)
+    site.add_argument("--fleet", type=_positive_int, required=True, help="drones in the plan")
+    site.add_argument("--start", choices=("mclp",), default="mclp",
+                      help="start plan: maximal coverage for the fleet (default)")
+    site.add_argument("--budget", type=_positive_int, default=30, metavar="EVALS",
+                      help="plan-evaluations (one plan simulated for R replications), "
+                           "final stage included (default 30)")
+    size = sub.add_parser("size", help="least fleet along the nested pathway meeting a "
+                          "per-borough target")
+    size.add_argument("scenario", type=Path)
+    size.add_argument("--target", type=_positive_float, required=True,
+                      help="share of suited incidents reached within --within in every borough")
+    size.add_argument("--within", type=_positive_float, default=None, metavar="SECONDS",
+                      help="target time (default: the scenario's coverage.within_s)")
+    size.add_argument("--fleet", required=True,
+                      help="fleet sizes considered: A:B, A:B:STEP or a list (as sweep)")
+    size.add_argument("--steps", type=_positive_int, default=16, help="steps for A:B")
+    size.add_argument("--budget", type=_positive_int, default=12, metavar="EVALS",
+                      help="plan-evaluations for the bisection (default 12)")
+    for p in (site, size):
+        p.add_argument("--seed", type=_non_negative_int, default=None)
+        p.add_argument("--replications", type=_positive_int, default=None,
+                       help="replications per plan-evaluation (default: the scenario's)")
+        p.add_argument("--weeks", type=_positive_float, default=None)
+        p.add_argument("--out", type=Path, default=None,
+                       help="output folder (default: results/<scenario name>_site or _size)")
+        p.add_argument("--overwrite", action="store_true")
+        p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _cmd_siting_search(args: argparse.Namespace, argv: list[str]) -> int:
+    import json
+
+    from ..experiment import siting_search as ss
+    from ..experiment.store import SITE_ENTRIES, SIZE_ENTRIES
+    from ..experiment.sweep import parse_fleet
+    from ..inputs.scenario import blame
+
+    scn = _load(args.scenario, args)
+    reps = scn.simulation.replications
+    if reps < 2:
+        raise InputError(_CLI, "--replications", f"must be >= 2 for a paired interval; got "
+                                                 f"{reps}")
+    say = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    if args.command == "site":
+        folder = _folder(args.out, f"{scn.name}_site", SITE_ENTRIES, args)
+        try:
+            space = ss.search_space(scn)
+            result = ss.site_search(space, args.fleet, budget=args.budget, replications=reps,
+                                    progress=say)
+        except InputError as exc:
+            raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
+        with folder:
+            ss.write_search(result, folder, argv)
+        s = result.summary
+        brief = {k: s[k] for k in ("fleet", "evaluations", "best_minus_start",
+                                   "interval_excludes_zero", "best_minus_start_fresh")}
+        for which in ("start", "best"):  # sites: in search.json and sites.csv
+            brief[which] = {k: v for k, v in s[which].items() if k != "sites"}
+        print(json.dumps(brief, indent=2, default=str))
+    else:
+        if not args.target <= 1.0:
+            raise InputError(_CLI, "--target", f"must be a share in (0, 1]; got {args.target}")
+        fleets = parse_fleet(args.fleet, args.steps)
+        folder = _folder(args.out, f"{scn.name}_size", SIZE_ENTRIES, args)
+        within = args.within if args.within is not None else scn.coverage.within_s
+        try:
+            size = ss.size_search(scn, fleets, target=args.target, within_s=within,
+                                  replications=reps, budget=args.budget, progress=say)
+        except InputError as exc:
+            raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
+        with folder:
+            ss.write_size(size, folder, argv)
+        s = size.summary
+        plan = {k: v for k, v in s["plan"].items() if k != "docks"}  # docks: in size.json
+        print(json.dumps({"feasible": s["feasible"], "least_fleet": s["least_fleet"],
+                          "plan": plan, "gap": s["gap"], "note": s["note"]},
+                         indent=2, default=str))
+        print("binding boroughs: " + ", ".join(f"{b['name']} {b['share']:.3f}"
+                                               for b in s["binding_boroughs"]))
+    print(f"outputs: {folder.path}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -962,3 +962,11 @@ def write_output_file(file: str | Path, produce: Callable[[Path], object],
         for p in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             p.unlink(missing_ok=True)
     return path
+
+
+#: ``dronesim site`` and ``dronesim size`` (dronesim.experiment.siting_search): own files, entries.
+SITING_SEARCH_FILES = ("search.json", "trace.csv", "sites.csv", "size.json", "size_steps.csv",
+                       "size_boroughs.csv")
+OWN_FILES = OWN_FILES + tuple(f for f in SITING_SEARCH_FILES if f not in OWN_FILES)
+SITE_ENTRIES = ("search.json", "trace.csv", "sites.csv")
+SIZE_ENTRIES = ("size.json", "size_steps.csv", "size_boroughs.csv")
