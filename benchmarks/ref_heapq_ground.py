@@ -57,7 +57,7 @@ def run(case: Case) -> Outcome:
     waiting: list[int] = []  # calls waiting for a drone, oldest first
     lands: list[tuple[float, int]] = []  # (time, drone)
     busy = 0.0
-    queued = 0
+    queued = ground_queued = 0
 
     # Ground side.
     nb = gu.n_boroughs
@@ -119,6 +119,7 @@ def run(case: Case) -> Outcome:
             ids = u_idle[b]
             if not ids:
                 heapq.heappush(g_wait[b], (1, t_call[c], c))
+                ground_queued += 1
                 continue
             x, y = xs[c], ys[c]
             uxs, uys = u_x[b], u_y[b]
@@ -211,5 +212,5 @@ def run(case: Case) -> Outcome:
             queued += 1
         i += 1
     return Outcome("heapq + KD-tree, ground units", np.asarray(sent, np.int64),
-                   np.asarray(t_scene), case.t_call, busy, {"queued": queued},
+                   np.asarray(t_scene), case.t_call, busy, {"queued": queued, "ground_queued": ground_queued},
                    np.asarray(unit_sent, np.int64), np.asarray(t_ground))
