@@ -727,7 +727,8 @@ def main(argv: list[str] | None = None) -> int:
         profile(args, features)
         return 0
     targets = Targets()
-    sections = {"ground": section_ground, "engine": section_engine, "memory": section_memory, "met": section_met,
+    sections = {"ground": section_ground, "engine": section_engine,
+                "memory": section_memory, "met": section_met,
                 "year": section_year, "parallel": section_parallel}
     failed = []
     t0 = time.perf_counter()

@@ -212,5 +212,6 @@ def run(case: Case) -> Outcome:
             queued += 1
         i += 1
     return Outcome("heapq + KD-tree, ground units", np.asarray(sent, np.int64),
-                   np.asarray(t_scene), case.t_call, busy, {"queued": queued, "ground_queued": ground_queued},
+                   np.asarray(t_scene), case.t_call, busy,
+                   {"queued": queued, "ground_queued": ground_queued},
                    np.asarray(unit_sent, np.int64), np.asarray(t_ground))

@@ -207,11 +207,10 @@ def test_ground_workload_exercises_the_ground_paths(ground_outcomes):
 def test_ground_units_are_dronesims(ground_workload):
     """The references' units are dronesim's: the staffing rule's count per borough at the
     case's rate, each unit in its own borough's polygon."""
+    from benchmarks.workload import trace_scenario_dict
     from dronesim.engine.ground import units_per_borough
     from dronesim.inputs.geography import load_london
     from dronesim.inputs.scenario import scenario_from_dict
-
-    from benchmarks.workload import trace_scenario_dict
 
     case = make_case(ground_workload, make_fleet(9))
     assert case.units is not None
