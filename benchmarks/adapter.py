@@ -122,7 +122,8 @@ def make_sink(features: Features, folder: Path) -> Any:
 
 def scenario_dict(case: Case, features: Features, trace: Path | None) -> dict:
     """The benchmark as a dronesim scenario table (see the module docstring)."""
-    d = trace_scenario_dict(case.rate_per_s, case.seed)
+    on = case.units is not None
+    d = trace_scenario_dict(case.rate_per_s, case.seed, on)
     fleet = case.fleet
     d["name"] = f"bench_{fleet.size}_drones"
     d["docks"] = [{"name": n, "x": float(x), "y": float(y), "drones": int(k)}
@@ -130,8 +131,9 @@ def scenario_dict(case: Case, features: Features, trace: Path | None) -> dict:
     d["control_room"] = {"pilots": fleet.size}
     d["dispatch"] = {"policy": "nearest_idle", "max_queue_wait_s": math.inf,
                      "candidate_docks": case.k}
-    d["services"]["police"]["ground"] = ({"base": "none"} if features.ground_none
-                                         else dict(GROUND_OUT_OF_THE_WAY))
+    if not on:  # drones only; a ground-on case keeps the Met baseline's police ground
+        d["services"]["police"]["ground"] = ({"base": "none"} if features.ground_none
+                                             else dict(GROUND_OUT_OF_THE_WAY))
     if trace is not None:  # a trace sets the horizon itself (simulation.weeks is ignored)
         d["demand"] = {"trace": str(trace), "trace_service": "police"}
     else:  # calls passed in: the horizon must hold every one
@@ -152,6 +154,7 @@ def _incidents(case: Case, scn) -> Any:
 
     n = len(case)
     g = scn.services["police"].ground
+    gc = case.ground
     cols = {
         "t_call": case.t_call, "x": case.x, "y": case.y,
         "borough": case.borough.astype(np.int64),
@@ -162,6 +165,9 @@ def _incidents(case: Case, scn) -> Any:
         "travel_factor": np.ones(n), "ground_on_scene_s": np.full(n, float(g.on_scene_mean_s)),
         "drone_loiter_s": case.on_scene_s,
     }
+    if gc is not None:  # ground on: each call's own draws
+        cols.update({"handling_s": gc.handling_s, "turnout_s": gc.turnout_s,
+                     "travel_factor": gc.travel_factor, "ground_on_scene_s": gc.on_scene_s})
     fields = [f for f in dataclasses.fields(Incidents) if f.name != "service_names"]
     unknown = sorted(f.name for f in fields if f.name not in cols
                      and f.default is dataclasses.MISSING
@@ -192,6 +198,8 @@ class Dronesim:
         self.notes: list[str] = []
         self.incidents = None
         trace = None
+        if case.units is not None and not self.features.incidents_kw:
+            raise NotImplementedError("the ground-on benchmark needs run_replication(incidents=)")
         if self.features.incidents_kw:
             try:
                 probe = scenario_from_dict(scenario_dict(case, self.features, None), "<bench>")
@@ -201,7 +209,8 @@ class Dronesim:
         if self.incidents is None:
             trace = write_trace(case, self.workdir / f"trace_{case.fleet.size}.csv")
         self.input_mode = "incidents" if self.incidents is not None else "trace"
-        self.ground_mode = "none" if self.features.ground_none else "out of the way"
+        self.ground_mode = ("Met baseline police patrol units" if case.units is not None
+                            else "none" if self.features.ground_none else "out of the way")
         scn = scenario_from_dict(scenario_dict(case, self.features, trace),
                                  source=str(self.workdir / "bench.toml"))
         t0 = time.perf_counter()
@@ -252,8 +261,12 @@ class Dronesim:
         t_scene = np.where(on, df["t_drone_on_scene"].to_numpy(float), np.nan)
         mis = res.missions
         busy = float((mis["t_landed"] - mis["t_assigned"]).sum()) if len(mis) else 0.0
+        unit = t_ground = None
+        if self.case.units is not None:
+            unit = pd.to_numeric(df["ground_unit"]).fillna(-1).to_numpy().astype(np.int64)
+            t_ground = df["t_ground_arrival"].to_numpy(float)
         return Outcome("dronesim", drone, t_scene, self.case.t_call, busy,
-                       {"mode": self.mode})
+                       {"mode": self.mode}, unit, t_ground)
 
     def close(self) -> None:
         if self._tmp is not None:

@@ -2,11 +2,15 @@
 
 Usage::
 
-    python benchmarks/bench.py [--quick] [--only engine,memory,met,year,parallel]
+    python benchmarks/bench.py [--quick] [--only ground,engine,memory,met,year,parallel]
                                [--calls N] [--repeats R] [--fleets 9,50,200] [--profile 9,200]
 
 What it measures, from one run on this machine (figures are printed, never asserted):
 
+0. The headline, ground units on (what users run): incidents per second of dronesim with the Met
+   baseline's police patrol units, and of ground-aware references
+   (:mod:`benchmarks.ref_simpy_ground`, :mod:`benchmarks.ref_heapq_ground`) on the same calls,
+   checked to send the same officer and drone to every call; dronesim drones-only beside it.
 1. Engine: incidents per second of dronesim, an idiomatic SimPy model
    (:mod:`benchmarks.ref_simpy`) and a heapq loop with batched KD-tree candidates
    (:mod:`benchmarks.ref_heapq`), on the same pre-generated calls (:mod:`benchmarks.workload`)
@@ -58,7 +62,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import ref_heapq, ref_simpy  # noqa: E402
+from benchmarks import ref_heapq, ref_heapq_ground, ref_simpy, ref_simpy_ground  # noqa: E402
 from benchmarks.adapter import Dronesim, Features, detect  # noqa: E402
 from benchmarks.workload import (  # noqa: E402
     CANDIDATE_DOCKS,
@@ -84,7 +88,10 @@ YEAR_S_TARGET = 60.0  # London year, one replication: wall seconds, under
 YEAR_GB_TARGET = 1.5  # ... and peak resident memory, under
 EFFICIENCY_TARGET = 0.90  # parallel efficiency on 2 cores, at least
 
-SECTIONS = ("engine", "memory", "met", "year", "parallel")
+SECTIONS = ("ground", "engine", "memory", "met", "year", "parallel")
+#: Targets of the ground-on comparison (issue 19): against the ground-aware references.
+GROUND_SPEEDUP_TARGET = 3.0  # dronesim / idiomatic SimPy with ground units, at least
+GROUND_HEAPQ_TARGET = 3.0  # heapq with ground units / dronesim, at most
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,9 +297,80 @@ def section_engine(args, features: Features, targets: Targets) -> None:
 
 def _agree_text(a: dict) -> str:
     if a["agree"]:
-        return f"agree (max gap {a['max_time_gap_s']:.1g} s)"
+        extra = (f", ground {a['max_ground_gap_s']:.1g} s" if "max_ground_gap_s" in a else "")
+        return f"agree (max gap {a['max_time_gap_s']:.1g} s{extra})"
+    units = (f", {a['different_unit']:,} calls another unit" if "different_unit" in a else "")
     return (f"DIFFER: {a['different_drone']:,} calls, dispatched {a['dispatched'][0]:,} vs "
-            f"{a['dispatched'][1]:,}, means {a['mean_gap_s']:.3g} s apart")
+            f"{a['dispatched'][1]:,}, means {a['mean_gap_s']:.3g} s apart{units}")
+
+
+def section_ground(args, features: Features, targets: Targets) -> None:
+    """The headline: dronesim as users run it, with ground units, against ground-aware
+    references; dronesim drones-only on the same calls beside it (same rounds)."""
+    heading("0. Headline: incidents per second with ground units on (what users run)")
+    work = make_workload(args.calls, ground=True)
+    print(f"Workload: the engine section's {len(work):,} calls (same seed, times, places, drone "
+          f"on-scene times), each with its police ground response as dronesim draws it from the "
+          f"Met baseline's [services.police.ground] (calibrated call handling, fitted road "
+          f"model, lognormal variability, patrol units per borough by the staffing rule; units "
+          f"and start points taken from dronesim's own GroundForce). References: "
+          f"benchmarks/ref_simpy_ground.py and ref_heapq_ground.py, which call dronesim's road "
+          f"model object for every leg. Drones-only dronesim (ground.base = \"none\") runs in "
+          f"the same rounds on the same calls.")
+    drones_only = make_workload(args.calls)
+    cases = {size: make_case(work, make_fleet(size)) for size in args.fleets}
+    plain = {size: make_case(drones_only, make_fleet(size)) for size in args.fleets}
+    runners = {size: Dronesim(case, features) for size, case in cases.items()}
+    bare = {size: Dronesim(case, features) for size, case in plain.items()}
+    names = ("dronesim", "SimPy", "heapq", "dronesim, drones only")
+
+    def models(size: int) -> list:
+        case = cases[size]
+        return [("dronesim", runners[size].run), ("SimPy", lambda: ref_simpy_ground.run(case)),
+                ("heapq", lambda: ref_heapq_ground.run(case)),
+                ("dronesim, drones only", bare[size].run)]
+
+    runs: dict[tuple[int, str], list[float]] = {}
+    last: dict[tuple[int, str], object] = {}
+    for rep in range(args.repeats):
+        for size in args.fleets:
+            ms = models(size)
+            shift = rep % len(ms)
+            for name, fn in ms[shift:] + ms[:shift]:
+                last[size, name], dt = _timed(fn)
+                runs.setdefault((size, name), []).append(dt)
+        print(f"  round {rep + 1} of {args.repeats} done", flush=True)
+    rate = {size: {n: len(cases[size]) / min(runs[size, n]) for n in names}
+            for size in args.fleets}
+    rows, checks = [], []
+    for size in args.fleets:
+        t = rate[size]
+        speed, gap = t["dronesim"] / t["SimPy"], t["heapq"] / t["dronesim"]
+        rows.append((size, len(cases[size].units.borough), fmt_rate(t["dronesim"]),
+                     fmt_rate(t["SimPy"]), fmt_rate(t["heapq"]),
+                     f"{speed:.2f}x (>= {GROUND_SPEEDUP_TARGET:g}x)",
+                     f"{gap:.1f} (<= {GROUND_HEAPQ_TARGET:g})",
+                     fmt_rate(t["dronesim, drones only"])))
+        targets.add(f"ground on: dronesim / idiomatic SimPy, {size} drones", f"{speed:.2f}x",
+                    f">= {GROUND_SPEEDUP_TARGET:g}x", speed >= GROUND_SPEEDUP_TARGET)
+        targets.add(f"ground on: heapq / dronesim, {size} drones", f"{gap:.1f}",
+                    f"<= {GROUND_HEAPQ_TARGET:g}", gap <= GROUND_HEAPQ_TARGET)
+        dro = runners[size].outcome(last[size, "dronesim"])
+        hq: Outcome = last[size, "heapq"]  # type: ignore[assignment]
+        checks.append((size, hq, agreement(last[size, "SimPy"], hq),  # type: ignore[arg-type]
+                       agreement(dro, hq)))
+        runners[size].close()
+        bare[size].close()
+    print()
+    print_table(["drones", "units", "dronesim", "SimPy + ground", "heapq + ground",
+                 "dronesim/SimPy", "heapq/dronesim", "dronesim drones only"], rows, "rrrrrrrr")
+    print(f"(incidents per second, best of {args.repeats} interleaved runs of {len(work):,} "
+          f"calls each; 'units': police patrol units simulated)")
+    print("\nSame calls, same answers (the same officer and drone sent to every call, the same "
+          "times on scene):")
+    print_table(["drones", "drones dispatched (heapq)", "SimPy vs heapq", "dronesim vs heapq"],
+                [(size, f"{hq.dispatched:,}", _agree_text(a), _agree_text(b))
+                 for size, hq, a, b in checks], "rrll")
 
 
 # --------------------------------------------------------------------------------------------
@@ -649,7 +727,8 @@ def main(argv: list[str] | None = None) -> int:
         profile(args, features)
         return 0
     targets = Targets()
-    sections = {"engine": section_engine, "memory": section_memory, "met": section_met,
+    sections = {"ground": section_ground, "engine": section_engine,
+                "memory": section_memory, "met": section_met,
                 "year": section_year, "parallel": section_parallel}
     failed = []
     t0 = time.perf_counter()

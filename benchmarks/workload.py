@@ -115,17 +115,46 @@ class Workload:
     borough: np.ndarray  # dronesim borough index (only dronesim's records use it)
     on_scene_s: np.ndarray  # exponential time on scene, before the battery cap
     seed: int
+    #: Ground columns (per call, drawn by dronesim's generator; None: drones only).
+    ground: GroundCalls | None = None
 
     def __len__(self) -> int:
         return int(self.t_unit.size)
 
 
-def trace_scenario_dict(rate_per_s: float, seed: int = SEED) -> dict:
+@dataclass(eq=False)
+class GroundCalls:
+    """What each call brings for the ground side, as dronesim's generator draws it from the
+    Met baseline's police ground settings (:func:`ground_spec_dict`)."""
+
+    handling_s: np.ndarray  # call to dispatch (call handling)
+    turnout_s: np.ndarray
+    travel_factor: np.ndarray  # mean-one variability of the road time
+    on_scene_s: np.ndarray  # officer time on scene
+
+
+@lru_cache(maxsize=1)
+def ground_spec_dict() -> dict:
+    """The ground side of the ground-on benchmark: ``[services.police.ground]`` of
+    ``scenarios/met_baseline.toml`` (patrol units per borough by the staffing rule, calibrated
+    call handling, the fitted road model, lognormal variability), as users run it. Mutual aid
+    and conveyance stay at the baseline's setting (off)."""
+    from dronesim.inputs.scenario import load_scenario
+
+    g = load_scenario(MET_BASELINE).services["police"].ground
+    d = {f.name: getattr(g, f.name) for f in dataclasses.fields(g)}
+    if d["mutual_aid"] != "off" or any(v > 0 for v in d["conveyance_share"]):
+        raise RuntimeError("the ground references model neither mutual aid nor conveyance")
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if v is not None}
+
+
+def trace_scenario_dict(rate_per_s: float, seed: int = SEED, ground: bool = False) -> dict:
     """The demand side of the benchmark as a scenario table: one police service, crime-weighted
-    locations, flat Poisson arrivals at ``rate_per_s``, one priority, every call drone-suited."""
+    locations, flat Poisson arrivals at ``rate_per_s``, one priority, every call drone-suited;
+    with ``ground`` the Met baseline's police ground response (:func:`ground_spec_dict`)."""
     spec = bench_drone()
     drones = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
-    return {
+    out = {
         "name": "bench",
         "simulation": {"weeks": 1.0, "warmup_hours": 0.0, "replications": 1, "seed": seed},
         "drones": drones,
@@ -134,16 +163,21 @@ def trace_scenario_dict(rate_per_s: float, seed: int = SEED) -> dict:
                                 "priority_shares": [1.0], "drone_suited_share": [1.0]}},
         "airspace": {"frz": []},
     }
+    if ground:
+        out["services"]["police"]["ground"] = dict(ground_spec_dict())
+    return out
 
 
-def make_workload(n: int = N_CALLS, seed: int = SEED) -> Workload:
-    """The first ``n`` calls of dronesim's generator at one call per second (replication 0)."""
+def make_workload(n: int = N_CALLS, seed: int = SEED, ground: bool = False) -> Workload:
+    """The first ``n`` calls of dronesim's generator at one call per second (replication 0);
+    with ``ground``, each call's ground columns as the generator draws them (the calls' times,
+    places and drone on-scene times are the same either way: each is its own named stream)."""
     from dronesim.inputs.demand import generate_incidents
     from dronesim.inputs.geography import load_london
     from dronesim.inputs.scenario import scenario_from_dict
     from dronesim.inputs.streams import Streams
 
-    scn = scenario_from_dict(trace_scenario_dict(1.0, seed), source="<bench>")
+    scn = scenario_from_dict(trace_scenario_dict(1.0, seed, ground), source="<bench>")
     # Long enough for n calls with overwhelming probability (Poisson mean plus 8 sd), whole hours.
     horizon = math.ceil((n + 8 * math.sqrt(n) + 10) / 3600.0) * 3600.0
     inc = generate_incidents(scn, load_london(), Streams(seed, 0), horizon)
@@ -152,8 +186,11 @@ def make_workload(n: int = N_CALLS, seed: int = SEED) -> Workload:
     # On-scene times drawn as dronesim's trace replay draws them (all calls at once from the
     # service's loiter stream), so the trace fallback of the adapter sees the same numbers.
     on_scene = Streams(seed, 0)["police.loiter"].exponential(scn.drones.loiter_mean_s, n)
+    calls = (GroundCalls(inc.handling_s[:n].copy(), inc.turnout_s[:n].copy(),
+                         inc.travel_factor[:n].copy(), inc.ground_on_scene_s[:n].copy())
+             if ground else None)
     return Workload(inc.t_call[:n].copy(), inc.x[:n].copy(), inc.y[:n].copy(),
-                    inc.borough[:n].copy(), on_scene, seed)
+                    inc.borough[:n].copy(), on_scene, seed, calls)
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,16 +320,65 @@ class Case:
     spec: object = field(default_factory=bench_drone)  # DroneSpec
     seed: int = SEED
     k: int = CANDIDATE_DOCKS
+    ground: GroundCalls | None = None  # per-call ground columns (None: drones only)
+    units: GroundUnits | None = None  # the ground units (None: drones only)
 
     def __len__(self) -> int:
         return int(self.t_call.size)
 
 
+@dataclass(eq=False)
+class GroundUnits:
+    """The patrol units of one case, taken from dronesim itself: its
+    :class:`dronesim.engine.ground.GroundForce` is built for the case's scenario with the same
+    named stream (``police.units`` of (seed, replication 0)), so the count per borough (the
+    staffing rule at the case's call rate) and every start point are the ones dronesim draws.
+    ``travel`` is the force's own road model object (:mod:`dronesim.inputs.travel`); the
+    references call its ``drive_s`` for every leg and never re-implement it, and ``scale`` is
+    its ``incident_scale`` of every call (hour of week x borough)."""
+
+    borough: list[int]  # borough of each unit (unit id = index)
+    x: list[float]  # start point of each unit
+    y: list[float]
+    n_boroughs: int
+    travel: object  # dronesim.inputs.travel.TravelModel
+    scale: np.ndarray  # per call
+
+
+def ground_units(rate_per_s: float, seed: int, t_call: np.ndarray,
+                 borough: np.ndarray) -> GroundUnits:
+    """dronesim's police units for the ground-on scenario at ``rate_per_s`` (see
+    :class:`GroundUnits`)."""
+    from types import SimpleNamespace
+
+    from dronesim.engine.ground import GroundForce, make_force
+    from dronesim.inputs.geography import load_london
+    from dronesim.inputs.scenario import scenario_from_dict
+    from dronesim.inputs.streams import Streams
+
+    scn = scenario_from_dict(trace_scenario_dict(rate_per_s, seed, True), source="<bench>")
+    london = load_london()
+    cols = ("x", "y", "travel_factor", "turnout_s", "ground_on_scene_s", "priority", "t_call",
+            "gid", "drone_id", "borough")
+    rec = SimpleNamespace(**{c: [] for c in cols})  # the force reads no record at set-up
+    force = make_force(None, "police", scn.services["police"], london, rec,  # type: ignore[arg-type]
+                       Streams(seed, 0), 0, lambda i: None)
+    if not isinstance(force, GroundForce):
+        raise RuntimeError("the benchmark's ground side must be patrol units")
+    scale = np.asarray(force.travel.incident_scale(t_call, borough), float)
+    return GroundUnits(force.unit_borough.tolist(), list(force.ux), list(force.uy),
+                       london.n_boroughs, force.travel, scale)
+
+
 def make_case(work: Workload, fleet: Fleet, rate_per_s: float | None = None) -> Case:
-    """The workload replayed at ``rate_per_s`` (default: :func:`call_rate`) on ``fleet``."""
+    """The workload replayed at ``rate_per_s`` (default: :func:`call_rate`) on ``fleet``; with
+    the workload's ground columns, the ground units drawn as dronesim draws them."""
     rate = rate_per_s if rate_per_s is not None else call_rate(work, fleet)
-    return Case(fleet, rate, work.t_unit / rate, work.x, work.y, work.borough, work.on_scene_s,
-                seed=work.seed)
+    t_call = work.t_unit / rate
+    units = (ground_units(rate, work.seed, t_call, work.borough)
+             if work.ground is not None else None)
+    return Case(fleet, rate, t_call, work.x, work.y, work.borough, work.on_scene_s,
+                seed=work.seed, ground=work.ground, units=units)
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,6 +396,8 @@ class Outcome:
     t_call: np.ndarray
     busy_s: float = math.nan  # drone time committed to calls, summed
     info: dict = field(default_factory=dict)
+    unit: np.ndarray | None = None  # ground unit sent to each call (ground-on cases)
+    t_ground: np.ndarray | None = None  # its arrival on scene
 
     @property
     def dispatched(self) -> int:
@@ -342,7 +430,7 @@ def agreement(a: Outcome, b: Outcome) -> dict:
     both = (a.drone >= 0) & (b.drone >= 0)
     gap = np.abs(a.t_on_scene[both] - b.t_on_scene[both])
     mean_gap = abs(a.mean_response_s - b.mean_response_s)
-    return {
+    out = {
         "dispatched": (a.dispatched, b.dispatched),
         "different_drone": int((~same_drone).sum()),
         "max_time_gap_s": float(gap.max()) if gap.size else 0.0,
@@ -350,3 +438,13 @@ def agreement(a: Outcome, b: Outcome) -> dict:
         "agree": bool(same_drone.all() and a.dispatched == b.dispatched
                       and mean_gap <= MEAN_TOLERANCE_S),
     }
+    if a.unit is not None and b.unit is not None:
+        assert a.t_ground is not None and b.t_ground is not None
+        same_unit = a.unit == b.unit
+        sent = (a.unit >= 0) & (b.unit >= 0)
+        ggap = np.abs(a.t_ground[sent] - b.t_ground[sent])
+        out["different_unit"] = int((~same_unit).sum())
+        out["max_ground_gap_s"] = float(ggap.max()) if ggap.size else 0.0
+        out["agree"] = bool(out["agree"] and same_unit.all()
+                            and out["max_ground_gap_s"] <= MEAN_TOLERANCE_S)
+    return out

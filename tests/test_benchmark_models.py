@@ -154,3 +154,66 @@ def test_instruction_count_reads_valgrind_and_runs_the_case(monkeypatch):
     assert found == {"I": 9_356_802_432, "D1": 89_715_772}
     monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
     assert instructions.main([]) == 2
+
+
+# --- ground units on (what users run) --------------------------------------------------------
+
+GROUND_FLEETS = (9, 200)
+
+
+@pytest.fixture(scope="module")
+def ground_workload():
+    from benchmarks.workload import make_workload as mk
+
+    return mk(CALLS, ground=True)
+
+
+@pytest.fixture(scope="module", params=GROUND_FLEETS, ids=[f"{n}_drones" for n in GROUND_FLEETS])
+def ground_outcomes(request, ground_workload):
+    from benchmarks import ref_heapq_ground, ref_simpy_ground
+
+    case = make_case(ground_workload, make_fleet(request.param))
+    ds = Dronesim(case, detect())
+    try:
+        dro = ds.outcome(ds.run())
+    finally:
+        ds.close()
+    return case, ref_simpy_ground.run(case), ref_heapq_ground.run(case), dro
+
+
+def test_ground_models_send_the_same_unit_and_drone(ground_outcomes):
+    """dronesim with the Met baseline's police patrol units and both ground-aware references
+    send the same officer and the same drone to every call, with the same arrival times."""
+    case, sim, hq, dro = ground_outcomes
+    for a in (sim, dro):
+        assert a.unit is not None and a.t_ground is not None and hq.unit is not None
+        assert np.array_equal(a.unit, hq.unit)
+        assert np.allclose(a.t_ground, hq.t_ground, rtol=0, atol=MEAN_TOLERANCE_S)
+        ag = agreement(a, hq)
+        assert ag["agree"], ag
+    assert (hq.unit >= 0).all()  # every call gets an officer in the end
+
+
+def test_ground_workload_exercises_the_ground_paths(ground_outcomes):
+    """The comparison covers officers waiting for a unit of their borough, and (at 9 drones)
+    drones that stand down or leave the queue because the officer got there first."""
+    case, sim, hq, dro = ground_outcomes
+    assert hq.info["ground_queued"] > 0
+    if case.fleet.size == 9:
+        assert hq.dispatched < len(case)  # some calls lost their drone to the officer
+        assert hq.info["queued"] > 0
+
+
+def test_ground_units_are_dronesims(ground_workload):
+    """The references' units are dronesim's: the staffing rule's count per borough at the
+    case's rate, each unit in its own borough's polygon."""
+    from benchmarks.workload import trace_scenario_dict
+    from dronesim.engine.ground import units_per_borough
+    from dronesim.inputs.geography import load_london
+    from dronesim.inputs.scenario import scenario_from_dict
+
+    case = make_case(ground_workload, make_fleet(9))
+    assert case.units is not None
+    scn = scenario_from_dict(trace_scenario_dict(case.rate_per_s, case.seed, True), "<t>")
+    counts = units_per_borough(scn.services["police"], load_london())
+    assert np.bincount(case.units.borough, minlength=counts.size).tolist() == counts.tolist()
