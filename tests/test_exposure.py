@@ -185,3 +185,18 @@ def test_conservation_on_a_real_run(results_folders):
                                 "worst_borough_events_per_1000_residents"}
     assert res.summary["max_cell_overflights_per_week"]["mean"] > 0
     assert (res.top["borough"] != "").all()
+
+
+def test_report_has_the_exposure_layer_toggle_and_the_top_cells(results_folders):
+    import re
+
+    from dronesim.outputs.html import build_html_report
+
+    page = build_html_report(results_folders["run"])
+    grid = results_exposure(results_folders["run"]).grid
+    layer = re.search(r'<g id="layer-exposure"[^>]*>(.*?)</g>', page, re.S)
+    assert layer is not None
+    assert layer.group(1).count("<rect ") == len(grid)
+    assert 'data-layer="exposure"' in page
+    table = re.search(r'id="exposure-table".*?</table>', page, re.S)
+    assert table is not None and table.group(0).count("<tr") == 11  # heading + 10 cells
