@@ -61,7 +61,8 @@ def _same_as_parquet(csv: Path, parquet: Path) -> None:
         w = want[c]
         if isinstance(w.dtype, pd.CategoricalDtype) or w.dtype == object or \
                 pd.api.types.is_string_dtype(w.dtype):
-            assert got[c].astype(object).fillna("").astype(str).tolist() == w.astype(str).fillna("").tolist(), c
+            got_s = got[c].astype(object).fillna("").astype(str).tolist()
+            assert got_s == w.astype(str).fillna("").tolist(), c
         elif pd.api.types.is_bool_dtype(w.dtype):
             assert got[c].astype(bool).tolist() == w.tolist(), c
         else:  # every digit written: the same doubles and integers, NaN where NaN

@@ -70,7 +70,7 @@ resident, per thousand residents.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,7 +246,8 @@ def exposure_grid(tracks: Sequence[Track], *, grid_m: float = GRID_M,
 # --------------------------------------------------------------------------------------------
 
 
-def _route_fn(zones: Any, mode: str, margin_m: float):
+def _route_fn(zones: Any, mode: str, margin_m: float
+              ) -> Callable[[float, float, float, float], np.ndarray]:
     """``path(x0, y0, x1, y1)``: the path the engine's flight length came from."""
     if zones is None or len(zones) == 0 or mode != "detour":
         return lambda x0, y0, x1, y1: np.array([[x0, y0], [x1, y1]], float)
@@ -478,7 +479,7 @@ def results_exposure(results_dir: str | Path, *, grid_m: float = GRID_M) -> Expo
     borough, residents = cell_places(london, grid["x"].to_numpy(), grid["y"].to_numpy(),
                                      cell_km2)
     pop = london.boroughs["population"].to_numpy(float)
-    codes, names = london.borough_codes, london.borough_names
+    codes, names = list(london.borough_codes), list(london.borough_names)
     boroughs = borough_exposure(grid, borough, residents, codes, names, pop, per_week)
     area = float(london.boroughs["area_km2"].sum())
     per_rep = []
