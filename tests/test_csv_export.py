@@ -176,3 +176,17 @@ def test_kill_9_while_exporting_csv_rolls_forward(run_copy, fault):
         assert _digest(run_copy / rel) == rec, rel
     on_disk = sorted(p.relative_to(run_copy).as_posix() for p in (run_copy / "csv").iterdir())
     assert sorted(r for r in man["files"] if r.startswith("csv/")) == on_disk
+
+
+def test_run_with_csv_writes_the_tables_once_the_outputs_are_complete(tmp_path, capsys):
+    from conftest import SCENARIOS
+
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["run", SCENARIOS / "met_baseline_weather_free.toml", "--weeks",
+                                 "0.05", "--replications", "1", "--no-plots", "--quiet",
+                                 "--workers", "1", "--csv", "--out", out], capsys)
+    assert code == 0, err
+    assert f"{out.resolve()}/csv/" in stdout
+    man = json.loads((out / "manifest.json").read_text())
+    assert "csv/incidents.csv" in man["files"] and "csv/missions.csv" in man["files"]
+    _same_as_parquet(out / "csv" / "missions.csv", out / "missions.parquet")
