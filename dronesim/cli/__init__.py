@@ -244,7 +244,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
     rep.add_argument("--out", type=Path, default=None,
                      help="the HTML file (default: RESULTS/report.html)")
-    exp = sub.add_parser("export", help="export a results folder as a GeoPackage for QGIS")
+    exp = sub.add_parser("export", help="export a results folder as a GeoPackage for QGIS, "
+                                        "or its tables as CSV")
     exp.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
     exp.add_argument("--geopackage", type=Path, default=None, metavar="FILE")
     # CSV export (dronesim.outputs.csv_export): the tables beside the Parquet.
