@@ -32,7 +32,7 @@ def _layers(path) -> dict[str, str | None]:
 
 EXPECTED = {
     "run": {"boroughs", "docks", "coverage", "flight_range", "incidents", "no_fly_zones",
-            ABOUT_LAYER},
+            "exposure", ABOUT_LAYER},
     "sweep": {"boroughs", "sites", "coverage", "flight_range", "no_fly_zones", ABOUT_LAYER},
     "compare": {"boroughs", "docks", "coverage", "flight_range", "no_fly_zones", ABOUT_LAYER},
 }
@@ -240,3 +240,14 @@ def test_incident_table_as_one_file_or_parts(results_folders, tmp_path):
     ib = pyogrio.read_dataframe(b, layer="incidents")
     assert len(ia) == len(ib) > 0
     assert sorted(ia.geometry.x) == sorted(ib.geometry.x)
+
+
+def test_exposure_layer_is_the_exposure_grid(packages, results_folders):
+    from dronesim.outputs.exposure import results_exposure
+
+    layer = pyogrio.read_dataframe(packages["run"], layer="exposure")
+    grid = results_exposure(results_folders["run"]).grid
+    assert len(layer) == len(grid) > 0
+    np.testing.assert_allclose(layer["passes_per_week"], grid["passes_per_week"])
+    np.testing.assert_allclose(layer.geometry.area, 100.0 * 100.0)
+    np.testing.assert_allclose(layer.geometry.centroid.x, grid["x"])

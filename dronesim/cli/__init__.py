@@ -213,6 +213,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--out", type=Path, default=None,
                      help="output folder (default: results/<scenario name>)")
+    run.add_argument("--csv", action="store_true",
+                     help="also write the tables as CSV into csv/ in the folder")
     run.add_argument("--trace", type=Path, default=None,
                      help="CSV of incidents replayed instead of the generators (time; x,y or "
                           "lon,lat; service; optional priority, drone_suited)")
@@ -257,9 +259,14 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--sensitivity", type=Path, default=None, metavar="DIR",
                      help="a 'dronesim sensitivity' folder of the run's scenario: the report "
                           "says how far each headline figure moves over its assumptions")
-    exp = sub.add_parser("export", help="export a results folder as a GeoPackage for QGIS")
+    exp = sub.add_parser("export", help="export a results folder as a GeoPackage for QGIS, "
+                                        "or its tables as CSV")
     exp.add_argument("results", type=Path, help="a folder written by run, sweep or compare")
-    exp.add_argument("--geopackage", type=Path, required=True, metavar="FILE")
+    exp.add_argument("--geopackage", type=Path, default=None, metavar="FILE")
+    # CSV export (dronesim.outputs.csv_export): the tables beside the Parquet.
+    exp.add_argument("--csv", nargs="?", const="", default=None, metavar="DIR",
+                     help="write the tables as CSV into DIR (default: a csv/ folder inside "
+                          "RESULTS)")
     exp.add_argument("--grid", type=_positive_float, default=100.0, metavar="METRES",
                      help="incidents are snapped to the centres of a grid this fine, so real "
                           "incident data is not republished at full precision (default 100)")
@@ -403,6 +410,10 @@ def _write_extras(args: argparse.Namespace, out: Path) -> list[str]:
         from ..outputs.geopackage import export_geopackage
 
         written.append(str(export_geopackage(out, args.geopackage)))
+    if getattr(args, "csv", None) is True:
+        from ..outputs.csv_export import export_csv
+
+        written.append(f"{export_csv(out)}/")
     return written
 
 
@@ -420,11 +431,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ..outputs.geopackage import export_geopackage
+    if args.geopackage is None and args.csv is None:
+        raise InputError(_CLI, "--geopackage", "export needs --geopackage FILE or --csv [DIR]")
+    if args.geopackage is not None:
+        from ..outputs.geopackage import export_geopackage
 
-    path = export_geopackage(args.results, args.geopackage, grid_m=args.grid,
-                             all_replications=args.all_replications)
-    print(f"GeoPackage: {path} (EPSG:27700; incidents snapped to a {args.grid:g} m grid)")
+        path = export_geopackage(args.results, args.geopackage, grid_m=args.grid,
+                                 all_replications=args.all_replications)
+        print(f"GeoPackage: {path} (EPSG:27700; incidents snapped to a {args.grid:g} m grid)")
+    if args.csv is not None:
+        from ..outputs.csv_export import export_csv
+
+        folder = export_csv(args.results, args.csv or None)
+        names = sorted(p.name for p in folder.glob("*.csv"))
+        print(f"CSV: {folder}/ ({', '.join(names)})")
     return 0
 
 

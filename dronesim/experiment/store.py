@@ -65,7 +65,7 @@ __all__ = ["OutputFolder", "check_output_path", "check_output_file", "write_outp
            "file_digest", "MANIFEST", "STATE_DIR", "write_text_atomic", "RUN_ENTRIES",
            "SWEEP_ENTRIES", "COMPARE_ENTRIES", "record_problem", "OWN_FILES", "OWN_PARTS",
            "ADDED_SUFFIXES", "FAULT_STEPS", "SENSITIVITY_ENTRIES",
-           "SENSITIVITY_FILES"]
+           "SENSITIVITY_FILES", "CSV_PART", "CSV_FILES"]
 
 MANIFEST = "manifest.json"
 STATE_DIR = ".dronesim"
@@ -109,6 +109,14 @@ DOCK_VALUE_FILES = ("dock_value.csv",)
 OWN_FILES = OWN_FILES + DOCK_VALUE_FILES
 DOCK_VALUE_ENTRIES = ("summary.json", *DOCK_VALUE_FILES, "differences.csv", "values.csv",
                       "scenarios", "tasks")
+#: ``dronesim export --csv`` (dronesim.outputs.csv_export): the tables as CSV, in a ``csv/``
+#: part folder of a results folder, or at the top of a folder of their own.
+CSV_PART = "csv"
+CSV_FILES = ("incidents.csv", "missions.csv", "per_borough.csv", "sweep_steps.csv",
+             "exposure_cells.csv", "exposure_top_cells.csv", "exposure_boroughs.csv",
+             "exposure_summary.csv")
+OWN_PARTS[CSV_PART] = ".csv"
+OWN_FILES = OWN_FILES + CSV_FILES
 
 
 def _is_added_name(rel: str) -> bool:
@@ -839,6 +847,31 @@ class OutputFolder:
         self._done()
         self.committed = True
         return self.path / rel
+
+    def add_part(self, part: str, files: dict[str, Path]) -> list[Path]:
+        """Add the files of one part folder (``name -> staged file``; ``dronesim export
+        --csv``) to a complete output and its manifest, by the commit protocol; dronesim's own
+        files of an earlier export into that part that this one does not write again are
+        deleted. A destination that is not one dronesim writes, or holds a file dronesim did
+        not write, refuses the whole step before anything is placed."""
+        man = _read_json(self.path / MANIFEST)
+        if not (isinstance(man, dict) and man.get(_MARK) == 1):
+            raise InputError(_CLI, self.field, f"{self.path} is not a complete dronesim output "
+                                               "(no manifest.json)")
+        staged = {f"{part}/{name}": src for name, src in files.items()}
+        for rel in staged:
+            why = record_problem(rel)
+            if why is not None:
+                raise InputError(_CLI, self.field, f"{self.path}: {rel} {why}; the output is "
+                                                   "not written")
+        before = self.recorded()
+        keep = {rel: {"size": rec.get("size"), "sha256": rec.get("sha256")}
+                for rel, rec in before.items()
+                if rel != MANIFEST and rel not in staged and not rel.startswith(f"{part}/")}
+        body = {k: v for k, v in man.items() if k != "files"}
+        self._place_all("add", staged, keep=keep, manifest=body)
+        self.committed = True
+        return [self.path / rel for rel in staged]
 
     def commit(self, manifest: dict[str, Any], keep: Iterable[str] = ()) -> Path:
         """Move every staged file into place, delete dronesim's own files of an earlier run that

@@ -34,7 +34,8 @@ from typing import Any
 
 __all__ = ["Unit", "UNITS", "Metric", "Response", "RESPONSES", "METRICS", "metric",
            "compare_metrics", "run_lines", "report_cards", "sweep_columns", "step_metrics",
-           "borough_metrics", "value_of", "AIRFRAME_METRICS"]
+           "borough_metrics", "value_of", "AIRFRAME_METRICS",
+           "EXPOSURE_METRICS"]
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,23 @@ DOCK_METRICS: tuple[Metric, ...] = (
            summary=False),
     Metric("grounded_drone_hours_per_week", "drone-hours grounded (weather, night) a week",
            "hours_per_week", summary=False, feature="weather.enabled"),
+)
+
+#: Overflight exposure (dronesim.outputs.exposure): figures of one replication's grid, shown
+#: in the exposure summary (``dronesim export --csv``, the HTML report), not in ``summary.json``.
+EXPOSURE_METRICS: tuple[Metric, ...] = (
+    Metric("overflown_area_share", "share of London's area overflown", "share",
+           summary=False, group="exposure",
+           note="100 m cells crossed by at least one flight track, over London's area"),
+    Metric("max_cell_overflights_per_week", "overflights a week of the most overflown cell",
+           "per_week", summary=False, group="exposure"),
+    Metric("max_cell_minutes_per_week", "minutes a week a drone is over the most exposed cell",
+           "per_week", summary=False, group="exposure"),
+    Metric("max_cell_lmax_dba", "loudest estimated level at the ground, dB(A)", "count",
+           summary=False, group="exposure"),
+    Metric("worst_borough_events_per_1000_residents",
+           "events above 45 dB(A) a week per 1,000 residents, worst borough", "per_week",
+           summary=False, group="exposure"),
 )
 
 _BY_KEY: dict[str, Metric] = {}

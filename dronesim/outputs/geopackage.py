@@ -24,6 +24,9 @@ layer               kind          contents
                                   airspace cut included): per step (sweep) or per scenario
 ``flight_range``    all           the region within the drones' flight range of a dock
 ``no_fly_zones``    when present  restricted airspace the scenario flew around or through
+``exposure``        run           overflight exposure of every 100 m cell a drone flew over
+                                  or hovered within 200 m of, a week
+                                  (:mod:`dronesim.outputs.exposure`)
 ``incidents``       run           incidents of replication 0 (all with
                                   ``all_replications=True``), each moved to the centre of its
                                   ``grid_m`` cell, with the hour of the call (not the second)
@@ -290,6 +293,11 @@ def _layers(res: Results, grid_m: float, all_replications: bool) -> dict[str, tu
         zones = geom.zones
         layers["incidents"] = (_incident_layer(res, grid_m, all_replications),
                                f"Incidents, positions snapped to a {grid_m:g} m grid")
+        exposure = _exposure_layer(res)
+        if exposure is not None:
+            layers["exposure"] = (exposure, "Overflight exposure a week per 100 m cell "
+                                            "(dronesim.outputs.exposure): passes, minutes "
+                                            "overhead, hover within 200 m, L_max, events")
     elif res.kind == "sweep":
         (label, scn), = scns.items()
         geom = scenario_geometry(scn, base)
@@ -344,6 +352,26 @@ def _layers(res: Results, grid_m: float, all_replications: bool) -> dict[str, tu
         layers["no_fly_zones"] = (zones.set_crs(CRS, allow_override=True),
                                   "Restricted airspace (flight restriction zones, no-fly files)")
     return layers
+
+
+def _exposure_layer(res: Results) -> gpd.GeoDataFrame | None:
+    """The non-zero cells of the run's overflight exposure as squares (None without
+    missions or flights)."""
+    import shapely
+
+    from .exposure import GRID_M, results_exposure
+
+    if not (res.path / "missions.parquet").exists():
+        return None
+    grid = results_exposure(res.path).grid
+    if grid.empty:
+        return None
+    h = GRID_M / 2
+    x, y = grid["x"].to_numpy(), grid["y"].to_numpy()
+    cells = shapely.box(x - h, y - h, x + h, y + h)
+    cols = ["passes_per_week", "minutes_per_week", "hover_minutes_per_week", "lmax_dba",
+            "events_per_week", "borough", "residents"]
+    return _gdf(grid[cols].to_dict("records"), list(cells))
 
 
 def _step_coverage(scn: Scenario, geom: ScenarioGeometry, sites: pd.DataFrame

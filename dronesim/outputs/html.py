@@ -284,8 +284,31 @@ def _cells_svg(fr: _Frame, cells: pd.DataFrame) -> str:
     return "".join(out)
 
 
+def _exposure_svg(fr: _Frame, grid: pd.DataFrame) -> str:
+    """Overflight exposure cells (dronesim.outputs.exposure): 100 m squares, darker where
+    overflown more often a week."""
+    from .exposure import GRID_M
+
+    if not len(grid):
+        return ""
+    vmax = float(np.quantile(grid["passes_per_week"], 0.98)) or 1.0
+    out = []
+    for r in grid.itertuples(index=False):
+        x, y = fr.xy(r.x - GRID_M / 2, r.y + GRID_M / 2)
+        a = min(1.0, r.passes_per_week / vmax)
+        lmax = f"{r.lmax_dba:.0f} dB(A)" if finite(r.lmax_dba) else "n/a"
+        tip = (f"100 m cell {r.borough or 'outside London'}: {r.passes_per_week:,.1f} "
+               f"overflights, {r.minutes_per_week:,.1f} min overhead, "
+               f"{r.hover_minutes_per_week:,.1f} min hovering within 200 m a week; "
+               f"loudest {lmax}")
+        out.append(f'<rect x="{x}" y="{y}" width="{GRID_M:g}" height="{GRID_M:g}" '
+                   f'fill-opacity="{0.15 + 0.8 * a:.2f}" data-tip="{_e(tip)}"/>')
+    return "".join(out)
+
+
 def _map_section(res: Results, geoms: dict[str, ScenarioGeometry], metrics: dict[str, Any],
-                 group_label: str, cells: pd.DataFrame | None, intro: str) -> str:
+                 group_label: str, cells: pd.DataFrame | None, intro: str,
+                 exposure: pd.DataFrame | None = None) -> str:
     """The interactive map: boroughs (choropleth), groups of docks/coverage/range, zones,
     incident cells; the controls; and the data the script colours it with."""
     first = next(iter(geoms.values()))
@@ -306,15 +329,21 @@ def _map_section(res: Results, geoms: dict[str, ScenarioGeometry], metrics: dict
     cells_svg = (f'<g id="layer-cells" class="cells" style="display:none">'
                  f"{_cells_svg(fr, cells)}</g>"
                  if cells is not None and len(cells) else "")
+    exposure_svg = (f'<g id="layer-exposure" class="exposure" style="display:none">'
+                    f"{_exposure_svg(fr, exposure)}</g>"
+                    if exposure is not None and len(exposure) else "")
     svg = (f'<svg id="map-svg" viewBox="0 0 {int(fr.w)} {int(fr.h)}" '
            f'preserveAspectRatio="xMidYMid meet" role="img" aria-label="Map of London: '
            f'boroughs, dock sites and drone coverage"><rect class="sea" x="0" y="0" '
            f'width="{int(fr.w)}" height="{int(fr.h)}"/><g id="layer-boroughs">'
-           f'{"".join(bpaths)}</g>{cells_svg}{zones}<g id="layer-groups">{groups}</g></svg>')
+           f'{"".join(bpaths)}</g>{cells_svg}{exposure_svg}{zones}<g id="layer-groups">{groups}</g>'
+           "</svg>")
     within = mmss(first.within_s)
     layer_boxes = [("boroughs", "borough shading", True)]
     if cells_svg:
         layer_boxes.append(("cells", "incidents (1 km cells)", False))
+    if exposure_svg:
+        layer_boxes.append(("exposure", "overflights (100 m cells)", False))
     layer_boxes += [("coverage", f"drone on scene within {within}", True),
                     ("range", f"flight range {first.range_m / 1000:.1f} km", True),
                     ("docks", "dock sites", True)]
@@ -338,6 +367,8 @@ def _map_section(res: Results, geoms: dict[str, ScenarioGeometry], metrics: dict
         + (' <span class="key zone-key"></span> no-fly zone' if zones else "")
         + (' <span class="key cell-key"></span> incidents per week, 1 km cells (darker: more)'
            if cells_svg else "")
+        + (' <span class="key exposure-key"></span> drone overflights a week, 100 m cells '
+           '(darker: more)' if exposure_svg else "")
         + '<div class="ramp"><span id="ramp-lo"></span><span class="bar"></span>'
           '<span id="ramp-hi"></span> <span id="ramp-label"></span></div></div>')
     notes = "".join(f"<p class=\"note\">{_e(n)}</p>" for g in geoms.values() for n in g.notes)
@@ -614,10 +645,12 @@ def _run_body(res: Results, playback: PlaybackOptions | None = None
     names = {r["gss_code"]: r["name"] for r in rows_b}
     pb_html, pb_data = (_playback_html(res, geom, scn, playback) if playback is not None
                         else ("", None))
+    exposure = _run_exposure(res)
     map_html = _map_section(res, {"0": geom}, metrics, "", cells,
                             f"Boroughs of London with the {len(geom.docks)} dock sites, the "
                             f"region a drone reaches within {t} of the call, the drones' flight "
-                            "range and where incidents arose.")
+                            "range and where incidents arose.",
+                            exposure.grid if exposure is not None else None)
     head = ["Borough", "Incidents a week", "Drone flights a week",
             "Drone mean [95% CI]", f"{ground1.capitalize()} mean [95% CI]",
             "Drone first", f"Population within {t}"]
@@ -662,7 +695,7 @@ def _run_body(res: Results, playback: PlaybackOptions | None = None
         + _figure(figs["boroughs.png"], "Mean response by borough with 95% intervals",
                   f"Mean response by borough: {ground} (bars) and drones where they fly (dots); "
                   "boroughs without incidents in the measured window are listed at the bottom.")
-        + "</section>" + _dock_section(s, t))
+        + "</section>" + _dock_section(s, t) + _exposure_section(exposure))
     data = {"names": names, "metrics": metrics}
     if pb_data is not None:
         data["_playback"] = pb_data  # its own script element (build_html_report)
@@ -711,6 +744,51 @@ def _dock_section(s: dict[str, Any], t: str) -> str:
         "the time to restore the charge its flights used. Grounded: the hours weather and night "
         "grounded the fleet, times the dock's drones."))
     return f'<section id="docks"><h2>By dock</h2>{table}</section>'
+def _run_exposure(res: Results) -> Any:
+    """The run's overflight exposure (:mod:`dronesim.outputs.exposure`), or None without a
+    mission table."""
+    if not (res.path / "missions.parquet").exists():
+        return None
+    from .exposure import results_exposure
+
+    return results_exposure(res.path)
+
+
+def _exposure_section(exposure: Any) -> str:
+    """Overflight exposure: the registry's figures and the ten most exposed cells."""
+    if exposure is None:
+        return ""
+    from ..kpis.registry import EXPOSURE_METRICS
+    from .exposure import EVENT_THRESHOLD_DBA, SOURCE_LEVEL_1M_DBA
+
+    cards = []
+    for m in EXPOSURE_METRICS:
+        v = _get(exposure.summary, [m.key, "mean"])
+        cards.append(_card(_e(m.label), _pct(v, 2) if m.unit == "share" else _num(v),
+                           note=_e(m.note)))
+    cards_html = "".join(cards)
+    head = ["Cell centre (E, N)", "Borough", "Overflights a week", "Minutes overhead a week",
+            "Hovering within 200 m (min a week)", "Loudest, dB(A)",
+            f"Events above {EVENT_THRESHOLD_DBA:g} dB(A) a week", "Residents"]
+    trs = []
+    for r in exposure.top.itertuples(index=False):
+        trs.append([(f"{r.x:.0f}, {r.y:.0f}", r.x), (_e(r.borough or "outside London"),
+                                                     r.borough),
+                    (_num(r.passes_per_week), r.passes_per_week),
+                    (_num(r.minutes_per_week), r.minutes_per_week),
+                    (_num(r.hover_minutes_per_week), r.hover_minutes_per_week),
+                    (_num(r.lmax_dba), r.lmax_dba), (_num(r.events_per_week), r.events_per_week),
+                    (_num(r.residents, 0), r.residents)])
+    table = _table(head, trs, "exposure-table", "The ten most overflown 100 m cells, a week "
+                   "(mean over replications); click a heading to sort.")
+    return (
+        '<section id="exposure"><h2>Overflight and noise exposure</h2>'
+        "<p>Where drones fly over, from each leg's ground track (dock to scene, straight or "
+        "around no-fly zones, hover on scene, back). Levels are upper estimates: a source of "
+        f"{SOURCE_LEVEL_1M_DBA:.0f} dB(A) at 1 m (the EU class C2 sound power limit at 4 kg), "
+        "spherical spreading from 60 m cruise and 40 m hover, absorption and buildings "
+        "ignored. Tick <em>overflights</em> on the map to see the cells.</p>"
+        f'<div class="cards">{cards_html}</div>{table}</section>')
 
 
 def _sweep_body(res: Results) -> tuple[str, str, dict[str, Any]]:
@@ -1399,6 +1477,8 @@ border:1px solid #999}
 .dock-key{border:none;width:auto;height:auto;color:#111}
 .zone-key{background:rgba(178,34,34,.15);border-color:#b22222}
 .cell-key{background:rgba(106,61,154,.55);border-color:#6a3d9a}
+#map-svg .exposure rect{fill:#d94801;stroke:none}
+.exposure-key{background:rgba(217,72,1,.55);border-color:#d94801}
 .ramp{margin-top:.3rem;display:flex;align-items:center;gap:.4rem;flex-wrap:wrap}
 .ramp .bar{display:inline-block;width:9rem;height:.7rem;border:1px solid #999;
 background:linear-gradient(90deg,#ffffe5,#d9f0a3,#78c679,#238443,#004529)}
