@@ -63,6 +63,9 @@ class Features:
     mutual_aid: bool = False
     #: Ambulance conveyance to hospital and handover (dronesim.engine.conveyance).
     conveyance: bool = False
+    #: Wind acting on flight (``[weather] wind_on_flight``, with weather on): legs timed by the
+    #: wind triangle, charge judged at the worst heading (dronesim.kinematics.wind_leg_s).
+    wind_on_flight: bool = False
 
     @classmethod
     def of(cls, prep: Any) -> Features:
@@ -96,6 +99,7 @@ class Features:
             conveyance=any(s.ground.base == "patrol" and any(x > 0 for x in
                                                              s.ground.conveyance_share)
                            for s in scn.services.values()),
+            wind_on_flight=bool(scn.weather.enabled and scn.weather.wind_on_flight),
         )
 
     @property

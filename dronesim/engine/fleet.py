@@ -66,6 +66,7 @@ from ..kinematics import (
     flight_time_s,
     leg_s,
     preempt_charge_s,
+    preempt_legs_charge_s,
     spare_charge_s,
 )
 from ..siting.sites import Docks
@@ -122,6 +123,7 @@ _TASK_DONE, _BATTERY, _GROUND = LEAVE["task_done"], LEAVE["battery"], LEAVE["gro
 _PREEMPTED = LEAVE["preempted"]
 _FAULT_LEAVE, _RESOLVED = LEAVE["fault"], LEAVE["resolved"]
 _GROUNDED, _FAULT = OUTCOME["grounded"], OUTCOME["fault"]
+_WIND = 1  # dronesim.inputs.weather.REASONS.index("wind")
 #: Holds that a booked mission does not outlast: repair, maintenance, dock fault
 #: (dronesim.engine.availability: REPAIR | MAINTENANCE | DOCK_FAULT).
 _HARD_HOLD = 4 | 8 | 16
@@ -140,6 +142,12 @@ class Grounding(Protocol):
     def reason_at(self, t: float) -> int: ...
     def reasons_at(self, t: np.ndarray) -> np.ndarray: ...
     def slow_at(self, t: float) -> bool: ...
+
+    #: Wind acting on flight ([weather] wind_on_flight): legs timed by :meth:`leg`.
+    wind: bool
+
+    def leg(self, t: float, x0: float, y0: float, x1: float, y1: float, dist: float,
+            speed: float, climb_s: float, descent_s: float) -> float: ...
 
 
 class Duty(Protocol):
@@ -924,8 +932,15 @@ class Fleet:
         k = self.dock_of[d]
         speed = self._spd[k]
         gr = self.grounding
+        out = back = math.nan
         if gr is not None:  # weather and night (dronesim.engine.availability)
             code = gr.reason_at(t_launch)
+            if not code and gr.wind:  # legs in the hour's wind (a leg it cannot fly: grounded)
+                if gr.slower and gr.slow_at(t_launch):
+                    speed *= gr.speed_factor
+                out, back = self._wind_legs(gr, d, i, t_launch, speed)
+                if out == math.inf or back == math.inf:
+                    code = _WIND
             if code:  # grounded when it would take off: stand down, with the reason
                 self._release(d)
                 self._stand_down(d, i)
@@ -936,7 +951,8 @@ class Fleet:
                 return
             if gr.slower and gr.slow_at(t_launch):
                 t_launch += gr.extra_launch_s
-                speed *= gr.speed_factor
+                if not gr.wind:
+                    speed *= gr.speed_factor
         g = self._t_ground[i]
         if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
@@ -947,8 +963,9 @@ class Fleet:
             self._to_idle(d, self.battery_at(d, now), now)
             return
         dist = self._dist[d]
-        out = leg_s(dist, speed, spec.climb_s, spec.descent_s)  # dock to scene
-        back = out  # scene to dock (same path)
+        if out != out:  # (NaN: no wind on flight)
+            out = leg_s(dist, speed, spec.climb_s, spec.descent_s)  # dock to scene
+            back = out  # scene to dock (same path)
         battery = self._end[d] if self._full_k[k] else self.battery_at(d, t_launch)
         t_scene = t_launch + out
         latest = t_scene + max(0.0, spare_charge_s(battery, out, back, spec.reserve_s))
@@ -974,6 +991,16 @@ class Fleet:
         if reason == _BATTERY and self.relief is not None and not self._exponential:
             self.relief.watch(d, i)  # home before the ground unit: a relief may come
         self._land(m, d, now + (land - now))
+
+    def _wind_legs(self, gr: Grounding, d: int, i: int, t: float, speed: float
+                   ) -> tuple[float, float]:
+        """(out, back): drone d's legs to incident i and home at airspeed ``speed`` in the wind
+        of the hour of t (Grounding.leg; wind on flight only)."""
+        k, spec = self.dock_of[d], self.spec
+        dist = self._dist[d]
+        xk, yk, xi, yi = self._dock_x[k], self._dock_y[k], self._ix[i], self._iy[i]
+        return (gr.leg(t, xk, yk, xi, yi, dist, speed, spec.climb_s, spec.descent_s),
+                gr.leg(t, xi, yi, xk, yk, dist, speed, spec.climb_s, spec.descent_s))
 
     def _land(self, m: Mission, d: int, t: float) -> None:
         """Schedule the landing of drone d (mission m) at t (Kernel.at, inline); an earlier
@@ -1156,10 +1183,19 @@ class Fleet:
             v = self._spd[k]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
             remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH])
-            need = preempt_charge_s(hop, home, v, spec)
+            gr = self.grounding
+            if gr is not None and gr.wind:  # the hop and the leg home in the hour's wind
+                hop_s = gr.leg(now, self._ix[j], self._iy[j], xi, yi, hop, v, 0.0, 0.0)
+                home_s = gr.leg(now, xi, yi, self._dock_x[k], self._dock_y[k], home, v,
+                                spec.climb_s, spec.descent_s)
+                need = preempt_legs_charge_s(hop_s, home_s, spec)
+                t_hop = hop_s
+            else:
+                need = preempt_charge_s(hop, home, v, spec)
+                t_hop = hop / v
             if remaining < need or home > self._range_k[k]:
                 continue
-            t = now + hop / v
+            t = now + t_hop
             if t < best_t:
                 best, best_t = (d, hop), t
         return best
@@ -1185,10 +1221,17 @@ class Fleet:
         m[_M_PILOT] = m[_M_LEG_LAUNCH] = now
         m[_M_LEG_BATTERY] = battery - (now - t_launch)
         k = self.dock_of[d]
-        t_scene = now + hop / self._spd[k]
-        m[_M_SCENE] = t_scene
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
-        back = leg_s(home, self._spd[k], spec.climb_s, spec.descent_s)
+        gr = self.grounding
+        if gr is not None and gr.wind:  # the hop and the leg home in the hour's wind
+            t_scene = now + gr.leg(now, self._ix[i], self._iy[i], self._ix[j], self._iy[j], hop,
+                                   self._spd[k], 0.0, 0.0)
+            back = gr.leg(now, self._ix[j], self._iy[j], self._dock_x[k], self._dock_y[k], home,
+                          self._spd[k], spec.climb_s, spec.descent_s)
+        else:
+            t_scene = now + hop / self._spd[k]
+            back = leg_s(home, self._spd[k], spec.climb_s, spec.descent_s)
+        m[_M_SCENE] = t_scene
         m[_M_BACK] = back
         m[_M_LATEST] = min(t_scene + max(0.0, spare_charge_s(battery, t_scene - t_launch, back,
                                                              spec.reserve_s)), self._fail[d])

@@ -391,6 +391,8 @@ def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams,
         fleet.attach_grounding(gr)
         if gr.slower:  # a dispatch's charge is judged at the night speed
             fleet.set_need_speed_factor(gr.speed_factor)
+        if gr.wind:  # ... and at the worst heading in the hour's wind
+            gr.drive_need_speed(env, fleet)
         out.append(gr)
     if features.duty:
         duty = Duty(prep, env, fleet, streams)
