@@ -165,6 +165,8 @@ OPS_CASES = {
     "rosters": lambda: _scenario("met_rosters.toml", 0.5),
     "relief": lambda: _scenario("met_relief_short_battery.toml", 0.5),
     "wind_on_flight": lambda: _scenario("met_wind_8ms.toml", 0.5),
+    "charging_curve": lambda: _scenario("met_baseline_operations.toml", 0.5,
+                                        drones__charging="cccv", drones__recharge_full_s=5400.0),
 }
 
 
@@ -244,6 +246,7 @@ OFF_BY = {
     "airframe_types": "mixed_fleet",
     "authorised_legs": "authorised_legs",
     "wind_on_flight": "wind_on_flight",
+    "charging_curve": "charging_curve",
 }
 
 

@@ -248,3 +248,56 @@ def test_wind_slows_response():
         return float(((m["t_landed"] - m["t_leave"]) + (m["t_on_scene"] - m["t_launch"])).mean())
 
     assert flight(windy) > flight(calm)
+
+
+# --- charging curves in the engine ---------------------------------------------------------
+def _charging(swap_s: float = 0.0, **drones) -> object:
+    scn = load_scenario(SCENARIOS / "met_baseline_weather_free.toml",
+                        {"simulation": {"weeks": 0.3, "warmup_hours": 2.0},
+                         "drones": {"max_range_m": 5000.0, **drones}})
+    docks = tuple(dataclasses.replace(d, swap_s=swap_s) for d in scn.docks)
+    return dataclasses.replace(scn, docks=docks)
+
+
+def _relaunches(res) -> list[tuple]:
+    """(landed charge, time at the dock, charge at the next launch) of each drone's
+    consecutive own missions."""
+    m = res.missions[~res.missions["redirected"] & ~res.missions["relief"]]
+    out = []
+    for _, g in m.sort_values("t_launch").groupby("drone_id"):
+        rows = list(g.itertuples())
+        for a, b in zip(rows, rows[1:]):
+            out.append((a.battery_landed_s, b.t_launch - a.t_landed, b.battery_launch_s))
+    return out
+
+
+def test_feature_charging_curve():
+    assert "charging_curve" not in Features.of(prepare(_charging())).on
+    assert "charging_curve" in Features.of(prepare(_charging(charging="cccv"))).on
+    assert "charging_curve" in Features.of(prepare(_charging(swap_s=180.0))).on
+
+
+def test_cccv_charges_on_the_curve_in_the_engine():
+    scn = _charging(charging="cccv", recharge_full_s=5400.0)
+    res = run_replication(prepare(scn), 0)
+    d = scn.drones
+    rate = d.endurance_s / d.recharge_full_s
+    pairs = _relaunches(res)
+    assert len(pairs) > 20
+    beyond = 0
+    for b_land, dt, b_launch in pairs:
+        want = cccv_charge_s(b_land, dt, d.endurance_s, rate, d.cccv_knee, d.cccv_cutoff)
+        assert b_launch == pytest.approx(want, abs=1e-6)
+        beyond += b_land + dt * rate > 0.8 * d.endurance_s and b_launch < d.endurance_s - 1
+    assert beyond > 0  # some relaunches were in the CV stage, below the linear charge
+
+
+def test_swap_full_swap_s_after_landing():
+    res = run_replication(prepare(_charging(swap_s=180.0)), 0)
+    pairs = _relaunches(res)
+    assert len(pairs) > 20
+    for b_land, dt, b_launch in pairs:
+        if dt >= 180.0:
+            assert b_launch == 2400.0
+        else:  # relaunched before its swap was done: the charge it landed with
+            assert b_launch == pytest.approx(b_land)

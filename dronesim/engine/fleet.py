@@ -60,6 +60,8 @@ from ..inputs.scenario import DroneSpec
 from ..kinematics import (
     arrival_at,
     battery_needed_s,
+    cccv_charge_s,
+    cccv_wait_s,
     charge_needed_s,
     charge_rate,
     charge_wait_s,
@@ -87,8 +89,8 @@ from .records import (
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "AirframeTable", "IDLE", "RESERVED",
-           "FLYING", "OFF", "UNSETTLED"]
+__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "CurvedFleet", "AirframeTable", "IDLE",
+           "RESERVED", "FLYING", "OFF", "UNSETTLED"]
 
 # Fields of a mission in flight (Fleet._m): the incident; its assignment time, flight length,
 # authorisation delay; the current leg's pilot time, launch and launch charge; the drone's
@@ -496,6 +498,11 @@ class Fleet:
             return self._end[d]
         return min(self._end[d], self.battery0[d] + (t - self.t0[d]) * rate)
 
+    def _charge_wait(self, d: int, need: float, battery: float, t: float) -> float:
+        """Time (s) drone d, holding ``battery`` at its dock at time t, charges to ``need``
+        (linear: :func:`charge_wait_s`; :class:`CurvedFleet` has its curves)."""
+        return charge_wait_s(need, battery, self._rt[d])
+
     def _need(self, dist: float, k: int) -> float:
         """Charge a dispatch from dock k over ``dist`` needs (see battery_needed_s)."""
         spec = self.spec
@@ -515,13 +522,13 @@ class Fleet:
             b = self.battery_at(d, now)
             if b >= need:
                 return READY, now
-            return CHARGING, now + charge_wait_s(need, b, self._rt[d])
+            return CHARGING, now + self._charge_wait(d, need, b, now)
         m = self._m[d]  # (not None while FLYING)
         if st == FLYING and m is not None and self.booked[d] < 0 and now >= m[_M_LEAVE] \
                 and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
             battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH])
             short = max(0.0, need - battery_land)
-            extra = 0.0 if short == 0 else charge_wait_s(need, battery_land, self._rt[d])
+            extra = 0.0 if short == 0 else self._charge_wait(d, need, battery_land, m[_M_LAND])
             return RETURNING, m[_M_LAND] + extra
         return -1, math.inf
 
@@ -851,7 +858,7 @@ class Fleet:
         now = self.env._now
         b = self._end[d] if self._full_k[k] else self.battery_at(d, now)
         if b < need:
-            self.env.at(now + charge_wait_s(need, b, self._rt[d]), self._charged, d)
+            self.env.at(now + self._charge_wait(d, need, b, now), self._charged, d)
             return
         pool = self._room_of[self._svc[i]]
         if pool.free > 0 and not pool._waiting:
@@ -1317,3 +1324,47 @@ class Fleet:
             self.n_idle += 1
             if self.waiting:
                 self.on_free(d)
+
+
+class CurvedFleet(Fleet):
+    """A fleet whose docks charge on a curve other than linear (``Features.charging_curve``):
+    constant-current / constant-voltage charging (``[drones] charging = "cccv"``,
+    :func:`dronesim.kinematics.cccv_charge_s`) and battery swaps (``[[docks]] swap_s``: a drone
+    landed at such a dock holds the charge it landed with until the swap is done, ``swap_s``
+    after landing, and is full from then; a landed drone with the charge a dispatch needs may
+    fly before the swap). Only :meth:`battery_at` and :meth:`_charge_wait` differ, so with the
+    feature off the plain :class:`Fleet` runs, its hot paths unchanged."""
+
+    __slots__ = ("_knee", "_cutoff", "_cccv", "_swap")
+
+    def set_charging(self, scn: Any) -> None:
+        """Read the curve (``[drones]``) and each drone's dock's swap time (``[[docks]]``, in
+        the fleet's dock order)."""
+        d = scn.drones
+        self._cccv = d.charging == "cccv"
+        self._knee, self._cutoff = float(d.cccv_knee), float(d.cccv_cutoff)
+        swap_k = [float(dock.swap_s) for dock in scn.docks]
+        self._swap = [swap_k[k] for k in self.dock_of]
+
+    def battery_at(self, d: int, t: float) -> float:
+        swap = self._swap[d]
+        if swap > 0:
+            return self._end[d] if t >= self.t0[d] + swap else min(self._end[d],
+                                                                  self.battery0[d])
+        rate = self._rt[d]
+        if rate == math.inf:
+            return self._end[d]
+        if self._cccv:
+            return cccv_charge_s(self.battery0[d], t - self.t0[d], self._end[d], rate,
+                                 self._knee, self._cutoff)
+        return min(self._end[d], self.battery0[d] + (t - self.t0[d]) * rate)
+
+    def _charge_wait(self, d: int, need: float, battery: float, t: float) -> float:
+        swap = self._swap[d]
+        if swap > 0:  # full when the swap is done (t0: the landing, or t's own landing)
+            t0 = self.t0[d] if self.state[d] != FLYING else t
+            return max(0.0, t0 + swap - t)
+        if self._cccv:
+            return cccv_wait_s(need, battery, self._end[d], self._rt[d], self._knee,
+                               self._cutoff)
+        return charge_wait_s(need, battery, self._rt[d])

@@ -128,6 +128,14 @@ class DroneSpec:
     max_gust_m_s: float = _num(math.nan, gt=0, le=100,
                                doc="gust limit at flight height, vendor 'max wind speed "
                                    "resistance' (unset: none)")
+    # Charging curve (dronesim.kinematics.cccv_charge_s; docs/wind.md). linear: as always.
+    charging: str = _choice("linear", ("linear", "cccv"),
+                            doc="linear; cccv: constant current to cccv_knee, then constant "
+                                "voltage with the current decaying to cccv_cutoff")
+    cccv_knee: float = _num(0.8, gt=0, le=1, doc="share of endurance charged at constant "
+                                                 "current (BU-409: ~70-80%)")
+    cccv_cutoff: float = _num(0.05, gt=0, lt=1, doc="CV stage ends at this share of the CC "
+                                                    "current (BU-409: 3-5%)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +153,10 @@ class DockSite:
     airframe: str = field(default="", metadata={"doc": "[[airframes]] type of these drones "
                                                        "('' = the [drones] airframe)"})
     source: str = ""
+    # Battery swap (dronesim.engine.fleet.CurvedFleet; docs/wind.md).
+    swap_s: float = _num(0.0, ge=0, le=3600, doc="battery swap after landing: the drone is "
+                                                 "full this long after it lands (0: the dock "
+                                                 "charges it)")
 
 
 @dataclass(frozen=True, slots=True)
