@@ -10,7 +10,10 @@ battery holds ``endurance_s``), a charging rate in seconds of flight gained per 
 dock (``inf``: instant). Assumptions, as the engine models a flight: a leg is climb, straight
 cruise at one speed, descent (launch overhead and the decision excluded); the flight home
 takes as long as the flight out; the battery drains one second of charge per second airborne
-(hovering on scene included); charging is linear.
+(hovering on scene included); charging is linear. Options, each off by default (docs/wind.md):
+wind acting on flight (``[weather] wind_on_flight``: :func:`wind_leg_s`, out and back then
+differ), a constant-current / constant-voltage charging curve (:func:`cccv_charge_s`) and
+battery swaps (dronesim.engine.fleet.CurvedFleet).
 
 Floating point: every function keeps the exact order of operations the engine has always
 used (``a + b + c`` is ``(a + b) + c``, not ``a + (b + c)``), so results are bit for bit

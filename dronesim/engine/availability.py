@@ -47,6 +47,11 @@ Sources and assumptions
   pilots_per_flight)`` flights in a night hour (:class:`dronesim.engine.infrastructure.ControlRoom`,
   night judged per hour at its middle), so pilot utilisation counts one pilot per flight.
   Policies' predicted arrival times use the day speed.
+* Wind on flight (``[weather] wind_on_flight``; docs/wind.md): each leg (out, back, relief,
+  pre-emption hop) is timed by the wind triangle in the wind of the hour it starts in
+  (:meth:`Grounding.leg`); a leg the wind makes impossible stands the mission down as grounded
+  by wind. A dispatch's charge is judged, hour by hour, at the worst heading's speed
+  (:meth:`Grounding.drive_need_speed`). Policies' predicted arrival times stay calm ones.
 """
 
 from __future__ import annotations

@@ -43,7 +43,10 @@ the record tables on many scenarios whenever the engine changes.
 
 Battery model: flight and hover both drain one second of endurance per second; charging at the
 dock restores ``endurance_s`` in ``recharge_full_s`` (linear). A dispatch is feasible only if the
-charge covers the flight out, ``min_on_scene_s``, the flight back and ``reserve_s``.
+charge covers the flight out, ``min_on_scene_s``, the flight back and ``reserve_s``. Options
+(docs/wind.md): with wind on flight the legs out and back are timed in the hour's wind
+(:meth:`Fleet._wind_legs`, ``Grounding.leg``) and a dispatch's charge is judged at the worst
+heading; :class:`CurvedFleet` charges on a CC-CV curve or swaps batteries.
 """
 
 from __future__ import annotations
