@@ -63,6 +63,12 @@ class Features:
     mutual_aid: bool = False
     #: Ambulance conveyance to hospital and handover (dronesim.engine.conveyance).
     conveyance: bool = False
+    #: Wind acting on flight (``[weather] wind_on_flight``, with weather on): legs timed by the
+    #: wind triangle, charge judged at the worst heading (dronesim.kinematics.wind_leg_s).
+    wind_on_flight: bool = False
+    #: A charging curve other than linear: CC-CV (``[drones] charging = "cccv"``) or battery
+    #: swaps at some dock (``[[docks]] swap_s``): dronesim.engine.fleet.CurvedFleet.
+    charging_curve: bool = False
 
     @classmethod
     def of(cls, prep: Any) -> Features:
@@ -96,6 +102,9 @@ class Features:
             conveyance=any(s.ground.base == "patrol" and any(x > 0 for x in
                                                              s.ground.conveyance_share)
                            for s in scn.services.values()),
+            wind_on_flight=bool(scn.weather.enabled and scn.weather.wind_on_flight),
+            charging_curve=bool(scn.drones.charging != "linear"
+                                or any(d.swap_s > 0 for d in scn.docks)),
         )
 
     @property

@@ -43,7 +43,10 @@ the record tables on many scenarios whenever the engine changes.
 
 Battery model: flight and hover both drain one second of endurance per second; charging at the
 dock restores ``endurance_s`` in ``recharge_full_s`` (linear). A dispatch is feasible only if the
-charge covers the flight out, ``min_on_scene_s``, the flight back and ``reserve_s``.
+charge covers the flight out, ``min_on_scene_s``, the flight back and ``reserve_s``. Options
+(docs/wind.md): with wind on flight the legs out and back are timed in the hour's wind
+(:meth:`Fleet._wind_legs`, ``Grounding.leg``) and a dispatch's charge is judged at the worst
+heading; :class:`CurvedFleet` charges on a CC-CV curve or swaps batteries.
 """
 
 from __future__ import annotations
@@ -60,12 +63,15 @@ from ..inputs.scenario import DroneSpec
 from ..kinematics import (
     arrival_at,
     battery_needed_s,
+    cccv_charge_s,
+    cccv_wait_s,
     charge_needed_s,
     charge_rate,
     charge_wait_s,
     flight_time_s,
     leg_s,
     preempt_charge_s,
+    preempt_legs_charge_s,
     spare_charge_s,
 )
 from ..siting.sites import Docks
@@ -86,8 +92,8 @@ from .records import (
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "AirframeTable", "IDLE", "RESERVED",
-           "FLYING", "OFF", "UNSETTLED"]
+__all__ = ["flight_time_s", "battery_needed_s", "Fleet", "CurvedFleet", "AirframeTable", "IDLE",
+           "RESERVED", "FLYING", "OFF", "UNSETTLED"]
 
 # Fields of a mission in flight (Fleet._m): the incident; its assignment time, flight length,
 # authorisation delay; the current leg's pilot time, launch and launch charge; the drone's
@@ -122,6 +128,7 @@ _TASK_DONE, _BATTERY, _GROUND = LEAVE["task_done"], LEAVE["battery"], LEAVE["gro
 _PREEMPTED = LEAVE["preempted"]
 _FAULT_LEAVE, _RESOLVED = LEAVE["fault"], LEAVE["resolved"]
 _GROUNDED, _FAULT = OUTCOME["grounded"], OUTCOME["fault"]
+_WIND = 1  # dronesim.inputs.weather.REASONS.index("wind")
 #: Holds that a booked mission does not outlast: repair, maintenance, dock fault
 #: (dronesim.engine.availability: REPAIR | MAINTENANCE | DOCK_FAULT).
 _HARD_HOLD = 4 | 8 | 16
@@ -140,6 +147,12 @@ class Grounding(Protocol):
     def reason_at(self, t: float) -> int: ...
     def reasons_at(self, t: np.ndarray) -> np.ndarray: ...
     def slow_at(self, t: float) -> bool: ...
+
+    #: Wind acting on flight ([weather] wind_on_flight): legs timed by :meth:`leg`.
+    wind: bool
+
+    def leg(self, t: float, x0: float, y0: float, x1: float, y1: float, dist: float,
+            speed: float, climb_s: float, descent_s: float) -> float: ...
 
 
 class Duty(Protocol):
@@ -488,6 +501,11 @@ class Fleet:
             return self._end[d]
         return min(self._end[d], self.battery0[d] + (t - self.t0[d]) * rate)
 
+    def _charge_wait(self, d: int, need: float, battery: float, t: float) -> float:
+        """Time (s) drone d, holding ``battery`` at its dock at time t, charges to ``need``
+        (linear: :func:`charge_wait_s`; :class:`CurvedFleet` has its curves)."""
+        return charge_wait_s(need, battery, self._rt[d])
+
     def _need(self, dist: float, k: int) -> float:
         """Charge a dispatch from dock k over ``dist`` needs (see battery_needed_s)."""
         spec = self.spec
@@ -507,13 +525,13 @@ class Fleet:
             b = self.battery_at(d, now)
             if b >= need:
                 return READY, now
-            return CHARGING, now + charge_wait_s(need, b, self._rt[d])
+            return CHARGING, now + self._charge_wait(d, need, b, now)
         m = self._m[d]  # (not None while FLYING)
         if st == FLYING and m is not None and self.booked[d] < 0 and now >= m[_M_LEAVE] \
                 and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
             battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH])
             short = max(0.0, need - battery_land)
-            extra = 0.0 if short == 0 else charge_wait_s(need, battery_land, self._rt[d])
+            extra = 0.0 if short == 0 else self._charge_wait(d, need, battery_land, m[_M_LAND])
             return RETURNING, m[_M_LAND] + extra
         return -1, math.inf
 
@@ -843,7 +861,7 @@ class Fleet:
         now = self.env._now
         b = self._end[d] if self._full_k[k] else self.battery_at(d, now)
         if b < need:
-            self.env.at(now + charge_wait_s(need, b, self._rt[d]), self._charged, d)
+            self.env.at(now + self._charge_wait(d, need, b, now), self._charged, d)
             return
         pool = self._room_of[self._svc[i]]
         if pool.free > 0 and not pool._waiting:
@@ -924,8 +942,15 @@ class Fleet:
         k = self.dock_of[d]
         speed = self._spd[k]
         gr = self.grounding
+        out = back = math.nan
         if gr is not None:  # weather and night (dronesim.engine.availability)
             code = gr.reason_at(t_launch)
+            if not code and gr.wind:  # legs in the hour's wind (a leg it cannot fly: grounded)
+                if gr.slower and gr.slow_at(t_launch):
+                    speed *= gr.speed_factor
+                out, back = self._wind_legs(gr, d, i, t_launch, speed)
+                if out == math.inf or back == math.inf:
+                    code = _WIND
             if code:  # grounded when it would take off: stand down, with the reason
                 self._release(d)
                 self._stand_down(d, i)
@@ -936,7 +961,8 @@ class Fleet:
                 return
             if gr.slower and gr.slow_at(t_launch):
                 t_launch += gr.extra_launch_s
-                speed *= gr.speed_factor
+                if not gr.wind:
+                    speed *= gr.speed_factor
         g = self._t_ground[i]
         if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
@@ -947,8 +973,9 @@ class Fleet:
             self._to_idle(d, self.battery_at(d, now), now)
             return
         dist = self._dist[d]
-        out = leg_s(dist, speed, spec.climb_s, spec.descent_s)  # dock to scene
-        back = out  # scene to dock (same path)
+        if out != out:  # (NaN: no wind on flight)
+            out = leg_s(dist, speed, spec.climb_s, spec.descent_s)  # dock to scene
+            back = out  # scene to dock (same path)
         battery = self._end[d] if self._full_k[k] else self.battery_at(d, t_launch)
         t_scene = t_launch + out
         latest = t_scene + max(0.0, spare_charge_s(battery, out, back, spec.reserve_s))
@@ -974,6 +1001,16 @@ class Fleet:
         if reason == _BATTERY and self.relief is not None and not self._exponential:
             self.relief.watch(d, i)  # home before the ground unit: a relief may come
         self._land(m, d, now + (land - now))
+
+    def _wind_legs(self, gr: Grounding, d: int, i: int, t: float, speed: float
+                   ) -> tuple[float, float]:
+        """(out, back): drone d's legs to incident i and home at airspeed ``speed`` in the wind
+        of the hour of t (Grounding.leg; wind on flight only)."""
+        k, spec = self.dock_of[d], self.spec
+        dist = self._dist[d]
+        xk, yk, xi, yi = self._dock_x[k], self._dock_y[k], self._ix[i], self._iy[i]
+        return (gr.leg(t, xk, yk, xi, yi, dist, speed, spec.climb_s, spec.descent_s),
+                gr.leg(t, xi, yi, xk, yk, dist, speed, spec.climb_s, spec.descent_s))
 
     def _land(self, m: Mission, d: int, t: float) -> None:
         """Schedule the landing of drone d (mission m) at t (Kernel.at, inline); an earlier
@@ -1156,10 +1193,19 @@ class Fleet:
             v = self._spd[k]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
             remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH])
-            need = preempt_charge_s(hop, home, v, spec)
+            gr = self.grounding
+            if gr is not None and gr.wind:  # the hop and the leg home in the hour's wind
+                hop_s = gr.leg(now, self._ix[j], self._iy[j], xi, yi, hop, v, 0.0, 0.0)
+                home_s = gr.leg(now, xi, yi, self._dock_x[k], self._dock_y[k], home, v,
+                                spec.climb_s, spec.descent_s)
+                need = preempt_legs_charge_s(hop_s, home_s, spec)
+                t_hop = hop_s
+            else:
+                need = preempt_charge_s(hop, home, v, spec)
+                t_hop = hop / v
             if remaining < need or home > self._range_k[k]:
                 continue
-            t = now + hop / v
+            t = now + t_hop
             if t < best_t:
                 best, best_t = (d, hop), t
         return best
@@ -1185,10 +1231,17 @@ class Fleet:
         m[_M_PILOT] = m[_M_LEG_LAUNCH] = now
         m[_M_LEG_BATTERY] = battery - (now - t_launch)
         k = self.dock_of[d]
-        t_scene = now + hop / self._spd[k]
-        m[_M_SCENE] = t_scene
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
-        back = leg_s(home, self._spd[k], spec.climb_s, spec.descent_s)
+        gr = self.grounding
+        if gr is not None and gr.wind:  # the hop and the leg home in the hour's wind
+            t_scene = now + gr.leg(now, self._ix[i], self._iy[i], self._ix[j], self._iy[j], hop,
+                                   self._spd[k], 0.0, 0.0)
+            back = gr.leg(now, self._ix[j], self._iy[j], self._dock_x[k], self._dock_y[k], home,
+                          self._spd[k], spec.climb_s, spec.descent_s)
+        else:
+            t_scene = now + hop / self._spd[k]
+            back = leg_s(home, self._spd[k], spec.climb_s, spec.descent_s)
+        m[_M_SCENE] = t_scene
         m[_M_BACK] = back
         m[_M_LATEST] = min(t_scene + max(0.0, spare_charge_s(battery, t_scene - t_launch, back,
                                                              spec.reserve_s)), self._fail[d])
@@ -1274,3 +1327,47 @@ class Fleet:
             self.n_idle += 1
             if self.waiting:
                 self.on_free(d)
+
+
+class CurvedFleet(Fleet):
+    """A fleet whose docks charge on a curve other than linear (``Features.charging_curve``):
+    constant-current / constant-voltage charging (``[drones] charging = "cccv"``,
+    :func:`dronesim.kinematics.cccv_charge_s`) and battery swaps (``[[docks]] swap_s``: a drone
+    landed at such a dock holds the charge it landed with until the swap is done, ``swap_s``
+    after landing, and is full from then; a landed drone with the charge a dispatch needs may
+    fly before the swap). Only :meth:`battery_at` and :meth:`_charge_wait` differ, so with the
+    feature off the plain :class:`Fleet` runs, its hot paths unchanged."""
+
+    __slots__ = ("_knee", "_cutoff", "_cccv", "_swap")
+
+    def set_charging(self, scn: Any) -> None:
+        """Read the curve (``[drones]``) and each drone's dock's swap time (``[[docks]]``, in
+        the fleet's dock order)."""
+        d = scn.drones
+        self._cccv = d.charging == "cccv"
+        self._knee, self._cutoff = float(d.cccv_knee), float(d.cccv_cutoff)
+        swap_k = [float(dock.swap_s) for dock in scn.docks]
+        self._swap = [swap_k[k] for k in self.dock_of]
+
+    def battery_at(self, d: int, t: float) -> float:
+        swap = self._swap[d]
+        if swap > 0:
+            return self._end[d] if t >= self.t0[d] + swap else min(self._end[d],
+                                                                  self.battery0[d])
+        rate = self._rt[d]
+        if rate == math.inf:
+            return self._end[d]
+        if self._cccv:
+            return cccv_charge_s(self.battery0[d], t - self.t0[d], self._end[d], rate,
+                                 self._knee, self._cutoff)
+        return min(self._end[d], self.battery0[d] + (t - self.t0[d]) * rate)
+
+    def _charge_wait(self, d: int, need: float, battery: float, t: float) -> float:
+        swap = self._swap[d]
+        if swap > 0:  # full when the swap is done (t0: the landing, or t's own landing)
+            t0 = self.t0[d] if self.state[d] != FLYING else t
+            return max(0.0, t0 + swap - t)
+        if self._cccv:
+            return cccv_wait_s(need, battery, self._end[d], self._rt[d], self._knee,
+                               self._cutoff)
+        return charge_wait_s(need, battery, self._rt[d])

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from ..dispatch import Dispatch, make_policy
 from ..dispatch.watchdog import active_limit, runs_user_code
 from ..errors import InputError
-from ..kinematics import leg_s
+from ..kinematics import leg_s, spare_charge_s
 from .records import (
     LEAVE,
     LEG_BACK,
@@ -162,6 +162,19 @@ class Relief:
                 relieved_leave: float) -> None:
         fl, rec, spec, env = self.fleet, self.rec, self.spec, self.env
         now = env._now
+        gr = fl.grounding
+        back = math.nan
+        if gr is not None and gr.wind:  # the legs in the hour's wind (a leg it cannot fly: none)
+            t0 = now + spec.launch_overhead_s
+            speed = fl._spd[fl.dock_of[d]]
+            if gr.slower and gr.slow_at(t0):
+                speed *= gr.speed_factor
+            k = fl.dock_of[d]
+            xk, yk, xi, yi = fl._dock_x[k], fl._dock_y[k], rec.x[i], rec.y[i]
+            out = gr.leg(t0, xk, yk, xi, yi, dist, speed, spec.climb_s, spec.descent_s)
+            back = gr.leg(t0, xi, yi, xk, yk, dist, speed, spec.climb_s, spec.descent_s)
+            if out == math.inf or back == math.inf:
+                return
         pool.free -= 1
         fl._pilot_pool[d] = pool
         fl.dock_idle[fl.dock_of[d]] -= 1
@@ -172,17 +185,22 @@ class Relief:
         if gr is not None and gr.slower and gr.slow_at(t_launch):
             t_launch += gr.extra_launch_s
             speed *= gr.speed_factor
-        out = leg_s(dist, speed, spec.climb_s, spec.descent_s)
         battery = fl.battery_at(d, t_launch)
-        t_scene = t_launch + out
-        latest = t_scene + max(0.0, battery - 2 * out - spec.reserve_s)
+        if back != back:  # (NaN: no wind on flight)
+            out = leg_s(dist, speed, spec.climb_s, spec.descent_s)
+            back = out
+            t_scene = t_launch + out
+            latest = t_scene + max(0.0, battery - 2 * out - spec.reserve_s)
+        else:
+            t_scene = t_launch + out
+            latest = t_scene + max(0.0, spare_charge_s(battery, out, back, spec.reserve_s))
         fl.state[d] = 2  # FLYING (incident_of stays -1: the fleet's own mission code leaves it)
         # The leg in flight, laid out as a leg row (records.LEG_FIELDS): request, distance,
         # no authorisation delay, pilot, launch and charge (leg and drone), on scene, latest
         # leave, flight home; leave, landing and reason are set by _plan; no fleet landing
         # event (this module times the landing); flagged relief.
         fl._m[d] = [i, now, dist, math.nan, now, t_launch, battery, t_launch, battery, t_scene,
-                    latest, out, math.nan, math.nan, 0, None, _RELIEF]
+                    latest, back, math.nan, math.nan, 0, None, _RELIEF]
         self.inc[d] = i
         self.cover[i] = d
         rec.range_of[i].open += 1  # the drone side stays open until the relief lands

@@ -43,7 +43,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,7 @@ from ..siting.sites import build_docks, sited_docks
 from .aggregates import Aggregates
 from .dispatcher import FLAT_PREFIX, _DroneDispatcher
 from .features import Features
-from .fleet import Fleet
+from .fleet import CurvedFleet, Fleet
 from .ground import DroneResolution, make_force
 from .infrastructure import PilotRooms, Sectors, service_ranks
 from .kernel import Kernel
@@ -217,11 +217,14 @@ def _run(prep: Prepared, replication: int, sink: Sink | None,
     ranks_of = service_ranks(scn)
     svc_rank = np.array([ranks_of[s] for s in names], np.int64)
     policy = prep.new_policy()
-    fleet = Fleet(env, scn.drones, prep.docks, rooms, rec, _no_listener, owners=prep.owners,
-                  pooled=scn.sharing.airframes == "pooled", sectors=sectors,
-                  max_wait_s=scn.dispatch.max_queue_wait_s,
-                  airframes=prep.airframes if scn.airframes else None)
     features = Features.of(prep)  # which features are on: read below, never re-decided
+    fleet = (CurvedFleet if features.charging_curve else Fleet)(
+        env, scn.drones, prep.docks, rooms, rec, _no_listener, owners=prep.owners,
+        pooled=scn.sharing.airframes == "pooled", sectors=sectors,
+        max_wait_s=scn.dispatch.max_queue_wait_s,
+        airframes=prep.airframes if scn.airframes else None)
+    if features.charging_curve:
+        cast("CurvedFleet", fleet).set_charging(scn)
     ops = _operations(prep, env, fleet, streams, features)
     ground_forces: list[_Force] = []
     offset = 0
@@ -391,6 +394,8 @@ def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams,
         fleet.attach_grounding(gr)
         if gr.slower:  # a dispatch's charge is judged at the night speed
             fleet.set_need_speed_factor(gr.speed_factor)
+        if gr.wind:  # ... and at the worst heading in the hour's wind
+            gr.drive_need_speed(env, fleet)
         out.append(gr)
     if features.duty:
         duty = Duty(prep, env, fleet, streams)

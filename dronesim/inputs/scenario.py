@@ -128,6 +128,14 @@ class DroneSpec:
     max_gust_m_s: float = _num(math.nan, gt=0, le=100,
                                doc="gust limit at flight height, vendor 'max wind speed "
                                    "resistance' (unset: none)")
+    # Charging curve (dronesim.kinematics.cccv_charge_s; docs/wind.md). linear: as always.
+    charging: str = _choice("linear", ("linear", "cccv"),
+                            doc="linear; cccv: constant current to cccv_knee, then constant "
+                                "voltage with the current decaying to cccv_cutoff")
+    cccv_knee: float = _num(0.8, gt=0, le=1, doc="share of endurance charged at constant "
+                                                 "current (BU-409: ~70-80%)")
+    cccv_cutoff: float = _num(0.05, gt=0, lt=1, doc="CV stage ends at this share of the CC "
+                                                    "current (BU-409: 3-5%)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +153,10 @@ class DockSite:
     airframe: str = field(default="", metadata={"doc": "[[airframes]] type of these drones "
                                                        "('' = the [drones] airframe)"})
     source: str = ""
+    # Battery swap (dronesim.engine.fleet.CurvedFleet; docs/wind.md).
+    swap_s: float = _num(0.0, ge=0, le=3600, doc="battery swap after landing: the drone is "
+                                                 "full this long after it lands (0: the dock "
+                                                 "charges it)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,6 +491,32 @@ class WeatherSpec:
     rain_hour_shape: float = _num(1.0, gt=0, le=100,
                                   doc="gamma shape of a rain event's hourly weights "
                                       "(assumption; large: constant rate)")
+    # Wind acting on flight (dronesim/kinematics.py wind_leg_s; docs/wind.md): the hourly wind
+    # direction, and legs timed by the wind triangle. Off: the wind only grounds.
+    wind_on_flight: bool = False
+    wind_westerly_from_deg: float = _num(225.0, ge=0, lt=360,
+                                         doc="centre of the westerly regime's direction (from; "
+                                             "SW prevailing: Heathrow)")
+    wind_easterly_from_deg: float = _num(60.0, ge=0, lt=360,
+                                         doc="centre of the easterly regime's direction "
+                                             "(from; assumption: NE-E spells)")
+    wind_easterly_share: float = _num(0.3, ge=0, le=1,
+                                      doc="share of hours in the easterly regime (Heathrow: "
+                                          "easterly operations ~30% of the year)")
+    wind_direction_sd_deg: float = _num(40.0, ge=0, le=180,
+                                        doc="spread of the direction around its regime's "
+                                            "centre (assumption)")
+    wind_regime_autocorr_1h: float = _num(0.98, ge=0, lt=1,
+                                          doc="lag-1 h autocorrelation, latent regime "
+                                              "(assumption: regimes last days)")
+    wind_direction_autocorr_1h: float = _num(0.9, ge=0, lt=1,
+                                             doc="lag-1 h autocorrelation, latent direction "
+                                                 "deviation (assumption)")
+    wind_fixed_m_s: float = _num(math.nan, ge=0, le=100,
+                                 doc="every hour's wind at flight height (unset: drawn); for "
+                                     "what-if comparisons")
+    wind_fixed_from_deg: float = _num(math.nan, ge=0, lt=360,
+                                      doc="every hour's wind direction, from (unset: drawn)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,9 @@ __all__ = [
     "flyability",
     "grounded_intervals",
     "wind_scale_m_s",
+    "wind_directions",
+    "flight_wind",
+    "wind_vector",
     "weibull_cdf",
     "lag1_autocorr",
     "replication_flyability",
@@ -170,6 +173,9 @@ class WeatherSeries:
     precip_mm_h: np.ndarray
     visibility_m: np.ndarray
     cloud_base_m: np.ndarray
+    #: Direction the wind blows FROM (degrees clockwise from north), drawn only with
+    #: ``[weather] wind_on_flight`` (None otherwise: :func:`wind_directions`).
+    wind_from_deg: np.ndarray | None = None
 
     @property
     def hours(self) -> int:
@@ -269,6 +275,8 @@ def generate_weather(spec: WeatherSpec, rng: np.random.Generator, hours: int,
     scale = wind_scale_m_s(np.asarray(spec.wind_mean_m_s), k)[m0]
     u = np.clip(special.ndtr(z), 1e-12, 1 - 1e-12)
     wind = scale * (-np.log1p(-u)) ** (1.0 / k)
+    if spec.wind_fixed_m_s == spec.wind_fixed_m_s:  # a fixed wind at flight height (what-if)
+        wind = np.full(hours, spec.wind_fixed_m_s / spec.wind_height_factor)
 
     # Rain: wet days by a Markov chain, one block of rain on each wet day.
     n_days = (hours + 23) // 24
@@ -306,8 +314,37 @@ def generate_weather(spec: WeatherSpec, rng: np.random.Generator, hours: int,
     c = special.ndtri(1.0 - np.asarray(spec.clear_share))[m0]  # P(w < c) = 1 - clear share
     visibility = spec.visibility_ref_m * np.exp(spec.visibility_log_sd * (w - c))
     cloud = spec.cloud_ref_m * np.exp(spec.cloud_log_sd * (w - c))
+    # Wind direction: only with wind on flight, from a fourth child generator (spawned after
+    # the three above, so they and every draw of theirs are as before).
+    direction = wind_directions(spec, rng.spawn(1)[0], hours) if spec.wind_on_flight else None
     return WeatherSeries(start_date=start_date, month=month, wind_m_s=wind, precip_mm_h=precip,
-                         visibility_m=visibility, cloud_base_m=cloud)
+                         visibility_m=visibility, cloud_base_m=cloud, wind_from_deg=direction)
+
+
+def wind_directions(spec: WeatherSpec, rng: np.random.Generator, hours: int) -> np.ndarray:
+    """Hourly wind direction (degrees the wind blows FROM, clockwise from north).
+
+    Two regimes, as London's winds come: westerly (centre ``wind_westerly_from_deg``, 225 =
+    south-west) most of the time and easterly spells (``wind_easterly_from_deg``) for a share
+    ``wind_easterly_share`` of the hours. Sources: the Met Office's Heathrow wind rose has the
+    south-west as the most frequent sector; Heathrow airport's own figures are "westerly
+    operations about 70% of the year, easterly about 30%" (heathrow.com, "Wind direction"), so
+    0.3 for the easterly share. The regime is a latent standard normal AR(1)
+    (``wind_regime_autocorr_1h``, assumption 0.98: a regime lasts days; Heathrow's direction
+    of operation "varies from week to week", and may change more than once a day), easterly
+    when its normal CDF is below the share; the direction deviates from the regime's centre by
+    ``wind_direction_sd_deg`` x a second latent AR(1) (``wind_direction_autocorr_1h``,
+    assumption 0.9): a wrapped normal around each centre. The direction is taken as
+    independent of the speed (an approximation: UK south-westerlies are on average the
+    stronger winds). ``wind_fixed_from_deg`` fixes every hour's direction (what-if runs)."""
+    if spec.wind_fixed_from_deg == spec.wind_fixed_from_deg:
+        return np.full(hours, float(spec.wind_fixed_from_deg))
+    r_rng, d_rng = rng.spawn(2)
+    easterly = special.ndtr(_ar1(r_rng, hours, spec.wind_regime_autocorr_1h)) < (
+        spec.wind_easterly_share)
+    centre = np.where(easterly, spec.wind_easterly_from_deg, spec.wind_westerly_from_deg)
+    dev = spec.wind_direction_sd_deg * _ar1(d_rng, hours, spec.wind_direction_autocorr_1h)
+    return np.asarray(np.mod(centre + dev, 360.0), float)
 
 
 def flyability(series: WeatherSeries, spec: WeatherSpec,
@@ -403,3 +440,22 @@ def weibull_cdf(x: np.ndarray, mean_m_s: np.ndarray | float, k: float) -> np.nda
     """CDF of the hourly wind distribution with the given mean(s) and shape."""
     scale = wind_scale_m_s(mean_m_s, k)
     return -np.expm1(-(np.asarray(x, dtype=float) / scale) ** k)
+
+
+def flight_wind(series: WeatherSeries, spec: WeatherSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Hourly wind vector at flight height, ``(east, north)`` m/s: ``wind_height_factor`` x the
+    10 m wind (as the limits read it), from :attr:`WeatherSeries.wind_from_deg`
+    (:func:`dronesim.kinematics.wind_vector`)."""
+    if series.wind_from_deg is None:
+        raise ValueError("the series has no wind direction ([weather] wind_on_flight)")
+    speed = spec.wind_height_factor * series.wind_m_s
+    e, n = wind_vector(speed, series.wind_from_deg)
+    return np.asarray(e, float), np.asarray(n, float)
+
+
+def wind_vector(speed_m_s: np.ndarray, from_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(east, north) components (m/s) of a wind of ``speed_m_s`` blowing FROM ``from_deg``
+    (meteorological convention: degrees clockwise from north; 225, a south-westerly, blows
+    towards the north-east: both components positive)."""
+    rad = np.radians(from_deg)
+    return -np.asarray(speed_m_s) * np.sin(rad), -np.asarray(speed_m_s) * np.cos(rad)
