@@ -161,8 +161,15 @@ class _Force:
         self.travel: TravelModel = (travel if travel is not None
                                     else StraightTravel(g.circuity, g.speed_m_s))
         self._drive = self.travel.drive_s
-        #: Per incident key: hour-of-week x borough factor of the travel model (load()).
+        #: The travel model needs of a point only its side (TravelModel.sided): each road leg
+        #: then takes the sides kept for its ends (an incident's from load(), a unit's or a
+        #: station's when it is placed) instead of looking the points up.
+        self._sided = self.travel.sided
+        self._sided_s = self.travel.sided_s
+        #: Per incident key: hour-of-week x borough factor of the travel model, and the
+        #: incident's side (TravelModel.side) (load()).
         self._scale: list[float] = []
+        self._side: list[int] = []
         # Incident columns by key (Python lists: numpy scalar access is slower in a loop).
         self._x, self._y = rec.x, rec.y
         self._f = rec.travel_factor
@@ -178,22 +185,31 @@ class _Force:
         Precomputes each incident's travel scale (hour of week x borough)."""
         need = start + len(inc)
         if len(self._scale) < need:
+            self._side.extend([0] * (need - len(self._scale)))
             self._scale.extend([1.0] * (need - len(self._scale)))
         if mine.size == 0:
             return
         scale = self.travel.incident_scale(inc.t_call[mine], inc.borough[mine]).tolist()
-        for key, v in zip((start + mine).tolist(), scale):
+        side = self.travel.sides(inc.x[mine], inc.y[mine]).tolist()
+        for key, v, sd in zip((start + mine).tolist(), scale, side):
             self._scale[key] = v
+            self._side[key] = sd
 
     def road_s(self, i: int, x0: float, y0: float, x1: float, y1: float) -> float:
         """Drive time from (x0, y0) to (x1, y1) for incident ``i`` (its hour, borough and
         variability factor; no turnout): the one road-time function of the ground side."""
         dx = x0 - x1
         dy = y0 - y1
-        return self._road(i, math.sqrt(dx * dx + dy * dy), x0, y0, x1, y1)
+        side = self.travel.side
+        return self._road(i, math.sqrt(dx * dx + dy * dy), x0, y0, side(x0, y0), x1, y1,
+                          side(x1, y1))
 
-    def _road(self, i: int, dist: float, x0: float, y0: float, x1: float, y1: float) -> float:
-        """:meth:`road_s` with the straight-line distance already known."""
+    def _road(self, i: int, dist: float, x0: float, y0: float, s0: int, x1: float, y1: float,
+              s1: int) -> float:
+        """:meth:`road_s` with the straight-line distance and the two ends' sides
+        (``s0``, ``s1``: ``travel.side`` of each) already known."""
+        if self._sided:  # the model needs only the distance and the sides
+            return self._sided_s(dist, s0, s1, self._scale[i]) * self._f[i]
         return self._drive(dist, x0, y0, x1, y1, self._scale[i]) * self._f[i]
 
     def _expected_arrival(self, i: int, now: float, dist: float, x0: float, y0: float
@@ -261,6 +277,8 @@ class GroundForce(_Force):
         ux, uy = london.sample_in_lsoa(which, rng)
         self.ux: list[float] = ux.tolist()
         self.uy: list[float] = uy.tolist()
+        #: Each unit's side (travel.side of its position), kept as it moves.
+        self.uside: list[int] = self.travel.sides(ux, uy).tolist()
         nb = london.n_boroughs
         self.idle: list[list[int]] = [[] for _ in range(nb)]
         self.idle_x: list[list[float]] = [[] for _ in range(nb)]
@@ -353,16 +371,19 @@ class GroundForce(_Force):
 
     def _send(self, u: int, i: int, dist: float) -> None:
         now = self.env._now
-        arrive = now + self._turn[i] + self._road(i, dist, self.ux[u], self.uy[u], self._x[i],
-                                                  self._y[i])
+        x, y, side = self._x[i], self._y[i], self._side[i]
+        arrive = now + self._turn[i] + self._road(i, dist, self.ux[u], self.uy[u], self.uside[u],
+                                                  x, y, side)
         clear = arrive + self._on[i]
         if self.conv is not None:  # conveyed: free at the hospital after the handover
             self._record(u, i, dist, now, arrive, clear)
-            free, self.ux[u], self.uy[u] = self.conv.after_scene(self, i, clear)
+            free, ux, uy = self.conv.after_scene(self, i, clear)
+            self.ux[u], self.uy[u], self.uside[u] = ux, uy, self.travel.side(ux, uy)
             self.env.at(now + (free - now), self._free, u)
             return
-        self.ux[u] = self._x[i]
-        self.uy[u] = self._y[i]
+        self.ux[u] = x
+        self.uy[u] = y
+        self.uside[u] = side
         self._record(u, i, dist, now, arrive, clear)
         self.env.at(now + (clear - now), self._free, u)
 
@@ -476,6 +497,7 @@ class StationForce(_Force):
         self.size = int(self.unit_station.size)
         self.unit_ids = (unit_offset + np.arange(self.size)).tolist()
         self._sx, self._sy = sx.tolist(), sy.tolist()
+        self._sside: list[int] = self.travel.sides(sx, sy).tolist()  # each station's side
         self._unit_station = self.unit_station.tolist()
         # Idle units per station, as a stack; the lowest unit id leaves first.
         self.idle: list[list[int]] = [list(range(s * m + m - 1, s * m - 1, -1))
@@ -562,9 +584,10 @@ class StationForce(_Force):
         now = self.env._now
         s = self._unit_station[u]
         sx, sy, x, y = self._sx[s], self._sy[s], self._x[i], self._y[i]
-        arrive = now + self._turn[i] + self._road(i, dist, sx, sy, x, y)
+        ss, side = self._sside[s], self._side[i]
+        arrive = now + self._turn[i] + self._road(i, dist, sx, sy, ss, x, y, side)
         clear = arrive + self._on[i]
-        back = clear + self._road(i, dist, x, y, sx, sy)  # home by road, no turnout
+        back = clear + self._road(i, dist, x, y, side, sx, sy, ss)  # home by road, no turnout
         self._record(u, i, dist, now, arrive, clear)
         self.env.at(now + (back - now), self._free, u)
 
