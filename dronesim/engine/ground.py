@@ -77,7 +77,7 @@ import heapq
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -179,6 +179,18 @@ class _Force:
         self._tcall = rec.t_call
         self._gid = rec.gid
         self._drone_id = rec.drone_id
+        self._range_of = rec.range_of
+        # Result columns the ground side writes (lists, grown in place: safe to keep).
+        self._t_disp, self._t_arr, self._t_clear = (rec.t_ground_dispatch, rec.t_ground_arrival,
+                                                    rec.t_ground_clear)
+        self._unit_col, self._dist_col = rec.ground_unit, rec.ground_distance_m
+        # A unit's clear (or return) is pushed on the kernel's queue directly, as the fleet's
+        # landings are (Kernel.Call: the same entry Kernel.at makes, one call less).
+        # (SimPy types its queue for its own Event; the kernel's stand-in events share it.)
+        self._queue = cast("list[tuple[float, int, int, Any]]", env._queue)
+        self._eid = env._eid
+        self._Call = type(env).Call
+        self._free_cbs = [self._free]
 
     def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
         """A chunk of incidents has keys ``start + row``; ``mine`` are this service's rows.
@@ -229,17 +241,28 @@ class _Force:
         """When a ground unit is expected on scene at incident ``i`` (NaN: none)."""
         raise NotImplementedError
 
+    def _free(self, ev: Any) -> None:
+        """A unit is free again (``ev.arg``): its next job, or idle."""
+        raise NotImplementedError
+
     def _record(self, u: int, i: int, dist: float, now: float, arrive: float,
                 clear: float) -> None:
-        rec = self.rec
-        rec.t_ground_dispatch[i] = now
-        rec.t_ground_arrival[i] = arrive
-        rec.t_ground_clear[i] = clear
-        rec.ground_unit[i] = self.unit_ids[u]
-        rec.ground_distance_m[i] = dist
-        rec.range_of[i].open -= 1  # the ground side is final
+        self._t_disp[i] = now
+        self._t_arr[i] = arrive
+        self._t_clear[i] = clear
+        self._unit_col[i] = self.unit_ids[u]
+        self._dist_col[i] = dist
+        self._range_of[i].open -= 1  # the ground side is final
         if self._drone_id[i] >= 0:  # a drone was assigned: its stay may end sooner
             self.on_eta(i)
+
+    def _free_at(self, t: float, u: int) -> None:
+        """Unit ``u`` is free again at ``t`` (its borough's or station's next job): the
+        kernel calls the force's ``_free`` then."""
+        ev = self._Call()
+        ev.callbacks = self._free_cbs
+        ev.arg = u
+        heapq.heappush(self._queue, (t, 1, next(self._eid), ev))
 
     def _queue_entry(self, i: int) -> tuple[int, float, int, int]:
         return (self._prio[i], self._tcall[i], self._gid[i], i)
@@ -379,13 +402,13 @@ class GroundForce(_Force):
             self._record(u, i, dist, now, arrive, clear)
             free, ux, uy = self.conv.after_scene(self, i, clear)
             self.ux[u], self.uy[u], self.uside[u] = ux, uy, self.travel.side(ux, uy)
-            self.env.at(now + (free - now), self._free, u)
+            self._free_at(now + (free - now), u)
             return
         self.ux[u] = x
         self.uy[u] = y
         self.uside[u] = side
         self._record(u, i, dist, now, arrive, clear)
-        self.env.at(now + (clear - now), self._free, u)
+        self._free_at(now + (clear - now), u)
 
     def _free(self, ev: Any) -> None:
         u = ev.arg
@@ -589,7 +612,7 @@ class StationForce(_Force):
         clear = arrive + self._on[i]
         back = clear + self._road(i, dist, x, y, side, sx, sy, ss)  # home by road, no turnout
         self._record(u, i, dist, now, arrive, clear)
-        self.env.at(now + (back - now), self._free, u)
+        self._free_at(now + (back - now), u)
 
     def _free(self, ev: Any) -> None:
         """Unit u is back at its station: take the head of the queue, or wait there."""
