@@ -66,7 +66,11 @@ by default the model fitted to the LFB sample, with a Kolesar-Walker distance cu
 and borough factors and a Thames-crossing term; ``"straight"``: ``circuity`` x straight-line
 distance / ``speed_m_s``). Every road leg (to the incident, back to the station, a dispatcher's
 prediction, mutual aid) is one call of :meth:`_Force.road_s`; what depends on the incident only
-(hour of week, borough) is computed once per incident when its chunk is loaded. Fire stations
+(hour of week, borough) is computed once per incident when its chunk is loaded. When the model
+needs of a point only its side (``TravelModel.sided``: the fitted model's bank of the Thames),
+each incident's side is computed with its chunk, each unit's and station's is kept as it moves,
+and a leg compares two kept sides instead of looking both points up (the same time, bit for
+bit: ``tests/test_ground_fast.py``). Fire stations
 are ranked by predicted road time among each incident's nearest stations (by straight line),
 so with the fitted model a station across the river can lose to a farther one on the same bank.
 """
