@@ -644,6 +644,9 @@ class NoForce(_Force):
         super().__init__(env, spec, rec, on_eta, travel)
         self.unit_ids: list[int] = []
 
+    def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
+        """Nothing to precompute: no road leg is ever driven."""
+
     def dispatch(self, i: int) -> None:  # never on the timeline
         raise RuntimeError("no ground response is simulated for this service")
 
