@@ -66,7 +66,11 @@ by default the model fitted to the LFB sample, with a Kolesar-Walker distance cu
 and borough factors and a Thames-crossing term; ``"straight"``: ``circuity`` x straight-line
 distance / ``speed_m_s``). Every road leg (to the incident, back to the station, a dispatcher's
 prediction, mutual aid) is one call of :meth:`_Force.road_s`; what depends on the incident only
-(hour of week, borough) is computed once per incident when its chunk is loaded. Fire stations
+(hour of week, borough) is computed once per incident when its chunk is loaded. When the model
+needs of a point only its side (``TravelModel.sided``: the fitted model's bank of the Thames),
+each incident's side is computed with its chunk, each unit's and station's is kept as it moves,
+and a leg compares two kept sides instead of looking both points up (the same time, bit for
+bit: ``tests/test_ground_fast.py``). Fire stations
 are ranked by predicted road time among each incident's nearest stations (by straight line),
 so with the fitted model a station across the river can lose to a farther one on the same bank.
 """
@@ -77,7 +81,7 @@ import heapq
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -161,8 +165,15 @@ class _Force:
         self.travel: TravelModel = (travel if travel is not None
                                     else StraightTravel(g.circuity, g.speed_m_s))
         self._drive = self.travel.drive_s
-        #: Per incident key: hour-of-week x borough factor of the travel model (load()).
+        #: The travel model needs of a point only its side (TravelModel.sided): each road leg
+        #: then takes the sides kept for its ends (an incident's from load(), a unit's or a
+        #: station's when it is placed) instead of looking the points up.
+        self._sided = self.travel.sided
+        self._sided_s = self.travel.sided_s
+        #: Per incident key: hour-of-week x borough factor of the travel model, and the
+        #: incident's side (TravelModel.side) (load()).
         self._scale: list[float] = []
+        self._side: list[int] = []
         # Incident columns by key (Python lists: numpy scalar access is slower in a loop).
         self._x, self._y = rec.x, rec.y
         self._f = rec.travel_factor
@@ -172,28 +183,49 @@ class _Force:
         self._tcall = rec.t_call
         self._gid = rec.gid
         self._drone_id = rec.drone_id
+        self._range_of = rec.range_of
+        # Result columns the ground side writes (lists, grown in place: safe to keep).
+        self._t_disp, self._t_arr, self._t_clear = (rec.t_ground_dispatch, rec.t_ground_arrival,
+                                                    rec.t_ground_clear)
+        self._unit_col, self._dist_col = rec.ground_unit, rec.ground_distance_m
+        # A unit's clear (or return) is pushed on the kernel's queue directly, as the fleet's
+        # landings are (Kernel.Call: the same entry Kernel.at makes, one call less).
+        # (SimPy types its queue for its own Event; the kernel's stand-in events share it.)
+        self._queue = cast("list[tuple[float, int, int, Any]]", env._queue)
+        self._eid = env._eid
+        self._Call = type(env).Call
+        self._free_cbs = [self._free]
 
     def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
         """A chunk of incidents has keys ``start + row``; ``mine`` are this service's rows.
         Precomputes each incident's travel scale (hour of week x borough)."""
         need = start + len(inc)
         if len(self._scale) < need:
+            self._side.extend([0] * (need - len(self._scale)))
             self._scale.extend([1.0] * (need - len(self._scale)))
         if mine.size == 0:
             return
         scale = self.travel.incident_scale(inc.t_call[mine], inc.borough[mine]).tolist()
-        for key, v in zip((start + mine).tolist(), scale):
+        side = self.travel.sides(inc.x[mine], inc.y[mine]).tolist()
+        for key, v, sd in zip((start + mine).tolist(), scale, side):
             self._scale[key] = v
+            self._side[key] = sd
 
     def road_s(self, i: int, x0: float, y0: float, x1: float, y1: float) -> float:
         """Drive time from (x0, y0) to (x1, y1) for incident ``i`` (its hour, borough and
         variability factor; no turnout): the one road-time function of the ground side."""
         dx = x0 - x1
         dy = y0 - y1
-        return self._road(i, math.sqrt(dx * dx + dy * dy), x0, y0, x1, y1)
+        side = self.travel.side
+        return self._road(i, math.sqrt(dx * dx + dy * dy), x0, y0, side(x0, y0), x1, y1,
+                          side(x1, y1))
 
-    def _road(self, i: int, dist: float, x0: float, y0: float, x1: float, y1: float) -> float:
-        """:meth:`road_s` with the straight-line distance already known."""
+    def _road(self, i: int, dist: float, x0: float, y0: float, s0: int, x1: float, y1: float,
+              s1: int) -> float:
+        """:meth:`road_s` with the straight-line distance and the two ends' sides
+        (``s0``, ``s1``: ``travel.side`` of each) already known."""
+        if self._sided:  # the model needs only the distance and the sides
+            return self._sided_s(dist, s0, s1, self._scale[i]) * self._f[i]
         return self._drive(dist, x0, y0, x1, y1, self._scale[i]) * self._f[i]
 
     def _expected_arrival(self, i: int, now: float, dist: float, x0: float, y0: float
@@ -213,17 +245,28 @@ class _Force:
         """When a ground unit is expected on scene at incident ``i`` (NaN: none)."""
         raise NotImplementedError
 
+    def _free(self, ev: Any) -> None:
+        """A unit is free again (``ev.arg``): its next job, or idle."""
+        raise NotImplementedError
+
     def _record(self, u: int, i: int, dist: float, now: float, arrive: float,
                 clear: float) -> None:
-        rec = self.rec
-        rec.t_ground_dispatch[i] = now
-        rec.t_ground_arrival[i] = arrive
-        rec.t_ground_clear[i] = clear
-        rec.ground_unit[i] = self.unit_ids[u]
-        rec.ground_distance_m[i] = dist
-        rec.range_of[i].open -= 1  # the ground side is final
+        self._t_disp[i] = now
+        self._t_arr[i] = arrive
+        self._t_clear[i] = clear
+        self._unit_col[i] = self.unit_ids[u]
+        self._dist_col[i] = dist
+        self._range_of[i].open -= 1  # the ground side is final
         if self._drone_id[i] >= 0:  # a drone was assigned: its stay may end sooner
             self.on_eta(i)
+
+    def _free_at(self, t: float, u: int) -> None:
+        """Unit ``u`` is free again at ``t`` (its borough's or station's next job): the
+        kernel calls the force's ``_free`` then."""
+        ev = self._Call()
+        ev.callbacks = self._free_cbs
+        ev.arg = u
+        heapq.heappush(self._queue, (t, 1, next(self._eid), ev))
 
     def _queue_entry(self, i: int) -> tuple[int, float, int, int]:
         return (self._prio[i], self._tcall[i], self._gid[i], i)
@@ -261,6 +304,8 @@ class GroundForce(_Force):
         ux, uy = london.sample_in_lsoa(which, rng)
         self.ux: list[float] = ux.tolist()
         self.uy: list[float] = uy.tolist()
+        #: Each unit's side (travel.side of its position), kept as it moves.
+        self.uside: list[int] = self.travel.sides(ux, uy).tolist()
         nb = london.n_boroughs
         self.idle: list[list[int]] = [[] for _ in range(nb)]
         self.idle_x: list[list[float]] = [[] for _ in range(nb)]
@@ -353,18 +398,21 @@ class GroundForce(_Force):
 
     def _send(self, u: int, i: int, dist: float) -> None:
         now = self.env._now
-        arrive = now + self._turn[i] + self._road(i, dist, self.ux[u], self.uy[u], self._x[i],
-                                                  self._y[i])
+        x, y, side = self._x[i], self._y[i], self._side[i]
+        arrive = now + self._turn[i] + self._road(i, dist, self.ux[u], self.uy[u], self.uside[u],
+                                                  x, y, side)
         clear = arrive + self._on[i]
         if self.conv is not None:  # conveyed: free at the hospital after the handover
             self._record(u, i, dist, now, arrive, clear)
-            free, self.ux[u], self.uy[u] = self.conv.after_scene(self, i, clear)
-            self.env.at(now + (free - now), self._free, u)
+            free, ux, uy = self.conv.after_scene(self, i, clear)
+            self.ux[u], self.uy[u], self.uside[u] = ux, uy, self.travel.side(ux, uy)
+            self._free_at(now + (free - now), u)
             return
-        self.ux[u] = self._x[i]
-        self.uy[u] = self._y[i]
+        self.ux[u] = x
+        self.uy[u] = y
+        self.uside[u] = side
         self._record(u, i, dist, now, arrive, clear)
-        self.env.at(now + (clear - now), self._free, u)
+        self._free_at(now + (clear - now), u)
 
     def _free(self, ev: Any) -> None:
         u = ev.arg
@@ -476,6 +524,7 @@ class StationForce(_Force):
         self.size = int(self.unit_station.size)
         self.unit_ids = (unit_offset + np.arange(self.size)).tolist()
         self._sx, self._sy = sx.tolist(), sy.tolist()
+        self._sside: list[int] = self.travel.sides(sx, sy).tolist()  # each station's side
         self._unit_station = self.unit_station.tolist()
         # Idle units per station, as a stack; the lowest unit id leaves first.
         self.idle: list[list[int]] = [list(range(s * m + m - 1, s * m - 1, -1))
@@ -562,11 +611,12 @@ class StationForce(_Force):
         now = self.env._now
         s = self._unit_station[u]
         sx, sy, x, y = self._sx[s], self._sy[s], self._x[i], self._y[i]
-        arrive = now + self._turn[i] + self._road(i, dist, sx, sy, x, y)
+        ss, side = self._sside[s], self._side[i]
+        arrive = now + self._turn[i] + self._road(i, dist, sx, sy, ss, x, y, side)
         clear = arrive + self._on[i]
-        back = clear + self._road(i, dist, x, y, sx, sy)  # home by road, no turnout
+        back = clear + self._road(i, dist, x, y, side, sx, sy, ss)  # home by road, no turnout
         self._record(u, i, dist, now, arrive, clear)
-        self.env.at(now + (back - now), self._free, u)
+        self._free_at(now + (back - now), u)
 
     def _free(self, ev: Any) -> None:
         """Unit u is back at its station: take the head of the queue, or wait there."""
@@ -593,6 +643,9 @@ class NoForce(_Force):
                  on_eta: Callable[[int], None], travel: TravelModel | None = None) -> None:
         super().__init__(env, spec, rec, on_eta, travel)
         self.unit_ids: list[int] = []
+
+    def load(self, start: int, inc: Incidents, mine: np.ndarray) -> None:
+        """Nothing to precompute: no road leg is ever driven."""
 
     def dispatch(self, i: int) -> None:  # never on the timeline
         raise RuntimeError("no ground response is simulated for this service")

@@ -98,12 +98,30 @@ class TravelModel:
 
     #: A longer straight line never means a shorter drive (nearest by distance = by time).
     monotone = True
+    #: The road time depends on the two points only through their straight-line distance and
+    #: their sides (:meth:`side`): the engine may then keep each point's side (an incident's
+    #: when its chunk is loaded, a unit's when it moves) and call :meth:`sided_s`, which gives
+    #: what :meth:`drive_s` gives, bit for bit, without looking the points up again.
+    sided = False
 
     def incident_scale(self, t_week_s: np.ndarray, borough: np.ndarray) -> np.ndarray:
         return np.ones(np.asarray(t_week_s).shape)
 
+    def side(self, x: float, y: float) -> int:
+        """What the road time needs to know of a point besides its distance (0: nothing)."""
+        return 0
+
+    def sides(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """:meth:`side` of each point (equal to it point by point)."""
+        return np.zeros(np.asarray(x).shape, np.int64)
+
     def drive_s(self, dist: float, x0: float, y0: float, x1: float, y1: float,
                 scale: float) -> float:
+        raise NotImplementedError
+
+    def sided_s(self, dist: float, side0: int, side1: int, scale: float) -> float:
+        """:meth:`drive_s` from the distance and the two points' sides (models with
+        ``sided``)."""
         raise NotImplementedError
 
     def time_s(self, x0: Any, y0: Any, x1: Any, y1: Any, t_week_s: Any = 0.0,
@@ -124,12 +142,17 @@ class TravelModel:
 class StraightTravel(TravelModel):
     """``circuity`` x straight-line distance / ``speed_m_s`` (the model before the fit)."""
 
+    sided = True
+
     def __init__(self, circuity: float, speed_m_s: float) -> None:
         self.circuity = float(circuity)
         self.speed_m_s = float(speed_m_s)
 
     def drive_s(self, dist: float, x0: float, y0: float, x1: float, y1: float,
                 scale: float) -> float:
+        return self.sided_s(dist, 0, 0, scale)
+
+    def sided_s(self, dist: float, side0: int, side1: int, scale: float) -> float:
         return self.circuity * dist / self.speed_m_s
 
 
@@ -177,6 +200,18 @@ class _Banks:
             return self.cells[j * self.nx + i]
         return 0 if j < 0 else 1
 
+    def of_each(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """:meth:`of` of each point, vectorised and equal to it point by point (the cell index
+        truncated toward zero as ``int()`` does; :meth:`of_many` floors, which differs within
+        one cell below or left of the grid)."""
+        i = ((np.asarray(x, float) - self.x0) * self.inv).astype(np.int64)
+        j = ((np.asarray(y, float) - self.y0) * self.inv).astype(np.int64)
+        ok = (i >= 0) & (i < self.nx) & (j >= 0) & (j < self.ny)
+        cells = np.frombuffer(self.cells, np.uint8)
+        out = (j >= 0).astype(np.int64)
+        out[ok] = cells[j[ok] * self.nx + i[ok]]
+        return out
+
     def of_many(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         i = np.floor((np.asarray(x, float) - self.x0) * self.inv).astype(np.int64)
         j = np.floor((np.asarray(y, float) - self.y0) * self.inv).astype(np.int64)
@@ -191,6 +226,7 @@ class FittedTravel(TravelModel):
     """The model fitted to the LFB sample (module docstring); ``table`` is the fitted JSON."""
 
     monotone = False
+    sided = True  # a point's side is its bank of the Thames
 
     def __init__(self, table: dict[str, Any], data_dir: str | Path,
                  borough_codes: tuple[str, ...] = (), factor: float = 1.0) -> None:
@@ -219,14 +255,26 @@ class FittedTravel(TravelModel):
     def curve_s(self, d: np.ndarray | float) -> np.ndarray:
         return kolesar_s(d, self.accel, self.cruise)
 
+    def side(self, x: float, y: float) -> int:
+        """The point's bank of the Thames (1 north, 0 south)."""
+        return self.banks.of(x, y)
+
+    def sides(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self.banks.of_each(x, y)
+
     def drive_s(self, dist: float, x0: float, y0: float, x1: float, y1: float,
                 scale: float) -> float:
+        banks = self.banks
+        return self.sided_s(dist, banks.of(x0, y0), banks.of(x1, y1), scale)
+
+    def sided_s(self, dist: float, side0: int, side1: int, scale: float) -> float:
+        """The road time (module docstring): the distance curve, plus the river term when the
+        two ends lie on different banks, scaled, plus the overhead."""
         if dist <= self.dc:
             t = self._two_over_sqrt_a * math.sqrt(dist)
         else:
             t = self._v_over_a + dist * self._inv_v
-        banks = self.banks
-        if banks.of(x0, y0) != banks.of(x1, y1):
+        if side0 != side1:
             t += self.river
         return self.overhead + scale * t
 
