@@ -349,19 +349,23 @@ def ground_units(rate_per_s: float, seed: int, t_call: np.ndarray,
                  borough: np.ndarray) -> GroundUnits:
     """dronesim's police units for the ground-on scenario at ``rate_per_s`` (see
     :class:`GroundUnits`)."""
-    from types import SimpleNamespace
-
     from dronesim.engine.ground import GroundForce, make_force
+    from dronesim.engine.kernel import Kernel
     from dronesim.inputs.geography import load_london
     from dronesim.inputs.scenario import scenario_from_dict
     from dronesim.inputs.streams import Streams
 
     scn = scenario_from_dict(trace_scenario_dict(rate_per_s, seed, True), source="<bench>")
     london = load_london()
-    cols = ("x", "y", "travel_factor", "turnout_s", "ground_on_scene_s", "priority", "t_call",
-            "gid", "drone_id", "borough")
-    rec = SimpleNamespace(**{c: [] for c in cols})  # the force reads no record at set-up
-    force = make_force(None, "police", scn.services["police"], london, rec,  # type: ignore[arg-type]
+    class _Columns:
+        """Stands in for the records: the force keeps references to its columns at set-up and
+        reads none of them before an incident is loaded."""
+
+        def __getattr__(self, name: str) -> list:
+            return []
+
+    force = make_force(Kernel(), "police", scn.services["police"], london,
+                       _Columns(),  # type: ignore[arg-type]
                        Streams(seed, 0), 0, lambda i: None)
     if not isinstance(force, GroundForce):
         raise RuntimeError("the benchmark's ground side must be patrol units")
