@@ -91,20 +91,30 @@ class LogLinearBins:
 
     def quantile(self, counts: np.ndarray, q: float) -> float:
         """``numpy.quantile`` (linear) of the binned values, within one bin width."""
+        return self.quantiles(counts, (q,))[0]
+
+    def quantiles(self, counts: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+        """:meth:`quantile` at each of ``qs``, from one pass over the histogram (the same
+        arithmetic for each, element by element)."""
         n = int(counts.sum())
         if n == 0:
-            return math.nan
-        pos = (n - 1) * q
-        k = int(math.floor(pos))
-        frac = pos - k
-        ranks = [k, min(k + 1, n - 1)]
+            return [math.nan] * len(qs)
+        ranks: list[int] = []
+        fracs: list[float] = []
+        for q in qs:
+            pos = (n - 1) * q
+            k = int(math.floor(pos))
+            fracs.append(pos - k)
+            ranks += [k, min(k + 1, n - 1)]
         cum = np.cumsum(counts)
-        b = np.searchsorted(cum, np.asarray(ranks) + 1, side="left")  # bin holding each rank
+        r = np.asarray(ranks)
+        b = np.searchsorted(cum, r + 1, side="left")  # bin holding each rank
         lo, w = self.edges(b)
         c = counts[b].astype(float)
         first = cum[b] - counts[b]  # rank of the bin's first value
-        est = lo + (np.asarray(ranks) - first + 0.5) / c * w
-        return float(est[0] + frac * (est[1] - est[0]))
+        est = (lo + (r - first + 0.5) / c * w).tolist()
+        return [float(est[2 * j] + frac * (est[2 * j + 1] - est[2 * j]))
+                for j, frac in enumerate(fracs)]
 
 
 class _Stats:
@@ -426,10 +436,8 @@ class Aggregates:
         n = int(st[f"{prefix}_n"][g])
         if n == 0:
             return {"mean": math.nan, "median": math.nan, "p90": math.nan, "n": 0}
-        h = self.hist[key][g]
-        return {"mean": float(st[f"{prefix}_sum"][g] / n),
-                "median": self.bins.quantile(h, 0.5), "p90": self.bins.quantile(h, 0.9),
-                "n": n}
+        med, p90 = self.bins.quantiles(self.hist[key][g], (0.5, 0.9))
+        return {"mean": float(st[f"{prefix}_sum"][g] / n), "median": med, "p90": p90, "n": n}
 
     def _mean(self, name: str, g: int) -> float:
         n = self.stats[f"{name}_n"][g]
@@ -666,9 +674,11 @@ class Aggregates:
         for d in range(self.n_docks):
             n = int(st[4, d])
             h = self.hist["dock"][d]
-            drone = ({"mean": float(st[3, d] / n), "median": self.bins.quantile(h, 0.5),
-                      "p90": self.bins.quantile(h, 0.9), "n": n} if n else
-                     {"mean": math.nan, "median": math.nan, "p90": math.nan, "n": 0})
+            if n:
+                med, p90 = self.bins.quantiles(h, (0.5, 0.9))
+                drone = {"mean": float(st[3, d] / n), "median": med, "p90": p90, "n": n}
+            else:
+                drone = {"mean": math.nan, "median": math.nan, "p90": math.nan, "n": 0}
             served, hit = int(st[1, d]), int(st[2, d])
             drones = float(self.dock_drones[d])
             out.append({
