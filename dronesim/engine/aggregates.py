@@ -206,8 +206,7 @@ class Aggregates:
         self.units = np.zeros(S)
         self.unit_busy = np.zeros(S)
         # Conveyance to hospital and handover (dronesim.engine.conveyance): services with it on.
-        self.conveying = np.array([on.conveyance and any(x > 0 for x in sv.ground.conveyance_share)
-                                   for sv in svcs], bool)
+        self.conveying = np.array([on.conveyance and sv.ground.conveys for sv in svcs], bool)
         self.handover_target = np.array([sv.ground.handover_target_s for sv in svcs])
         self._init_docks(prep)
 

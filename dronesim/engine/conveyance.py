@@ -112,7 +112,7 @@ def expected_busy_s(spec: ServiceSpec, london: London,
     g = spec.ground
     nb = london.n_boroughs
     share = _conveyed_share(spec)
-    if not g.conveyance_share or share == 0:
+    if not g.conveys or share == 0:
         return np.zeros(nb)
     if travel is None:
         travel = make_travel_model(g, london.data_dir, tuple(london.borough_codes))
@@ -205,6 +205,6 @@ class Conveyance:
 def make_conveyance(name: str, spec: ServiceSpec, london: London, rec: Records,
                     streams: Streams) -> Conveyance | None:
     """The service's conveyance, or None when ``conveyance_share`` is off (empty or all 0)."""
-    if not any(s > 0 for s in spec.ground.conveyance_share):
+    if not spec.ground.conveys:
         return None
     return Conveyance(name, spec, london, rec, streams)

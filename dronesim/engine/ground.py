@@ -140,7 +140,7 @@ def units_per_borough(spec: ServiceSpec, london: London,
     g = spec.ground
     rate = spec.incidents_per_week / WEEK_S * borough_demand_share(spec, london)
     load = rate * g.on_scene_mean_s
-    if g.conveyance_share:  # conveyance and handover are part of the job (conveyance.py)
+    if g.conveys:  # conveyance and handover are part of the job (conveyance.py)
         load = rate * (g.on_scene_mean_s + expected_busy_s(spec, london, travel))
     return np.maximum(g.min_units_per_borough,
                       np.ceil(load / g.staffing_utilisation)).astype(np.int64)

@@ -211,6 +211,13 @@ class GroundSpec:
                                             doc="share of hospital handovers over 60 min")
     handover_target_s: float = _num(900.0, ge=0, le=86_400,
                                     doc="handover standard: time beyond it counts as lost")
+
+    @property
+    def conveys(self) -> bool:
+        """Conveyance to hospital is on (some priority's share above 0): the one test the
+        engine, its features, the staffing rule and the aggregates make."""
+        return any(s > 0 for s in self.conveyance_share)
+
     travel_model: str = _choice("fitted", ("fitted", "straight", "matrix", "graph"),
                                 doc="road travel time (dronesim.inputs.travel): fitted to the "
                                     "LFB 2023 sample (distance curve, hour of week, borough, "
