@@ -196,7 +196,7 @@ def test_output_folder_must_exist(results_folders, tmp_path):
 def test_failure_leaves_nothing_half_written(results_folders, tmp_path, monkeypatch):
     import dronesim.outputs.html as hr
 
-    def boom(_):
+    def boom(*_args):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(hr, "build_html_report", boom)

@@ -38,7 +38,7 @@ from typing import Any
 
 from ..inputs.scenario import _PATH_FIELDS, Scenario
 
-__all__ = ["TASK_FORMAT", "PATH_FIELDS", "Identity", "task_identity", "input_files",
+__all__ = ["TASK_FORMAT", "PATH_FIELDS", "Identity", "task_identity", "input_files", "flatten",
            "code_digest", "data_digests", "plugin_digests", "file_sha256", "describe_change"]
 
 #: Version of what a stored task holds; bump it when its meaning changes.
@@ -234,16 +234,18 @@ def task_identity(scn: Scenario, data_dir: str | Path | None = None, plugins: Se
 # --------------------------------------------------------------------------------------------
 
 
-def _flat(obj: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested scenario dict as ``{"section.key": value}`` (``docks[0].name`` for tables of
+    tables): how two scenarios' settings are compared, key by key."""
     if isinstance(obj, Mapping):
         out: dict[str, Any] = {}
         for k, v in obj.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     if isinstance(obj, list) and obj and all(isinstance(v, Mapping) for v in obj):
         out = {}
         for k, v in enumerate(obj):
-            out.update(_flat(v, f"{prefix}[{k}]"))
+            out.update(flatten(v, f"{prefix}[{k}]"))
         return out
     return {prefix: obj}
 
@@ -272,7 +274,7 @@ def describe_change(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> li
         same = oc.get("version") == nc["version"]
         out.append("dronesim's code changed" + ("" if same else
                                                  f" ({oc.get('version')} -> {nc['version']})"))
-    fo, fn = _flat(old.get("scenario") or {}), _flat(new["scenario"])
+    fo, fn = flatten(old.get("scenario") or {}), flatten(new["scenario"])
     keys = [k for k in dict.fromkeys([*fo, *fn]) if fo.get(k, None) != fn.get(k, None)]
     if len(keys) == 1:
         k = keys[0]

@@ -1186,19 +1186,11 @@ def _sensitivity_data(res: Results) -> dict[str, Any] | None:
 _STUDY_FREEDOM = {"simulation.replications", "simulation.weeks"}
 
 
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(d, dict):
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: d}
-
-
 def study_for_run(res: Results, study_dir: str | Path) -> dict[str, Any]:
     """The ``sensitivity.json`` of the study folder ``study_dir`` (``dronesim report
     --sensitivity``), checked to be a study of the run's own scenario: every resolved setting
     equal but the replications and weeks; else one line naming the first setting that differs."""
+    from ..experiment.identity import flatten
     from ..inputs.scenario import scenario_to_dict
 
     study = open_results(study_dir)
@@ -1210,7 +1202,7 @@ def study_for_run(res: Results, study_dir: str | Path) -> dict[str, Any]:
                          f"a study goes with a run's report, not a {res.kind}'s")
     (mine,) = res.scenarios().values()
     (theirs,) = study.scenarios().values()
-    a, b = _flat(scenario_to_dict(mine)), _flat(scenario_to_dict(theirs))
+    a, b = flatten(scenario_to_dict(mine)), flatten(scenario_to_dict(theirs))
     for key in sorted(set(a) | set(b)):
         if key in _STUDY_FREEDOM or key.endswith(".origins"):
             continue
@@ -1380,11 +1372,7 @@ def write_html_report(results_dir: str | Path, out_file: str | Path | None = Non
     open_results(res_dir)  # refuse a foreign folder before anything else
     out = Path(out_file) if out_file is not None else res_dir / "report.html"
     check_output_file(out, is_our_report, "report")  # before the page is built
-    if sensitivity is not None:
-        text = build_html_report(res_dir, playback, sensitivity)
-    else:
-        text = (build_html_report(res_dir) if playback is None
-                else build_html_report(res_dir, playback))
+    text = build_html_report(res_dir, playback, sensitivity)
     return write_output_file(out, lambda tmp: tmp.write_text(text, encoding="utf-8"),
                              is_our_report, "report")
 
