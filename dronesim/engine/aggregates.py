@@ -143,12 +143,14 @@ class Aggregates:
     ----------
     prep
         The prepared scenario (warm-up, horizon, services, boroughs, coverage target).
-    fleet_size, pilots
-        Denominators of drone and pilot utilisation (pilots: slots in all rooms).
+    features
+        Which features are on (default: :meth:`Features.of` the scenario): which figures count.
+
+    The denominators of utilisation (fleet size, pilot slots, ground units) come with
+    :meth:`start`, once the replication has built its fleet and control rooms.
     """
 
-    def __init__(self, prep: Prepared, *, features: Features | None = None,
-                 fleet_size: int | None = None, pilots: int | None = None) -> None:
+    def __init__(self, prep: Prepared, *, features: Features | None = None) -> None:
         scn = prep.scenario
         on = features or Features.of(prep)  # which figures are counted: the scenario's features
         self.lo, self.hi = prep.warmup_s, prep.horizon_s
@@ -156,10 +158,9 @@ class Aggregates:
         self.services = tuple(scn.services)
         self.codes = list(prep.london.borough_codes)
         self.within_s = float(scn.coverage.within_s)
-        #: Denominators of drone and pilot utilisation, set by :meth:`start` (the replication
-        #: knows them once its fleet and control rooms are built).
-        self.fleet_size = 0 if fleet_size is None else fleet_size
-        self.pilots = 0 if pilots is None else pilots
+        #: Denominators of drone and pilot utilisation, set by :meth:`start`.
+        self.fleet_size = 0
+        self.pilots = 0
         self.mutual_aid = on.mutual_aid
         #: Operations figures counted only when their feature is on (dronesim.engine.availability).
         self.grounding = on.grounded_hours
