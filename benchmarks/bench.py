@@ -199,6 +199,23 @@ def _timed(fn, *args):
     return out, time.perf_counter() - t0
 
 
+def _rotating_rounds(repeats: int, fleets, models):
+    """Every (fleet, model) pair once per round, the model order rotating between rounds, so a
+    burst of load from elsewhere falls on all of them alike. ``models(size)`` lists (name,
+    function) pairs. Returns every time of each pair and each pair's last result."""
+    runs: dict[tuple[int, str], list[float]] = {}
+    last: dict[tuple[int, str], object] = {}
+    for rep in range(repeats):
+        for size in fleets:
+            ms = models(size)
+            shift = rep % len(ms)
+            for name, fn in ms[shift:] + ms[:shift]:
+                last[size, name], dt = _timed(fn)
+                runs.setdefault((size, name), []).append(dt)
+        print(f"  round {rep + 1} of {repeats} done", flush=True)
+    return runs, last
+
+
 def section_engine(args, features: Features, targets: Targets) -> None:
     heading("1. Engine: incidents per second on identical calls")
     spec = bench_drone()
@@ -221,18 +238,8 @@ def section_engine(args, features: Features, targets: Targets) -> None:
         return [("dronesim", ds.run), ("SimPy", lambda: ref_simpy.run(case)),
                 ("heapq", lambda: ref_heapq.run(case))]
 
-    # Every (fleet, model) pair runs once per round, the model order rotating between rounds,
-    # so a burst of load from elsewhere falls on all of them alike; each keeps its best time.
-    runs: dict[tuple[int, str], list[float]] = {}
-    last: dict[tuple[int, str], object] = {}
-    for rep in range(args.repeats):
-        for size in args.fleets:
-            ms = models(size)
-            shift = rep % len(ms)
-            for name, fn in ms[shift:] + ms[:shift]:
-                last[size, name], dt = _timed(fn)
-                runs.setdefault((size, name), []).append(dt)
-        print(f"  round {rep + 1} of {args.repeats} done", flush=True)
+    # Each model keeps its best time over the rotating rounds.
+    runs, last = _rotating_rounds(args.repeats, args.fleets, models)
     timings = {size: {name: len(cases[size]) / min(runs[size, name])
                       for name in ("dronesim", "SimPy", "heapq")} for size in args.fleets}
     spread = max(max(v) / min(v) - 1 for v in runs.values())
@@ -330,16 +337,7 @@ def section_ground(args, features: Features, targets: Targets) -> None:
                 ("heapq", lambda: ref_heapq_ground.run(case)),
                 ("dronesim, drones only", bare[size].run)]
 
-    runs: dict[tuple[int, str], list[float]] = {}
-    last: dict[tuple[int, str], object] = {}
-    for rep in range(args.repeats):
-        for size in args.fleets:
-            ms = models(size)
-            shift = rep % len(ms)
-            for name, fn in ms[shift:] + ms[:shift]:
-                last[size, name], dt = _timed(fn)
-                runs.setdefault((size, name), []).append(dt)
-        print(f"  round {rep + 1} of {args.repeats} done", flush=True)
+    runs, last = _rotating_rounds(args.repeats, args.fleets, models)
     rate = {size: {n: len(cases[size]) / min(runs[size, n]) for n in names}
             for size in args.fleets}
     rows, checks = [], []
