@@ -169,3 +169,18 @@ def results_folders(tmp_path_factory) -> dict[str, Path]:
         assert code == 0, f"{kind}: {err.getvalue()}"
         out[kind] = folder
     return out
+
+
+def snapshot(*roots: Path) -> dict[str, object]:
+    """Every path under ``roots``: a file's bytes, a link's target, a folder's presence (for
+    checking that a refused command changed nothing)."""
+    out: dict[str, object] = {}
+    for root in roots:
+        for p in [root, *sorted(root.rglob("*"))]:
+            if p.is_symlink():
+                out[str(p)] = ("link", os.readlink(p))
+            elif p.is_dir():
+                out[str(p)] = "dir"
+            else:
+                out[str(p)] = p.read_bytes()
+    return out

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, snapshot
 
 from dronesim.errors import InputError
 from dronesim.experiment.store import record_problem
@@ -31,18 +31,6 @@ DRONESIM = Path(sys.executable).with_name("dronesim")
 def _digest(p: Path) -> dict:
     data = p.read_bytes()
     return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _snapshot(root: Path) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for p in [root, *sorted(root.rglob("*"))]:
-        if p.is_symlink():
-            out[str(p)] = ("link", os.readlink(p))
-        elif p.is_dir():
-            out[str(p)] = "dir"
-        else:
-            out[str(p)] = p.read_bytes()
-    return out
 
 
 @pytest.fixture
@@ -125,32 +113,32 @@ def test_forged_csv_records_are_refused(run_copy, tmp_path, rel):
     man = json.loads((run_copy / "manifest.json").read_text())
     man["files"][rel] = _digest(victim)
     (run_copy / "manifest.json").write_text(json.dumps(man))
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     with pytest.raises(InputError, match="manifest.json"):
         export_csv(run_copy)
-    assert _snapshot(tmp_path) == before  # nothing deleted, nothing written
+    assert snapshot(tmp_path) == before  # nothing deleted, nothing written
 
 
 @pytest.mark.parametrize("name", ["mine.txt", "incidents.csv"])
 def test_a_users_file_in_csv_is_refused(run_copy, name):
     (run_copy / "csv").mkdir()
     (run_copy / "csv" / name).write_text("my own table\n")
-    before = _snapshot(run_copy)
+    before = snapshot(run_copy)
     with pytest.raises(InputError, match=f"csv/{name} was not written by dronesim"):
         export_csv(run_copy)
-    assert _snapshot(run_copy) == before
+    assert snapshot(run_copy) == before
 
 
 def test_a_folder_with_a_users_file_is_refused(run_copy, tmp_path):
     other = tmp_path / "tables"
     other.mkdir()
     (other / "budget.xlsx").write_text("mine")
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     with pytest.raises(InputError, match="already holds files dronesim did not write"):
         export_csv(run_copy, other)
     with pytest.raises(InputError, match="only into csv/"):
         export_csv(run_copy, run_copy / "plots")
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_cli_export_csv(run_copy, capsys):

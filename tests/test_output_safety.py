@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import MET_BASELINE, REPO, SCENARIOS, run_cli
+from conftest import MET_BASELINE, REPO, SCENARIOS, run_cli, snapshot
 
 from dronesim.errors import InputError
 from dronesim.experiment.store import (
@@ -45,20 +45,6 @@ SWEEP = ["sweep", str(SCENARIOS / "met_growth.toml"), "--fleet", "9,12", "--repl
 def _digest(p: Path) -> dict:
     data = p.read_bytes()
     return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _snapshot(*roots: Path) -> dict[str, object]:
-    """Every path under ``roots``: a file's bytes, a link's target, a folder's presence."""
-    out: dict[str, object] = {}
-    for root in roots:
-        for p in [root, *sorted(root.rglob("*"))]:
-            if p.is_symlink():
-                out[str(p)] = ("link", os.readlink(p))
-            elif p.is_dir():
-                out[str(p)] = "dir"
-            else:
-                out[str(p)] = p.read_bytes()
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,7 +130,7 @@ def test_forged_record_refuses_and_deletes_nothing(tmp_path, capsys, kind, case)
     out = tmp_path / "shared"
     rel = _forge(out, victim_dir / "notes.txt" if case != "tasks_dotdot" else tmp_path / "x",
                  kind, case)
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     for extra in ([], ["--overwrite"]):
         code, _, err = run_cli([*RUN, "--replications", "1", "--no-plots", "--out", out,
                                 *extra], capsys)
@@ -153,7 +139,7 @@ def test_forged_record_refuses_and_deletes_nothing(tmp_path, capsys, kind, case)
         record = {"manifest": "manifest.json", "ledger": "ledger.jsonl",
                   "intent": "intent.json"}[kind]
         assert record in err and repr(rel) in err, err
-        assert _snapshot(tmp_path) == before  # nothing deleted, nothing written, anywhere
+        assert snapshot(tmp_path) == before  # nothing deleted, nothing written, anywhere
 
 
 @pytest.mark.parametrize("link", ["state_folder", "ledger"])
@@ -173,12 +159,12 @@ def test_symbolic_links_in_the_state_folder_are_refused(tmp_path, capsys, link):
         (out / STATE_DIR).mkdir()
         (out / STATE_DIR / "owner.json").write_text('{"dronesim_output": 1}')
         (out / STATE_DIR / "ledger.jsonl").symlink_to(victim / "diary.txt")
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     code, _, err = run_cli([*RUN, "--replications", "1", "--no-plots", "--out", out,
                             "--overwrite"], capsys)
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "is a symbolic link, which dronesim never makes" in err
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_forged_manifest_refused_by_report_too(tmp_path, results_folders):
@@ -192,10 +178,10 @@ def test_forged_manifest_refused_by_report_too(tmp_path, results_folders):
     man = json.loads((out / "manifest.json").read_text())
     man["files"]["../notes.txt"] = _digest(victim)
     (out / "manifest.json").write_text(json.dumps(man))
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     with pytest.raises(InputError, match=r"manifest.json: files: '\.\./notes\.txt' leads out"):
         write_html_report(out)
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_report_only_at_the_top_of_a_results_folder(tmp_path, results_folders):
@@ -204,11 +190,11 @@ def test_report_only_at_the_top_of_a_results_folder(tmp_path, results_folders):
     out = tmp_path / "copy"
     shutil.copytree(results_folders["run1"], out)
     (out / "sub").mkdir()
-    before = _snapshot(out)
+    before = snapshot(out)
     for name in ("sub/r.html", "notes.txt"):
         with pytest.raises(InputError, match="only a top-level file ending .html or .gpkg"):
             write_html_report(out, out / name)
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
 
 
 # ---------------------------------------------------------------------------------------------
