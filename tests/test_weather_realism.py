@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import extends_baseline, run_cli
+from conftest import SCENARIOS, extends_baseline, run_cli
 
 from dronesim.errors import InputError
 from dronesim.inputs.prices import price_index, uprate, uprate_factor
@@ -27,7 +26,6 @@ from dronesim.kpis.costs import annual_cost
 
 SPEC = WeatherSpec(enabled=True)
 START = dt.date(2025, 1, 6)  # a Monday
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
 def _series(wind, precip) -> WeatherSeries:
