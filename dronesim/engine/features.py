@@ -99,8 +99,7 @@ class Features:
             drone_resolution=any(shares and any(shares)
                                  for shares in scn.value.drone_resolved_share.values()),
             mutual_aid=any(s.ground.mutual_aid != "off" for s in scn.services.values()),
-            conveyance=any(s.ground.base == "patrol" and s.ground.conveys
-                           for s in scn.services.values()),
+            conveyance=any(s.ground.conveys for s in scn.services.values()),
             wind_on_flight=bool(scn.weather.enabled and scn.weather.wind_on_flight),
             charging_curve=bool(scn.drones.charging != "linear"
                                 or any(d.swap_s > 0 for d in scn.docks)),
