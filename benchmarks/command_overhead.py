@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"imports of the run path    {min(imps):6.2f}")
         print(f"prepare (trace, siting)    {min(preps):6.2f}")
         print(f"simulation alone           {sim:6.2f}   wall {min(walls):6.2f}  (run_replication)")
-        print(f"dronesim run (whole)       {cmd:6.2f}   wall {min(cmd_walls):6.2f}  (a new process)")
+        print(f"dronesim run (whole)       {cmd:6.2f}   wall {min(cmd_walls):6.2f}  (new process)")
         print(f"around the simulation      {cmd - sim:6.2f}")
         print(f"ratio command / simulation {cmd / sim:6.2f}   wall "
               f"{min(cmd_walls) / min(walls):6.2f}  (target < 2)")
