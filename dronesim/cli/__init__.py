@@ -389,11 +389,11 @@ def _finish(folder: OutputFolder, results: Sequence[TaskResult | None], what: st
 
 def _extra_outputs(args: argparse.Namespace, folder: OutputFolder) -> None:
     """Check ``--geopackage`` before the run (nothing runs to be refused at the end)."""
-    from ..experiment.store import check_output_file
-    from ..outputs.geopackage import is_our_geopackage
-
     gpkg = getattr(args, "geopackage", None)
     if gpkg is not None:
+        from ..experiment.store import check_output_file
+        from ..outputs.geopackage import is_our_geopackage
+
         inside = Path(gpkg).expanduser().resolve().is_relative_to(folder.path.resolve())
         if not inside:
             check_output_file(gpkg, is_our_geopackage, "GeoPackage", field="--geopackage")

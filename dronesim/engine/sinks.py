@@ -10,7 +10,8 @@ respectively, then ``close()`` once. The columns and dtypes are those of ``incid
   runs).
 * :class:`ParquetSink` writes each chunk as a row group with
   :class:`pyarrow.parquet.ParquetWriter`, so memory does not grow with the run; reading the files
-  back with :func:`pandas.read_parquet` gives the same tables as :class:`MemorySink`.
+  back with :func:`pandas.read_parquet` gives the same tables as :class:`MemorySink`. Chunks after
+  the first go to pyarrow straight from their numpy columns (no pandas round trip).
 * :class:`NullSink` drops them (when only the KPIs are wanted).
 
 Observers (:class:`Observer`) receive the same chunks to count figures from them: the runner
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from ..errors import named_os_error
@@ -127,12 +129,43 @@ class ParquetSink:
                 missions_path = inc.with_name(f"{inc.stem}_missions.parquet")
         self.paths = (inc, Path(missions_path))
         self._writers: list = [None, None]
+        self._schemas: list = [None, None]
 
-    def _write(self, which: int, df: pd.DataFrame) -> None:
+    def _table(self, which: int, chunk: MissionChunk) -> Any:
+        """The chunk as a pyarrow table. The first goes through pandas (its schema, pandas'
+        metadata included, is the files'); later ones are built from the numpy columns in that
+        schema (no DataFrame, no copy of a numeric column), the same table as pandas gives:
+        NaN as null, categorical codes as dictionary indices (-1: null)."""
         import pyarrow as pa
+
+        schema = self._schemas[which]
+        if schema is None:
+            table = pa.Table.from_pandas(chunk.to_pandas(copy=False), preserve_index=False)
+            self._schemas[which] = table.schema
+            return table
+        arrays = []
+        for f in schema:
+            col = chunk.columns[f.name]
+            cats = chunk.categories.get(f.name)
+            if cats is not None:
+                codes = np.asarray(col)
+                arrays.append(pa.DictionaryArray.from_arrays(
+                    pa.array(codes, type=f.type.index_type, mask=codes < 0),
+                    pa.array(list(cats), f.type.value_type)))
+            elif f.name in chunk.coded:
+                codes, labels = chunk.coded[f.name]
+                codes = np.asarray(codes, np.int64) % max(len(labels), 1)  # as to_pandas
+                arrays.append(pa.DictionaryArray.from_arrays(
+                    pa.array(codes.astype(np.int32)), pa.array(list(labels), pa.string())
+                ).dictionary_decode().cast(f.type))
+            else:
+                arrays.append(pa.array(col, type=f.type, from_pandas=True))
+        return pa.Table.from_arrays(arrays, schema=schema)
+
+    def _write(self, which: int, chunk: MissionChunk) -> None:
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(df, preserve_index=False)
+        table = self._table(which, chunk)
         try:
             w = self._writers[which]
             if w is None:
@@ -143,10 +176,10 @@ class ParquetSink:
             raise named_os_error(exc, self.paths[which]) from None
 
     def write_incidents(self, chunk: IncidentChunk) -> None:
-        self._write(0, chunk.to_pandas(copy=False))  # read once by pyarrow, then dropped
+        self._write(0, chunk)
 
     def write_missions(self, chunk: MissionChunk) -> None:
-        self._write(1, chunk.to_pandas(copy=False))
+        self._write(1, chunk)
 
     def close(self) -> None:
         """Finish both files."""

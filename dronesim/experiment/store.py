@@ -235,6 +235,10 @@ def _project_problem(target: Path) -> str | None:
     if target == pkg or pkg in target.parents:
         return f"inside the dronesim package ({pkg})"
     root = pkg.parent
+    inside = [d for d in (root / n for n in _CHECKOUT_FOLDERS)
+              if target == d or d in target.parents]
+    if target != root and not inside:
+        return None  # (no need to read pyproject.toml: nothing of the checkout is at stake)
     try:
         meta = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -243,11 +247,8 @@ def _project_problem(target: Path) -> str | None:
         return None
     if target == root:
         return f"the dronesim source checkout itself ({root})"
-    for name in _CHECKOUT_FOLDERS:
-        d = root / name
-        if target == d or d in target.parents:
-            return f"inside the dronesim checkout's own {name}/ folder ({d})"
-    return None
+    d = inside[0]
+    return f"inside the dronesim checkout's own {d.name}/ folder ({d})"
 
 
 def file_digest(path: Path) -> dict[str, Any]:

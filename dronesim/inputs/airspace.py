@@ -90,11 +90,15 @@ from typing import Literal, Protocol, TypedDict, Unpack, overload
 import numpy as np
 import shapely
 from pyproj import CRS
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import shortest_path
 
+from .._lazy import module
 from ..errors import InputError, input_file
 from .geography import BNG, check_lonlat_extent, lonlat_to_bng
+
+# The visibility graph's sparse matrix and Dijkstra, imported when a route around no-fly
+# zones is first planned (dronesim._lazy.module).
+sparse = module("scipy.sparse")
+csgraph = module("scipy.sparse.csgraph")
 
 __all__ = [
     "AERODROMES",
@@ -641,9 +645,9 @@ class Router:
                         self._tree, self.obstacles)
         i, j = i[vis], j[vis]
         w = np.hypot(self.vx[i] - self.vx[j], self.vy[i] - self.vy[j])
-        graph = csr_matrix((w, (i, j)), shape=(n, n))
-        self.dist, self._pred = shortest_path(graph, method="D", directed=False,
-                                              return_predecessors=True)
+        graph = sparse.csr_matrix((w, (i, j)), shape=(n, n))
+        self.dist, self._pred = csgraph.shortest_path(graph, method="D", directed=False,
+                                                      return_predecessors=True)
         self.n_edges = int(i.size)
 
     def _tangent_at(self, v: np.ndarray, ox: np.ndarray | float, oy: np.ndarray | float

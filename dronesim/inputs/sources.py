@@ -252,8 +252,10 @@ def _times(path: Path, raw: pd.Series, col: str, lines: np.ndarray
     empty = np.flatnonzero(raw.to_numpy() == "")
     if empty.size:
         raise _fail(path, lines, empty[0], col, "empty; expected an ISO date-time or seconds")
-    num = pd.to_numeric(raw, errors="coerce").to_numpy(float)
-    if not math.isnan(num[0]):  # the first row decides: seconds since the simulated Monday
+    # The first row decides: seconds since the simulated Monday, or date-times (then the whole
+    # column is not parsed as numbers for nothing).
+    if not math.isnan(pd.to_numeric(raw.iloc[:1], errors="coerce").to_numpy(float)[0]):
+        num = pd.to_numeric(raw, errors="coerce").to_numpy(float)
         bad = np.flatnonzero(~np.isfinite(num) | (num < 0))
         if bad.size:
             raise _fail(path, lines, bad[0], col, f"expected seconds >= 0 like the first row, "

@@ -93,9 +93,14 @@ from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
-from scipy import special, stats
 
+from .._lazy import module
 from .scenario import DroneSpec, NightSpec, WeatherSpec
+
+# scipy's special functions and distributions are imported on first use (a run without
+# weather never imports them: dronesim._lazy.module).
+special = module("scipy.special")
+stats = module("scipy.stats")
 
 __all__ = [
     "REASONS",

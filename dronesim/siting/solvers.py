@@ -56,18 +56,17 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
 import shapely.ops
 from pyproj import CRS
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
+from .._lazy import module
 from ..errors import InputError, input_file
 from ..inputs.geography import (
     BNG,
@@ -77,6 +76,14 @@ from ..inputs.geography import (
     default_data_dir,
     lonlat_to_bng,
 )
+
+if TYPE_CHECKING:
+    from scipy.optimize import LinearConstraint
+
+# The MILP solver and the geodata reader are imported when a plan is solved or a candidate
+# file read (a run on listed docks needs neither: dronesim._lazy.module).
+optimize = module("scipy.optimize")
+gpd = module("geopandas")
 
 __all__ = [
     "DemandPoints",
@@ -760,8 +767,8 @@ def _solve(c: np.ndarray, integrality: np.ndarray, lb: np.ndarray, ub: np.ndarra
     if time_limit_s is not None:
         options["time_limit"] = float(time_limit_s)
     t0 = time.perf_counter()
-    res = milp(c, integrality=integrality, bounds=Bounds(lb, ub), constraints=constraints,
-               options=options)
+    res = optimize.milp(c, integrality=integrality, bounds=optimize.Bounds(lb, ub),
+                        constraints=constraints, options=options)
     elapsed = time.perf_counter() - t0
     if res.status == 2:
         raise InfeasibleError(f"{what}: infeasible ({res.message})")
@@ -849,7 +856,8 @@ def max_coverage(cand_xy: np.ndarray, demand_xy: np.ndarray, w: np.ndarray | Non
     ub = np.ones(m + k)
     link = sp.hstack([-agg, sp.identity(k, format="csr")], format="csr")
     card = sp.csr_matrix(np.concatenate([np.ones(m), np.zeros(k)])[None, :])
-    cons = [LinearConstraint(link, -np.inf, 0.0), LinearConstraint(card, p, p)]
+    cons = [optimize.LinearConstraint(link, -np.inf, 0.0),
+            optimize.LinearConstraint(card, p, p)]
     x, fun, status, gap, bound, t, msg = _solve(c, integrality, lb, ub, cons, time_limit_s,
                                                  mip_rel_gap, "max_coverage")
     chosen = _chosen(x, m)
@@ -914,7 +922,7 @@ def min_sites_full_coverage(cand_xy: np.ndarray, demand_xy: np.ndarray, radius_m
         lb = np.zeros(m)
         lb[f] = 1.0
         ub = np.ones(m)
-        cons = [LinearConstraint(agg, 1.0, np.inf)] if k else []
+        cons = [optimize.LinearConstraint(agg, 1.0, np.inf)] if k else []
     else:
         c = np.concatenate([np.ones(m), np.zeros(k)])
         integrality = np.concatenate([np.ones(m), np.zeros(k)])
@@ -924,7 +932,8 @@ def min_sites_full_coverage(cand_xy: np.ndarray, demand_xy: np.ndarray, radius_m
         link = sp.hstack([-agg, sp.identity(k, format="csr")], format="csr")
         need = sp.csr_matrix(np.concatenate([np.zeros(m), wa])[None, :])
         target = share * wa.sum() * (1 - 1e-12)
-        cons = [LinearConstraint(link, -np.inf, 0.0), LinearConstraint(need, target, np.inf)]
+        cons = [optimize.LinearConstraint(link, -np.inf, 0.0),
+                optimize.LinearConstraint(need, target, np.inf)]
     x, fun, status, gap, bound, t, msg = _solve(c, integrality, lb, ub, cons, time_limit_s,
                                                  mip_rel_gap, "min_sites_full_coverage")
     chosen = _chosen(x, m)
@@ -1014,8 +1023,8 @@ def p_median(cand_xy: np.ndarray, demand_xy: np.ndarray, w: np.ndarray | None, p
         lb = np.zeros(m + nz)
         lb[f] = 1.0
         ub = np.ones(m + nz)
-        cons = [LinearConstraint(sp.csr_matrix(np.concatenate([np.ones(m), np.zeros(nz)])[None, :]),
-                                 p, p)]
+        cons = [optimize.LinearConstraint(
+            sp.csr_matrix(np.concatenate([np.ones(m), np.zeros(nz)])[None, :]), p, p)]
         if nz:
             r = np.arange(nz)
             level = np.tile(np.arange(1, kk), nk)
@@ -1024,7 +1033,7 @@ def p_median(cand_xy: np.ndarray, demand_xy: np.ndarray, w: np.ndarray | None, p
             cols = np.concatenate([m + r, idx[:, :-1].ravel(), m + r[chain] - 1])
             vals = np.concatenate([np.ones(2 * nz), -np.ones(int(chain.sum()))])
             a = sp.csr_matrix((vals, (rows, cols)), shape=(nz, m + nz))
-            cons.append(LinearConstraint(a, np.where(level == 1, 1.0, 0.0), np.inf))
+            cons.append(optimize.LinearConstraint(a, np.where(level == 1, 1.0, 0.0), np.inf))
         x, fun, status, _, bound, t, msg = _solve(c, integrality, lb, ub, cons, time_limit_s,
                                                    mip_rel_gap, "p_median")
         total_t += t
