@@ -310,10 +310,10 @@ class Fleet:
         "on_free", "on_unbook", "owner", "per_leg", "pooled", "rec", "relief", "rooms", "sectors",
         "size", "spec", "state", "t0", "waiting",
         "_Call", "_booking", "_deferred", "_delay", "_dist", "_dist0", "_dist1", "_dist2", "_dist3",
-        "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drone_id", "_drones_leg", "_eid",
-        "_end", "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k", "_holds",
-        "_ix", "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m", "_need0",
-        "_need_spd", "_ops", "_otherwise", "_out0", "_overhead", "_pilot_pool", "_queue",
+        "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drain", "_drone_id", "_drones_leg",
+        "_eid", "_end", "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k",
+        "_holds", "_ix", "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m",
+        "_need0", "_need_spd", "_ops", "_otherwise", "_out0", "_overhead", "_pilot_pool", "_queue",
         "_range_k", "_range_of", "_rank", "_rate", "_reserve", "_room_of", "_rt", "_sector_delay",
         "_sector_pool", "_sectors_on", "_spd", "_svc", "_t_assigned", "_t_decision", "_t_ground",
         "_t_pilot", "_typed",
@@ -429,6 +429,9 @@ class Fleet:
         #: The per-leg effects (dronesim.engine.legs.Legs), None when none is on (the calm
         #: strategy: leg_s inline); attach_legs.
         self.per_leg: Legs | None = None
+        #: Charge (s of flight) the mission in hand drains beyond its airborne seconds (a leg
+        #: flown at another power than cruise: Legs.launch's ``drain``); 0 when calm.
+        self._drain = [0.0] * n
         #: The inline mission start of send is off (set by the model: not
         #: FastPath.starts_inline(features); attach_dispatcher).
         self._ops = airframes is not None
@@ -527,7 +530,7 @@ class Fleet:
         m = self._m[d]  # (not None while FLYING)
         if st == FLYING and m is not None and self.booked[d] < 0 and now >= m[_M_LEAVE] \
                 and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
-            battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH])
+            battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH]) - self._drain[d]
             short = max(0.0, need - battery_land)
             extra = 0.0 if short == 0 else self._charge_wait(d, need, battery_land, m[_M_LAND])
             return RETURNING, m[_M_LAND] + extra
@@ -947,12 +950,14 @@ class Fleet:
                 return
         legs = self.per_leg
         if legs is not None:  # the per-leg effects (dronesim.engine.legs)
-            extra, out, back, code = legs.launch(t_launch, self._dock_x[k], self._dock_y[k],
-                                                 self._ix[i], self._iy[i], self._dist[d], speed)
+            extra, out, back, code, drain = legs.launch(t_launch, self._dock_x[k],
+                                                        self._dock_y[k], self._ix[i],
+                                                        self._iy[i], self._dist[d], speed)
             if code:  # a leg it cannot fly: grounded, with the reason
                 self._grounded(d, i, code, now)
                 return
             t_launch += extra
+            self._drain[d] = drain
         g = self._t_ground[i]
         if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
@@ -970,7 +975,8 @@ class Fleet:
             back = out
         battery = self._end[d] if self._full_k[k] else self.battery_at(d, t_launch)
         t_scene = t_launch + out
-        latest = t_scene + max(0.0, spare_charge_s(battery, out, back, spec.reserve_s))
+        latest = t_scene + max(0.0, spare_charge_s(battery, out, back,
+                                                   spec.reserve_s + self._drain[d]))
         duty = self.duty
         if duty is not None and duty.rate_h > 0:
             t_fail = self._fail[d] = duty.fault_time(d, t_launch)
@@ -1077,6 +1083,10 @@ class Fleet:
         if self._sector_pool[d] is not None:
             self._release(d)
         b_land = m[_M_BATTERY] - (t_land - m[_M_LAUNCH])
+        drain = self._drain[d]
+        if drain:  # legs flown at another power than cruise (Legs): the row's landing charge too
+            m[_M_BATTERY] -= drain
+            b_land -= drain
         i = m[_M_I]
         duty = self.duty
         if duty is not None:  # faults and maintenance (dronesim.engine.availability)
@@ -1185,12 +1195,12 @@ class Fleet:
             k = self.dock_of[d]
             v = self._spd[k]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
-            remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH])
+            remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH]) - self._drain[d]
             legs = self.per_leg
             if legs is not None:  # the per-leg effects (dronesim.engine.legs)
-                t_hop, home_s = legs.hop(now, self._ix[j], self._iy[j], xi, yi, hop,
-                                         self._dock_x[k], self._dock_y[k], home, v)
-                need = preempt_legs_charge_s(t_hop, home_s, spec)
+                t_hop, home_s, drain = legs.hop(now, self._ix[j], self._iy[j], xi, yi, hop,
+                                                self._dock_x[k], self._dock_y[k], home, v)
+                need = preempt_legs_charge_s(t_hop, home_s, spec) + drain
             else:
                 need = preempt_charge_s(hop, home, v, spec)
                 t_hop = hop / v
@@ -1225,16 +1235,19 @@ class Fleet:
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
         legs = self.per_leg
         if legs is not None:  # the per-leg effects (dronesim.engine.legs)
-            hop_s, back = legs.hop(now, self._ix[i], self._iy[i], self._ix[j], self._iy[j], hop,
-                                   self._dock_x[k], self._dock_y[k], home, self._spd[k])
+            hop_s, back, drain = legs.hop(now, self._ix[i], self._iy[i], self._ix[j],
+                                          self._iy[j], hop, self._dock_x[k], self._dock_y[k],
+                                          home, self._spd[k])
             t_scene = now + hop_s
+            self._drain[d] += drain
         else:
             t_scene = now + hop / self._spd[k]
             back = leg_s(home, self._spd[k], spec.climb_s, spec.descent_s)
         m[_M_SCENE] = t_scene
         m[_M_BACK] = back
         m[_M_LATEST] = min(t_scene + max(0.0, spare_charge_s(battery, t_scene - t_launch, back,
-                                                             spec.reserve_s)), self._fail[d])
+                                                             spec.reserve_s + self._drain[d])),
+                           self._fail[d])
         self._schedule_landing(d, j, m)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:

@@ -35,6 +35,14 @@ The effects
   wind makes impossible grounds the mission by wind. A dispatch's charge is judged, hour by
   hour, at the worst heading's speed (:func:`dronesim.kinematics.worst_heading_speed_m_s`).
   Policies' predicted arrival times stay calm ones.
+* ``wind_hold_ground`` (``[weather] wind_hold = "ground_speed"``, with wind on flight): the
+  autopilot holds the cruise GROUND speed along the track, raising the airspeed into a head
+  wind up to ``[drones] max_airspeed_m_s`` and flying slower over the ground only beyond it
+  (:func:`dronesim.kinematics.held_leg_s`); the battery then drains by the rotor power at the
+  airspeed flown (:func:`dronesim.kinematics.leg_charge_s`), so a leg's charge is not its
+  time: :meth:`Legs.launch` and :meth:`Legs.hop` return the charge drained beyond the legs'
+  airborne seconds (``drain``), which the fleet carries with the mission. A dispatch's charge
+  is judged, hour by hour, at the worst of 36 headings.
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ import numpy as np
 
 from ..inputs.daylight import night_hours
 from ..inputs.weather import HOUR_S, REASONS, flight_wind
-from ..kinematics import leg_s, wind_leg_s, worst_heading_speed_m_s
+from ..kinematics import held_leg_s, leg_s, wind_leg_s, worst_heading_speed_m_s
 
 if TYPE_CHECKING:
     from ..inputs.scenario import Scenario
@@ -62,6 +70,8 @@ _WIND = REASONS.index("wind")
 EFFECTS: dict[str, Callable[[Scenario], bool]] = {
     "night_slower": lambda scn: scn.night.rule == "slower",
     "wind_on_flight": lambda scn: bool(scn.weather.enabled and scn.weather.wind_on_flight),
+    "wind_hold_ground": lambda scn: bool(scn.weather.enabled and scn.weather.wind_on_flight
+                                         and scn.weather.wind_hold == "ground_speed"),
 }
 
 
@@ -107,6 +117,9 @@ class Legs:
             e, n = flight_wind(grounding.series, scn.weather)
             self.wind_e, self.wind_n = e.tolist(), n.tolist()
             self.wind_speed = np.hypot(e, n).tolist()
+        # wind_hold_ground: the cruise ground speed held, up to the maximum airspeed
+        self.hold_ground = "wind_hold_ground" in self.on
+        self.max_airspeed_m_s = scn.drones.max_airspeed_m_s
 
     # --- hour lookups --------------------------------------------------------------------------
     def slow_at(self, t: float) -> bool:
@@ -122,6 +135,17 @@ class Legs:
             return self.wind_e[h], self.wind_n[h]
         return 0.0, 0.0
 
+    def held_leg(self, t: float, x0: float, y0: float, x1: float, y1: float, dist: float,
+                 speed: float, climb_s: float, descent_s: float) -> tuple[float, float]:
+        """``(time, charge)`` of a leg as :meth:`leg`, holding the ground speed ``speed``
+        (:func:`dronesim.kinematics.held_leg_s`)."""
+        we, wn = self.wind_at(t)
+        dx, dy = x1 - x0, y1 - y0
+        r = math.hypot(dx, dy)
+        ux, uy = (dx / r, dy / r) if r > 0 else (1.0, 0.0)
+        return held_leg_s(dist, speed, self.max_airspeed_m_s, ux, uy, we, wn, climb_s,
+                          descent_s)
+
     def leg(self, t: float, x0: float, y0: float, x1: float, y1: float, dist: float,
             speed: float, climb_s: float, descent_s: float) -> float:
         """Time (s) of a leg of ``dist`` m from (x0, y0) towards (x1, y1) at airspeed
@@ -136,32 +160,47 @@ class Legs:
 
     # --- what the engine asks ------------------------------------------------------------------
     def launch(self, t: float, xk: float, yk: float, xi: float, yi: float, dist: float,
-               speed: float) -> tuple[float, float, float, int]:
+               speed: float) -> tuple[float, float, float, int, float]:
         """A flight from the dock at (xk, yk) to the scene at (xi, yi), ``dist`` m, cruise
-        ``speed``, cleared to launch at t: ``(extra, out, back, reason)``: the launch extra
-        (s, added to t), the legs out and back (s; ``back`` is NaN when it is the leg out:
-        no effect on tells the directions apart), and the grounding reason (0: it flies; a
-        leg of ``inf`` grounds it)."""
+        ``speed``, cleared to launch at t: ``(extra, out, back, reason, drain)``: the launch
+        extra (s, added to t), the legs out and back (s; ``back`` is NaN when it is the leg
+        out: no effect on tells the directions apart), the grounding reason (0: it flies; a
+        leg of ``inf`` grounds it) and the charge the two legs drain beyond their airborne
+        seconds (0 unless the ground speed is held)."""
         extra = 0.0
         if self.slower and self.slow_at(t):
             extra = self.extra_launch_s
             speed *= self.speed_factor
         climb_s, descent_s = self.climb_s, self.descent_s
+        if self.hold_ground:
+            out, out_c = self.held_leg(t, xk, yk, xi, yi, dist, speed, climb_s, descent_s)
+            back, back_c = self.held_leg(t, xi, yi, xk, yk, dist, speed, climb_s, descent_s)
+            if out == math.inf or back == math.inf:
+                return extra, out, back, _WIND, 0.0
+            return extra, out, back, 0, (out_c - out) + (back_c - back)
         if self.wind:
             out = self.leg(t, xk, yk, xi, yi, dist, speed, climb_s, descent_s)
             back = self.leg(t, xi, yi, xk, yk, dist, speed, climb_s, descent_s)
-            return extra, out, back, _WIND if out == math.inf or back == math.inf else 0
-        return extra, leg_s(dist, speed, climb_s, descent_s), math.nan, 0
+            return extra, out, back, _WIND if out == math.inf or back == math.inf else 0, 0.0
+        return extra, leg_s(dist, speed, climb_s, descent_s), math.nan, 0, 0.0
 
     def hop(self, t: float, xj: float, yj: float, xi: float, yi: float, hop: float,
-            xk: float, yk: float, home: float, speed: float) -> tuple[float, float]:
+            xk: float, yk: float, home: float, speed: float) -> tuple[float, float, float]:
         """A drone on scene at (xj, yj) redirected at t to (xi, yi), ``hop`` m away (already
         airborne: no climb or descent), then home to its dock at (xk, yk), ``home`` m, at
-        cruise ``speed``: ``(hop_s, home_s)`` (``inf``: it cannot be flown)."""
+        cruise ``speed``: ``(hop_s, home_s, drain)`` (``inf``: it cannot be flown; ``drain``
+        as in :meth:`launch`)."""
+        if self.hold_ground:
+            hop_s, hop_c = self.held_leg(t, xj, yj, xi, yi, hop, speed, 0.0, 0.0)
+            home_s, home_c = self.held_leg(t, xi, yi, xk, yk, home, speed, self.climb_s,
+                                           self.descent_s)
+            if hop_s == math.inf or home_s == math.inf:
+                return hop_s, home_s, 0.0
+            return hop_s, home_s, (hop_c - hop_s) + (home_c - home_s)
         if self.wind:
             return (self.leg(t, xj, yj, xi, yi, hop, speed, 0.0, 0.0),
-                    self.leg(t, xi, yi, xk, yk, home, speed, self.climb_s, self.descent_s))
-        return hop / speed, leg_s(home, speed, self.climb_s, self.descent_s)
+                    self.leg(t, xi, yi, xk, yk, home, speed, self.climb_s, self.descent_s), 0.0)
+        return hop / speed, leg_s(home, speed, self.climb_s, self.descent_s), 0.0
 
     def drive_need_speed(self, env: Kernel, set_speeds: Callable[[list[float]], None]) -> None:
         """Set the speed per dock at which a dispatch's charge is judged
@@ -178,8 +217,25 @@ class Legs:
             now = env._now
             h = int(now // HOUR_S)
             w = self.wind_speed[h] if 0 <= h < len(self.wind_speed) else 0.0
-            set_speeds([worst_heading_speed_m_s(v, w) for v in base])
+            if self.hold_ground:
+                set_speeds([self._held_need_speed(v, h) for v in base])
+            else:
+                set_speeds([worst_heading_speed_m_s(v, w) for v in base])
             if (h + 1) * HOUR_S < self.horizon_s:  # (then the last hour's, as Duty's rosters)
                 env.at((h + 1) * HOUR_S, hour)
 
         hour(None)
+
+    def _held_need_speed(self, v: float, h: int) -> float:
+        """Under the ground-speed hold: the speed at which a calm round trip drains as much
+        charge as the costliest round trip in hour h's wind over 36 headings (1,000 m each
+        way, :func:`dronesim.kinematics.held_leg_s`); a tiny speed when some heading cannot
+        be flown (no dispatch has the charge)."""
+        we, wn = self.wind_at(h * HOUR_S)
+        worst = 0.0
+        for a in range(36):
+            ux, uy = math.cos(a * math.pi / 18.0), math.sin(a * math.pi / 18.0)
+            c = (held_leg_s(1000.0, v, self.max_airspeed_m_s, ux, uy, we, wn, 0.0, 0.0)[1]
+                 + held_leg_s(1000.0, v, self.max_airspeed_m_s, -ux, -uy, we, wn, 0.0, 0.0)[1])
+            worst = max(worst, c)
+        return 2000.0 / worst if worst < math.inf else 1e-9

@@ -167,11 +167,12 @@ class Relief:
         legs = fl.per_leg
         if legs is not None:  # the per-leg effects (dronesim.engine.legs; a leg it cannot fly:
             # no relief)
-            extra, out, back, code = legs.launch(t_launch, fl._dock_x[k], fl._dock_y[k],
-                                                 rec.x[i], rec.y[i], dist, fl._spd[k])
+            extra, out, back, code, drain = legs.launch(t_launch, fl._dock_x[k], fl._dock_y[k],
+                                                        rec.x[i], rec.y[i], dist, fl._spd[k])
             if code:
                 return
             t_launch += extra
+            fl._drain[d] = drain
         else:  # the calm strategy
             out = leg_s(dist, fl._spd[k], spec.climb_s, spec.descent_s)
             back = math.nan
@@ -185,7 +186,8 @@ class Relief:
             back = out
             latest = t_scene + max(0.0, battery - 2 * out - spec.reserve_s)
         else:
-            latest = t_scene + max(0.0, spare_charge_s(battery, out, back, spec.reserve_s))
+            latest = t_scene + max(0.0, spare_charge_s(battery, out, back,
+                                                       spec.reserve_s + fl._drain[d]))
         fl.state[d] = 2  # FLYING (incident_of stays -1: the fleet's own mission code leaves it)
         # The leg in flight, laid out as a leg row (records.LEG_FIELDS): request, distance,
         # no authorisation delay, pilot, launch and charge (leg and drone), on scene, latest
@@ -244,6 +246,10 @@ class Relief:
         fl._m[d] = None
         t_launch = m[LEG_LAUNCH]
         b_land = m[LEG_DRONE_BATTERY] - (t_land - t_launch)
+        drain = fl._drain[d]
+        if drain:  # legs flown at another power than cruise (Legs): the row's landing charge too
+            m[LEG_DRONE_BATTERY] -= drain
+            b_land -= drain
         rec.t_relief_leave[i] = m[LEG_LEAVE]
         # The leg's row, flagged relief (Records.take_missions leaves the incident's own drone
         # columns alone: the relief_* columns hold the handover).
