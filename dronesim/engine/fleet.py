@@ -46,8 +46,11 @@ dock restores ``endurance_s`` in ``recharge_full_s`` (linear). A dispatch is fea
 charge covers the flight out, ``min_on_scene_s``, the flight back and ``reserve_s``. Options
 (docs/wind.md): every per-leg effect (the "slower" night rule, wind on flight) is
 :attr:`Fleet.per_leg` (:class:`dronesim.engine.legs.Legs`; None when none is on, the
-calm strategy: :func:`~dronesim.kinematics.leg_s` inline); :class:`CurvedFleet` charges on a
-CC-CV curve or swaps batteries.
+calm strategy: :func:`~dronesim.kinematics.leg_s` inline); a leg flown at another power than
+cruise (the ground speed held in wind) drains charge beyond its airborne seconds, which the
+leg object returns and the fleet carries with the mission (``Fleet._drain``: the latest leave,
+the charge on landing, pre-emption); :class:`CurvedFleet` charges on a CC-CV curve or swaps
+batteries.
 """
 
 from __future__ import annotations
