@@ -974,12 +974,14 @@ class Fleet:
         if legs is None:  # the calm strategy
             out = leg_s(dist, speed, spec.climb_s, spec.descent_s)  # dock to scene
             back = out  # scene to dock (same path)
-        elif back != back:  # (NaN: the leg home is the leg out)
-            back = out
+            reserve = spec.reserve_s
+        else:
+            if back != back:  # (NaN: the leg home is the leg out)
+                back = out
+            reserve = spec.reserve_s + drain  # (and the legs' drain beyond their seconds)
         battery = self._end[d] if self._full_k[k] else self.battery_at(d, t_launch)
         t_scene = t_launch + out
-        latest = t_scene + max(0.0, spare_charge_s(battery, out, back,
-                                                   spec.reserve_s + self._drain[d]))
+        latest = t_scene + max(0.0, spare_charge_s(battery, out, back, reserve))
         duty = self.duty
         if duty is not None and duty.rate_h > 0:
             t_fail = self._fail[d] = duty.fault_time(d, t_launch)
