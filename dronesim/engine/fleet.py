@@ -48,9 +48,9 @@ charge covers the flight out, ``min_on_scene_s``, the flight back and ``reserve_
 :attr:`Fleet.per_leg` (:class:`dronesim.engine.legs.Legs`; None when none is on, the
 calm strategy: :func:`~dronesim.kinematics.leg_s` inline); a leg flown at another power than
 cruise (the ground speed held in wind) drains charge beyond its airborne seconds, which the
-leg object returns and the fleet carries with the mission (``Fleet._drain``: the latest leave,
-the charge on landing, pre-emption); :class:`CurvedFleet` charges on a CC-CV curve or swaps
-batteries.
+leg object returns and the fleet takes from the drone's launch charge in the mission row
+(``_M_BATTERY``: so the latest leave, the charge on landing and pre-emption count it, at no cost
+to the calm path); :class:`CurvedFleet` charges on a CC-CV curve or swaps batteries.
 """
 
 from __future__ import annotations
@@ -313,7 +313,7 @@ class Fleet:
         "on_free", "on_unbook", "owner", "per_leg", "pooled", "rec", "relief", "rooms", "sectors",
         "size", "spec", "state", "t0", "waiting",
         "_Call", "_booking", "_deferred", "_delay", "_dist", "_dist0", "_dist1", "_dist2", "_dist3",
-        "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drain", "_drone_id", "_drones_leg",
+        "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drone_id", "_drones_leg",
         "_eid", "_end", "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k",
         "_holds", "_ix", "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m",
         "_need0", "_need_spd", "_ops", "_otherwise", "_out0", "_overhead", "_pilot_pool", "_queue",
@@ -432,9 +432,6 @@ class Fleet:
         #: The per-leg effects (dronesim.engine.legs.Legs), None when none is on (the calm
         #: strategy: leg_s inline); attach_legs.
         self.per_leg: Legs | None = None
-        #: Charge (s of flight) the mission in hand drains beyond its airborne seconds (a leg
-        #: flown at another power than cruise: Legs.launch's ``drain``); 0 when calm.
-        self._drain = [0.0] * n
         #: The inline mission start of send is off (set by the model: not
         #: FastPath.starts_inline(features); attach_dispatcher).
         self._ops = airframes is not None
@@ -533,7 +530,7 @@ class Fleet:
         m = self._m[d]  # (not None while FLYING)
         if st == FLYING and m is not None and self.booked[d] < 0 and now >= m[_M_LEAVE] \
                 and not self.hold[d] and (self.duty is None or self.duty.fit_on_landing(d)):
-            battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH]) - self._drain[d]
+            battery_land = m[_M_BATTERY] - (m[_M_LAND] - m[_M_LAUNCH])
             short = max(0.0, need - battery_land)
             extra = 0.0 if short == 0 else self._charge_wait(d, need, battery_land, m[_M_LAND])
             return RETURNING, m[_M_LAND] + extra
@@ -960,7 +957,6 @@ class Fleet:
                 self._grounded(d, i, code, now)
                 return
             t_launch += extra
-            self._drain[d] = drain
         g = self._t_ground[i]
         if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
@@ -1001,6 +997,8 @@ class Fleet:
         m = self._m[d] = [i, self._t_assigned[d], dist, delay, self._t_pilot[d], t_launch,
                           battery, t_launch, battery, t_scene, latest, back, leave, land, reason,
                           None, 0]
+        if legs is not None:  # the legs' drain beyond their airborne seconds, taken at launch
+            m[_M_BATTERY] = battery - drain  # (the landing charge and pre-emption count it)
         if reason == _BATTERY and self.relief is not None and not self._exponential:
             self.relief.watch(d, i)  # home before the ground unit: a relief may come
         self._land(m, d, now + (land - now))
@@ -1088,10 +1086,6 @@ class Fleet:
         if self._sector_pool[d] is not None:
             self._release(d)
         b_land = m[_M_BATTERY] - (t_land - m[_M_LAUNCH])
-        drain = self._drain[d]
-        if drain:  # legs flown at another power than cruise (Legs): the row's landing charge too
-            m[_M_BATTERY] -= drain
-            b_land -= drain
         i = m[_M_I]
         duty = self.duty
         if duty is not None:  # faults and maintenance (dronesim.engine.availability)
@@ -1200,7 +1194,7 @@ class Fleet:
             k = self.dock_of[d]
             v = self._spd[k]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
-            remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH]) - self._drain[d]
+            remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH])
             legs = self.per_leg
             if legs is not None:  # the per-leg effects (dronesim.engine.legs)
                 t_hop, home_s, drain = legs.hop(now, self._ix[j], self._iy[j], xi, yi, hop,
@@ -1244,15 +1238,15 @@ class Fleet:
                                           self._iy[j], hop, self._dock_x[k], self._dock_y[k],
                                           home, self._spd[k])
             t_scene = now + hop_s
-            self._drain[d] += drain
+            battery -= drain  # (the legs' drain beyond their seconds: see _cleared)
+            m[_M_BATTERY] = battery
         else:
             t_scene = now + hop / self._spd[k]
             back = leg_s(home, self._spd[k], spec.climb_s, spec.descent_s)
         m[_M_SCENE] = t_scene
         m[_M_BACK] = back
         m[_M_LATEST] = min(t_scene + max(0.0, spare_charge_s(battery, t_scene - t_launch, back,
-                                                             spec.reserve_s + self._drain[d])),
-                           self._fail[d])
+                                                             spec.reserve_s)), self._fail[d])
         self._schedule_landing(d, j, m)
 
     def _to_idle(self, d: int, battery: float, t: float) -> None:

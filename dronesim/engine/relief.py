@@ -172,10 +172,10 @@ class Relief:
             if code:
                 return
             t_launch += extra
-            fl._drain[d] = drain
         else:  # the calm strategy
             out = leg_s(dist, fl._spd[k], spec.climb_s, spec.descent_s)
             back = math.nan
+            drain = 0.0
         pool.free -= 1
         fl._pilot_pool[d] = pool
         fl.dock_idle[k] -= 1
@@ -187,14 +187,15 @@ class Relief:
             latest = t_scene + max(0.0, battery - 2 * out - spec.reserve_s)
         else:
             latest = t_scene + max(0.0, spare_charge_s(battery, out, back,
-                                                       spec.reserve_s + fl._drain[d]))
+                                                       spec.reserve_s + drain))
         fl.state[d] = 2  # FLYING (incident_of stays -1: the fleet's own mission code leaves it)
         # The leg in flight, laid out as a leg row (records.LEG_FIELDS): request, distance,
         # no authorisation delay, pilot, launch and charge (leg and drone), on scene, latest
         # leave, flight home; leave, landing and reason are set by _plan; no fleet landing
-        # event (this module times the landing); flagged relief.
-        fl._m[d] = [i, now, dist, math.nan, now, t_launch, battery, t_launch, battery, t_scene,
-                    latest, back, math.nan, math.nan, 0, None, _RELIEF]
+        # event (this module times the landing); flagged relief. The drone's charge is less the
+        # legs' drain beyond their airborne seconds (Legs.launch), so its landing charge counts it.
+        fl._m[d] = [i, now, dist, math.nan, now, t_launch, battery, t_launch, battery - drain,
+                    t_scene, latest, back, math.nan, math.nan, 0, None, _RELIEF]
         self.inc[d] = i
         self.cover[i] = d
         rec.range_of[i].open += 1  # the drone side stays open until the relief lands
@@ -246,10 +247,6 @@ class Relief:
         fl._m[d] = None
         t_launch = m[LEG_LAUNCH]
         b_land = m[LEG_DRONE_BATTERY] - (t_land - t_launch)
-        drain = fl._drain[d]
-        if drain:  # legs flown at another power than cruise (Legs): the row's landing charge too
-            m[LEG_DRONE_BATTERY] -= drain
-            b_land -= drain
         rec.t_relief_leave[i] = m[LEG_LEAVE]
         # The leg's row, flagged relief (Records.take_missions leaves the incident's own drone
         # columns alone: the relief_* columns hold the handover).
