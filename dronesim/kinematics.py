@@ -12,8 +12,9 @@ cruise at one speed, descent (launch overhead and the decision excluded); the fl
 takes as long as the flight out; the battery drains one second of charge per second airborne
 (hovering on scene included); charging is linear. Options, each off by default (docs/wind.md):
 wind acting on flight (``[weather] wind_on_flight``: :func:`wind_leg_s`, out and back then
-differ), a constant-current / constant-voltage charging curve (:func:`cccv_charge_s`) and
-battery swaps (dronesim.engine.fleet.CurvedFleet).
+differ; with ``wind_hold = "ground_speed"``, :func:`held_leg_s`: the ground speed held and the
+charge drained by rotor power), a constant-current / constant-voltage charging curve
+(:func:`cccv_charge_s`) and battery swaps (dronesim.engine.fleet.CurvedFleet).
 
 Floating point: every function keeps the exact order of operations the engine has always
 used (``a + b + c`` is ``(a + b) + c``, not ``a + (b + c)``), so results are bit for bit
@@ -35,7 +36,7 @@ __all__ = ["leg_s", "charge_needed_s", "flight_time_s", "battery_needed_s", "spa
            "charge_wait_s", "charge_rate", "reach_radius_m", "arrival_at", "preempt_charge_s",
            "preempt_legs_charge_s",
            "ground_speed_m_s", "wind_leg_s", "worst_heading_speed_m_s",
-           "rotor_power_w", "leg_charge_s", "cccv_charge_s", "cccv_wait_s"]
+           "rotor_power_w", "leg_charge_s", "held_leg_s", "cccv_charge_s", "cccv_wait_s"]
 
 #: A float or an array of floats (the functions broadcast).
 F = TypeVar("F", float, np.ndarray)
@@ -209,6 +210,34 @@ def leg_charge_s(leg_time_s: float, airspeed_m_s: float, cruise_m_s: float) -> f
     if airspeed_m_s == cruise_m_s:
         return leg_time_s
     return leg_time_s * float(rotor_power_w(airspeed_m_s) / rotor_power_w(cruise_m_s))
+
+
+def held_leg_s(distance_m: float, cruise_m_s: float, max_airspeed_m_s: float, ux: float,
+               uy: float, wind_e: float, wind_n: float, climb_s: float,
+               descent_s: float) -> tuple[float, float]:
+    """``(time, charge)`` (s; s of flight at cruise power) of one leg flown holding the cruise
+    GROUND speed along the unit track ``(ux, uy)`` in the wind ``(wind_e, wind_n)``
+    (``[weather] wind_hold = "ground_speed"``). The air vector is the ground vector less the
+    wind, so the airspeed needed is ``|cruise u - w|``; up to ``max_airspeed_m_s`` the leg is
+    flown at that airspeed and the cruise ground speed, beyond it at ``max_airspeed_m_s`` with
+    the ground speed of the wind triangle (:func:`ground_speed_m_s`; ``inf``: it cannot be
+    flown). The cruise part drains :func:`leg_charge_s` at the airspeed flown, so a head wind
+    costs charge per SECOND (the rotor power at the higher airspeed) rather than time; climb
+    and descent keep their calm times and drain one second per second. ``max_airspeed_m_s``
+    below the cruise speed is taken as the cruise speed."""
+    if distance_m == 0.0:
+        return climb_s + 0.0 + descent_s, climb_s + 0.0 + descent_s
+    vmax = max_airspeed_m_s if max_airspeed_m_s > cruise_m_s else cruise_m_s
+    air = math.hypot(cruise_m_s * ux - wind_e, cruise_m_s * uy - wind_n)
+    if air <= vmax:
+        cruise_s = distance_m / cruise_m_s
+    else:
+        g = ground_speed_m_s(vmax, ux, uy, wind_e, wind_n)
+        if g <= 0.0:
+            return math.inf, math.inf
+        air, cruise_s = vmax, distance_m / g
+    return (climb_s + cruise_s + descent_s,
+            climb_s + leg_charge_s(cruise_s, air, cruise_m_s) + descent_s)
 
 
 # --- charging curve ([drones] charging = "cccv") -----------------------------------------------

@@ -164,7 +164,7 @@ OPS_CASES = {
                                       night__extra_launch_s=60.0),
     "rosters": lambda: _scenario("met_rosters.toml", 0.5),
     "relief": lambda: _scenario("met_relief_short_battery.toml", 0.5),
-    "wind_on_flight": lambda: _scenario("met_wind_8ms.toml", 0.5),
+    "per_leg": lambda: _scenario("met_wind_8ms.toml", 0.5),
     "charging_curve": lambda: _scenario("met_baseline_operations.toml", 0.5,
                                         drones__charging="cccv", drones__recharge_full_s=5400.0),
 }
@@ -245,7 +245,7 @@ OFF_BY = {
     "relief": "relief",
     "airframe_types": "mixed_fleet",
     "authorised_legs": "authorised_legs",
-    "wind_on_flight": "wind_on_flight",
+    "per_leg": "per_leg",
     "charging_curve": "charging_curve",
 }
 

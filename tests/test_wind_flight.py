@@ -192,8 +192,8 @@ def _met(weeks: float = 0.3, **weather) -> object:
 
 
 def test_feature_flag():
-    assert "wind_on_flight" not in Features.of(prepare(_met())).on
-    assert "wind_on_flight" in Features.of(prepare(_met(wind_on_flight=True))).on
+    assert "per_leg" not in Features.of(prepare(_met())).on
+    assert "per_leg" in Features.of(prepare(_met(wind_on_flight=True))).on
 
 
 def test_calm_wind_on_flight_equals_off_bit_for_bit():

@@ -6,7 +6,7 @@ What this module owns
 * :class:`Grounding`: the hours the whole fleet is grounded, by weather
   (:mod:`dronesim.inputs.weather`) or by a night rule that forbids flying
   (:mod:`dronesim.inputs.daylight`), drawn once per replication from the named stream
-  ``weather``; and the hours a night rule slows flights. The engine asks
+  ``weather`` (the hours a night rule slows flights: :mod:`dronesim.engine.legs`). The engine asks
   it at two moments: when a drone decision falls due (a grounded moment declines the incident
   with the reason, ``drone_outcome = "grounded"``, ``grounded_reason``), and at launch (a
   mission cleared to launch in a grounded hour stands down, with the same record). Flights
@@ -39,19 +39,13 @@ Sources and assumptions
 * Fault rate: commercial drones fail about once per 1,000 flight hours (survey of UK operators,
   TU Delft repository, quoted in :class:`dronesim.inputs.scenario.FaultSpec`); repair times,
   maintenance intervals and dock fault rates are assumptions, stated in the scenario files.
-* Night rules: ``slower`` flies every flight launched at night at ``speed_factor`` of cruise speed
-  and adds ``extra_launch_s``; whether a dispatch has the charge it needs is judged at the night
-  speed by day too (the dispatcher cannot know when a pilot will be free, and a flight must never
-  land below its reserve). ``second_pilot`` holds ``pilots_per_flight`` pilots per flight at
-  night: a control room of ``P`` pilots holds ``floor(P x flights_per_pilot /
-  pilots_per_flight)`` flights in a night hour (:class:`dronesim.engine.infrastructure.ControlRoom`,
-  night judged per hour at its middle), so pilot utilisation counts one pilot per flight.
-  Policies' predicted arrival times use the day speed.
-* Wind on flight (``[weather] wind_on_flight``; docs/wind.md): each leg (out, back, relief,
-  pre-emption hop) is timed by the wind triangle in the wind of the hour it starts in
-  (:meth:`Grounding.leg`); a leg the wind makes impossible stands the mission down as grounded
-  by wind. A dispatch's charge is judged, hour by hour, at the worst heading's speed
-  (:meth:`Grounding.drive_need_speed`). Policies' predicted arrival times stay calm ones.
+* Night rules: ``not_allowed`` grounds the night hours here; ``second_pilot`` holds
+  ``pilots_per_flight`` pilots per flight at night: a control room of ``P`` pilots holds
+  ``floor(P x flights_per_pilot / pilots_per_flight)`` flights in a night hour
+  (:class:`dronesim.engine.infrastructure.ControlRoom`, night judged per hour at its middle), so
+  pilot utilisation counts one pilot per flight. What acts on each flight leg (the ``slower``
+  night rule, wind on flight) is :mod:`dronesim.engine.legs`; a leg the wind makes impossible
+  stands the mission down as grounded by wind.
 """
 
 from __future__ import annotations
@@ -61,9 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..inputs.daylight import night_hours
-from ..inputs.weather import HOUR_S, REASONS, flight_wind, replication_flyability
-from ..kinematics import wind_leg_s, worst_heading_speed_m_s
+from ..inputs.weather import HOUR_S, REASONS, replication_flyability
 from .features import Features
 from .records import LEG_DRONE_LAUNCH, LEG_END
 
@@ -85,11 +77,10 @@ DRAIN_HOURS = 14 * 24
 
 
 class Grounding:
-    """Grounded hours of one replication and the night hours that slow flights.
+    """Grounded hours of one replication.
 
     ``reason[h]`` is the code (index into :data:`dronesim.inputs.weather.REASONS`) of the first
     reason hour ``h`` is grounded, 0 when flyable; beyond the drawn hours every hour is flyable.
-    ``slow[h]``: hour ``h`` is a night hour under the ``slower`` rule.
     """
 
     def __init__(self, prep: Prepared, streams: Streams,
@@ -99,32 +90,19 @@ class Grounding:
         hours = int(math.ceil(prep.horizon_s / HOUR_S)) + DRAIN_HOURS
         self.grounds = (features or Features.of(prep)).grounded_hours
         self.fly = None
-        #: Wind acting on flight (Features.wind_on_flight): the hourly wind at flight height,
-        #: east and north components and speed (m/s); empty when off.
-        self.wind = bool(features.wind_on_flight) if features is not None else (
-            Features.of(prep).wind_on_flight)
-        self.wind_e: list[float] = []
-        self.wind_n: list[float] = []
-        self.wind_speed: list[float] = []
+        #: The drawn hourly weather (dronesim.inputs.weather; its wind acts on flight through
+        #: dronesim.engine.legs), None when nothing grounds.
+        self.series = None
         if self.grounds:
-            series, self.fly = replication_flyability(scn.weather, scn.night,
-                                                 scn.simulation.start_date, hours * HOUR_S,
-                                                 streams["weather"], scn.drones)
+            self.series, self.fly = replication_flyability(scn.weather, scn.night,
+                                                           scn.simulation.start_date,
+                                                           hours * HOUR_S, streams["weather"],
+                                                           scn.drones)
             self.reason: list[int] = self.fly.reason.tolist()
             self._codes = self.fly.reason.astype(np.int64)
-            if self.wind:
-                assert series is not None  # (weather is on with wind on flight)
-                e, n = flight_wind(series, scn.weather)
-                self.wind_e, self.wind_n = e.tolist(), n.tolist()
-                self.wind_speed = np.hypot(e, n).tolist()
         else:
             self.reason = [0] * hours
             self._codes = np.zeros(hours, np.int64)
-        self.slower = scn.night.rule == "slower"
-        self.speed_factor = scn.night.speed_factor if self.slower else 1.0
-        self.extra_launch_s = scn.night.extra_launch_s if self.slower else 0.0
-        self.slow: list[bool] = (night_hours(scn.simulation.start_date, hours, scn.night)
-                                 .tolist() if self.slower else [])
         self.n_hours = hours
 
     def reason_at(self, t: float) -> int:
@@ -139,49 +117,6 @@ class Grounding:
         out = np.zeros(h.size, np.int64)
         out[inside] = self._codes[h[inside]]
         return out
-
-    def slow_at(self, t: float) -> bool:
-        h = int(t // HOUR_S)
-        return self.slower and 0 <= h < self.n_hours and self.slow[h]
-
-    # --- wind acting on flight (Features.wind_on_flight) ---------------------------------------
-    def wind_at(self, t: float) -> tuple[float, float]:
-        """Wind vector (east, north; m/s, at flight height) in the hour of time t; calm
-        beyond the drawn hours."""
-        h = int(t // HOUR_S)
-        if 0 <= h < len(self.wind_e):
-            return self.wind_e[h], self.wind_n[h]
-        return 0.0, 0.0
-
-    def leg(self, t: float, x0: float, y0: float, x1: float, y1: float, dist: float,
-            speed: float, climb_s: float, descent_s: float) -> float:
-        """Time (s) of a leg of ``dist`` m from (x0, y0) towards (x1, y1) at airspeed
-        ``speed``, flown in the wind of the hour of t (:func:`dronesim.kinematics.wind_leg_s`;
-        ``inf``: it cannot be flown). The track's direction is the straight bearing (a leg
-        around a restriction zone is longer, flown on that bearing). The whole leg is flown in
-        the wind of the hour it starts in."""
-        we, wn = self.wind_at(t)
-        dx, dy = x1 - x0, y1 - y0
-        r = math.hypot(dx, dy)
-        ux, uy = (dx / r, dy / r) if r > 0 else (1.0, 0.0)
-        return wind_leg_s(dist, speed, ux, uy, we, wn, climb_s, descent_s)
-
-    def drive_need_speed(self, env: Kernel, fleet: Fleet) -> None:
-        """Judge every dispatch's charge, hour by hour, at the speed of the worst heading in
-        that hour's wind (:func:`dronesim.kinematics.worst_heading_speed_m_s`; at the night
-        speed under "slower", as :meth:`Fleet.set_need_speed_factor`), so the charge a mission
-        needs, whatever the scene's bearing, covers its round trip."""
-        base = [v * self.speed_factor for v in fleet._spd]
-
-        def hour(_ev: Any) -> None:
-            now = env._now
-            h = int(now // HOUR_S)
-            w = self.wind_speed[h] if 0 <= h < len(self.wind_speed) else 0.0
-            fleet._need_spd = [worst_heading_speed_m_s(v, w) for v in base]
-            if (h + 1) * HOUR_S < self.horizon_s:  # (then the last hour's, as Duty's rosters)
-                env.at((h + 1) * HOUR_S, hour)
-
-        hour(None)
 
     def kpis(self) -> dict[str, Any]:
         """Flyable hours per day and grounded hours per week by reason, in the measured

@@ -63,9 +63,9 @@ class Features:
     mutual_aid: bool = False
     #: Ambulance conveyance to hospital and handover (dronesim.engine.conveyance).
     conveyance: bool = False
-    #: Wind acting on flight (``[weather] wind_on_flight``, with weather on): legs timed by the
-    #: wind triangle, charge judged at the worst heading (dronesim.kinematics.wind_leg_s).
-    wind_on_flight: bool = False
+    #: Some per-leg effect (the "slower" night rule, wind on flight, ...): flight legs timed by
+    #: dronesim.engine.legs.Legs (the list of effects and this predicate live there).
+    per_leg: bool = False
     #: A charging curve other than linear: CC-CV (``[drones] charging = "cccv"``) or battery
     #: swaps at some dock (``[[docks]] swap_s``): dronesim.engine.fleet.CurvedFleet.
     charging_curve: bool = False
@@ -73,6 +73,8 @@ class Features:
     @classmethod
     def of(cls, prep: Any) -> Features:
         """The features of a prepared scenario (:class:`dronesim.engine.prepared.Prepared`)."""
+        from .legs import any_on as legs_any_on  # (its inputs import scipy: deferred)
+
         scn = prep.scenario
         f, r = scn.faults, scn.rosters
         am = scn.airspace_management
@@ -100,7 +102,7 @@ class Features:
                                  for shares in scn.value.drone_resolved_share.values()),
             mutual_aid=any(s.ground.mutual_aid != "off" for s in scn.services.values()),
             conveyance=any(s.ground.conveys for s in scn.services.values()),
-            wind_on_flight=bool(scn.weather.enabled and scn.weather.wind_on_flight),
+            per_leg=legs_any_on(scn),
             charging_curve=bool(scn.drones.charging != "linear"
                                 or any(d.swap_s > 0 for d in scn.docks)),
         )

@@ -44,9 +44,13 @@ the record tables on many scenarios whenever the engine changes.
 Battery model: flight and hover both drain one second of endurance per second; charging at the
 dock restores ``endurance_s`` in ``recharge_full_s`` (linear). A dispatch is feasible only if the
 charge covers the flight out, ``min_on_scene_s``, the flight back and ``reserve_s``. Options
-(docs/wind.md): with wind on flight the legs out and back are timed in the hour's wind
-(:meth:`Fleet._wind_legs`, ``Grounding.leg``) and a dispatch's charge is judged at the worst
-heading; :class:`CurvedFleet` charges on a CC-CV curve or swaps batteries.
+(docs/wind.md): every per-leg effect (the "slower" night rule, wind on flight) is
+:attr:`Fleet.per_leg` (:class:`dronesim.engine.legs.Legs`; None when none is on, the
+calm strategy: :func:`~dronesim.kinematics.leg_s` inline); a leg flown at another power than
+cruise (the ground speed held in wind) drains charge beyond its airborne seconds, which the
+leg object returns and the fleet takes from the drone's launch charge in the mission row
+(``_M_BATTERY``: so the latest leave, the charge on landing and pre-emption count it, at no cost
+to the calm path); :class:`CurvedFleet` charges on a CC-CV curve or swaps batteries.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ from .records import (
 
 if TYPE_CHECKING:
     from .kernel import Kernel
+    from .legs import Legs
 
 __all__ = ["flight_time_s", "battery_needed_s", "Fleet", "CurvedFleet", "AirframeTable", "IDLE",
            "RESERVED", "FLYING", "OFF", "UNSETTLED"]
@@ -128,7 +133,6 @@ _TASK_DONE, _BATTERY, _GROUND = LEAVE["task_done"], LEAVE["battery"], LEAVE["gro
 _PREEMPTED = LEAVE["preempted"]
 _FAULT_LEAVE, _RESOLVED = LEAVE["fault"], LEAVE["resolved"]
 _GROUNDED, _FAULT = OUTCOME["grounded"], OUTCOME["fault"]
-_WIND = 1  # dronesim.inputs.weather.REASONS.index("wind")
 #: Holds that a booked mission does not outlast: repair, maintenance, dock fault
 #: (dronesim.engine.availability: REPAIR | MAINTENANCE | DOCK_FAULT).
 _HARD_HOLD = 4 | 8 | 16
@@ -140,19 +144,9 @@ class Grounding(Protocol):
     module imports this one)."""
 
     grounds: bool
-    slower: bool
-    speed_factor: float
-    extra_launch_s: float
 
     def reason_at(self, t: float) -> int: ...
     def reasons_at(self, t: np.ndarray) -> np.ndarray: ...
-    def slow_at(self, t: float) -> bool: ...
-
-    #: Wind acting on flight ([weather] wind_on_flight): legs timed by :meth:`leg`.
-    wind: bool
-
-    def leg(self, t: float, x0: float, y0: float, x1: float, y1: float, dist: float,
-            speed: float, climb_s: float, descent_s: float) -> float: ...
 
 
 class Duty(Protocol):
@@ -316,13 +310,13 @@ class Fleet:
     __slots__ = (
         "airframes", "battery0", "booked", "by_distance", "by_dock", "dock_idle", "dock_of",
         "docks", "duty", "env", "grounding", "hold", "incident_of", "max_wait_s", "n_idle",
-        "on_free", "on_unbook", "owner", "pooled", "rec", "relief", "rooms", "sectors", "size",
-        "spec", "state", "t0", "waiting",
+        "on_free", "on_unbook", "owner", "per_leg", "pooled", "rec", "relief", "rooms", "sectors",
+        "size", "spec", "state", "t0", "waiting",
         "_Call", "_booking", "_deferred", "_delay", "_dist", "_dist0", "_dist1", "_dist2", "_dist3",
-        "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drone_id", "_drones_leg", "_eid",
-        "_end", "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k", "_holds",
-        "_ix", "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m", "_need0",
-        "_need_spd", "_ops", "_otherwise", "_out0", "_overhead", "_pilot_pool", "_queue",
+        "_dock0", "_dock1", "_dock2", "_dock_x", "_dock_y", "_drone_id", "_drones_leg",
+        "_eid", "_end", "_end_k", "_endurance", "_exponential", "_fail", "_full", "_full_k",
+        "_holds", "_ix", "_iy", "_landed_cbs", "_lead", "_leg_block", "_legs", "_loiter", "_m",
+        "_need0", "_need_spd", "_ops", "_otherwise", "_out0", "_overhead", "_pilot_pool", "_queue",
         "_range_k", "_range_of", "_rank", "_rate", "_reserve", "_room_of", "_rt", "_sector_delay",
         "_sector_pool", "_sectors_on", "_spd", "_svc", "_t_assigned", "_t_decision", "_t_ground",
         "_t_pilot", "_typed",
@@ -432,9 +426,12 @@ class Fleet:
         self.relief: Relief | None = None
         #: Called with an incident whose booked drone went out of service on landing.
         self.on_unbook: Callable[[int], None] = _no_op
-        #: Speed per dock at which a dispatch's charge is judged (the night speed under
-        #: "slower": availability.py).
+        #: Speed per dock at which a dispatch's charge is judged (set by the per-leg effects:
+        #: dronesim.engine.legs.Legs.drive_need_speed).
         self._need_spd = list(self._spd)
+        #: The per-leg effects (dronesim.engine.legs.Legs), None when none is on (the calm
+        #: strategy: leg_s inline); attach_legs.
+        self.per_leg: Legs | None = None
         #: The inline mission start of send is off (set by the model: not
         #: FastPath.starts_inline(features); attach_dispatcher).
         self._ops = airframes is not None
@@ -480,9 +477,12 @@ class Fleet:
         self._ops = not inline_start
 
     def attach_grounding(self, grounding: Grounding) -> None:
-        """Turn on weather and night grounding (:mod:`dronesim.engine.availability`; its
-        "slower" rule also needs :meth:`set_need_speed_factor`)."""
+        """Turn on weather and night grounding (:mod:`dronesim.engine.availability`)."""
         self.grounding = grounding
+
+    def attach_legs(self, legs: Legs) -> None:
+        """Turn on the per-leg effects (:mod:`dronesim.engine.legs`)."""
+        self.per_leg = legs
 
     def attach_duty(self, duty: Duty) -> None:
         """Turn on duty holds: rosters, faults, maintenance, dock faults
@@ -512,9 +512,10 @@ class Fleet:
         return charge_needed_s(dist, self._need_spd[k], spec.climb_s, spec.descent_s,
                                spec.min_on_scene_s, spec.reserve_s)
 
-    def set_need_speed_factor(self, factor: float) -> None:
-        """Judge every dispatch's charge at ``factor`` x cruise speed (night rule "slower")."""
-        self._need_spd = [v * factor for v in self._spd]
+    def set_need_speeds(self, speeds: list[float]) -> None:
+        """Judge every dispatch's charge at ``speeds`` (per dock; the per-leg effects:
+        :meth:`dronesim.engine.legs.Legs.drive_need_speed`)."""
+        self._need_spd = speeds
 
     def _ready_time(self, d: int, need: float, now: float) -> tuple[int, float]:
         """(status, time it could launch with ``need`` charge) or (-1, inf) if unavailable."""
@@ -942,27 +943,20 @@ class Fleet:
         k = self.dock_of[d]
         speed = self._spd[k]
         gr = self.grounding
-        out = back = math.nan
         if gr is not None:  # weather and night (dronesim.engine.availability)
             code = gr.reason_at(t_launch)
-            if not code and gr.wind:  # legs in the hour's wind (a leg it cannot fly: grounded)
-                if gr.slower and gr.slow_at(t_launch):
-                    speed *= gr.speed_factor
-                out, back = self._wind_legs(gr, d, i, t_launch, speed)
-                if out == math.inf or back == math.inf:
-                    code = _WIND
             if code:  # grounded when it would take off: stand down, with the reason
-                self._release(d)
-                self._stand_down(d, i)
-                rec.drone_outcome[i] = _GROUNDED
-                rec.grounded_reason[i] = code
-                rec.range_of[i].open -= 1
-                self._to_idle(d, self.battery_at(d, now), now)
+                self._grounded(d, i, code, now)
                 return
-            if gr.slower and gr.slow_at(t_launch):
-                t_launch += gr.extra_launch_s
-                if not gr.wind:
-                    speed *= gr.speed_factor
+        legs = self.per_leg
+        if legs is not None:  # the per-leg effects (dronesim.engine.legs)
+            extra, out, back, code, drain = legs.launch(t_launch, self._dock_x[k],
+                                                        self._dock_y[k], self._ix[i],
+                                                        self._iy[i], self._dist[d], speed)
+            if code:  # a leg it cannot fly: grounded, with the reason
+                self._grounded(d, i, code, now)
+                return
+            t_launch += extra
         g = self._t_ground[i]
         if g == g and g <= t_launch:  # (g == g: not NaN)
             # Ground already on scene: stand the drone down before it takes off.
@@ -973,12 +967,17 @@ class Fleet:
             self._to_idle(d, self.battery_at(d, now), now)
             return
         dist = self._dist[d]
-        if out != out:  # (NaN: no wind on flight)
+        if legs is None:  # the calm strategy
             out = leg_s(dist, speed, spec.climb_s, spec.descent_s)  # dock to scene
             back = out  # scene to dock (same path)
+            reserve = spec.reserve_s
+        else:
+            if back != back:  # (NaN: the leg home is the leg out)
+                back = out
+            reserve = spec.reserve_s + drain  # (and the legs' drain beyond their seconds)
         battery = self._end[d] if self._full_k[k] else self.battery_at(d, t_launch)
         t_scene = t_launch + out
-        latest = t_scene + max(0.0, spare_charge_s(battery, out, back, spec.reserve_s))
+        latest = t_scene + max(0.0, spare_charge_s(battery, out, back, reserve))
         duty = self.duty
         if duty is not None and duty.rate_h > 0:
             t_fail = self._fail[d] = duty.fault_time(d, t_launch)
@@ -998,19 +997,22 @@ class Fleet:
         m = self._m[d] = [i, self._t_assigned[d], dist, delay, self._t_pilot[d], t_launch,
                           battery, t_launch, battery, t_scene, latest, back, leave, land, reason,
                           None, 0]
+        if legs is not None:  # the legs' drain beyond their airborne seconds, taken at launch
+            m[_M_BATTERY] = battery - drain  # (the landing charge and pre-emption count it)
         if reason == _BATTERY and self.relief is not None and not self._exponential:
             self.relief.watch(d, i)  # home before the ground unit: a relief may come
         self._land(m, d, now + (land - now))
 
-    def _wind_legs(self, gr: Grounding, d: int, i: int, t: float, speed: float
-                   ) -> tuple[float, float]:
-        """(out, back): drone d's legs to incident i and home at airspeed ``speed`` in the wind
-        of the hour of t (Grounding.leg; wind on flight only)."""
-        k, spec = self.dock_of[d], self.spec
-        dist = self._dist[d]
-        xk, yk, xi, yi = self._dock_x[k], self._dock_y[k], self._ix[i], self._iy[i]
-        return (gr.leg(t, xk, yk, xi, yi, dist, speed, spec.climb_s, spec.descent_s),
-                gr.leg(t, xi, yi, xk, yk, dist, speed, spec.climb_s, spec.descent_s))
+    def _grounded(self, d: int, i: int, code: int, now: float) -> None:
+        """Drone d, cleared for incident i, is grounded (reason ``code``) when it would take
+        off: stand down, with the reason."""
+        rec = self.rec
+        self._release(d)
+        self._stand_down(d, i)
+        rec.drone_outcome[i] = _GROUNDED
+        rec.grounded_reason[i] = code
+        rec.range_of[i].open -= 1
+        self._to_idle(d, self.battery_at(d, now), now)
 
     def _land(self, m: Mission, d: int, t: float) -> None:
         """Schedule the landing of drone d (mission m) at t (Kernel.at, inline); an earlier
@@ -1193,13 +1195,11 @@ class Fleet:
             v = self._spd[k]
             home = math.hypot(xi - self._dock_x[k], yi - self._dock_y[k])
             remaining = m[_M_BATTERY] - (now - m[_M_LAUNCH])
-            gr = self.grounding
-            if gr is not None and gr.wind:  # the hop and the leg home in the hour's wind
-                hop_s = gr.leg(now, self._ix[j], self._iy[j], xi, yi, hop, v, 0.0, 0.0)
-                home_s = gr.leg(now, xi, yi, self._dock_x[k], self._dock_y[k], home, v,
-                                spec.climb_s, spec.descent_s)
-                need = preempt_legs_charge_s(hop_s, home_s, spec)
-                t_hop = hop_s
+            legs = self.per_leg
+            if legs is not None:  # the per-leg effects (dronesim.engine.legs)
+                t_hop, home_s, drain = legs.hop(now, self._ix[j], self._iy[j], xi, yi, hop,
+                                                self._dock_x[k], self._dock_y[k], home, v)
+                need = preempt_legs_charge_s(t_hop, home_s, spec) + drain
             else:
                 need = preempt_charge_s(hop, home, v, spec)
                 t_hop = hop / v
@@ -1232,12 +1232,14 @@ class Fleet:
         m[_M_LEG_BATTERY] = battery - (now - t_launch)
         k = self.dock_of[d]
         home = math.hypot(self._ix[j] - self._dock_x[k], self._iy[j] - self._dock_y[k])
-        gr = self.grounding
-        if gr is not None and gr.wind:  # the hop and the leg home in the hour's wind
-            t_scene = now + gr.leg(now, self._ix[i], self._iy[i], self._ix[j], self._iy[j], hop,
-                                   self._spd[k], 0.0, 0.0)
-            back = gr.leg(now, self._ix[j], self._iy[j], self._dock_x[k], self._dock_y[k], home,
-                          self._spd[k], spec.climb_s, spec.descent_s)
+        legs = self.per_leg
+        if legs is not None:  # the per-leg effects (dronesim.engine.legs)
+            hop_s, back, drain = legs.hop(now, self._ix[i], self._iy[i], self._ix[j],
+                                          self._iy[j], hop, self._dock_x[k], self._dock_y[k],
+                                          home, self._spd[k])
+            t_scene = now + hop_s
+            battery -= drain  # (the legs' drain beyond their seconds: see _cleared)
+            m[_M_BATTERY] = battery
         else:
             t_scene = now + hop / self._spd[k]
             back = leg_s(home, self._spd[k], spec.climb_s, spec.descent_s)

@@ -162,45 +162,40 @@ class Relief:
                 relieved_leave: float) -> None:
         fl, rec, spec, env = self.fleet, self.rec, self.spec, self.env
         now = env._now
-        gr = fl.grounding
-        back = math.nan
-        if gr is not None and gr.wind:  # the legs in the hour's wind (a leg it cannot fly: none)
-            t0 = now + spec.launch_overhead_s
-            speed = fl._spd[fl.dock_of[d]]
-            if gr.slower and gr.slow_at(t0):
-                speed *= gr.speed_factor
-            k = fl.dock_of[d]
-            xk, yk, xi, yi = fl._dock_x[k], fl._dock_y[k], rec.x[i], rec.y[i]
-            out = gr.leg(t0, xk, yk, xi, yi, dist, speed, spec.climb_s, spec.descent_s)
-            back = gr.leg(t0, xi, yi, xk, yk, dist, speed, spec.climb_s, spec.descent_s)
-            if out == math.inf or back == math.inf:
+        t_launch = now + spec.launch_overhead_s
+        k = fl.dock_of[d]
+        legs = fl.per_leg
+        if legs is not None:  # the per-leg effects (dronesim.engine.legs; a leg it cannot fly:
+            # no relief)
+            extra, out, back, code, drain = legs.launch(t_launch, fl._dock_x[k], fl._dock_y[k],
+                                                        rec.x[i], rec.y[i], dist, fl._spd[k])
+            if code:
                 return
+            t_launch += extra
+        else:  # the calm strategy
+            out = leg_s(dist, fl._spd[k], spec.climb_s, spec.descent_s)
+            back = math.nan
+            drain = 0.0
         pool.free -= 1
         fl._pilot_pool[d] = pool
-        fl.dock_idle[fl.dock_of[d]] -= 1
+        fl.dock_idle[k] -= 1
         fl.n_idle -= 1
-        t_launch = now + spec.launch_overhead_s
-        speed = fl._spd[fl.dock_of[d]]
-        gr = fl.grounding
-        if gr is not None and gr.slower and gr.slow_at(t_launch):
-            t_launch += gr.extra_launch_s
-            speed *= gr.speed_factor
         battery = fl.battery_at(d, t_launch)
-        if back != back:  # (NaN: no wind on flight)
-            out = leg_s(dist, speed, spec.climb_s, spec.descent_s)
+        t_scene = t_launch + out
+        if back != back:  # (NaN: the leg home is the leg out)
             back = out
-            t_scene = t_launch + out
             latest = t_scene + max(0.0, battery - 2 * out - spec.reserve_s)
         else:
-            t_scene = t_launch + out
-            latest = t_scene + max(0.0, spare_charge_s(battery, out, back, spec.reserve_s))
+            latest = t_scene + max(0.0, spare_charge_s(battery, out, back,
+                                                       spec.reserve_s + drain))
         fl.state[d] = 2  # FLYING (incident_of stays -1: the fleet's own mission code leaves it)
         # The leg in flight, laid out as a leg row (records.LEG_FIELDS): request, distance,
         # no authorisation delay, pilot, launch and charge (leg and drone), on scene, latest
         # leave, flight home; leave, landing and reason are set by _plan; no fleet landing
-        # event (this module times the landing); flagged relief.
-        fl._m[d] = [i, now, dist, math.nan, now, t_launch, battery, t_launch, battery, t_scene,
-                    latest, back, math.nan, math.nan, 0, None, _RELIEF]
+        # event (this module times the landing); flagged relief. The drone's charge is less the
+        # legs' drain beyond their airborne seconds (Legs.launch), so its landing charge counts it.
+        fl._m[d] = [i, now, dist, math.nan, now, t_launch, battery, t_launch, battery - drain,
+                    t_scene, latest, back, math.nan, math.nan, 0, None, _RELIEF]
         self.inc[d] = i
         self.cover[i] = d
         rec.range_of[i].open += 1  # the drone side stays open until the relief lands

@@ -385,18 +385,22 @@ def _run(prep: Prepared, replication: int, sink: Sink | None,
 def _operations(prep: Prepared, env: Kernel, fleet: Fleet, streams: Streams,
                 features: Features) -> list:
     """Weather, night, rosters, faults and maintenance (:mod:`dronesim.engine.availability`)
-    attached to the fleet when the scenario turns them on; nothing otherwise."""
+    and the per-leg effects (:mod:`dronesim.engine.legs`) attached to the fleet when the
+    scenario turns them on; nothing otherwise."""
     from .availability import Duty, Grounding
+    from .legs import Legs
 
     out: list = []
+    gr = None
     if features.grounding:
         gr = Grounding(prep, streams, features)
         fleet.attach_grounding(gr)
-        if gr.slower:  # a dispatch's charge is judged at the night speed
-            fleet.set_need_speed_factor(gr.speed_factor)
-        if gr.wind:  # ... and at the worst heading in the hour's wind
-            gr.drive_need_speed(env, fleet)
         out.append(gr)
+    if features.per_leg:  # the per-leg effects (dronesim.engine.legs)
+        legs = Legs(prep, gr, fleet._spd, fleet.spec.climb_s,
+                    fleet.spec.descent_s)
+        fleet.attach_legs(legs)
+        legs.drive_need_speed(env, fleet.set_need_speeds)
     if features.duty:
         duty = Duty(prep, env, fleet, streams)
         fleet.attach_duty(duty)

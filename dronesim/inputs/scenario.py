@@ -136,6 +136,11 @@ class DroneSpec:
                                                  "current (BU-409: ~70-80%)")
     cccv_cutoff: float = _num(0.05, gt=0, lt=1, doc="CV stage ends at this share of the CC "
                                                     "current (BU-409: 3-5%)")
+    # Airspeed limit under [weather] wind_hold = "ground_speed" (dronesim.kinematics.held_leg_s).
+    max_airspeed_m_s: float = _num(23.0, gt=0, le=100,
+                                   doc="maximum horizontal airspeed (DJI Matrice 30 series "
+                                       "specs: max horizontal speed 23 m/s, sea level, no "
+                                       "wind)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,6 +529,11 @@ class WeatherSpec:
                                      "what-if comparisons")
     wind_fixed_from_deg: float = _num(math.nan, ge=0, lt=360,
                                       doc="every hour's wind direction, from (unset: drawn)")
+    # What the autopilot holds in wind (dronesim.kinematics.held_leg_s; docs/wind.md).
+    wind_hold: str = _choice("airspeed", ("airspeed", "ground_speed"),
+                             doc="airspeed: cruise airspeed, the wind changes the ground speed; "
+                                 "ground_speed: cruise ground speed along the track, airspeed "
+                                 "raised up to [drones] max_airspeed_m_s, drain by rotor power")
 
 
 @dataclass(frozen=True, slots=True)
