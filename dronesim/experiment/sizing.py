@@ -28,12 +28,14 @@ coverage for a fleet), every round simulates the plan (R replications, the scena
 common random numbers, as :class:`dronesim.experiment.siting_search.Evaluator`), takes the
 boroughs below target and adds a dock for each: for the worst of them, the ``screen`` candidate
 sites that add most of its uncovered suited demand (static coverage within the reach radius of
-the target time, the siting weight of :func:`dronesim.siting.sites.siting_weights`) are each
+the target time of the suited incidents outside no-fly zones that :func:`losses` recorded for
+the start plan, common random numbers, so the same incidents every plan answers) are each
 simulated and the one that raises that borough's mean most is kept; every other borough below
 target gets its best candidate by static coverage alone (one dock per binding borough per round,
 so a round costs ``screen`` plan-evaluations whatever the number of boroughs). A borough whose
 demand the candidates already cover gets a drone added to the plan's dock covering most of it
-(its losses are then queueing or pilots, not reach). Rounds stop when every borough meets its
+(its losses are then queueing or pilots, not reach); a drone that does not raise the worst
+borough's share ends the rounds. Rounds stop when every borough meets its
 target, at the budget (plan-evaluations) or at the fleet cap. Then docks not needed are dropped
 (the search's newest first, then the start plan's): a dock is removed when the plan without it
 still meets every target (simulated).
@@ -43,15 +45,18 @@ others need. With ``basis = "ceiling"`` each borough's target is ``target`` time
 (a target the timeline and the weather allow).
 
 The plan's cost is ``cost_per_year_gbp`` (:mod:`dronesim.kpis.costs`), its boroughs' shares come
-with Student-t 95% intervals over the replications, and the *binding* boroughs are those whose
-interval reaches below their target (the target holds only within noise there), else the one
-with the least margin. Being greedy, the plan is a least-cost plan found, not a proven minimum.
+with Student-t 95% intervals over the replications (wide on short runs: the weather of a week
+varies; plans are compared on common replications, so their differences are much tighter), and
+the *binding* boroughs are those that fell below target when the drop phase tried removing one
+of the plan's docks (``fails_without``: how many docks each needs), else the three with the
+least margin. Being greedy, the plan is a least-cost plan found, not a proven minimum.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,7 +66,7 @@ import pandas as pd
 from scipy import stats
 
 from ..engine.records import DRONE_OUTCOMES
-from ..engine.replication import prepare, run_replication
+from ..engine.replication import run_replication
 from ..inputs.scenario import Scenario
 from .runner import prepare_checked
 from .siting_search import Evaluator, SearchSpace, SizeResult, _bad, mclp_plan, search_space
@@ -82,7 +87,9 @@ def losses(space: SearchSpace, plan: tuple[int, ...], replications: int,
     (records kept in memory), and the ceiling; see the module docstring. Returns ``boroughs``
     (a DataFrame: gss_code, name, suited, the :data:`LOSS_COLUMNS` shares, ceiling) and
     ``london`` (the same for all boroughs, plus ``grounded_by_reason``, ``g``, ``f``, ``p``,
-    ``zone_reached``: incidents inside zones reached, 0 when the ceiling's premise holds)."""
+    ``zone_reached``: incidents inside zones reached, 0 when the ceiling's premise holds) and
+    ``points`` (x, y, gss_code of the suited incidents outside no-fly zones, all replications:
+    the demand the greedy sizing screens candidates on)."""
     scn = dataclasses.replace(space.scenario, docks=space.docks(plan))
     within = float(scn.coverage.within_s if within_s is None else within_s)
     prep = prepare_checked(scn, space.data_dir)
@@ -117,6 +124,7 @@ def losses(space: SearchSpace, plan: tuple[int, ...], replications: int,
     cat[zone & ~hit] = "no_fly_zone"
     cat[hit] = "reached"
     d = d.assign(cat=cat, zone=zone)
+    points = d.loc[~zone, ["x", "y", "gss_code"]].reset_index(drop=True)
     decided = ~zone & ~np.isin(out, [_O["out_of_range"], _O["no_link"], _O["not_suited"]])
     g = float((out[decided] == _O["grounded"]).mean()) if decided.any() else 0.0
     launched = np.isin(out, [_O["on_scene"], _O["fault"]])
@@ -142,7 +150,7 @@ def losses(space: SearchSpace, plan: tuple[int, ...], replications: int,
                        "zone_reached": int((zone & on).sum()),
                        "reach_radius_m": _radius(space, within), "within_s": within,
                        "replications": replications}
-    return {"boroughs": pd.DataFrame(rows), "london": london}
+    return {"boroughs": pd.DataFrame(rows), "london": london, "points": points}
 
 
 def _radius(space: SearchSpace, within_s: float) -> float:
@@ -200,11 +208,17 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
     goal = {c: (target * v if basis == "ceiling" else target) for c, v in ceil.items()}
     infeasible = sorted(c for c in goal if ceil[c] < goal[c])
     active = [c for c in goal if c not in infeasible]
-    prep = prepare(dataclasses.replace(space.scenario, docks=space.pinned), data_dir)
-    codes = prep.london.boroughs["gss_code"].astype(str).to_numpy()
-    bi = prep.london.borough_of(space.demand_xy[:, 0], space.demand_xy[:, 1], nearest=True)
-    dem_borough = codes[np.asarray(bi, np.int64)]
-    cover = space.cover  # candidates x demand points
+    from ..siting import solvers as siting
+
+    pts = loss["points"]
+    pts_xy = pts[["x", "y"]].to_numpy(float)
+    dem_borough = pts["gss_code"].astype(str).to_numpy()
+    radius = _radius(space, within_s)
+    cover = siting.coverage_matrix(space.cands[["x", "y"]].to_numpy(float), pts_xy,
+                                   radius).T.tocsr()  # candidates x suited incidents
+    pin = (np.asarray(siting.coverage_matrix(space.pinned_xy.reshape(-1, 2), pts_xy, radius)
+                      .sum(axis=1)).ravel() > 0) if len(space.pinned_xy) else \
+        np.zeros(len(pts_xy), bool)
     rows: list[dict[str, Any]] = []
 
     def fleet_of(p: tuple[int, ...]) -> int:
@@ -231,7 +245,7 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
                      f"{len(b)} boroughs below target")
 
     def covered(p: tuple[int, ...]) -> np.ndarray:
-        c = space.pinned_cover.copy()
+        c = pin.copy()
         if p:
             c |= np.asarray(cover[sorted(set(p))].sum(axis=0)).ravel() > 0
         return c
@@ -239,7 +253,7 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
     def best_static(code: str, p: tuple[int, ...], k: int) -> list[tuple[str, int]]:
         """The k best additions for borough ``code``: new docks by uncovered weight, else a
         drone at the plan's dock covering most of the borough."""
-        w = space.weight * (dem_borough == code)
+        w = (dem_borough == code).astype(float)
         gain = np.asarray(cover @ (w * ~covered(p))).ravel()
         gain[list(set(p))] = 0.0
         order = [int(j) for j in np.argsort(-gain, kind="stable")[:k] if gain[j] > 0]
@@ -257,6 +271,7 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
 
     log("start (listed docks)" if not plan else f"start (maximal coverage, {start_fleet})", plan)
     added: list[int] = []
+    fails: Counter[str] = Counter()  # boroughs that fail when a dock is dropped
     stop = "budget"
     while True:
         short = below(plan)
@@ -289,6 +304,9 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
         if not trials:
             break
         gain, _, kind, j, p = max(trials, key=lambda t: (t[0], t[1]))
+        if kind == "drone" and gain <= means(plan).get(worst, 0.0):
+            stop = "no added dock or drone raises the worst borough"
+            break
         plan = p
         added += [j, *extra]
         log(f"add {kind} {name(j)}" + (f" + {len(extra)} docks for other boroughs"
@@ -304,10 +322,12 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
             lst = list(plan)
             lst.remove(j)
             p = tuple(lst)
-            ev.figures(p)
-            if not below(p):
+            short = below(p)
+            if not short:
                 plan = p
                 log(f"drop {name(j)}", plan)
+            else:
+                fails.update(short)
     f = ev.figures(plan)
     m = f.borough_means()
     brows = []
@@ -319,9 +339,12 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
                       "infeasible": c in infeasible})
     bdf = pd.DataFrame(brows)
     feas = bdf[~bdf["infeasible"]] if len(bdf) else bdf
-    binding = feas[feas["ci95_low"] < feas["target"]] if len(feas) else feas
-    if len(feas) and binding.empty:
-        binding = feas.loc[[(feas["share_within"] - feas["target"]).idxmin()]]
+    margin = (feas["share_within"] - feas["target"]) if len(feas) else pd.Series(dtype=float)
+    if fails:
+        binding = feas[feas["gss_code"].isin(list(fails))]
+    else:
+        binding = feas.loc[margin.nsmallest(3).index] if len(feas) else feas
+    binding = binding.assign(margin=margin).sort_values("margin", kind="stable")
     docks = [{"name": d.name, "x": d.x, "y": d.y, "drones": d.drones, "source": d.source}
              for d in space.docks(plan)]
     lw = loss["london"]
@@ -335,7 +358,8 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
                  "cost_per_year_gbp": float(np.nanmean(f.cost)),
                  "suited_within_target": f.mean(), "docks": docks},
         "binding_boroughs": [{"gss_code": r.gss_code, "name": r.name, "share": r.share_within,
-                              "ci95": [r.ci95_low, r.ci95_high], "target": r.target}
+                              "ci95": [r.ci95_low, r.ci95_high], "target": r.target,
+                              "fails_without": int(fails.get(r.gss_code, 0))}
                              for r in binding.itertuples()],
         "infeasible_boroughs": [{"gss_code": c, "name": space.borough_names.get(c, c),
                                  "ceiling": ceil[c], "target": goal[c]} for c in infeasible],
