@@ -28,21 +28,20 @@ coverage for a fleet), every round simulates the plan (R replications, the scena
 common random numbers, as :class:`dronesim.experiment.siting_search.Evaluator`), takes the
 boroughs below target and adds a dock for each: for the worst of them, the ``screen`` candidate
 sites that add most of its uncovered suited demand (static coverage within the reach radius of
-the target time of the suited incidents outside no-fly zones that :func:`losses` recorded for
-the start plan, common random numbers, so the same incidents every plan answers) are each
-simulated and the one that raises that borough's mean most is kept; every other borough below
-target gets its best candidate by static coverage alone (one dock per binding borough per round,
-so a round costs ``screen`` plan-evaluations whatever the number of boroughs). A borough whose
-demand the candidates already cover gets a drone added to the plan's dock covering most of it
-(its losses are then queueing or pilots, not reach); a drone that does not raise the worst
-borough's share ends the rounds. Rounds stop when every borough meets its
+the target time, on a straight path crossing no no-fly zone, of the suited incidents outside
+zones that :func:`losses` recorded for the start plan: common random numbers, so the incidents
+every plan answers) are each simulated and the one that raises that borough's mean most is kept;
+every other borough below target gets its best candidate by static coverage alone (one dock per
+binding borough per round, so a round costs ``screen`` plan-evaluations whatever the number of
+boroughs). A borough whose demand the candidates already cover gets a drone added to the plan's
+dock covering most of it (its losses are then queueing or pilots, not reach); a drone that does
+not raise the worst borough's share ends the rounds. Rounds stop when every borough meets its
 target, at the budget (plan-evaluations) or at the fleet cap. Then docks not needed are dropped
 (the search's newest first, then the start plan's): a dock is removed when the plan without it
-still meets every target (simulated).
-A borough whose ceiling is below its target cannot be helped by siting: it is reported as
-infeasible with its ceiling and left out of the rounds, so the plan shown is the least the
-others need. With ``basis = "ceiling"`` each borough's target is ``target`` times its ceiling
-(a target the timeline and the weather allow).
+still meets every target (simulated). A borough whose ceiling is below its target cannot be
+helped by siting: it is reported as infeasible with its ceiling and left out of the rounds, so
+the plan shown is the least the others need. With ``basis = "ceiling"`` each borough's target is
+``target`` times its ceiling (a target the timeline and the weather allow).
 
 The plan's cost is ``cost_per_year_gbp`` (:mod:`dronesim.kpis.costs`), its boroughs' shares come
 with Student-t 95% intervals over the replications (wide on short runs: the weather of a week
@@ -150,7 +149,8 @@ def losses(space: SearchSpace, plan: tuple[int, ...], replications: int,
                        "zone_reached": int((zone & on).sum()),
                        "reach_radius_m": _radius(space, within), "within_s": within,
                        "replications": replications}
-    return {"boroughs": pd.DataFrame(rows), "london": london, "points": points}
+    return {"boroughs": pd.DataFrame(rows), "london": london, "points": points,
+            "zones": zones}
 
 
 def _radius(space: SearchSpace, within_s: float) -> float:
@@ -214,11 +214,20 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
     pts_xy = pts[["x", "y"]].to_numpy(float)
     dem_borough = pts["gss_code"].astype(str).to_numpy()
     radius = _radius(space, within_s)
-    cover = siting.coverage_matrix(space.cands[["x", "y"]].to_numpy(float), pts_xy,
-                                   radius).T.tocsr()  # candidates x suited incidents
-    pin = (np.asarray(siting.coverage_matrix(space.pinned_xy.reshape(-1, 2), pts_xy, radius)
-                      .sum(axis=1)).ravel() > 0) if len(space.pinned_xy) else \
-        np.zeros(len(pts_xy), bool)
+    zones = loss["zones"]
+
+    def reach(src: np.ndarray) -> Any:
+        """Sources x incidents within the radius on a straight path crossing no zone."""
+        a = siting.coverage_matrix(src.reshape(-1, 2), pts_xy, radius).T.tocoo()
+        if zones is not None and len(zones) and a.nnz:
+            ok = ~zones.crosses(src[a.row, 0], src[a.row, 1], pts_xy[a.col, 0],
+                                pts_xy[a.col, 1])
+            a = type(a)((a.data[ok], (a.row[ok], a.col[ok])), shape=a.shape)
+        return a.tocsr()
+
+    cover = reach(space.cands[["x", "y"]].to_numpy(float))  # candidates x suited incidents
+    pin = (np.asarray(reach(space.pinned_xy.reshape(-1, 2)).sum(axis=0)).ravel() > 0
+           if len(space.pinned_xy) else np.zeros(len(pts_xy), bool))
     rows: list[dict[str, Any]] = []
 
     def fleet_of(p: tuple[int, ...]) -> int:
