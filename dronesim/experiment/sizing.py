@@ -18,7 +18,11 @@ zones) grounded (the fleet is grounded London-wide, :mod:`dronesim.engine.availa
 London's share of launched incidents lost to a fault and ``p`` London's share of incidents
 reached whose delay before launch plus climb and descent already exceeds the target. The
 doorstep dock's leg adds no distance, so the fixed decision, launch overhead, climb and descent
-(:func:`dronesim.kinematics.reach_radius_m`) cost it nothing beyond ``p``. The ceiling assumes
+(:func:`dronesim.kinematics.reach_radius_m`) cost it nothing beyond ``p``. Plans are drawn from
+the listed docks and the candidate sites, so the *sites' ceiling* (``ceiling_sites``, the one
+sizing uses) replaces ``1 - zone`` by the borough's share of suited incidents that one of them
+reaches within the reach radius on a straight path crossing no zone (:func:`reach_matrix`;
+a detour around a zone is longer than the straight line). Both ceilings assume
 the non-siting losses of the plan that was simulated (more drones bring more pilots at
 ``control_room.pilots_per_drone``, so ``p`` is the plan's); it is an upper bound on the share
 any dock plan reaches, not a promise that one does.
@@ -70,7 +74,8 @@ from ..inputs.scenario import Scenario
 from .runner import prepare_checked
 from .siting_search import Evaluator, SearchSpace, SizeResult, _bad, mclp_plan, search_space
 
-__all__ = ["losses", "ceiling_of", "size_greedy", "add_ceiling", "LOSS_COLUMNS", "SCREEN"]
+__all__ = ["losses", "ceiling_of", "reach_matrix", "size_greedy", "add_ceiling", "LOSS_COLUMNS",
+           "SCREEN"]
 
 #: Candidates the worst borough's dock is chosen from by simulation, each round.
 SCREEN = 3
@@ -136,12 +141,22 @@ def losses(space: SearchSpace, plan: tuple[int, ...], replications: int,
     by_reason = {str(k): float(v) / len(grounded) for k, v in
                  grounded.value_counts().items()} if len(grounded) else {}
 
+    src = np.vstack([space.pinned_xy.reshape(-1, 2), space.cands[["x", "y"]].to_numpy(float)])
+    pool = np.zeros(len(d), bool)  # a listed dock or a candidate site reaches it (zone-free)
+    if len(d):
+        pool[~zone] = np.asarray(reach_matrix(src, np.column_stack([x, y])[~zone],
+                                              _radius(space, within), zones).sum(axis=0)
+                                 ).ravel() > 0
+    d = d.assign(pool=pool)
+    rest = (1 - g) * (1 - f) * (1 - p)
+
     def row(sel: pd.DataFrame) -> dict[str, Any]:
         n = len(sel)
         shares = {c: float((sel["cat"] == c).mean()) if n else math.nan for c in LOSS_COLUMNS}
         z = float(sel["zone"].mean()) if n else math.nan
-        return {"suited": n / replications, **shares, "zone_share": z,
-                "ceiling": (1 - z) * (1 - g) * (1 - f) * (1 - p)}
+        ps = float(sel["pool"].mean()) if n else math.nan
+        return {"suited": n / replications, **shares, "zone_share": z, "sites_share": ps,
+                "ceiling": (1 - z) * rest, "ceiling_sites": ps * rest}
 
     rows = [{"gss_code": code, "name": space.borough_names.get(code, code), **row(sel)}
             for code, sel in d.groupby("gss_code", sort=True)]
@@ -153,16 +168,33 @@ def losses(space: SearchSpace, plan: tuple[int, ...], replications: int,
             "zones": zones}
 
 
+def reach_matrix(src: np.ndarray, pts_xy: np.ndarray, radius: float, zones: Any) -> Any:
+    """Sources x points (scipy CSR): within ``radius`` on a straight path that crosses no
+    no-fly zone (:meth:`dronesim.inputs.airspace.NoFlyZones.crosses`)."""
+    from ..siting import solvers as siting
+
+    if not len(src):
+        from scipy import sparse
+
+        return sparse.csr_matrix((0, len(pts_xy)), dtype=bool)
+    a = siting.coverage_matrix(src.reshape(-1, 2), pts_xy, radius).T.tocoo()
+    if zones is not None and len(zones) and a.nnz:
+        ok = ~zones.crosses(src[a.row, 0], src[a.row, 1], pts_xy[a.col, 0], pts_xy[a.col, 1])
+        a = type(a)((a.data[ok], (a.row[ok], a.col[ok])), shape=a.shape)
+    return a.tocsr()
+
+
 def _radius(space: SearchSpace, within_s: float) -> float:
     from ..siting.sites import reach_radius_m
 
     return reach_radius_m(space.scenario.drones, within_s)
 
 
-def ceiling_of(loss: dict[str, Any]) -> dict[str, float]:
-    """Each borough's ceiling (gss_code -> share) from :func:`losses`."""
+def ceiling_of(loss: dict[str, Any], which: str = "ceiling_sites") -> dict[str, float]:
+    """Each borough's ceiling (gss_code -> share) from :func:`losses`: ``ceiling_sites`` (the
+    candidate sites' ceiling, default) or ``ceiling`` (the doorstep ceiling)."""
     b = loss["boroughs"]
-    return dict(zip(b["gss_code"].astype(str), b["ceiling"].astype(float)))
+    return dict(zip(b["gss_code"].astype(str), b[which].astype(float)))
 
 
 def _interval(values: list[float]) -> tuple[float, float]:
@@ -181,7 +213,7 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
     """Grow a plan where the per-borough target binds, then drop docks not needed; see the
     module docstring. ``start_fleet``: None starts from the listed docks, else from maximal
     coverage for that fleet. ``basis``: "absolute" (``target`` is each borough's share) or
-    "ceiling" (each borough's target is ``target`` times its ceiling)."""
+    "ceiling" (each borough's target is ``target`` times its sites' ceiling)."""
     if not 0.0 < target <= 1.0:
         raise _bad("--target", f"must be a share in (0, 1]; got {target}")
     if not within_s > 0:
@@ -205,29 +237,18 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
     ev = Evaluator(space, replications)
     loss = losses(space, plan, replications, within_s)
     ceil = ceiling_of(loss)
+    door = ceiling_of(loss, "ceiling")
     goal = {c: (target * v if basis == "ceiling" else target) for c, v in ceil.items()}
     infeasible = sorted(c for c in goal if ceil[c] < goal[c])
     active = [c for c in goal if c not in infeasible]
-    from ..siting import solvers as siting
-
     pts = loss["points"]
     pts_xy = pts[["x", "y"]].to_numpy(float)
     dem_borough = pts["gss_code"].astype(str).to_numpy()
     radius = _radius(space, within_s)
     zones = loss["zones"]
-
-    def reach(src: np.ndarray) -> Any:
-        """Sources x incidents within the radius on a straight path crossing no zone."""
-        a = siting.coverage_matrix(src.reshape(-1, 2), pts_xy, radius).T.tocoo()
-        if zones is not None and len(zones) and a.nnz:
-            ok = ~zones.crosses(src[a.row, 0], src[a.row, 1], pts_xy[a.col, 0],
-                                pts_xy[a.col, 1])
-            a = type(a)((a.data[ok], (a.row[ok], a.col[ok])), shape=a.shape)
-        return a.tocsr()
-
-    cover = reach(space.cands[["x", "y"]].to_numpy(float))  # candidates x suited incidents
-    pin = (np.asarray(reach(space.pinned_xy.reshape(-1, 2)).sum(axis=0)).ravel() > 0
-           if len(space.pinned_xy) else np.zeros(len(pts_xy), bool))
+    cover = reach_matrix(space.cands[["x", "y"]].to_numpy(float), pts_xy, radius, zones)
+    pin = np.asarray(reach_matrix(space.pinned_xy, pts_xy, radius, zones).sum(axis=0)
+                     ).ravel() > 0
     rows: list[dict[str, Any]] = []
 
     def fleet_of(p: tuple[int, ...]) -> int:
@@ -344,7 +365,9 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
         lo, hi = _interval([b[c] for b in f.borough if c in b])
         brows.append({"gss_code": c, "name": space.borough_names.get(c, c), "share_within": m[c],
                       "ci95_low": lo, "ci95_high": hi, "target": goal.get(c, target),
-                      "ceiling": ceil.get(c, math.nan), "meets": m[c] >= goal.get(c, target),
+                      "ceiling": ceil.get(c, math.nan),
+                      "ceiling_doorstep": door.get(c, math.nan),
+                      "meets": m[c] >= goal.get(c, target),
                       "infeasible": c in infeasible})
     bdf = pd.DataFrame(brows)
     feas = bdf[~bdf["infeasible"]] if len(bdf) else bdf
@@ -372,12 +395,15 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
                              for r in binding.itertuples()],
         "infeasible_boroughs": [{"gss_code": c, "name": space.borough_names.get(c, c),
                                  "ceiling": ceil[c], "target": goal[c]} for c in infeasible],
-        "ceiling": {"london": lw["ceiling"], "grounded_share": lw["g"],
+        "ceiling": {"london": lw["ceiling_sites"], "london_doorstep": lw["ceiling"],
+                    "grounded_share": lw["g"],
                     "grounded_by_reason": lw["grounded_by_reason"], "fault_share": lw["f"],
                     "late_launch_share": lw["p"], "reach_radius_m": lw["reach_radius_m"],
                     "zone_reached": lw["zone_reached"],
-                    "note": "share a dock at every incident's doorstep could reach: "
-                            "(1 - no-fly-zone share)(1 - grounded)(1 - fault)(1 - late launch)"},
+                    "note": "doorstep: share a dock at every incident's doorstep could reach, "
+                            "(1 - no-fly-zone share)(1 - grounded)(1 - fault)(1 - late launch); "
+                            "the ceiling: the same with only incidents a listed dock or "
+                            "candidate site reaches (zone-free straight path in the radius)"},
         "start_losses": {k: lw[k] for k in LOSS_COLUMNS},
         "note": ("every borough meets its target at the plan shown" if met and not infeasible
                  else "boroughs whose ceiling is below the target cannot meet it with any plan"
@@ -387,7 +413,8 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
         summary["gap"] = max(goal[c] - ceil[c] for c in infeasible)
     steps = pd.DataFrame(rows)
     ldf = loss["boroughs"].rename(columns={c: f"start_{c}" for c in LOSS_COLUMNS})
-    bdf = bdf.merge(ldf.drop(columns=["name", "ceiling"]), on="gss_code", how="left")
+    bdf = bdf.merge(ldf.drop(columns=["name", "ceiling", "ceiling_sites"]), on="gss_code",
+                    how="left")
     return SizeResult(steps, bdf, summary)
 
 
@@ -406,10 +433,12 @@ def add_ceiling(result: SizeResult, scn: Scenario, *, within_s: float, replicati
     plan = tuple(sorted(index[n] for n in names))
     loss = losses(space, plan, replications, within_s)
     ceil = ceiling_of(loss)
+    door = ceiling_of(loss, "ceiling")
     target = float(result.summary["target"])
     lw = loss["london"]
     s = dict(result.summary)
-    s["ceiling"] = {"london": lw["ceiling"], "grounded_share": lw["g"],
+    s["ceiling"] = {"london": lw["ceiling_sites"], "london_doorstep": lw["ceiling"],
+                    "grounded_share": lw["g"],
                     "grounded_by_reason": lw["grounded_by_reason"], "fault_share": lw["f"],
                     "late_launch_share": lw["p"], "reach_radius_m": lw["reach_radius_m"],
                     "zone_reached": lw["zone_reached"], "plan_fleet": s["plan"]["fleet"],
@@ -423,4 +452,5 @@ def add_ceiling(result: SizeResult, scn: Scenario, *, within_s: float, replicati
     b = result.boroughs.copy()
     if len(b):
         b["ceiling"] = b["gss_code"].astype(str).map(ceil)
+        b["ceiling_doorstep"] = b["gss_code"].astype(str).map(door)
     return SizeResult(result.steps, b, s)
