@@ -89,6 +89,7 @@ def test_greedy_sizing_adds_the_hot_spot_and_drops_what_is_not_needed(tmp_path):
                               budget=10, candidates=cands)
     assert [d["name"] for d in out2.summary["plan"]["docks"]][1:] == ["candidate:4"]
     assert out2.steps["move"].str.startswith("drop").sum() == 2
+    assert out2.summary["drop_trials"] == 3 and out2.summary["drop_phase_complete"]
     # A fleet cap below what the target needs: stopped, not met.
     capped = sizing.size_greedy(scn, target=0.5, within_s=120.0, replications=2, budget=10,
                                 candidates=cands, max_fleet=1)

@@ -343,12 +343,18 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
                                        if extra else ""), plan, space.borough_names.get(worst,
                                                                                         worst))
     met = not below(plan)
+    trials_left = [*reversed(added), *reversed(start)]
+    drop_trials = 0
     if met:  # drop docks not needed: the search's own, newest first, then the start plan's
-        for j in [*reversed(added), *reversed(start)]:
+        while trials_left:
+            j = trials_left[0]
+            if j not in plan:
+                trials_left.pop(0)
+                continue
             if ev.evaluations + 1 > budget:
                 break
-            if j not in plan:
-                continue
+            trials_left.pop(0)
+            drop_trials += 1
             lst = list(plan)
             lst.remove(j)
             p = tuple(lst)
@@ -385,6 +391,8 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
         "method": "greedy", "replications": replications, "target": target,
         "target_basis": basis, "within_s": within_s, "budget": budget,
         "evaluations": ev.evaluations, "max_fleet": max_fleet, "stop": stop,
+        "drop_trials": drop_trials,
+        "drop_phase_complete": met and not any(j in plan for j in trials_left),
         "feasible": met and not infeasible, "met_feasible_boroughs": met,
         "plan": {"fleet": fleet_of(plan), "sites": len(docks),
                  "cost_per_year_gbp": float(np.nanmean(f.cost)),
