@@ -24,8 +24,9 @@ sizing uses) replaces ``1 - zone`` by the borough's share of suited incidents th
 reaches within the reach radius on a straight path crossing no zone (:func:`reach_matrix`;
 a detour around a zone is longer than the straight line). Both ceilings assume
 the non-siting losses of the plan that was simulated (more drones bring more pilots at
-``control_room.pilots_per_drone``, so ``p`` is the plan's); it is an upper bound on the share
-any dock plan reaches, not a promise that one does.
+``control_room.pilots_per_drone``, so ``p`` is the plan's). They estimate the most any plan
+reaches, not a promise that one does; London's ``g`` applied to a borough whose incidents fell
+in calmer hours can leave it slightly above its ceiling.
 
 **Greedy sizing** (:func:`size_greedy`). From a start plan (today's listed sites, or maximal
 coverage for a fleet), every round simulates the plan (R replications, the scenario's seed:
@@ -43,9 +44,10 @@ not raise the worst borough's share ends the rounds. Rounds stop when every boro
 target, at the budget (plan-evaluations) or at the fleet cap. Then docks not needed are dropped
 (the search's newest first, then the start plan's): a dock is removed when the plan without it
 still meets every target (simulated). A borough whose ceiling is below its target cannot be
-helped by siting: it is reported as infeasible with its ceiling and left out of the rounds, so
-the plan shown is the least the others need. With ``basis = "ceiling"`` each borough's target is
-``target`` times its ceiling (a target the timeline and the weather allow).
+helped by siting: it is reported as infeasible with its ceiling and left out of the rounds (the
+plan is grown for the others), and no dock is dropped then (no target says what the infeasible
+borough may lose). With ``basis = "ceiling"`` each borough's target is ``target`` times its
+sites' ceiling (a target the timeline, the airspace and the weather allow).
 
 The plan's cost is ``cost_per_year_gbp`` (:mod:`dronesim.kpis.costs`), its boroughs' shares come
 with Student-t 95% intervals over the replications (wide on short runs: the weather of a week
@@ -345,7 +347,9 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
     met = not below(plan)
     trials_left = [*reversed(added), *reversed(start)]
     drop_trials = 0
-    if met:  # drop docks not needed: the search's own, newest first, then the start plan's
+    # Drop docks not needed: the search's own, newest first, then the start plan's. Not when a
+    # borough is infeasible: the plan keeps what serves it (no target says what it may lose).
+    if met and not infeasible:
         while trials_left:
             j = trials_left[0]
             if j not in plan:
@@ -392,7 +396,8 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
         "target_basis": basis, "within_s": within_s, "budget": budget,
         "evaluations": ev.evaluations, "max_fleet": max_fleet, "stop": stop,
         "drop_trials": drop_trials,
-        "drop_phase_complete": met and not any(j in plan for j in trials_left),
+        "drop_phase_complete": met and not infeasible and not any(j in plan
+                                                                   for j in trials_left),
         "feasible": met and not infeasible, "met_feasible_boroughs": met,
         "plan": {"fleet": fleet_of(plan), "sites": len(docks),
                  "cost_per_year_gbp": float(np.nanmean(f.cost)),
