@@ -308,7 +308,7 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
     while True:
         short = below(plan)
         if not short:
-            stop = "target met"
+            stop = "target met" if active else "no borough can meet its target"
             break
         if ev.evaluations + 1 > budget:
             break
