@@ -28,20 +28,20 @@ lucky plans. The finalists (the start plan, the incumbent, the next best visited
 :data:`FINALISTS`) go through Kim and Nelson's (2001) fully sequential indifference-zone
 procedure KN (:func:`kn_select`; "A fully sequential procedure for indifference-zone selection
 in simulation", *ACM TOMACS* 11(3): 251-273) on common random numbers: the R replications
-already simulated are its first stage, each survivor then gets one more common replication at
-a time and a plan leaves once a rival's mean beats it beyond a shrinking paired allowance.
-If the best plan is better than every other by at least the indifference zone ``delta``
-(:data:`DELTA`, ``--delta``), it is selected with probability at least ``1 - alpha``
-(:data:`ALPHA`, ``--alpha``; normal replication means, which a share over a week of incidents
-approximately has). The procedure draws on the plan-evaluations left in ``--budget``; if they
-run out first, the survivor with the highest mean is taken and ``kn_guaranteed`` is False.
-:func:`screen` (Nelson, Swann, Goldsman and Song 2001, *Operations Research* 49(6): 950-963,
-paired-t screen) is kept for callers that screen without selecting. The best plan's paired
-difference against the start plan is reported with its Student-t 95% interval
-(:func:`dronesim.experiment.compare.difference`) over their common replications, and
-:func:`paired_verdict` says "no difference" when that interval holds zero. That interval reuses
-the R replications that chose the plan (optimistic: the winner of several noisy plans is likely
-lucky on them); the interval over the later replications ``R ..`` alone
+already simulated are its first stage, each survivor then gets one more common replication at a
+time and a plan leaves once a rival's mean beats it beyond a shrinking paired allowance. If the
+best plan is better than every other by at least the indifference zone ``delta`` (:data:`DELTA`,
+``--delta``), it is selected with probability at least ``1 - alpha`` (:data:`ALPHA`,
+``--alpha``; normal replication means, which a share over a week of incidents approximately
+has). The procedure draws on the plan-evaluations left in ``--budget`` (two are kept for R fresh
+replications of the best and start plans); if they run out first, the survivor with the highest
+mean is taken and ``kn_guaranteed`` is False. :func:`screen` (Nelson, Swann, Goldsman and Song
+2001, *Operations Research* 49(6): 950-963, paired-t screen) is kept for callers that screen
+without selecting. The best plan's paired difference against the start plan is reported with its
+Student-t 95% interval (:func:`dronesim.experiment.compare.difference`) over their common
+replications, and :func:`paired_verdict` says "no difference" when that interval holds zero.
+That interval reuses the R replications that chose the plan (optimistic: the winner of several
+noisy plans is likely lucky on them); the interval over the later replications ``R ..`` alone
 (``best_minus_start_fresh``) is free of that selection bias.
 
 **Sizing.** Along the nested maximal-coverage pathway (:func:`dronesim.experiment.sweep.
@@ -519,15 +519,16 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
         if p not in finalists:
             finalists.append(p)
     # Kim and Nelson (2001) KN among the finalists, common random numbers, within the budget
-    # left (one plan-evaluation kept for the start plan's fresh replications).
-    left = max(0, budget - ev.evaluations - 1) * replications
+    # left (two plan-evaluations kept for the best and start plans' fresh replications).
+    left = max(0, budget - ev.evaluations - 2) * replications
     kn = kn_select(lambda i, r: ev.figures(finalists[i], r + 1).objective[r], len(finalists),
                    n0=replications, delta=delta, alpha=alpha,
                    max_obs=len(finalists) * replications + left)
     best = finalists[kn["best"]]
     n_best = len(ev.figures(best).objective)
-    if best != start:
-        ev.figures(start, min(n_best, 2 * replications))
+    # R replications beyond the search's for both (fresh: free of the search's selection bias).
+    ev.figures(best, max(n_best, 2 * replications))
+    ev.figures(start, max(n_best, 2 * replications))
     s_obj, b_obj = ev.figures(start).objective, ev.figures(best).objective
     n = min(len(s_obj), len(b_obj))
     vs = paired_verdict(s_obj[:n], b_obj[:n])
@@ -542,8 +543,8 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
         "fleet": ev.figures(best).fleet, "docks": len(space.pinned) + len(best),
         "weeks": space.scenario.simulation.weeks, "within_s": space.scenario.coverage.within_s,
         "objective": "suited_within_target", "replications_search": replications,
-        "replications_final": n_best, "replications_compared": n, "budget": budget,
-        "evaluations": ev.evaluations,
+        "replications_final": len(ev.figures(best).objective), "replications_compared": n,
+        "budget": budget, "evaluations": ev.evaluations,
         "local_optimum": local_opt,
         "rule": "Kim & Nelson (2001) fully sequential indifference-zone procedure KN, common "
                 "random numbers",
