@@ -846,6 +846,11 @@ def _siting_search_parsers(sub: Any) -> None:
     site.add_argument("--budget", type=_positive_int, default=30, metavar="EVALS",
                       help="plan-evaluations (one plan simulated for R replications), "
                            "final stage included (default 30)")
+    site.add_argument("--delta", type=_positive_float, default=None,
+                      help="indifference zone of the final Kim-Nelson selection, as a share "
+                           "of suited incidents (default 0.01)")
+    site.add_argument("--alpha", type=_positive_float, default=None,
+                      help="1 - confidence of the final selection (default 0.05)")
     size = sub.add_parser("size", help="least fleet along the nested pathway meeting a "
                           "per-borough target")
     size.add_argument("scenario", type=Path)
@@ -853,11 +858,24 @@ def _siting_search_parsers(sub: Any) -> None:
                       help="share of suited incidents reached within --within in every borough")
     size.add_argument("--within", type=_positive_float, default=None, metavar="SECONDS",
                       help="target time (default: the scenario's coverage.within_s)")
-    size.add_argument("--fleet", required=True,
-                      help="fleet sizes considered: A:B, A:B:STEP or a list (as sweep)")
+    size.add_argument("--fleet", default=None,
+                      help="pathway: fleet sizes considered, A:B, A:B:STEP or a list (as "
+                           "sweep; required); greedy: the start plan's fleet, maximal coverage "
+                           "(default: the listed docks)")
     size.add_argument("--steps", type=_positive_int, default=16, help="steps for A:B")
     size.add_argument("--budget", type=_positive_int, default=12, metavar="EVALS",
-                      help="plan-evaluations for the bisection (default 12)")
+                      help="plan-evaluations for the bisection (default 12) or the greedy "
+                           "rounds and drops")
+    size.add_argument("--method", choices=("pathway", "greedy"), default="pathway",
+                      help="pathway: bisection along nested maximal coverage (default); "
+                           "greedy: add docks where the target binds, then drop the unneeded")
+    size.add_argument("--max-fleet", type=_positive_int, default=300,
+                      help="greedy: fleet cap (default 300)")
+    size.add_argument("--target-basis", choices=("absolute", "ceiling"), default="absolute",
+                      help="greedy: --target as each borough's share (absolute) or as a "
+                           "fraction of its ceiling")
+    size.add_argument("--screen", type=_positive_int, default=3,
+                      help="greedy: candidate docks simulated for the worst borough a round")
     for p in (site, size):
         p.add_argument("--seed", type=_non_negative_int, default=None)
         p.add_argument("--replications", type=_positive_int, default=None,
@@ -888,7 +906,9 @@ def _cmd_siting_search(args: argparse.Namespace, argv: list[str]) -> int:
         try:
             space = ss.search_space(scn)
             result = ss.site_search(space, args.fleet, budget=args.budget, replications=reps,
-                                    progress=say)
+                                    progress=say,
+                                    delta=ss.DELTA if args.delta is None else args.delta,
+                                    alpha=ss.ALPHA if args.alpha is None else args.alpha)
         except InputError as exc:
             raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
         with folder:
@@ -902,23 +922,50 @@ def _cmd_siting_search(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         if not args.target <= 1.0:
             raise InputError(_CLI, "--target", f"must be a share in (0, 1]; got {args.target}")
-        fleets = parse_fleet(args.fleet, args.steps)
-        folder = _folder(args.out, f"{scn.name}_size", SIZE_ENTRIES, args)
+        from ..experiment import sizing
+
         within = args.within if args.within is not None else scn.coverage.within_s
+        if args.method == "pathway":
+            if args.fleet is None:
+                raise InputError(_CLI, "--fleet", "the pathway method needs the fleet sizes "
+                                                  "considered (A:B, A:B:STEP or a list)")
+            fleets = parse_fleet(args.fleet, args.steps)
+        else:
+            start = None
+            if args.fleet is not None:
+                if not args.fleet.isdigit() or int(args.fleet) < 1:
+                    raise InputError(_CLI, "--fleet", "with --method greedy, one fleet size "
+                                                      f"(the start plan); got {args.fleet!r}")
+                start = int(args.fleet)
+        folder = _folder(args.out, f"{scn.name}_size", SIZE_ENTRIES, args)
         try:
-            size = ss.size_search(scn, fleets, target=args.target, within_s=within,
-                                  replications=reps, budget=args.budget, progress=say)
+            if args.method == "pathway":
+                size = ss.size_search(scn, fleets, target=args.target, within_s=within,
+                                      replications=reps, budget=args.budget, progress=say)
+                size = sizing.add_ceiling(size, scn, within_s=within, replications=reps)
+            else:
+                size = sizing.size_greedy(scn, target=args.target, within_s=within,
+                                          start_fleet=start, replications=reps,
+                                          budget=args.budget, max_fleet=args.max_fleet,
+                                          basis=args.target_basis, screen=args.screen,
+                                          progress=say)
         except InputError as exc:
             raise blame(exc, scn.source, scn.origins, CLI_LABELS) from None
         with folder:
             ss.write_size(size, folder, argv)
         s = size.summary
         plan = {k: v for k, v in s["plan"].items() if k != "docks"}  # docks: in size.json
-        print(json.dumps({"feasible": s["feasible"], "least_fleet": s["least_fleet"],
-                          "plan": plan, "gap": s["gap"], "note": s["note"]},
+        print(json.dumps({"feasible": s["feasible"], "least_fleet": s.get("least_fleet"),
+                          "plan": plan, "gap": s.get("gap"), "note": s["note"],
+                          "ceiling": {k: v for k, v in s.get("ceiling", {}).items()
+                                      if k in ("london", "grounded_share",
+                                               "late_launch_share", "reach_radius_m")}},
                          indent=2, default=str))
         print("binding boroughs: " + ", ".join(f"{b['name']} {b['share']:.3f}"
                                                for b in s["binding_boroughs"]))
+        if s.get("infeasible_boroughs"):
+            print("ceiling below target: " + ", ".join(
+                f"{b['name']} {b['ceiling']:.3f}" for b in s["infeasible_boroughs"]))
     print(f"outputs: {folder.path}")
     return 0
 

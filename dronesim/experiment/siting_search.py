@@ -25,20 +25,24 @@ moves improves it (a local optimum).
 
 **Selection.** Plans visited by a noisy search are close; picking the best visited mean favours
 lucky plans. The finalists (the start plan, the incumbent, the next best visited plans, at most
-:data:`FINALISTS`) go through the two-stage screen-and-select of Nelson, Swann, Goldsman and
-Song (2001), "Simple procedures for selecting the best simulated system when the number of
-alternatives is large", *Operations Research* 49(6): 950-963: stage 1 keeps plan ``i`` unless
-some plan ``j`` beats it beyond the paired-t allowance
-``W_ij = t_{(1-alpha)^(1/(k-1)), R-1} S_ij / sqrt(R)`` (``S_ij``: standard deviation of the
-paired differences, valid under common random numbers); stage 2 gives every survivor R more
-replications (``R .. 2R-1``, still common) and picks the best mean over all 2R. The second stage
-is a fixed doubling, not Rinott's indifference-zone sample size, so the probability of correct
-selection is not guaranteed, only the screen's. The best plan's paired difference against the
-start plan is reported with its Student-t 95% interval (:func:`dronesim.experiment.compare.
-difference`), and :func:`paired_verdict` says "no difference" when that interval holds zero.
-That interval over all 2R replications reuses the R that chose the plan (optimistic: the winner
-of several noisy plans is likely lucky on them); the interval over the fresh replications
-``R .. 2R-1`` alone (``best_minus_start_fresh``) is free of that selection bias.
+:data:`FINALISTS`) go through Kim and Nelson's (2001) fully sequential indifference-zone
+procedure KN (:func:`kn_select`; "A fully sequential procedure for indifference-zone selection
+in simulation", *ACM TOMACS* 11(3): 251-273) on common random numbers: the R replications
+already simulated are its first stage, each survivor then gets one more common replication at a
+time and a plan leaves once a rival's mean beats it beyond a shrinking paired allowance. If the
+best plan is better than every other by at least the indifference zone ``delta`` (:data:`DELTA`,
+``--delta``), it is selected with probability at least ``1 - alpha`` (:data:`ALPHA`,
+``--alpha``; normal replication means, which a share over a week of incidents approximately
+has). The procedure draws on the plan-evaluations left in ``--budget`` (two are kept for R fresh
+replications of the best and start plans); if they run out first, the survivor with the highest
+mean is taken and ``kn_guaranteed`` is False. :func:`screen` (Nelson, Swann, Goldsman and Song
+2001, *Operations Research* 49(6): 950-963, paired-t screen) is kept for callers that screen
+without selecting. The best plan's paired difference against the start plan is reported with its
+Student-t 95% interval (:func:`dronesim.experiment.compare.difference`) over their common
+replications, and :func:`paired_verdict` says "no difference" when that interval holds zero.
+That interval reuses the R replications that chose the plan (optimistic: the winner of several
+noisy plans is likely lucky on them); the interval over the later replications ``R ..`` alone
+(``best_minus_start_fresh``) is free of that selection bias.
 
 **Sizing.** Along the nested maximal-coverage pathway (:func:`dronesim.experiment.sweep.
 plan_growth`: listed docks pinned, every step keeps the sites of the one before), the least
@@ -54,6 +58,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,8 +84,12 @@ __all__ = ["SearchSpace", "Evaluator", "search_space", "site_search", "size_sear
 NEAR = 6
 #: At most this many plans go to the final screen-and-select.
 FINALISTS = 4
-#: Error rate of the screen and of the reported interval.
+#: Error rate of the screen and of the reported interval; 1 - ALPHA is the selection's
+#: confidence (Kim-Nelson).
 ALPHA = 0.05
+#: Indifference zone of the final selection: plans closer than this share of suited incidents
+#: reached within the target are treated as equally good (one percentage point).
+DELTA = 0.01
 #: Output files of ``dronesim site`` / ``dronesim size``.
 SITE_FILES = ("search.json", "trace.csv", "sites.csv")
 SIZE_FILES = ("size.json", "size_steps.csv", "size_boroughs.csv")
@@ -131,10 +140,16 @@ class SearchSpace:
         return max(0, math.ceil((fleet - base) / self.per_site))
 
     def docks(self, plan: tuple[int, ...]) -> tuple[DockSite, ...]:
-        rows = self.cands.iloc[list(plan)]
+        """The pinned docks, then one site per distinct candidate of ``plan`` (in order of first
+        appearance) with ``siting.drones_per_site`` drones for each time it appears (a candidate
+        listed twice is a site with a drone added, :mod:`dronesim.experiment.sizing`)."""
+        times = Counter(plan)
+        order = list(dict.fromkeys(plan))
+        rows = self.cands.iloc[order]
         return self.pinned + tuple(
-            DockSite(name=str(r.site_id), x=float(r.x), y=float(r.y), drones=self.per_site,
-                     source=f"siting search, {r.kind}") for r in rows.itertuples())
+            DockSite(name=str(r.site_id), x=float(r.x), y=float(r.y),
+                     drones=self.per_site * times[j], source=f"siting search, {r.kind}")
+            for j, r in zip(order, rows.itertuples()))
 
 
 def search_space(scn: Scenario, data_dir: str | Path | None = None,
@@ -228,9 +243,14 @@ class Evaluator:
             raise _bad("--replications", f"must be >= 2 for a paired interval; got {replications}")
         self.space = space
         self.reps = replications
-        self.evaluations = 0  # plan-evaluations started (a plan simulated for R replications)
+        self.replications_run = 0  # simulated (plan, replication) pairs, the cache's misses
         self._figs: dict[tuple[int, ...], Figures] = {}
         self._prep: dict[tuple[int, ...], Prepared] = {}
+
+    @property
+    def evaluations(self) -> int:
+        """Plan-evaluations used: replications simulated over R, rounded up."""
+        return math.ceil(self.replications_run / self.reps)
 
     def _prepared(self, plan: tuple[int, ...]) -> Prepared:
         prep = self._prep.get(plan)
@@ -244,12 +264,12 @@ class Evaluator:
 
     def figures(self, plan: tuple[int, ...], reps: int | None = None) -> Figures:
         """The plan's figures for replications ``0 .. reps-1`` (default R), simulated as
-        needed; each new block of R replications counts as one plan-evaluation."""
+        needed; every R new replications count as one plan-evaluation."""
         plan = tuple(sorted(plan))
         want = self.reps if reps is None else reps
         figs = self._figs.setdefault(plan, Figures())
         if len(figs.objective) < want:
-            self.evaluations += math.ceil((want - len(figs.objective)) / self.reps)
+            self.replications_run += want - len(figs.objective)
             prep = self._prepared(plan)
             for r in range(len(figs.objective), want):
                 from ..engine.sinks import NullSink
@@ -303,6 +323,94 @@ def screen(values: Sequence[Sequence[float]], alpha: float = ALPHA) -> list[int]
     return keep
 
 
+def kn_select(sample: Callable[[int, int], float], k: int, *, n0: int, delta: float,
+              alpha: float = ALPHA, max_obs: int | None = None) -> dict[str, Any]:
+    """Kim and Nelson's fully sequential indifference-zone procedure KN (maximising).
+
+    Kim, S.-H. and Nelson, B. L. (2001), "A fully sequential procedure for indifference-zone
+    selection in simulation", *ACM Transactions on Modeling and Computer Simulation* 11(3):
+    251-273, procedure KN. ``sample(i, r)`` is observation ``r`` (from 0) of system ``i``; under
+    common random numbers observation ``r`` of every system comes from the same random numbers,
+    which KN allows (it works on the paired differences). Stage 1 takes ``n0 >= 2`` observations
+    of each system; with ``eta = ((2 alpha / (k-1))^(-2/(n0-1)) - 1) / 2`` and
+    ``h^2 = 2 eta (n0-1)`` and ``S_il^2`` the variance of the first ``n0`` differences, after
+    ``r`` observations system ``i`` is eliminated when some survivor ``l`` has
+    ``mean_i(r) < mean_l(r) - W_il(r)``, ``W_il(r) = max(0, delta/(2r) (h^2 S_il^2/delta^2 - r))``;
+    every survivor then gets one more observation, until one is left. If the best mean exceeds
+    every other by at least ``delta`` (and the observations are normal), the one left is the best
+    with probability at least ``1 - alpha``. ``max_obs`` caps the observations taken in all
+    (stage 1 included): if it binds first, the survivor with the highest mean is returned and
+    ``guaranteed`` is False (the probability statement no longer holds).
+
+    Returns ``best`` (index), ``survivors`` (at the stop), ``n`` (observations of each system),
+    ``means`` (each system's mean over its observations), ``observations`` (in all),
+    ``guaranteed``, ``eliminated_at`` (the observation count at which each system left).
+    """
+    if k < 1:
+        raise ValueError("kn_select needs at least one system")
+    if n0 < 2:
+        raise ValueError(f"kn_select needs n0 >= 2 first-stage observations; got {n0}")
+    if not delta > 0:
+        raise ValueError(f"the indifference zone delta must be > 0; got {delta}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1); got {alpha}")
+    obs: list[list[float]] = [[] for _ in range(k)]
+    taken = 0
+    if k == 1:
+        return {"best": 0, "survivors": [0], "n": [0], "means": [math.nan], "observations": 0,
+                "guaranteed": True, "eliminated_at": [None]}
+    for i in range(k):
+        for r in range(n0):
+            obs[i].append(float(sample(i, r)))
+            taken += 1
+    eta = 0.5 * ((2.0 * alpha / (k - 1)) ** (-2.0 / (n0 - 1)) - 1.0)
+    h2 = 2.0 * eta * (n0 - 1)
+    x = np.asarray(obs, float)
+    s2 = np.zeros((k, k))
+    for i in range(k):
+        for j in range(k):
+            if i != j:
+                s2[i, j] = float(np.var(x[i] - x[j], ddof=1))
+    alive = list(range(k))
+    gone: list[int | None] = [None] * k
+    r = n0
+    guaranteed = True
+    while True:
+        mean = {i: float(np.mean(obs[i][:r])) for i in alive}
+        keep = []
+        for i in alive:
+            ok = True
+            for j in alive:
+                if j != i:
+                    w = max(0.0, delta / (2.0 * r) * (h2 * s2[i, j] / delta ** 2 - r))
+                    if mean[i] < mean[j] - w:
+                        ok = False
+                        break
+            if ok:
+                keep.append(i)
+            else:
+                gone[i] = r
+        alive = keep
+        if len(alive) == 1:
+            break
+        # Every allowance is zero past N = max floor(h^2 S_il^2 / delta^2): the procedure ends
+        # with the highest mean (Kim and Nelson 2001; also ends exact ties, S_il = 0).
+        if r > max(math.floor(h2 * s2[i, j] / delta ** 2) for i in alive for j in alive
+                   if i != j):
+            break
+        if max_obs is not None and taken + len(alive) > max_obs:
+            guaranteed = False
+            break
+        for i in alive:
+            obs[i].append(float(sample(i, r)))
+            taken += 1
+        r += 1
+    means = [float(np.mean(o)) for o in obs]
+    best = max(alive, key=lambda i: (means[i], -i))
+    return {"best": best, "survivors": alive, "n": [len(o) for o in obs], "means": means,
+            "observations": taken, "guaranteed": guaranteed, "eliminated_at": gone}
+
+
 # --------------------------------------------------------------------------------------------
 # Siting search
 # --------------------------------------------------------------------------------------------
@@ -349,13 +457,18 @@ def _moves(space: SearchSpace, plan: tuple[int, ...], rng: np.random.Generator
 
 
 def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replications: int = 3,
-                start: tuple[int, ...] | None = None,
+                start: tuple[int, ...] | None = None, delta: float = DELTA,
+                alpha: float = ALPHA,
                 progress: Callable[[str], None] | None = None) -> SearchResult:
     """Improve the start plan (maximal coverage for ``fleet`` unless given) by simulated moves
     within ``budget`` plan-evaluations; see the module docstring."""
     if budget < 4:
         raise _bad("--budget", f"must be >= 4 plan-evaluations (the start, one move, and the "
                                f"final stage's two); got {budget}")
+    if not 0.0 < alpha < 1.0:
+        raise _bad("--alpha", f"must be in (0, 1); got {alpha}")
+    if not delta > 0:
+        raise _bad("--delta", f"must be > 0; got {delta}")
     n_sites = space.sites_for(fleet)
     if n_sites < 1:
         raise _bad("--fleet", f"{fleet} drones leave no dock to place beyond the "
@@ -405,16 +518,22 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
             break
         if p not in finalists:
             finalists.append(p)
-    stage1 = [ev.figures(p).objective[:replications] for p in finalists]
-    kept = screen(stage1)
-    survivors = [finalists[i] for i in kept]
-    for p in set(survivors) | {start}:
-        ev.figures(p, 2 * replications)
-    best = max(survivors, key=lambda p: ev.figures(p).mean(2 * replications))
-    n = 2 * replications
+    # Kim and Nelson (2001) KN among the finalists, common random numbers, within the budget
+    # left (two plan-evaluations kept for the best and start plans' fresh replications).
+    left = max(0, budget - ev.evaluations - 2) * replications
+    kn = kn_select(lambda i, r: ev.figures(finalists[i], r + 1).objective[r], len(finalists),
+                   n0=replications, delta=delta, alpha=alpha,
+                   max_obs=len(finalists) * replications + left)
+    best = finalists[kn["best"]]
+    n_best = len(ev.figures(best).objective)
+    # R replications beyond the search's for both (fresh: free of the search's selection bias).
+    ev.figures(best, max(n_best, 2 * replications))
+    ev.figures(start, max(n_best, 2 * replications))
     s_obj, b_obj = ev.figures(start).objective, ev.figures(best).objective
+    n = min(len(s_obj), len(b_obj))
     vs = paired_verdict(s_obj[:n], b_obj[:n])
-    fresh = paired_verdict(s_obj[replications:n], b_obj[replications:n])
+    fresh = (paired_verdict(s_obj[replications:n], b_obj[replications:n])
+             if n - replications >= 2 else None)
     trace = pd.DataFrame(rows)
     site_rows = [{"plan": which, "site": d.name, "x": d.x, "y": d.y, "drones": d.drones}
                  for which, plan in (("start", start), ("best", best))
@@ -424,11 +543,14 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
         "fleet": ev.figures(best).fleet, "docks": len(space.pinned) + len(best),
         "weeks": space.scenario.simulation.weeks, "within_s": space.scenario.coverage.within_s,
         "objective": "suited_within_target", "replications_search": replications,
-        "replications_final": n, "budget": budget, "evaluations": ev.evaluations,
+        "replications_final": len(ev.figures(best).objective), "replications_compared": n,
+        "budget": budget, "evaluations": ev.evaluations,
         "local_optimum": local_opt,
-        "rule": "Nelson, Swann, Goldsman & Song (2001) paired-t screen, then R more common "
-                "replications for the survivors; best mean over 2R",
-        "finalists": [{"mean": ev.figures(p).mean(replications), "kept": i in kept,
+        "rule": "Kim & Nelson (2001) fully sequential indifference-zone procedure KN, common "
+                "random numbers",
+        "delta": delta, "alpha": alpha, "kn_guaranteed": kn["guaranteed"],
+        "finalists": [{"mean": kn["means"][i], "replications": kn["n"][i],
+                       "eliminated_at": kn["eliminated_at"][i], "selected": p == best,
                        "is_start": p == start} for i, p in enumerate(finalists)],
         "start": {"mean": ev.figures(start).mean(n), "sites": _names(space, start),
                   "cost_per_year_gbp": float(np.nanmean(ev.figures(start).cost))},
@@ -436,7 +558,8 @@ def site_search(space: SearchSpace, fleet: int, *, budget: int = 30, replication
                  "cost_per_year_gbp": float(np.nanmean(ev.figures(best).cost))},
         "best_minus_start": vs,
         "interval_excludes_zero": vs["verdict"] != "no difference",
-        # Replications R .. 2R-1 only: not used to choose the plan, so free of selection bias.
+        # Replications R .. n-1 only: not used by the search, so free of its selection bias
+        # (None when the start plan and the best share fewer than two of them).
         "best_minus_start_fresh": fresh,
     }
     return SearchResult(start, best, trace, pd.DataFrame(site_rows), summary)
