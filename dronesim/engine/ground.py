@@ -251,6 +251,7 @@ class _Force:
 
     def _record(self, u: int, i: int, dist: float, now: float, arrive: float,
                 clear: float) -> None:
+        # (GroundForce._send writes this out inline: keep the two in step.)
         self._t_disp[i] = now
         self._t_arr[i] = arrive
         self._t_clear[i] = clear
@@ -360,15 +361,11 @@ class GroundForce(_Force):
             return
         x, y = self._x[i], self._y[i]
         xs, ys = self.idle_x[b], self.idle_y[b]
-        best_k, best_d2 = 0, math.inf
-        k = 0
-        for px in xs:  # the nearest idle unit of the borough (the first if tied)
-            dx = px - x
-            dy = ys[k] - y
-            d2 = dx * dx + dy * dy
-            if d2 < best_d2:
-                best_k, best_d2 = k, d2
-            k += 1
+        # The nearest idle unit of the borough (the first if tied: min, then index), by
+        # squared distance (one comprehension, the minimum found in C).
+        d2s = [(px - x) * (px - x) + (py - y) * (py - y) for px, py in zip(xs, ys)]
+        best_d2 = min(d2s)
+        best_k = d2s.index(best_d2)
         u = idle[best_k]
         idle[best_k] = idle[-1]
         idle.pop()
@@ -397,10 +394,15 @@ class GroundForce(_Force):
         return self._expected_arrival(i, now, d, px, py)
 
     def _send(self, u: int, i: int, dist: float) -> None:
+        # The per-incident path: _road, _record and _free_at written out (the same
+        # arithmetic in the same order; one Python call each saved per incident).
         now = self.env._now
         x, y, side = self._x[i], self._y[i], self._side[i]
-        arrive = now + self._turn[i] + self._road(i, dist, self.ux[u], self.uy[u], self.uside[u],
-                                                  x, y, side)
+        if self._sided:  # (_road)
+            road = self._sided_s(dist, self.uside[u], side, self._scale[i]) * self._f[i]
+        else:
+            road = self._drive(dist, self.ux[u], self.uy[u], x, y, self._scale[i]) * self._f[i]
+        arrive = now + self._turn[i] + road
         clear = arrive + self._on[i]
         if self.conv is not None:  # conveyed: free at the hospital after the handover
             self._record(u, i, dist, now, arrive, clear)
@@ -411,8 +413,18 @@ class GroundForce(_Force):
         self.ux[u] = x
         self.uy[u] = y
         self.uside[u] = side
-        self._record(u, i, dist, now, arrive, clear)
-        self._free_at(now + (clear - now), u)
+        self._t_disp[i] = now  # (_record)
+        self._t_arr[i] = arrive
+        self._t_clear[i] = clear
+        self._unit_col[i] = self.unit_ids[u]
+        self._dist_col[i] = dist
+        self._range_of[i].open -= 1  # the ground side is final
+        if self._drone_id[i] >= 0:  # a drone was assigned: its stay may end sooner
+            self.on_eta(i)
+        ev = self._Call()  # (_free_at)
+        ev.callbacks = self._free_cbs
+        ev.arg = u
+        heapq.heappush(self._queue, (now + (clear - now), 1, next(self._eid), ev))
 
     def _free(self, ev: Any) -> None:
         u = ev.arg
