@@ -361,11 +361,15 @@ class GroundForce(_Force):
             return
         x, y = self._x[i], self._y[i]
         xs, ys = self.idle_x[b], self.idle_y[b]
-        # The nearest idle unit of the borough (the first if tied: min, then index), by
-        # squared distance (one comprehension, the minimum found in C).
-        d2s = [(px - x) * (px - x) + (py - y) * (py - y) for px, py in zip(xs, ys)]
-        best_d2 = min(d2s)
-        best_k = d2s.index(best_d2)
+        best_k, best_d2 = 0, math.inf
+        k = 0
+        for px in xs:  # the nearest idle unit of the borough (the first if tied)
+            dx = px - x
+            dy = ys[k] - y
+            d2 = dx * dx + dy * dy
+            if d2 < best_d2:
+                best_k, best_d2 = k, d2
+            k += 1
         u = idle[best_k]
         idle[best_k] = idle[-1]
         idle.pop()
