@@ -207,6 +207,11 @@ class _Force:
             return
         scale = self.travel.incident_scale(inc.t_call[mine], inc.borough[mine]).tolist()
         side = self.travel.sides(inc.x[mine], inc.y[mine]).tolist()
+        if int(mine[-1]) - int(mine[0]) + 1 == mine.size:  # consecutive rows (one service: all)
+            lo = start + int(mine[0])
+            self._scale[lo:lo + mine.size] = scale
+            self._side[lo:lo + mine.size] = side
+            return
         for key, v, sd in zip((start + mine).tolist(), scale, side):
             self._scale[key] = v
             self._side[key] = sd
