@@ -267,6 +267,8 @@ init = pq.ParquetWriter.__init__
 pq.ParquetWriter.__init__ = (
     lambda self, where, schema, **kw: init(self, Full(os.fspath(where), "wb"), schema, **kw))
 sink = ParquetSink({str(tmp_path / "i.parquet")!r}, {str(tmp_path / "m.parquet")!r})
+import pyarrow as pa
+sink._table = lambda which, df: pa.Table.from_pandas(df, preserve_index=False)  # frames here
 sink._write(0, pd.DataFrame({{"a": [1, 2]}}))
 sink._write(1, pd.DataFrame({{"a": [1, 2]}}))
 Full.full = True
