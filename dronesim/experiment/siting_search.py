@@ -100,6 +100,14 @@ def _bad(field_: str, problem: str) -> InputError:
     return InputError(_CLI, field_, problem)
 
 
+def check_target(target: float, within_s: float) -> None:
+    """A sizing target: a share in (0, 1] reached within a positive number of seconds."""
+    if not 0.0 < target <= 1.0:
+        raise _bad("--target", f"must be a share in (0, 1]; got {target}")
+    if not within_s > 0:
+        raise _bad("--within", f"must be > 0 seconds; got {within_s}")
+
+
 # --------------------------------------------------------------------------------------------
 # Plans and their simulation
 # --------------------------------------------------------------------------------------------
@@ -587,10 +595,7 @@ def size_search(scn: Scenario, fleets: Sequence[int], *, target: float, within_s
                 progress: Callable[[str], None] | None = None) -> SizeResult:
     """The least fleet of ``fleets`` (along the nested pathway) whose every borough with suited
     incidents reaches ``target`` within ``within_s``; see the module docstring."""
-    if not 0.0 < target <= 1.0:
-        raise _bad("--target", f"must be a share in (0, 1]; got {target}")
-    if not within_s > 0:
-        raise _bad("--within", f"must be > 0 seconds; got {within_s}")
+    check_target(target, within_s)
     if budget < 1:
         raise _bad("--budget", f"must be >= 1 plan-evaluation; got {budget}")
     scn = dataclasses.replace(scn, coverage=dataclasses.replace(scn.coverage,

@@ -74,7 +74,15 @@ from ..engine.records import DRONE_OUTCOMES
 from ..engine.replication import run_replication
 from ..inputs.scenario import Scenario
 from .runner import prepare_checked
-from .siting_search import Evaluator, SearchSpace, SizeResult, _bad, mclp_plan, search_space
+from .siting_search import (
+    Evaluator,
+    SearchSpace,
+    SizeResult,
+    _bad,
+    check_target,
+    mclp_plan,
+    search_space,
+)
 
 __all__ = ["losses", "ceiling_of", "reach_matrix", "size_greedy", "add_ceiling", "LOSS_COLUMNS",
            "SCREEN"]
@@ -216,10 +224,7 @@ def size_greedy(scn: Scenario, *, target: float, within_s: float, start_fleet: i
     module docstring. ``start_fleet``: None starts from the listed docks, else from maximal
     coverage for that fleet. ``basis``: "absolute" (``target`` is each borough's share) or
     "ceiling" (each borough's target is ``target`` times its sites' ceiling)."""
-    if not 0.0 < target <= 1.0:
-        raise _bad("--target", f"must be a share in (0, 1]; got {target}")
-    if not within_s > 0:
-        raise _bad("--within", f"must be > 0 seconds; got {within_s}")
+    check_target(target, within_s)
     if budget < 2:
         raise _bad("--budget", f"must be >= 2 plan-evaluations; got {budget}")
     if basis not in ("absolute", "ceiling"):
